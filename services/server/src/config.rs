@@ -1,0 +1,203 @@
+//! Configuration: defaults, then an optional TOML file, then environment
+//! variables, then command-line flags, each overriding the one before.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event, for a terminal.
+    #[default]
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "human" => Ok(Self::Human),
+            "json" => Ok(Self::Json),
+            other => Err(format!("unknown log format {other:?}: use human or json")),
+        }
+    }
+}
+
+/// What every talent service needs to serve gRPC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Address the gRPC server listens on. Port 0 picks a free port.
+    pub listen_addr: SocketAddr,
+    /// Address of the Prometheus `/metrics` HTTP endpoint; none disables it.
+    pub prometheus_addr: Option<SocketAddr>,
+    /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    pub database_url: String,
+    /// Largest number of connections in the database pool.
+    pub database_max_connections: u32,
+    /// Requests (calls, including open streams) served at once; a request
+    /// beyond it is shed at once with `RESOURCE_EXHAUSTED`.
+    pub max_concurrent_requests: usize,
+    /// Largest accepted request message, in bytes; a larger one gets
+    /// `RESOURCE_EXHAUSTED`.
+    pub max_message_bytes: usize,
+    /// Seconds that in-flight calls get to finish after a shutdown signal.
+    pub shutdown_grace_secs: u64,
+    /// `human` or `json`.
+    pub log_format: LogFormat,
+}
+
+impl ServerConfig {
+    /// Defaults for a service listening on `listen_addr` with an SQLite file.
+    pub fn new(listen_addr: SocketAddr, database_url: impl Into<String>) -> Self {
+        Self {
+            listen_addr,
+            prometheus_addr: None,
+            database_url: database_url.into(),
+            database_max_connections: 16,
+            max_concurrent_requests: 1024,
+            max_message_bytes: 4 * 1024 * 1024,
+            shutdown_grace_secs: 30,
+            log_format: LogFormat::Human,
+        }
+    }
+
+    /// The same, serving Prometheus metrics on `addr` (`HOST:PORT`).
+    pub fn with_prometheus(mut self, addr: &str) -> Self {
+        self.prometheus_addr = Some(addr.parse().expect("a valid HOST:PORT"));
+        self
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self::new(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            "sqlite://data/talent.db",
+        )
+    }
+}
+
+/// Builds a service's configuration from its `defaults`, then the TOML file
+/// at `file` (when given), then environment variables starting with
+/// `env_prefix` (`TALENT_RECRUITING_DATABASE_URL` sets `database_url`), then
+/// `flags` (fields left `None` are skipped, so they do not override).
+pub fn load<T>(
+    defaults: &T,
+    file: Option<&Path>,
+    env_prefix: &str,
+    flags: &impl Serialize,
+) -> Result<T, Box<figment::Error>>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    let mut figment = Figment::from(Serialized::defaults(defaults));
+    if let Some(file) = file {
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    figment
+        .merge(Env::prefixed(env_prefix))
+        .merge(Serialized::defaults(flags))
+        .extract()
+        .map_err(Box::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Flags {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        listen_addr: Option<SocketAddr>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max_concurrent_requests: Option<usize>,
+    }
+
+    #[test]
+    fn later_sources_override_earlier_ones() {
+        let dir = std::env::temp_dir().join(format!("talent-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("service.toml");
+        std::fs::write(
+            &file,
+            "database_url = \"postgres://db/from_file\"\nmax_concurrent_requests = 7\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let flags = Flags {
+            listen_addr: Some("127.0.0.1:4000".parse().unwrap()),
+            max_concurrent_requests: None,
+        };
+        let cfg: ServerConfig = load(
+            &ServerConfig::default(),
+            Some(&file),
+            "TALENT_CONFIG_TEST_UNSET_",
+            &flags,
+        )
+        .unwrap();
+        assert_eq!(cfg.listen_addr, "127.0.0.1:4000".parse().unwrap());
+        assert_eq!(cfg.database_url, "postgres://db/from_file");
+        assert_eq!(
+            cfg.max_concurrent_requests, 7,
+            "a None flag must not override the file"
+        );
+        assert_eq!(cfg.log_format, LogFormat::Json);
+        assert_eq!(cfg.shutdown_grace_secs, 30, "defaults fill the rest");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let missing = Path::new("/nonexistent/talent.toml");
+        let flags = Flags {
+            listen_addr: None,
+            max_concurrent_requests: None,
+        };
+        assert!(load(&ServerConfig::default(), Some(missing), "X_", &flags).is_err());
+    }
+}
+
+/// The command-line flags every service binary accepts. A flag that is not
+/// given leaves the value from the file, the environment or the default.
+#[derive(Debug, Clone, Default, clap::Args, Serialize)]
+pub struct ServerFlags {
+    /// TOML file with any of the settings below (flags and environment win).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<std::path::PathBuf>,
+    /// gRPC listen address, HOST:PORT (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen_addr: Option<SocketAddr>,
+    /// Prometheus /metrics address, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prometheus_addr: Option<SocketAddr>,
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB.
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Calls served at once before new ones are shed with RESOURCE_EXHAUSTED.
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_requests: Option<usize>,
+    /// Seconds in-flight calls get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace_secs: Option<u64>,
+    /// Log format: human or json.
+    #[arg(long, value_name = "FORMAT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}

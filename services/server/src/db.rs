@@ -1,0 +1,120 @@
+//! The database pool, chosen by URL: embedded SQLite (`sqlite:`) by default,
+//! PostgreSQL (`postgres:`) in production. Each service embeds one folder of
+//! migrations per back end and runs it at start.
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::{Context, bail};
+use sqlx::{
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+};
+
+/// A service's migrations, one set per back end (their SQL differs).
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    pub sqlite: &'static Migrator,
+    pub postgres: &'static Migrator,
+}
+
+/// Which back end a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            bail!("unsupported database URL scheme (use sqlite: or postgres:)")
+        }
+    }
+}
+
+/// A connected, migrated pool of one of the two back ends.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    /// Connects to `url` and applies `migrations`. For SQLite the file and
+    /// its folder are created when missing; the database runs in WAL mode
+    /// with `synchronous=FULL`, so a committed transaction survives a power
+    /// loss (the durability the ingest contract promises).
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        migrations: Migrations,
+    ) -> anyhow::Result<Self> {
+        let db = match Backend::of_url(url)? {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .context("parsing the SQLite URL")?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(30));
+                if let Some(dir) = options.get_filename().parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating the folder {}", dir.display()))?;
+                }
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max_connections)
+                    .connect_with(options)
+                    .await
+                    .context("opening the SQLite database")?;
+                migrations
+                    .sqlite
+                    .run(&pool)
+                    .await
+                    .context("migrating the SQLite database")?;
+                Db::Sqlite(pool)
+            }
+            Backend::Postgres => {
+                let options =
+                    PgConnectOptions::from_str(url).context("parsing the PostgreSQL URL")?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                migrations
+                    .postgres
+                    .run(&pool)
+                    .await
+                    .context("migrating the PostgreSQL database")?;
+                Db::Postgres(pool)
+            }
+        };
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Closes every connection; waits for connections in use to be returned.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The one place where errors become gRPC statuses.
+//!
+//! Domain code returns [`ApiError`]; handlers turn it into a
+//! [`tonic::Status`] with `?`. Client errors carry `google.rpc` details
+//! (`BadRequest` field violations, `ErrorInfo` reasons); an internal error is
+//! logged with its cause chain and the caller only learns that it happened.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The error domain sent in `google.rpc.ErrorInfo`.
+pub const ERROR_DOMAIN: &str = "talent.city";
+
+/// One invalid field: its path in the request (`postings[3].salary.max`)
+/// and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+/// Collects the field violations of one request or one item.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldViolations(Vec<FieldViolation>);
+
+impl FieldViolations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that `field` is invalid because of `description`.
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &FieldViolation> {
+        self.0.iter()
+    }
+
+    /// `Ok(())` when nothing was recorded, else `INVALID_ARGUMENT`.
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidArgument(self))
+        }
+    }
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid argument")]
+    InvalidArgument(FieldViolations),
+    /// A client error identified by a machine-readable reason
+    /// (`REQUEST_ID_REUSED`), sent as `google.rpc.ErrorInfo`.
+    #[error("{message}")]
+    Reason {
+        code: Code,
+        reason: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    ResourceExhausted(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure of a dependency; never the caller's
+    /// fault. The cause is logged, not sent.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// `INVALID_ARGUMENT` for one field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let mut violations = FieldViolations::new();
+        violations.add(field, description);
+        Self::InvalidArgument(violations)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                Self::Unavailable("the database is not reachable; retry later".into())
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(err: ApiError) -> Self {
+        match err {
+            ApiError::InvalidArgument(violations) => {
+                let mut details = ErrorDetails::new();
+                let mut summary = Vec::new();
+                for v in violations.iter() {
+                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
+                    summary.push(format!("{}: {}", v.field, v.description));
+                }
+                Status::with_error_details(Code::InvalidArgument, summary.join("; "), details)
+            }
+            ApiError::Reason {
+                code,
+                reason,
+                message,
+            } => Status::with_error_details(
+                code,
+                message,
+                ErrorDetails::with_error_info(reason, ERROR_DOMAIN, []),
+            ),
+            ApiError::NotFound(m) => Status::not_found(m),
+            ApiError::AlreadyExists(m) => Status::already_exists(m),
+            ApiError::FailedPrecondition(m) => Status::failed_precondition(m),
+            ApiError::Unauthenticated(m) => Status::unauthenticated(m),
+            ApiError::PermissionDenied(m) => Status::permission_denied(m),
+            ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),
+            ApiError::Unavailable(m) => Status::unavailable(m),
+            ApiError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_violations_become_bad_request_details() {
+        let mut v = FieldViolations::new();
+        v.add("postings[3].salary.max", "must be at least salary.min");
+        v.add("postings[3].headcount", "must be at least 1");
+        let status: Status = v.into_result().unwrap_err().into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let bad = status.get_details_bad_request().expect("BadRequest detail");
+        let fields: Vec<_> = bad
+            .field_violations
+            .iter()
+            .map(|f| f.field.as_str())
+            .collect();
+        assert_eq!(fields, ["postings[3].salary.max", "postings[3].headcount"]);
+    }
+
+    #[test]
+    fn reasons_become_error_info() {
+        let status: Status = ApiError::Reason {
+            code: Code::InvalidArgument,
+            reason: "REQUEST_ID_REUSED",
+            message: "request_id was used with another payload".into(),
+        }
+        .into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(
+            status.get_details_error_info().unwrap().reason,
+            "REQUEST_ID_REUSED"
+        );
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let status: Status = ApiError::Internal(anyhow::anyhow!("disk on fire at /secret")).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"));
+    }
+}

@@ -1,0 +1,23 @@
+//! Server plumbing shared by the recruiting and metrics services.
+//!
+//! Each service is a library with one `Application`; this crate gives it,
+//! once and the same way for both: configuration ([`config`]), logging
+//! ([`telemetry`]), a database pool chosen by URL with embedded migrations
+//! ([`db`]), the mapping of errors to gRPC statuses ([`error`]), and a gRPC
+//! server with health, reflection, Prometheus metrics, a concurrency limit
+//! with load shedding, deadlines and graceful shutdown ([`server`]).
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod middleware;
+pub mod prometheus_http;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::{LogFormat, ServerConfig, ServerFlags};
+pub use db::{Backend, Db, Migrations};
+pub use error::{ApiError, FieldViolations};
+pub use server::Server;
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,451 @@
+//! The tower layer every talent gRPC call passes through, once:
+//!
+//! - **load shedding**: at most `max_concurrent_requests` calls (open
+//!   streams included) at once; one more is answered `RESOURCE_EXHAUSTED`
+//!   at once instead of queueing behind the others;
+//! - **deadlines**: the caller's `grpc-timeout` is honoured; a call that has
+//!   not produced its response by then is ended with `DEADLINE_EXCEEDED`
+//!   (tonic's own timeout would answer `CANCELLED`, so this layer ends the
+//!   call a millisecond before it);
+//! - **metrics**: calls handled per method and status code, latency per
+//!   method, calls in flight;
+//! - **status mapping**: tonic reports an oversized request message as
+//!   `OUT_OF_RANGE`; gRPC defines that case as `RESOURCE_EXHAUSTED`.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body::{Body as HttpBody, Frame};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use tokio::{sync::OwnedSemaphorePermit, sync::Semaphore, time::Instant};
+use tonic::{Code, Status, body::Body};
+use tower::{Layer, Service};
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Per-method call metrics, registered in a service's own registry.
+#[derive(Clone)]
+pub struct RpcMetrics {
+    handled: IntCounterVec,
+    latency: HistogramVec,
+    in_flight: IntGauge,
+}
+
+impl RpcMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let handled = IntCounterVec::new(
+            Opts::new(
+                "grpc_server_handled_total",
+                "gRPC calls completed, by method and status code",
+            ),
+            &["grpc_method", "grpc_code"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "grpc_server_handling_seconds",
+                "Time from a call's arrival to its last response byte, by method",
+            )
+            .buckets(prometheus::exponential_buckets(0.000_25, 2.0, 16)?),
+            &["grpc_method"],
+        )?;
+        let in_flight = IntGauge::new("grpc_server_in_flight", "gRPC calls being served now")?;
+        registry.register(Box::new(handled.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
+        Ok(Self {
+            handled,
+            latency,
+            in_flight,
+        })
+    }
+
+    fn record(&self, method: &str, code: Code, started: Instant) {
+        self.handled
+            .with_label_values(&[method, code_name(code)])
+            .inc();
+        self.latency
+            .with_label_values(&[method])
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+/// The layer; cheap to clone, shared by every connection.
+#[derive(Clone)]
+pub struct RpcLayer {
+    permits: Arc<Semaphore>,
+    metrics: RpcMetrics,
+}
+
+impl RpcLayer {
+    pub fn new(max_concurrent_requests: usize, metrics: RpcMetrics) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(max_concurrent_requests)),
+            metrics,
+        }
+    }
+}
+
+impl<S> Layer<S> for RpcLayer {
+    type Service = RpcService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RpcService<S> {
+    inner: S,
+    layer: RpcLayer,
+}
+
+impl<S, B> Service<Request<B>> for RpcService<S>
+where
+    S: Service<Request<B>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let started = Instant::now();
+        let method = req.uri().path().to_owned();
+        let metrics = self.layer.metrics.clone();
+
+        let Ok(permit) = self.layer.permits.clone().try_acquire_owned() else {
+            metrics.record(&method, Code::ResourceExhausted, started);
+            return ready(Status::resource_exhausted(
+                "the server is at its concurrency limit; retry with backoff",
+            ));
+        };
+        // One millisecond early, so that this layer, not tonic's timeout
+        // (which answers CANCELLED), ends a call whose deadline passes.
+        let deadline = grpc_timeout(req.headers())
+            .map(|timeout| started + timeout.saturating_sub(Duration::from_millis(1)));
+        if deadline.is_some_and(|d| d <= started) {
+            metrics.record(&method, Code::DeadlineExceeded, started);
+            return ready(Status::deadline_exceeded(
+                "the deadline expired before the call started",
+            ));
+        }
+
+        // The clone that was readied is the one called (tower's rule).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            metrics.in_flight.inc();
+            let call = inner.call(req);
+            let outcome = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, call).await,
+                None => Ok(call.await),
+            };
+            let response = match outcome {
+                Ok(response) => response,
+                Err(_elapsed) => {
+                    metrics.in_flight.dec();
+                    metrics.record(&method, Code::DeadlineExceeded, started);
+                    return Ok(Status::deadline_exceeded("the deadline expired").into_http());
+                }
+            };
+            let (mut parts, body) = match response {
+                Ok(response) => response.into_parts(),
+                Err(err) => {
+                    metrics.in_flight.dec();
+                    return Err(err);
+                }
+            };
+            remap_status(&mut parts.headers);
+            if let Some(code) = status_code(&parts.headers) {
+                // A trailers-only response: the call is over.
+                metrics.in_flight.dec();
+                metrics.record(&method, code, started);
+                return Ok(Response::from_parts(parts, body));
+            }
+            let body = ObservedBody {
+                inner: body,
+                finish: Some(Finish {
+                    _permit: permit,
+                    metrics,
+                    method,
+                    started,
+                }),
+            };
+            Ok(Response::from_parts(parts, Body::new(body)))
+        })
+    }
+}
+
+fn ready<E: Send + 'static>(status: Status) -> BoxFuture<Result<Response<Body>, E>> {
+    Box::pin(std::future::ready(Ok(status.into_http())))
+}
+
+/// What is recorded when a streamed response ends (or is dropped).
+struct Finish {
+    _permit: OwnedSemaphorePermit,
+    metrics: RpcMetrics,
+    method: String,
+    started: Instant,
+}
+
+impl Finish {
+    fn done(self, code: Code) {
+        self.metrics.in_flight.dec();
+        self.metrics.record(&self.method, code, self.started);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that holds the call's concurrency permit until the
+    /// last frame and records the status code from the trailers.
+    struct ObservedBody {
+        #[pin]
+        inner: Body,
+        finish: Option<Finish>,
+    }
+
+    impl PinnedDrop for ObservedBody {
+        fn drop(this: Pin<&mut Self>) {
+            // The client went away before the trailers.
+            if let Some(finish) = this.project().finish.take() {
+                finish.done(Code::Cancelled);
+            }
+        }
+    }
+}
+
+impl HttpBody for ObservedBody {
+    type Data = <Body as HttpBody>::Data;
+    type Error = <Body as HttpBody>::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) if frame.is_trailers() => {
+                let mut frame_trailers = None;
+                if let Some(trailers) = frame.trailers_ref() {
+                    frame_trailers = Some(trailers.clone());
+                }
+                if let Some(mut trailers) = frame_trailers {
+                    remap_status(&mut trailers);
+                    let code = status_code(&trailers).unwrap_or(Code::Unknown);
+                    if let Some(finish) = this.finish.take() {
+                        finish.done(code);
+                    }
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(finish) = this.finish.take() {
+                    finish.done(Code::Unknown);
+                }
+            }
+            Poll::Ready(Some(Err(status))) => {
+                let code = status.code();
+                if let Some(finish) = this.finish.take() {
+                    finish.done(code);
+                }
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+fn status_code(headers: &HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?.to_str().ok()?;
+    Some(Code::from_i32(value.parse().ok()?))
+}
+
+fn remap_status(headers: &mut HeaderMap) {
+    if status_code(headers) != Some(Code::OutOfRange) {
+        return;
+    }
+    let too_large = headers
+        .get("grpc-message")
+        .and_then(|m| m.to_str().ok())
+        .is_some_and(|m| m.contains("too%20large") || m.contains("too large"));
+    if too_large {
+        let code = (Code::ResourceExhausted as i32).to_string();
+        headers.insert("grpc-status", HeaderValue::from_str(&code).expect("digits"));
+    }
+}
+
+/// The `grpc-timeout` header: an integer of at most eight digits and a unit
+/// (H, M, S, m, u, n). A malformed header is ignored, as gRPC servers do.
+fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    if value.len() < 2 || value.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+/// The canonical upper-case name of a status code, as metrics label it.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A handler that never answers, to let deadlines and limits bite.
+    #[derive(Clone)]
+    struct Never;
+    impl Service<Request<()>> for Never {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    fn request(timeout: Option<&str>) -> Request<()> {
+        let mut req = Request::builder().uri("/talent.test.v1.TestService/Slow");
+        if let Some(t) = timeout {
+            req = req.header("grpc-timeout", t);
+        }
+        req.body(()).unwrap()
+    }
+
+    fn layer(limit: usize) -> (RpcLayer, Registry) {
+        let registry = Registry::new();
+        let metrics = RpcMetrics::register(&registry).unwrap();
+        (RpcLayer::new(limit, metrics), registry)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_past_its_deadline_gets_deadline_exceeded() {
+        let (layer, registry) = layer(4);
+        let response = layer
+            .layer(Never)
+            .oneshot(request(Some("50m")))
+            .await
+            .unwrap();
+        assert_eq!(
+            status_code(response.headers()),
+            Some(Code::DeadlineExceeded)
+        );
+        let text = prometheus::TextEncoder::new()
+            .encode_to_string(&registry.gather())
+            .unwrap();
+        assert!(text.contains("grpc_code=\"DEADLINE_EXCEEDED\""), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_beyond_the_limit_are_shed() {
+        let (layer, _registry) = layer(1);
+        let mut first = layer.layer(Never);
+        let mut pending = first.call(request(None));
+        // The first call holds the only permit while it is pending.
+        assert!(futures_poll_once(&mut pending).await.is_none());
+        let response = layer.layer(Never).oneshot(request(None)).await.unwrap();
+        assert_eq!(
+            status_code(response.headers()),
+            Some(Code::ResourceExhausted)
+        );
+    }
+
+    async fn futures_poll_once<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
+        std::future::poll_fn(|cx| {
+            Poll::Ready(match Pin::new(&mut *fut).poll(cx) {
+                Poll::Ready(v) => Some(v),
+                Poll::Pending => None,
+            })
+        })
+        .await
+    }
+
+    #[test]
+    fn grpc_timeout_units() {
+        let mut h = HeaderMap::new();
+        for (v, d) in [
+            ("5S", Duration::from_secs(5)),
+            ("250m", Duration::from_millis(250)),
+            ("1n", Duration::from_nanos(1)),
+            ("2H", Duration::from_secs(7200)),
+        ] {
+            h.insert("grpc-timeout", HeaderValue::from_static(v));
+            assert_eq!(grpc_timeout(&h), Some(d), "{v}");
+        }
+        h.insert("grpc-timeout", HeaderValue::from_static("123456789S"));
+        assert_eq!(grpc_timeout(&h), None, "more than eight digits");
+        h.insert("grpc-timeout", HeaderValue::from_static("5x"));
+        assert_eq!(grpc_timeout(&h), None);
+    }
+
+    #[test]
+    fn oversized_messages_are_resource_exhausted() {
+        let mut h = HeaderMap::new();
+        h.insert("grpc-status", HeaderValue::from_static("11"));
+        h.insert(
+            "grpc-message",
+            HeaderValue::from_static("Error,%20decoded%20message%20length%20too%20large"),
+        );
+        remap_status(&mut h);
+        assert_eq!(status_code(&h), Some(Code::ResourceExhausted));
+    }
+}
