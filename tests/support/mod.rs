@@ -8,6 +8,9 @@
 
 #![allow(dead_code)]
 
+pub mod metrics;
+pub mod recruiting;
+
 use std::{
     net::SocketAddr,
     sync::atomic::{AtomicU32, Ordering},
@@ -74,6 +77,8 @@ impl TestApp {
             server.max_concurrent_requests = options.max_concurrent_requests;
             server.shutdown_grace_secs = options.shutdown_grace_secs;
         }
+        recruiting::configure(&mut recruiting);
+        metrics::configure(&mut metrics);
 
         let recruiting = talent_recruiting::Application::build(recruiting)
             .await
