@@ -19,5 +19,6 @@ pub mod telemetry;
 pub use config::{LogFormat, ServerConfig, ServerFlags};
 pub use db::{Backend, Db, Migrations};
 pub use error::{ApiError, FieldViolations};
+pub use prometheus;
 pub use server::Server;
 pub use tokio_util::sync::CancellationToken;

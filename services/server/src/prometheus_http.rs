@@ -1,13 +1,45 @@
-//! The Prometheus scrape endpoint: `GET /metrics` on its own HTTP port.
+//! The operator's HTTP port: `GET /metrics` (Prometheus) and `GET /health`
+//! (a JSON detail of the service's state, such as the relay's backlog).
 
 use std::net::SocketAddr;
 
-use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-async fn metrics(State(registry): State<Registry>) -> impl IntoResponse {
+/// Produces the health detail: a JSON object, and whether the service is
+/// healthy (200) or degraded (503).
+pub type HealthDetail = Arc<dyn Fn() -> (bool, serde_json::Value) + Send + Sync>;
+
+#[derive(Clone)]
+struct AppState {
+    registry: Registry,
+    detail: Option<HealthDetail>,
+}
+
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let (healthy, detail) = match &state.detail {
+        Some(detail) => detail(),
+        None => (true, serde_json::json!({})),
+    };
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(detail))
+}
+
+async fn metrics(State(AppState { registry, .. }): State<AppState>) -> impl IntoResponse {
     let encoder = TextEncoder::new();
     let mut body = Vec::new();
     // Encoding into memory fails only on a malformed metric family, which
@@ -21,15 +53,18 @@ async fn metrics(State(registry): State<Registry>) -> impl IntoResponse {
     )
 }
 
-/// Serves `registry` on `listener` until `shutdown` is cancelled.
+/// Serves `registry` and the health `detail` on `listener` until
+/// `shutdown` is cancelled.
 pub async fn serve(
     listener: TcpListener,
     registry: Registry,
+    detail: Option<HealthDetail>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/metrics", get(metrics))
-        .with_state(registry);
+        .route("/health", get(health))
+        .with_state(AppState { registry, detail });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
@@ -40,5 +75,47 @@ pub async fn bind(addr: Option<SocketAddr>) -> std::io::Result<Option<TcpListene
     match addr {
         Some(addr) => Ok(Some(TcpListener::bind(addr).await?)),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    }
+
+    #[tokio::test]
+    async fn health_reports_the_detail_and_its_verdict() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = healthy.clone();
+        let detail: HealthDetail = Arc::new(move || {
+            (
+                flag.load(std::sync::atomic::Ordering::SeqCst),
+                serde_json::json!({"relay": {"backlog_rows": 42}}),
+            )
+        });
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, Registry::new(), Some(detail), stop.clone()));
+
+        let ok = get(addr, "/health").await;
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        assert!(ok.contains(r#"{"relay":{"backlog_rows":42}}"#), "{ok}");
+        healthy.store(false, std::sync::atomic::Ordering::SeqCst);
+        let degraded = get(addr, "/health").await;
+        assert!(degraded.starts_with("HTTP/1.1 503"), "{degraded}");
+
+        stop.cancel();
+        task.await.unwrap().unwrap();
     }
 }

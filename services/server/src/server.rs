@@ -34,6 +34,7 @@ pub struct Server {
     health: HealthReporter,
     routes: Routes,
     services: Vec<&'static str>,
+    health_detail: Option<prometheus_http::HealthDetail>,
 }
 
 impl Server {
@@ -56,6 +57,7 @@ impl Server {
             health: HealthReporter::new(),
             routes: Routes::default(),
             services: Vec::new(),
+            health_detail: None,
         })
     }
 
@@ -81,6 +83,12 @@ impl Server {
     /// The health reporter, for services that report more than "serving".
     pub fn health(&self) -> HealthReporter {
         self.health.clone()
+    }
+
+    /// Sets what `GET /health` on the metrics port answers: a JSON detail
+    /// and whether the service is healthy (200) or degraded (503).
+    pub fn set_health_detail(&mut self, detail: prometheus_http::HealthDetail) {
+        self.health_detail = Some(detail);
     }
 
     /// Adds one gRPC service; it is reported SERVING once the server runs
@@ -113,6 +121,7 @@ impl Server {
             health,
             mut routes,
             services,
+            health_detail,
         } = self;
 
         let reflection = |builder: tonic_reflection::server::Builder<'static>| {
@@ -147,7 +156,9 @@ impl Server {
         let prometheus_task = prometheus_listener.map(|listener| {
             let (registry, shutdown) = (registry.clone(), shutdown.clone());
             tokio::spawn(async move {
-                if let Err(err) = prometheus_http::serve(listener, registry, shutdown).await {
+                if let Err(err) =
+                    prometheus_http::serve(listener, registry, health_detail, shutdown).await
+                {
                     tracing::error!(error = %err, "metrics endpoint failed");
                 }
             })
