@@ -1,0 +1,765 @@
+//! Rendering of the statistics responses as an aligned text table, CSV or
+//! JSON, and parsing of the statistics commands' arguments ([`args`]).
+//!
+//! Two rules the bureau relies on shape everything here: a suppressed cell
+//! is written `suppressed` in every format (a 0 would be read as "none",
+//! which is exactly what disclosure control must not reveal), and a rate is
+//! always shown with its numerator and denominator. District and industry
+//! codes are shown with their names ([`crate::codes`]), since the services
+//! leave naming to clients.
+
+pub mod args;
+
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+use serde_json::{Map, Value, json};
+use talent_proto::talent::metrics::v1::{
+    Count, Dimension, DimensionValue, GetGraduateOutcomesResponse, GetRecruitmentActivityResponse,
+    GetTalentGatheredResponse, GraduateOutcomeFigures, Rate, RecruitmentActivityFigures,
+    TalentGatheredFigures, dimension_value,
+};
+use talent_proto::talent::r#type::v1::{DegreeLevel, Discipline, TalentTier};
+
+use crate::codes;
+
+/// The word shown for a suppressed cell, in every format.
+pub const SUPPRESSED: &str = "suppressed";
+
+/// `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// Aligned text for a terminal.
+    #[default]
+    Table,
+    /// RFC 4180 CSV with a header line; codes and names in separate columns.
+    Csv,
+    /// One JSON document: `{"title", "columns", "rows": [{column: value}]}`.
+    Json,
+}
+
+impl FromStr for OutputFormat {
+    type Err = args::ArgError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" | "text" => Ok(Self::Table),
+            "csv" => Ok(Self::Csv),
+            "json" => Ok(Self::Json),
+            _ => Err(args::ArgError(format!(
+                "unknown format \"{s}\": use table, csv or json"
+            ))),
+        }
+    }
+}
+
+/// One cell of a statistics table.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    /// A label (a dimension value or "TOTAL").
+    Text(String),
+    /// A count; `None` when suppressed.
+    Count(Option<i64>),
+    /// A rate as numerator / denominator; `None` when suppressed.
+    Rate(Option<(i64, i64)>),
+    /// A figure that does not apply to the row (left unset by the service).
+    NotApplicable,
+}
+
+impl Cell {
+    fn count(c: Option<&Count>) -> Self {
+        match c {
+            None => Cell::NotApplicable,
+            Some(c) if c.suppressed => Cell::Count(None),
+            Some(c) => Cell::Count(Some(c.value)),
+        }
+    }
+
+    fn rate(r: Option<&Rate>) -> Self {
+        match r {
+            None => Cell::NotApplicable,
+            Some(r) if r.suppressed => Cell::Rate(None),
+            Some(r) => Cell::Rate(Some((r.numerator, r.denominator))),
+        }
+    }
+
+    /// The cell for a human: thousands separators, "43.3% (46,764/108,000)".
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Count(Some(v)) => group(*v),
+            Cell::Rate(Some((n, d))) => {
+                format!("{} ({}/{})", percent(*n, *d), group(*n), group(*d))
+            }
+            Cell::Count(None) | Cell::Rate(None) => SUPPRESSED.to_string(),
+            Cell::NotApplicable => "-".to_string(),
+        }
+    }
+
+    /// The cell for a machine (CSV): plain numbers; a rate as a fraction.
+    fn plain(&self) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Count(Some(v)) => v.to_string(),
+            Cell::Rate(Some((n, d))) => match fraction(*n, *d) {
+                Some(f) => format!("{f:.6}"),
+                None => String::new(),
+            },
+            Cell::Count(None) | Cell::Rate(None) => SUPPRESSED.to_string(),
+            Cell::NotApplicable => String::new(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Cell::Text(s) => json!(s),
+            Cell::Count(Some(v)) => json!(v),
+            Cell::Rate(Some((n, d))) => json!({
+                "numerator": n,
+                "denominator": d,
+                "rate": fraction(*n, *d),
+            }),
+            Cell::Count(None) | Cell::Rate(None) => json!(SUPPRESSED),
+            Cell::NotApplicable => Value::Null,
+        }
+    }
+}
+
+fn fraction(n: i64, d: i64) -> Option<f64> {
+    (d != 0).then(|| n as f64 / d as f64)
+}
+
+/// "43.3%", or "n/a" when the denominator is 0.
+pub fn percent(n: i64, d: i64) -> String {
+    match fraction(n, d) {
+        Some(f) => format!("{:.1}%", f * 100.0),
+        None => "n/a".to_string(),
+    }
+}
+
+/// 108000 → "108,000".
+pub fn group(v: i64) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0 { format!("-{out}") } else { out }
+}
+
+/// A column: its machine name (CSV header, JSON key) and its heading.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    /// snake_case name for CSV and JSON.
+    pub key: String,
+    /// Heading in the text table.
+    pub heading: String,
+    /// Shown only in CSV and JSON (codes, where the table shows the name).
+    pub machine_only: bool,
+}
+
+/// A statistics table: what every format is rendered from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    /// One line above the table ("Talents gathered, 2020-01-01 .. 2020-07-01").
+    pub title: String,
+    /// Lines under the table (threshold, definitions version).
+    pub notes: Vec<String>,
+    /// The columns.
+    pub columns: Vec<Column>,
+    /// The rows; the first is the total.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// Renders in the chosen format; the text ends with a newline.
+    pub fn render(&self, format: OutputFormat) -> String {
+        match format {
+            OutputFormat::Table => self.to_text(),
+            OutputFormat::Csv => self.to_csv(),
+            OutputFormat::Json => self.to_json(),
+        }
+    }
+
+    /// Aligned text; labels left, figures right; CJK counted double width.
+    pub fn to_text(&self) -> String {
+        let shown: Vec<usize> = (0..self.columns.len())
+            .filter(|i| !self.columns[*i].machine_only)
+            .collect();
+        let cells: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| {
+                shown
+                    .iter()
+                    .map(|i| r.get(*i).map(Cell::display).unwrap_or_default())
+                    .collect()
+            })
+            .collect();
+        let mut widths: Vec<usize> = shown
+            .iter()
+            .map(|i| width(&self.columns[*i].heading))
+            .collect();
+        for r in &cells {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(width(c));
+            }
+        }
+        let left: Vec<bool> = shown
+            .iter()
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .all(|r| matches!(r.get(*i), Some(Cell::Text(_)) | None))
+            })
+            .collect();
+        let mut out = String::new();
+        let _ = writeln!(out, "{}", self.title);
+        let line = |out: &mut String, texts: &[String]| {
+            let mut s = String::new();
+            for (k, t) in texts.iter().enumerate() {
+                let pad = " ".repeat(widths[k].saturating_sub(width(t)));
+                if k > 0 {
+                    s.push_str("  ");
+                }
+                if left[k] {
+                    s.push_str(t);
+                    s.push_str(&pad);
+                } else {
+                    s.push_str(&pad);
+                    s.push_str(t);
+                }
+            }
+            let _ = writeln!(out, "{}", s.trim_end());
+        };
+        let headings: Vec<String> = shown
+            .iter()
+            .map(|i| self.columns[*i].heading.clone())
+            .collect();
+        line(&mut out, &headings);
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        line(&mut out, &rule);
+        for r in &cells {
+            line(&mut out, r);
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "{n}");
+        }
+        out
+    }
+
+    /// CSV with a header; every column including codes; rates as fractions
+    /// with separate numerator and denominator columns.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        let mut header = Vec::new();
+        for c in &self.columns {
+            header.push(c.key.clone());
+        }
+        let _ = writeln!(
+            out,
+            "{}",
+            header
+                .iter()
+                .map(|h| csv_field(h))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        for r in &self.rows {
+            let fields: Vec<String> = r.iter().map(|c| csv_field(&c.plain())).collect();
+            let _ = writeln!(out, "{}", fields.join(","));
+        }
+        out
+    }
+
+    /// One JSON document.
+    pub fn to_json(&self) -> String {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let mut m = Map::new();
+                for (c, v) in self.columns.iter().zip(r) {
+                    m.insert(c.key.clone(), v.json());
+                }
+                Value::Object(m)
+            })
+            .collect();
+        let doc = json!({
+            "title": self.title,
+            "notes": self.notes,
+            "columns": self.columns.iter().map(|c| c.key.clone()).collect::<Vec<_>>(),
+            "rows": rows,
+        });
+        let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// A CSV field, quoted when it needs to be (RFC 4180).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Terminal display width: East Asian wide and full-width characters count 2.
+pub fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            let u = c as u32;
+            let wide = matches!(u,
+                0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF
+                | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
+                | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6);
+            if wide { 2 } else { 1 }
+        })
+        .sum()
+}
+
+fn col(key: &str, heading: &str) -> Column {
+    Column {
+        key: key.to_string(),
+        heading: heading.to_string(),
+        machine_only: false,
+    }
+}
+
+fn machine(key: &str) -> Column {
+    Column {
+        key: key.to_string(),
+        heading: key.to_string(),
+        machine_only: true,
+    }
+}
+
+/// The name of an enum value without its prefix ("HIGH", "MASTER").
+fn enum_name(full: &str, prefix: &str) -> String {
+    full.strip_prefix(prefix).unwrap_or(full).to_string()
+}
+
+/// The snake_case name of a dimension.
+pub fn dimension_key(d: Dimension) -> &'static str {
+    match d {
+        Dimension::Unspecified => "unspecified",
+        Dimension::District => "district",
+        Dimension::Industry => "industry",
+        Dimension::Tier => "tier",
+        Dimension::Platform => "platform",
+        Dimension::Month => "month",
+        Dimension::University => "university",
+        Dimension::DegreeLevel => "degree_level",
+        Dimension::Discipline => "discipline",
+    }
+}
+
+/// The (code, display name) of a dimension value; the code is what the
+/// service sent, the name what a person reads.
+pub fn dimension_value(v: &DimensionValue) -> (String, String) {
+    use dimension_value::Value;
+    match &v.value {
+        Some(Value::District(c)) => (c.clone(), codes::district_name(c)),
+        Some(Value::Industry(c)) => (c.clone(), codes::industry_name(c)),
+        Some(Value::Tier(t)) => {
+            let name = TalentTier::try_from(*t)
+                .map(|t| enum_name(t.as_str_name(), "TALENT_TIER_"))
+                .unwrap_or_else(|_| t.to_string());
+            (name.clone(), name)
+        }
+        Some(Value::PlatformId(p)) => (p.clone(), p.clone()),
+        Some(Value::Month(m)) => (m.clone(), m.clone()),
+        Some(Value::UniversityCode(c)) => {
+            let name = if v.label.is_empty() {
+                codes::university_name(c)
+            } else {
+                format!("{c} {}", v.label)
+            };
+            (c.clone(), name)
+        }
+        Some(Value::DegreeLevel(d)) => {
+            let name = DegreeLevel::try_from(*d)
+                .map(|d| enum_name(d.as_str_name(), "DEGREE_LEVEL_"))
+                .unwrap_or_else(|_| d.to_string());
+            (name.clone(), name)
+        }
+        Some(Value::Discipline(d)) => {
+            let name = Discipline::try_from(*d)
+                .map(|d| enum_name(d.as_str_name(), "DISCIPLINE_"))
+                .unwrap_or_else(|_| d.to_string());
+            (name.clone(), name)
+        }
+        None => (String::new(), String::new()),
+    }
+}
+
+/// Dimension columns of a response: for each dimension a code column
+/// (CSV/JSON only) and a name column; taken from the first row, as every
+/// row has the same dimensions in `group_by` order.
+fn dimension_columns(first: Option<&[DimensionValue]>) -> Vec<Column> {
+    let mut out = Vec::new();
+    for v in first.unwrap_or_default() {
+        let key = Dimension::try_from(v.dimension)
+            .map(dimension_key)
+            .unwrap_or("dimension");
+        out.push(machine(key));
+        out.push(col(&format!("{key}_name"), key));
+    }
+    out
+}
+
+fn dimension_cells(dims: &[DimensionValue], total: bool, n: usize) -> Vec<Cell> {
+    if total {
+        let mut cells = vec![Cell::Text(String::new()); n * 2];
+        if n > 0 {
+            cells[0] = Cell::Text("TOTAL".into());
+            cells[1] = Cell::Text("TOTAL".into());
+        }
+        return cells;
+    }
+    let mut cells = Vec::with_capacity(n * 2);
+    for k in 0..n {
+        let (code, name) = dims.get(k).map(dimension_value).unwrap_or_default();
+        cells.push(Cell::Text(code));
+        cells.push(Cell::Text(name));
+    }
+    cells
+}
+
+fn period_text(p: Option<&talent_proto::talent::r#type::v1::Period>) -> String {
+    let d = |d: Option<&talent_proto::google::r#type::Date>| {
+        d.map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+            .unwrap_or_else(|| "?".into())
+    };
+    match p {
+        Some(p) => format!("[{}, {})", d(p.start_date.as_ref()), d(p.end_date.as_ref())),
+        None => "(no period)".into(),
+    }
+}
+
+fn notes(threshold: i32, version: &str) -> Vec<String> {
+    let k = if threshold > 0 {
+        format!("cells below {threshold} suppressed")
+    } else {
+        "no disclosure control (operator key)".to_string()
+    };
+    vec![format!("{k}; definitions {version}")]
+}
+
+fn gathered_cells(f: Option<&TalentGatheredFigures>) -> Vec<Cell> {
+    vec![
+        Cell::count(f.and_then(|f| f.talents_gathered.as_ref())),
+        Cell::count(f.and_then(|f| f.high_tier.as_ref())),
+        Cell::count(f.and_then(|f| f.general_tier.as_ref())),
+    ]
+}
+
+/// The table of a `GetTalentGathered` answer.
+pub fn gathered_table(r: &GetTalentGatheredResponse) -> Table {
+    let first = r.rows.first().map(|row| row.dimensions.as_slice());
+    let n = first.map_or(0, <[_]>::len);
+    let mut columns = dimension_columns(first);
+    columns.extend([
+        col("talents_gathered", "talents gathered"),
+        col("high_tier", "HIGH"),
+        col("general_tier", "GENERAL"),
+    ]);
+    let mut rows = vec![
+        [
+            dimension_cells(&[], true, n),
+            gathered_cells(r.total.as_ref()),
+        ]
+        .concat(),
+    ];
+    for row in &r.rows {
+        rows.push(
+            [
+                dimension_cells(&row.dimensions, false, n),
+                gathered_cells(row.figures.as_ref()),
+            ]
+            .concat(),
+        );
+    }
+    Table {
+        title: format!("Talents gathered {}", period_text(r.period.as_ref())),
+        notes: notes(r.disclosure_threshold, &r.definition_version),
+        columns,
+        rows,
+    }
+}
+
+fn outcome_cells(f: Option<&GraduateOutcomeFigures>) -> Vec<Cell> {
+    vec![
+        Cell::count(f.and_then(|f| f.cohort_size.as_ref())),
+        Cell::count(f.and_then(|f| f.employed.as_ref())),
+        Cell::count(f.and_then(|f| f.retained.as_ref())),
+        Cell::rate(f.and_then(|f| f.employment_rate.as_ref())),
+        Cell::rate(f.and_then(|f| f.retention_rate.as_ref())),
+        Cell::rate(f.and_then(|f| f.local_share_of_employed.as_ref())),
+    ]
+}
+
+/// The table of a `GetGraduateOutcomes` answer.
+pub fn outcomes_table(r: &GetGraduateOutcomesResponse) -> Table {
+    let first = r.rows.first().map(|row| row.dimensions.as_slice());
+    let n = first.map_or(0, <[_]>::len);
+    let mut columns = dimension_columns(first);
+    columns.extend([
+        col("cohort_size", "cohort"),
+        col("employed", "employed"),
+        col("retained", "retained"),
+        col("employment_rate", "employment rate"),
+        col("retention_rate", "retention rate"),
+        col("local_share_of_employed", "local share of employed"),
+    ]);
+    let mut rows = vec![
+        [
+            dimension_cells(&[], true, n),
+            outcome_cells(r.total.as_ref()),
+        ]
+        .concat(),
+    ];
+    for row in &r.rows {
+        rows.push(
+            [
+                dimension_cells(&row.dimensions, false, n),
+                outcome_cells(row.figures.as_ref()),
+            ]
+            .concat(),
+        );
+    }
+    let as_of = r
+        .as_of
+        .as_ref()
+        .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+        .unwrap_or_else(|| "?".into());
+    Table {
+        title: format!("Graduate outcomes, cohort {}, as of {as_of}", r.cohort_year),
+        notes: notes(r.disclosure_threshold, &r.definition_version),
+        columns,
+        rows,
+    }
+}
+
+fn activity_cells(f: Option<&RecruitmentActivityFigures>) -> Vec<Cell> {
+    vec![
+        Cell::count(f.and_then(|f| f.postings.as_ref())),
+        Cell::count(f.and_then(|f| f.openings.as_ref())),
+        Cell::count(f.and_then(|f| f.headcount_demanded.as_ref())),
+        Cell::count(f.and_then(|f| f.employers_posting.as_ref())),
+        Cell::count(f.and_then(|f| f.fairs_held.as_ref())),
+        Cell::count(f.and_then(|f| f.employer_participations.as_ref())),
+        Cell::count(f.and_then(|f| f.resumes_received.as_ref())),
+        Cell::count(f.and_then(|f| f.distinct_job_seekers.as_ref())),
+        Cell::count(f.and_then(|f| f.applications.as_ref())),
+    ]
+}
+
+/// The table of a `GetRecruitmentActivity` answer.
+pub fn activity_table(r: &GetRecruitmentActivityResponse) -> Table {
+    let first = r.rows.first().map(|row| row.dimensions.as_slice());
+    let n = first.map_or(0, <[_]>::len);
+    let mut columns = dimension_columns(first);
+    columns.extend([
+        col("postings", "postings"),
+        col("openings", "openings"),
+        col("headcount_demanded", "positions"),
+        col("employers_posting", "employers"),
+        col("fairs_held", "fairs"),
+        col("employer_participations", "participations"),
+        col("resumes_received", "résumés"),
+        col("distinct_job_seekers", "job seekers"),
+        col("applications", "applications"),
+    ]);
+    let mut rows = vec![
+        [
+            dimension_cells(&[], true, n),
+            activity_cells(r.total.as_ref()),
+        ]
+        .concat(),
+    ];
+    for row in &r.rows {
+        rows.push(
+            [
+                dimension_cells(&row.dimensions, false, n),
+                activity_cells(row.figures.as_ref()),
+            ]
+            .concat(),
+        );
+    }
+    Table {
+        title: format!("Recruitment activity {}", period_text(r.period.as_ref())),
+        notes: notes(r.disclosure_threshold, &r.definition_version),
+        columns,
+        rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use talent_proto::talent::metrics::v1::{GraduateOutcomeRow, TalentGatheredRow};
+
+    fn count(v: i64) -> Option<Count> {
+        Some(Count {
+            value: v,
+            suppressed: false,
+        })
+    }
+    fn hidden() -> Option<Count> {
+        Some(Count {
+            value: 0,
+            suppressed: true,
+        })
+    }
+    fn district(code: &str) -> DimensionValue {
+        DimensionValue {
+            dimension: Dimension::District as i32,
+            value: Some(dimension_value::Value::District(code.into())),
+            label: String::new(),
+        }
+    }
+    fn tier(t: TalentTier) -> DimensionValue {
+        DimensionValue {
+            dimension: Dimension::Tier as i32,
+            value: Some(dimension_value::Value::Tier(t as i32)),
+            label: String::new(),
+        }
+    }
+
+    fn gathered() -> GetTalentGatheredResponse {
+        let figures = |a, b: Option<Count>, c| TalentGatheredFigures {
+            talents_gathered: a,
+            high_tier: b,
+            general_tier: c,
+        };
+        GetTalentGatheredResponse {
+            period: args::parse_period_proto("2020H1").ok(),
+            total: Some(figures(count(92_500), count(4_200), count(88_300))),
+            rows: vec![
+                TalentGatheredRow {
+                    dimensions: vec![district("370212"), tier(TalentTier::High)],
+                    figures: Some(figures(count(1_200), count(1_200), count(0))),
+                },
+                TalentGatheredRow {
+                    dimensions: vec![district("370285"), tier(TalentTier::High)],
+                    figures: Some(figures(hidden(), hidden(), count(0))),
+                },
+            ],
+            disclosure_threshold: 5,
+            definition_version: "2025.1".into(),
+            as_known_at: None,
+        }
+    }
+
+    #[test]
+    fn table_names_codes_and_shows_suppressed() {
+        let text = gathered_table(&gathered()).render(OutputFormat::Table);
+        assert!(text.contains("370212 崂山区 Laoshan"), "{text}");
+        assert!(text.contains("92,500"));
+        assert!(text.contains(SUPPRESSED));
+        assert!(text.contains("[2020-01-01, 2020-07-01)"));
+        // Columns align: every data line has the same display width up to
+        // the last figure (right-aligned).
+        let lines: Vec<&str> = text.lines().skip(1).take(5).collect();
+        let w: Vec<usize> = lines.iter().map(|l| width(l)).collect();
+        assert!(w.windows(2).all(|p| p[0] == p[1]), "{text}");
+    }
+
+    #[test]
+    fn csv_has_codes_names_and_no_zero_for_suppressed() {
+        let csv = gathered_table(&gathered()).render(OutputFormat::Csv);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "district,district_name,tier,tier_name,talents_gathered,high_tier,general_tier"
+        );
+        assert_eq!(lines[1], "TOTAL,TOTAL,,,92500,4200,88300");
+        assert_eq!(
+            lines[3],
+            "370285,370285 莱西市 Laixi,HIGH,HIGH,suppressed,suppressed,0"
+        );
+    }
+
+    #[test]
+    fn json_is_parseable() {
+        let json = gathered_table(&gathered()).render(OutputFormat::Json);
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["rows"][0]["talents_gathered"], 92_500);
+        assert_eq!(v["rows"][2]["talents_gathered"], SUPPRESSED);
+        assert_eq!(v["rows"][1]["district"], "370212");
+    }
+
+    #[test]
+    fn rates_show_numerator_and_denominator() {
+        let rate = |n: i64, d: i64| {
+            Some(Rate {
+                numerator: n,
+                denominator: d,
+                value: n as f64 / d as f64,
+                suppressed: false,
+            })
+        };
+        let figures = GraduateOutcomeFigures {
+            cohort_size: count(108_000),
+            employed: count(93_900),
+            retained: count(46_764),
+            employment_rate: rate(93_900, 108_000),
+            retention_rate: rate(46_764, 108_000),
+            local_share_of_employed: Some(Rate {
+                suppressed: true,
+                ..Default::default()
+            }),
+        };
+        let r = GetGraduateOutcomesResponse {
+            cohort_year: 2020,
+            total: Some(figures),
+            rows: vec![GraduateOutcomeRow {
+                dimensions: vec![district("OUTSIDE")],
+                figures: Some(figures),
+            }],
+            ..Default::default()
+        };
+        let t = outcomes_table(&r);
+        let text = t.to_text();
+        assert!(text.contains("43.3% (46,764/108,000)"), "{text}");
+        assert!(text.contains("OUTSIDE 市外"));
+        let csv = t.to_csv();
+        assert!(csv.contains("0.433000"), "{csv}");
+        let v: Value = serde_json::from_str(&t.to_json()).unwrap();
+        assert_eq!(v["rows"][0]["retention_rate"]["numerator"], 46_764);
+        assert_eq!(v["rows"][0]["local_share_of_employed"], SUPPRESSED);
+    }
+
+    #[test]
+    fn activity_unset_figures_are_not_zero() {
+        let r = GetRecruitmentActivityResponse {
+            total: Some(RecruitmentActivityFigures {
+                postings: count(20_000),
+                resumes_received: hidden(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let t = activity_table(&r);
+        let csv = t.to_csv();
+        assert_eq!(csv.lines().nth(1), Some("20000,,,,,,suppressed,,"));
+        assert!(t.to_text().contains(" -"));
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(group(-1000), "-1,000");
+        assert_eq!(percent(1, 0), "n/a");
+        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+        assert_eq!(width("崂山a"), 5);
+        assert_eq!("CSV".parse::<OutputFormat>(), Ok(OutputFormat::Csv));
+        assert!("xml".parse::<OutputFormat>().is_err());
+    }
+}

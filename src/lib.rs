@@ -1,0 +1,15 @@
+//! The pure parts of the `talent` command, independent of the services:
+//! code names and check characters, the demo city generator, data file
+//! parsing, statistics rendering and the period report.
+//!
+//! Everything here works on the generated contract types
+//! (`talent_proto::talent::*::v1`) and never on the network, so the command's
+//! subcommands stay thin: parse arguments, call a function here, call a gRPC
+//! method, call a function here again.
+
+pub mod codes;
+pub mod demo;
+pub mod files;
+pub mod format;
+pub mod report;
+pub mod secrets;

@@ -1,0 +1,273 @@
+use super::sample::sample;
+use super::*;
+
+/// A small XML well-formedness check: tags balance, attributes are quoted,
+/// `&` starts an entity, nothing but the doctype and comments outside the
+/// root. Enough to catch what a hand-written generator gets wrong.
+fn check_xml(doc: &str) -> Result<(), String> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = doc;
+    let mut roots = 0;
+    while let Some(i) = rest.find(['<', '&']) {
+        let text = &rest[..i];
+        if stack.is_empty() && !text.trim().is_empty() {
+            return Err(format!("text outside the root: {text:?}"));
+        }
+        rest = &rest[i..];
+        if rest.starts_with('&') {
+            let end = rest.find(';').ok_or("unterminated entity")?;
+            let name = &rest[1..end];
+            let ok = matches!(name, "amp" | "lt" | "gt" | "quot" | "apos")
+                || (name.starts_with('#') && name[1..].chars().all(|c| c.is_ascii_digit()));
+            if !ok {
+                return Err(format!("bad entity &{name};"));
+            }
+            rest = &rest[end + 1..];
+            continue;
+        }
+        if rest.starts_with("<!--") {
+            let end = rest.find("-->").ok_or("unterminated comment")?;
+            rest = &rest[end + 3..];
+            continue;
+        }
+        if rest.starts_with("<!DOCTYPE") {
+            let end = rest.find('>').ok_or("unterminated doctype")?;
+            rest = &rest[end + 1..];
+            continue;
+        }
+        let end = rest.find('>').ok_or("unterminated tag")?;
+        let tag = &rest[1..end];
+        rest = &rest[end + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            match stack.pop() {
+                Some(open) if open == name.trim() => {}
+                other => return Err(format!("</{name}> closes {other:?}")),
+            }
+            continue;
+        }
+        let self_closing = tag.ends_with('/');
+        let body = tag.trim_end_matches('/');
+        let name: String = body.chars().take_while(|c| !c.is_whitespace()).collect();
+        if name.is_empty() || tag.contains('<') {
+            return Err(format!("bad tag <{tag}>"));
+        }
+        // Attributes: name="value" pairs, values without '<' or raw '&'.
+        let mut attrs = body[name.len()..].trim();
+        while !attrs.is_empty() {
+            let eq = attrs
+                .find('=')
+                .ok_or(format!("attribute without value in <{tag}>"))?;
+            let after = &attrs[eq + 1..];
+            if !after.starts_with('"') {
+                return Err(format!("unquoted attribute in <{tag}>"));
+            }
+            let close = after[1..].find('"').ok_or("unterminated attribute")?;
+            let value = &after[1..close + 1];
+            if value.contains('<')
+                || value
+                    .replace("&amp;", "")
+                    .replace("&quot;", "")
+                    .replace("&lt;", "")
+                    .replace("&gt;", "")
+                    .replace("&#39;", "")
+                    .contains('&')
+            {
+                return Err(format!("unescaped attribute value {value:?}"));
+            }
+            attrs = after[close + 2..].trim();
+        }
+        if stack.is_empty() {
+            roots += 1;
+        }
+        if !self_closing {
+            stack.push(name);
+        }
+    }
+    if !rest.trim().is_empty() {
+        return Err("trailing text".into());
+    }
+    if !stack.is_empty() {
+        return Err(format!("unclosed {stack:?}"));
+    }
+    if roots != 1 {
+        return Err(format!("{roots} root elements"));
+    }
+    Ok(())
+}
+
+#[test]
+fn the_checker_catches_mistakes() {
+    assert!(check_xml("<a><b/></a>").is_ok());
+    assert!(check_xml("<a><b></a>").is_err());
+    assert!(check_xml("<a x=1></a>").is_err());
+    assert!(check_xml("<a>&nbsp;</a>").is_err());
+    assert!(check_xml("<a>x & y</a>").is_err());
+    assert!(check_xml("<a></a><b></b>").is_err());
+}
+
+/// The part of the HTML that is one chart.
+fn chart<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}"));
+    let end = start + html[start..].find("</svg>").unwrap();
+    &html[start..end]
+}
+
+#[test]
+fn html_is_well_formed_and_self_contained() {
+    let s = sample();
+    let html = html(&s.input());
+    check_xml(&html).unwrap();
+    assert!(!html.contains("<script"));
+    assert!(
+        !html.contains("http://") || !html.replace("http://www.w3.org/", "").contains("http://")
+    );
+    assert!(!html.contains("https://"));
+    assert!(!html.contains("<link"));
+}
+
+#[test]
+fn html_headline_has_the_figures() {
+    let s = sample();
+    let html = html(&s.input());
+    let head = &html[html.find("id=\"headline\"").unwrap()..];
+    for v in [
+        "92,500",
+        "4,200",
+        "108,000",
+        "93,900",
+        "43.3%",
+        "46,764/108,000",
+        "61,530",
+        "212",
+        "4,120",
+        "262,000",
+    ] {
+        assert!(head.contains(v), "{v}");
+    }
+    assert!(html.contains("留青率43.3%"));
+}
+
+#[test]
+fn each_chart_has_its_values_and_suppressed_cells() {
+    let s = sample();
+    let html = html(&s.input());
+
+    let d = chart(&html, "chart-district");
+    assert!(d.contains("崂山区 Laoshan"));
+    assert!(d.contains("9.5% (10,240/108,000)"), "{d}");
+    assert!(d.contains("市外 outside the city"));
+    assert_eq!(d.matches("class=\"bar suppressed\"").count(), 2);
+    assert!(d.contains(">suppressed</text>"));
+
+    let u = chart(&html, "chart-university");
+    assert!(u.contains("青岛大学"));
+    assert!(u.contains("45.7% (12,334/27,000)"), "{u}");
+    assert!(u.contains("85.3% (23,040/27,000)"));
+    assert_eq!(u.matches("class=\"bar\"").count(), 12);
+
+    let m = chart(&html, "chart-month-tier");
+    for month in ["2020-01", "2020-06"] {
+        assert!(m.contains(&format!(">{month}</text>")));
+    }
+    assert!(m.contains(">29,900</text>"));
+    assert!(m.contains(">1,750</text>"));
+    assert_eq!(m.matches("class=\"bar suppressed\"").count(), 1);
+
+    let i = chart(&html, "chart-industry");
+    assert!(i.contains("C 制造业"));
+    assert!(i.contains(">17,240</text>"));
+    assert_eq!(i.matches("class=\"bar suppressed\"").count(), 2);
+    // The biggest bar spans the whole area; suppressed ones are not zero.
+    assert!(i.contains("width=\"480.0\""));
+    assert!(!i.contains("data-value=\"0\""));
+}
+
+#[test]
+fn html_without_breakdowns_still_renders() {
+    let s = sample();
+    let input = ReportInput {
+        report: &s.report,
+        outcomes_by_district: None,
+        outcomes_by_university: None,
+        gathered_by_month_tier: None,
+        activity_by_industry: None,
+    };
+    let html = html(&input);
+    check_xml(&html).unwrap();
+    assert_eq!(html.matches("Not requested").count(), 4);
+    // An empty response does not panic either.
+    let empty = GetPeriodReportResponse::default();
+    let html = super::html(&ReportInput {
+        report: &empty,
+        ..input
+    });
+    check_xml(&html).unwrap();
+    assert!(
+        text(&ReportInput {
+            report: &empty,
+            ..input
+        })
+        .contains("Talent report")
+    );
+}
+
+#[test]
+fn suppressed_headline_is_not_zero() {
+    let mut s = sample();
+    if let Some(g) = s.report.talent_gathered.as_mut() {
+        g.high_tier = Some(Count {
+            value: 0,
+            suppressed: true,
+        });
+    }
+    let t = text(&s.input());
+    assert!(
+        t.contains("of which HIGH tier         suppressed")
+            || t.lines()
+                .any(|l| l.contains("HIGH tier") && l.ends_with("suppressed")),
+        "{t}"
+    );
+    let h = html(&s.input());
+    assert!(h.contains("of which HIGH: suppressed"));
+}
+
+#[test]
+fn text_report_has_headline_paragraphs_and_tables() {
+    let s = sample();
+    let t = text(&s.input());
+    assert!(t.starts_with("Talent report 2020-01-01 – 2020-06-30"));
+    assert!(t.contains("43.3% (46,764/108,000)"));
+    assert!(t.contains("全市聚集各类人才92,500人"));
+    assert!(t.contains("370212 崂山区 Laoshan"));
+    assert!(t.contains("Talents gathered [2020-01-01, 2020-07-01)"));
+}
+
+#[test]
+fn breakdown_requests_ask_for_the_charts() {
+    let period = crate::format::args::parse_period_proto("2020H1").unwrap();
+    let r = breakdown_requests(&period, 2020, None);
+    assert_eq!(
+        r.outcomes_by_district.group_by,
+        vec![Dimension::District as i32]
+    );
+    assert_eq!(
+        r.gathered_by_month_tier.group_by,
+        vec![Dimension::Month as i32, Dimension::Tier as i32]
+    );
+    assert_eq!(r.activity_by_industry.period, Some(period));
+}
+
+/// `TALENT_WRITE_SAMPLE=1 cargo test -p talent --lib report` writes the
+/// sample report to `docs/report-sample.html`.
+#[test]
+fn write_sample_when_asked() {
+    if std::env::var_os("TALENT_WRITE_SAMPLE").is_none() {
+        return;
+    }
+    let s = sample();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-sample.html");
+    std::fs::write(&path, html(&s.input())).unwrap();
+    std::fs::write(path.with_extension("txt"), text(&s.input())).unwrap();
+}
