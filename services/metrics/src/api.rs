@@ -1,13 +1,408 @@
-//! The gRPC services of `talent.metrics.v1`. Their RPCs answer
-//! `UNIMPLEMENTED` until the metrics milestone implements them.
+//! The gRPC services of `talent.metrics.v1`: thin handlers that
+//! authenticate, decode, call the domain and map errors.
 
+use std::{pin::Pin, sync::Arc};
+
+use base64::Engine;
+use futures::Stream;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
 use talent_proto::talent::metrics::v1 as pb;
+use talent_server::{ApiError, FieldViolations};
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming, metadata::MetadataMap};
 
-pub struct Admin;
-impl pb::admin_service_server::AdminService for Admin {}
+use crate::{
+    codes,
+    ingest::{self, IngestSettings, RowOutcome},
+    stats::{self, Viewer},
+    store::{KeyRow, Store},
+};
 
-pub struct Ingest;
-impl pb::ingest_service_server::IngestService for Ingest {}
+/// What every handler shares.
+pub struct State {
+    pub store: Store,
+    pub ingest: IngestSettings,
+    pub admin_key: Option<String>,
+    pub default_threshold: i64,
+}
 
-pub struct Statistics;
-impl pb::statistics_service_server::StatisticsService for Statistics {}
+pub type Shared = Arc<State>;
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn bearer(metadata: &MetadataMap) -> Option<&str> {
+    metadata
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// What a service needs of its caller's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Ingest,
+    Read,
+}
+
+impl State {
+    async fn caller(&self, metadata: &MetadataMap, need: Need) -> Result<KeyRow, ApiError> {
+        let unknown = || ApiError::Unauthenticated("a valid metrics key is required".into());
+        let secret = bearer(metadata).ok_or_else(unknown)?;
+        let key = self
+            .store
+            .key_by_hash(&sha256_hex(secret))
+            .await?
+            .filter(|k| k.revoked_at.is_none())
+            .ok_or_else(unknown)?;
+        let allowed = match need {
+            Need::Ingest => key.kind == "INGEST",
+            Need::Read => key.kind == "READ" || key.kind == "OPERATOR",
+        };
+        if !allowed {
+            return Err(ApiError::PermissionDenied(format!(
+                "a {} key may not call this service",
+                key.kind
+            )));
+        }
+        Ok(key)
+    }
+
+    async fn viewer(&self, metadata: &MetadataMap) -> Result<Viewer, ApiError> {
+        let key = self.caller(metadata, Need::Read).await?;
+        Ok(Viewer {
+            threshold: if key.kind == "OPERATOR" {
+                0
+            } else {
+                key.disclosure_threshold
+            },
+        })
+    }
+
+    fn admin(&self, metadata: &MetadataMap) -> Result<(), ApiError> {
+        let denied = || ApiError::Unauthenticated("the admin key is required".into());
+        let (Some(expected), Some(given)) = (&self.admin_key, bearer(metadata)) else {
+            return Err(denied());
+        };
+        // Compared as hashes so the comparison time says nothing of the key.
+        if sha256_hex(expected) == sha256_hex(given) {
+            Ok(())
+        } else {
+            Err(denied())
+        }
+    }
+}
+
+fn key_message(k: &KeyRow) -> pb::Key {
+    let kind = match k.kind.as_str() {
+        "INGEST" => pb::KeyKind::Ingest,
+        "READ" => pb::KeyKind::Read,
+        _ => pb::KeyKind::Operator,
+    };
+    pb::Key {
+        name: format!("keys/{}", k.id),
+        kind: kind as i32,
+        display_name: k.display_name.clone(),
+        disclosure_threshold: i32::try_from(k.disclosure_threshold).unwrap_or(0),
+        secret_prefix: k.secret_prefix.clone(),
+        state: if k.revoked_at.is_some() {
+            pb::key::State::Revoked
+        } else {
+            pb::key::State::Active
+        } as i32,
+        create_time: Some(codes::timestamp_of_micros(k.created_at)),
+        revoke_time: k.revoked_at.map(codes::timestamp_of_micros),
+    }
+}
+
+pub struct Admin(pub Shared);
+
+#[tonic::async_trait]
+impl pb::admin_service_server::AdminService for Admin {
+    #[tracing::instrument(skip_all)]
+    async fn issue_key(
+        &self,
+        request: Request<pb::IssueKeyRequest>,
+    ) -> Result<Response<pb::IssueKeyResponse>, Status> {
+        self.0.admin(request.metadata())?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let kind = match pb::KeyKind::try_from(req.kind) {
+            Ok(pb::KeyKind::Ingest) => "INGEST",
+            Ok(pb::KeyKind::Read) => "READ",
+            Ok(pb::KeyKind::Operator) => "OPERATOR",
+            _ => {
+                v.add("kind", "must be INGEST, READ or OPERATOR");
+                ""
+            }
+        };
+        let name = req.display_name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            v.add("display_name", "must be 1 to 100 characters");
+        }
+        let threshold = match (kind, req.disclosure_threshold) {
+            ("READ", Some(k)) if (1..=1000).contains(&k) => i64::from(k),
+            ("READ", Some(_)) => {
+                v.add("disclosure_threshold", "must be from 1 to 1,000");
+                0
+            }
+            ("READ", None) => self.0.default_threshold,
+            (_, Some(_)) => {
+                v.add("disclosure_threshold", "applies to READ keys only");
+                0
+            }
+            (_, None) => 0,
+        };
+        v.into_result()?;
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let secret = format!(
+            "tlm_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
+        let row = KeyRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: kind.into(),
+            display_name: name,
+            secret_prefix: secret.chars().take(8).collect(),
+            disclosure_threshold: threshold,
+            created_at: codes::now_micros(),
+            revoked_at: None,
+        };
+        self.0
+            .store
+            .insert_key(&row, &sha256_hex(&secret))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::IssueKeyResponse {
+            key: Some(key_message(&row)),
+            secret,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_keys(
+        &self,
+        request: Request<pb::ListKeysRequest>,
+    ) -> Result<Response<pb::ListKeysResponse>, Status> {
+        self.0.admin(request.metadata())?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let size = match req.page_size {
+            0 => 50,
+            n if (1..=1000).contains(&n) => i64::from(n),
+            _ => {
+                v.add("page_size", "must be from 0 to 1,000");
+                50
+            }
+        };
+        let offset = if req.page_token.is_empty() {
+            0
+        } else {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&req.page_token)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse::<i64>().ok()))
+                .unwrap_or_else(|| {
+                    v.add("page_token", "not a token from a previous response");
+                    0
+                })
+        };
+        v.into_result()?;
+        let mut keys = self
+            .0
+            .store
+            .list_keys(req.show_revoked, size + 1, offset)
+            .await
+            .map_err(ApiError::from)?;
+        let more = keys.len() as i64 > size;
+        keys.truncate(usize::try_from(size).unwrap_or(50));
+        Ok(Response::new(pb::ListKeysResponse {
+            keys: keys.iter().map(key_message).collect(),
+            next_page_token: if more {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(format!("o:{}", offset + size))
+            } else {
+                String::new()
+            },
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_key(
+        &self,
+        request: Request<pb::RevokeKeyRequest>,
+    ) -> Result<Response<pb::RevokeKeyResponse>, Status> {
+        self.0.admin(request.metadata())?;
+        let req = request.into_inner();
+        let id = req
+            .name
+            .strip_prefix("keys/")
+            .filter(|id| codes::is_uuid(id))
+            .ok_or_else(|| ApiError::invalid("name", "must be keys/{key}"))?;
+        let store = &self.0.store;
+        if store.key_by_id(id).await.map_err(ApiError::from)?.is_none() {
+            return Err(ApiError::NotFound(format!("{} does not exist", req.name)).into());
+        }
+        store
+            .revoke_key(id, codes::now_micros())
+            .await
+            .map_err(ApiError::from)?;
+        let key = store
+            .key_by_id(id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("{} does not exist", req.name)))?;
+        Ok(Response::new(pb::RevokeKeyResponse {
+            key: Some(key_message(&key)),
+        }))
+    }
+}
+
+pub struct Ingest(pub Shared);
+
+type AckStream = Pin<Box<dyn Stream<Item = Result<pb::PublishEventsResponse, Status>> + Send>>;
+
+/// Most rejected rows returned by one roster import.
+const MAX_REJECTED_ROWS: usize = 10_000;
+
+#[tonic::async_trait]
+impl pb::ingest_service_server::IngestService for Ingest {
+    #[tracing::instrument(skip_all)]
+    async fn publish_events(
+        &self,
+        request: Request<Streaming<pb::PublishEventsRequest>>,
+    ) -> Result<Response<AckStream>, Status> {
+        self.0.caller(request.metadata(), Need::Ingest).await?;
+        let mut incoming = request.into_inner();
+        let state = self.0.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            while let Some(message) = incoming.next().await {
+                let result = match message {
+                    Ok(m) if m.events.len() > 1000 => Err(Status::from(ApiError::invalid(
+                        "events",
+                        "at most 1,000 events per message",
+                    ))),
+                    Ok(m) => {
+                        let n = m.events.len();
+                        ingest::publish(&state.store, &state.ingest, &m.events)
+                            .await
+                            .map(|acks| {
+                                tracing::debug!(events = n, "applied");
+                                pb::PublishEventsResponse { acks }
+                            })
+                            .map_err(Status::from)
+                    }
+                    Err(status) => Err(status),
+                };
+                let stop = result.is_err();
+                if tx.send(result).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn import_graduate_roster(
+        &self,
+        request: Request<Streaming<pb::ImportGraduateRosterRequest>>,
+    ) -> Result<Response<pb::ImportGraduateRosterResponse>, Status> {
+        self.0.caller(request.metadata(), Need::Ingest).await?;
+        let mut incoming = request.into_inner();
+        let mut response = pb::ImportGraduateRosterResponse::default();
+        let mut position = 0u64;
+        while let Some(message) = incoming.next().await {
+            let rows = message?.rows;
+            if rows.len() > 1000 {
+                return Err(ApiError::invalid("rows", "at most 1,000 rows per message").into());
+            }
+            let n = rows.len() as u64;
+            let outcomes =
+                ingest::import_roster(&self.0.store, &self.0.ingest, rows, position).await?;
+            position += n;
+            for (row_id, outcome) in outcomes {
+                match outcome {
+                    RowOutcome::Accepted => response.accepted_count += 1,
+                    RowOutcome::Unchanged => response.unchanged_count += 1,
+                    RowOutcome::Rejected(error) => {
+                        response.rejected_count += 1;
+                        if response.rejected_rows.len() < MAX_REJECTED_ROWS {
+                            response.rejected_rows.push(pb::RejectedRow {
+                                row_id,
+                                error: Some(error),
+                            });
+                        } else {
+                            response.rejected_rows_truncated = true;
+                        }
+                    }
+                }
+            }
+        }
+        tracing::info!(
+            accepted = response.accepted_count,
+            unchanged = response.unchanged_count,
+            rejected = response.rejected_count,
+            "roster imported"
+        );
+        Ok(Response::new(response))
+    }
+}
+
+pub struct Statistics(pub Shared);
+
+#[tonic::async_trait]
+impl pb::statistics_service_server::StatisticsService for Statistics {
+    #[tracing::instrument(skip_all)]
+    async fn get_talent_gathered(
+        &self,
+        request: Request<pb::GetTalentGatheredRequest>,
+    ) -> Result<Response<pb::GetTalentGatheredResponse>, Status> {
+        let viewer = self.0.viewer(request.metadata()).await?;
+        Ok(Response::new(
+            stats::talent_gathered(&self.0.store, viewer, request.get_ref()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_graduate_outcomes(
+        &self,
+        request: Request<pb::GetGraduateOutcomesRequest>,
+    ) -> Result<Response<pb::GetGraduateOutcomesResponse>, Status> {
+        let viewer = self.0.viewer(request.metadata()).await?;
+        Ok(Response::new(
+            stats::graduate_outcomes(&self.0.store, viewer, request.get_ref()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_recruitment_activity(
+        &self,
+        request: Request<pb::GetRecruitmentActivityRequest>,
+    ) -> Result<Response<pb::GetRecruitmentActivityResponse>, Status> {
+        let viewer = self.0.viewer(request.metadata()).await?;
+        Ok(Response::new(
+            stats::recruitment_activity(&self.0.store, viewer, request.get_ref()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_period_report(
+        &self,
+        request: Request<pb::GetPeriodReportRequest>,
+    ) -> Result<Response<pb::GetPeriodReportResponse>, Status> {
+        let viewer = self.0.viewer(request.metadata()).await?;
+        Ok(Response::new(
+            stats::period_report(&self.0.store, viewer, request.get_ref()).await?,
+        ))
+    }
+}

@@ -4,6 +4,25 @@
 //!
 //! [`Application`] is the one entry point: the binary, the `talent`
 //! command and the tests all build and run it the same way.
+//!
+//! Where to look:
+//! - `api`: the gRPC handlers (authentication by key kind, decoding,
+//!   mapping errors); no SQL.
+//! - `ingest`: validation of events and roster rows, and their application
+//!   in one transaction per request message with the deduplication record.
+//! - `domain`: the statistical definitions as pure functions from one
+//!   entity's facts (a person, a posting, an opening, an employer, a fair,
+//!   a participation) to the aggregate cells it contributes.
+//! - `store`: the one storage interface over SQLite and PostgreSQL.
+//! - `stats`: the queries: aggregate rows → filters → breakdowns →
+//!   disclosure control.
+//!
+//! The invariant that makes late, out-of-order and repeated facts harmless:
+//! whenever an entity's facts change, its whole contribution is recomputed
+//! from those facts and only the difference to what it contributed before
+//! is added to the aggregates. Each difference is also appended to a log
+//! stamped with its commit instant, so "as known at T" sums the log up to
+//! T, while current figures read one row per cell.
 
 use std::net::SocketAddr;
 
@@ -13,6 +32,11 @@ use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{CancellationToken, Db, Migrations, Server, ServerConfig};
 
 mod api;
+pub mod codes;
+mod domain;
+mod ingest;
+mod stats;
+mod store;
 
 /// Environment variables that configure this service start with this.
 pub const ENV_PREFIX: &str = "TALENT_METRICS_";
@@ -36,6 +60,16 @@ pub const MIGRATIONS: Migrations = Migrations {
 pub struct Config {
     #[serde(flatten)]
     pub server: ServerConfig,
+    /// Bearer token of this service's `AdminService`; none: every admin
+    /// call is refused with UNAUTHENTICATED.
+    pub admin_key: Option<String>,
+    /// The city secret of the person key (HMAC-SHA256 over the normalised
+    /// resident ID number), the same as the recruiting service's. Required.
+    pub person_key_secret: String,
+    /// "In the city": the workplace district code starts with this.
+    pub city_district_prefix: String,
+    /// The disclosure threshold k of READ keys issued without one.
+    pub default_disclosure_threshold: u32,
 }
 
 impl Default for Config {
@@ -46,6 +80,10 @@ impl Default for Config {
                 "sqlite://data/metrics.db",
             )
             .with_prometheus(PROMETHEUS_ADDR),
+            admin_key: None,
+            person_key_secret: String::new(),
+            city_district_prefix: "3702".into(),
+            default_disclosure_threshold: 5,
         }
     }
 }
@@ -59,6 +97,24 @@ pub struct Application {
 impl Application {
     /// Connects to and migrates the database, then binds the gRPC port.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        if config.person_key_secret.is_empty() {
+            anyhow::bail!(
+                "person_key_secret is not set (TALENT_METRICS_PERSON_KEY_SECRET): the city \
+                 secret is needed to hash roster ID numbers into person keys"
+            );
+        }
+        if config.city_district_prefix.is_empty()
+            || config.city_district_prefix.len() > 6
+            || !config
+                .city_district_prefix
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        {
+            anyhow::bail!("city_district_prefix must be 1 to 6 digits");
+        }
+        if !(1..=1000).contains(&config.default_disclosure_threshold) {
+            anyhow::bail!("default_disclosure_threshold must be from 1 to 1000");
+        }
         let server_config = &config.server;
         let db = Db::connect(
             &server_config.database_url,
@@ -67,18 +123,27 @@ impl Application {
         )
         .await?;
         let limit = server_config.max_message_bytes;
+        let state = std::sync::Arc::new(api::State {
+            store: store::Store::new(db.clone()),
+            ingest: ingest::IngestSettings {
+                person_key_secret: config.person_key_secret.clone(),
+                city_prefix: config.city_district_prefix.clone(),
+            },
+            admin_key: config.admin_key.clone().filter(|k| !k.is_empty()),
+            default_threshold: i64::from(config.default_disclosure_threshold),
+        });
         let server = Server::bind("metrics", server_config)
             .await?
             .add_service(
-                pb::admin_service_server::AdminServiceServer::new(api::Admin)
+                pb::admin_service_server::AdminServiceServer::new(api::Admin(state.clone()))
                     .max_decoding_message_size(limit),
             )
             .add_service(
-                pb::ingest_service_server::IngestServiceServer::new(api::Ingest)
+                pb::ingest_service_server::IngestServiceServer::new(api::Ingest(state.clone()))
                     .max_decoding_message_size(limit),
             )
             .add_service(
-                pb::statistics_service_server::StatisticsServiceServer::new(api::Statistics)
+                pb::statistics_service_server::StatisticsServiceServer::new(api::Statistics(state))
                     .max_decoding_message_size(limit),
             );
         Ok(Self { server, db })

@@ -1,0 +1,908 @@
+//! Applying events and roster rows: validate, update the facts of the
+//! entities they touch, recompute those entities' contributions and apply
+//! the differences to the aggregates, all in one transaction per request
+//! message, together with the deduplication record.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use talent_proto::talent::events::v1::{self as ev, event::Payload};
+use talent_proto::talent::metrics::v1 as pb;
+use talent_server::{ApiError, FieldViolations};
+use tonic_types::pb::Status as RpcStatus;
+
+use crate::{
+    codes,
+    domain::{self, Amount, Cell, Contribution, Employment, Posting, kind},
+    store::{Store, Tx},
+};
+
+/// What the ingestion needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    pub person_key_secret: String,
+    pub city_prefix: String,
+}
+
+/// One transaction's worth of work: the differences gathered so far, and
+/// the entities whose contribution must be recomputed before commit.
+struct Batch {
+    tx: Tx,
+    deltas: BTreeMap<Cell, Amount>,
+    /// Entities locked in this transaction, with what they contributed
+    /// when first locked.
+    locked: BTreeMap<(&'static str, String), Contribution>,
+    /// Entities (persons, openings, employers) whose facts changed: they
+    /// are recomputed once, at the end, however many events touched them.
+    dirty: BTreeSet<(&'static str, String)>,
+}
+
+/// Entity kinds recomputed at the end of a batch.
+const PERSON: &str = "person";
+
+impl Batch {
+    async fn begin(store: &Store) -> Result<Self, ApiError> {
+        Ok(Self {
+            tx: store.begin().await?,
+            deltas: BTreeMap::new(),
+            locked: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+        })
+    }
+
+    /// Locks an entity for the rest of the transaction (once) and returns
+    /// what it contributes now.
+    async fn lock(&mut self, kind: &'static str, id: &str) -> anyhow::Result<Contribution> {
+        let key = (kind, id.to_string());
+        if let Some(c) = self.locked.get(&key) {
+            return Ok(c.clone());
+        }
+        let c = self.tx.lock_entity(kind, id).await?;
+        self.locked.insert(key, c.clone());
+        Ok(c)
+    }
+
+    /// Locks an entity and marks it for recomputation at the end.
+    async fn touch(&mut self, kind: &'static str, id: &str) -> anyhow::Result<()> {
+        self.lock(kind, id).await?;
+        self.dirty.insert((kind, id.to_string()));
+        Ok(())
+    }
+
+    /// Applies a recomputed contribution of an entity locked before.
+    async fn finish(
+        &mut self,
+        kind: &'static str,
+        id: &str,
+        new: Contribution,
+    ) -> anyhow::Result<()> {
+        let old = self.lock(kind, id).await?;
+        if old != new {
+            Contribution::diff_into(&old, &new, &mut self.deltas);
+            self.tx.save_entity(kind, id, &new).await?;
+            self.locked.insert((kind, id.to_string()), new);
+        }
+        Ok(())
+    }
+
+    /// Recomputes every dirty entity, writes the differences stamped with
+    /// the commit instant, and commits.
+    async fn commit(mut self) -> Result<(), ApiError> {
+        for (kind, id) in std::mem::take(&mut self.dirty) {
+            let new = match kind {
+                PERSON => self.tx.person_facts(&id).await?.contribution(),
+                kind::OPENING => {
+                    domain::opening_contribution(&self.tx.postings_where("opening_id", &id).await?)
+                }
+                _ => domain::employer_contribution(
+                    &id,
+                    &self.tx.postings_where("employer", &id).await?,
+                ),
+            };
+            self.finish(kind, &id, new).await?;
+        }
+        // Stamped as late as possible: "as known at" means committed by then.
+        self.tx
+            .apply_deltas(&self.deltas, codes::now_micros())
+            .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Converts field violations into the `google.rpc.Status` of an ack or a
+/// rejected row.
+pub fn rpc_status(violations: FieldViolations) -> RpcStatus {
+    let status: tonic::Status = ApiError::InvalidArgument(violations).into();
+    prost::Message::decode(status.details()).unwrap_or_else(|_| RpcStatus {
+        code: tonic::Code::InvalidArgument as i32,
+        message: status.message().to_string(),
+        details: vec![],
+    })
+}
+
+/// Applies one request message's events in one transaction; returns one
+/// ack per event, in order, after the commit.
+pub async fn publish(
+    store: &Store,
+    settings: &IngestSettings,
+    events: &[ev::Event],
+) -> Result<Vec<pb::EventAck>, ApiError> {
+    // Concurrent streams touching the same persons or cells in another
+    // order can deadlock on PostgreSQL; the loser is rolled back whole and
+    // simply applied again.
+    let mut attempt = 0;
+    loop {
+        match publish_once(store, settings, events).await {
+            Err(ApiError::Internal(e)) if attempt < 5 && is_retryable(&e) => attempt += 1,
+            Err(ApiError::Internal(e)) if is_unavailable(&e) => {
+                tracing::warn!(error = format!("{e:#}"), "database unavailable");
+                return Err(ApiError::Unavailable(
+                    "the database is not reachable; send the events again later".into(),
+                ));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The database went away: the caller should send the events again.
+fn is_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    })
+}
+
+/// A deadlock or serialisation failure: the transaction may be retried.
+fn is_retryable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<sqlx::Error>()
+            .and_then(|e| e.as_database_error())
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "40P01" || code == "40001")
+    })
+}
+
+async fn publish_once(
+    store: &Store,
+    settings: &IngestSettings,
+    events: &[ev::Event],
+) -> Result<Vec<pb::EventAck>, ApiError> {
+    let now = codes::now_micros();
+    let mut batch = Batch::begin(store).await?;
+    let mut acks = Vec::with_capacity(events.len());
+    for event in events {
+        let mut ack = pb::EventAck {
+            event_id: event.event_id.clone(),
+            source: event.source.clone(),
+            sequence: event.sequence,
+            outcome: pb::EventOutcome::Applied as i32,
+            error: None,
+        };
+        let checked = check_event(event, settings);
+        let rememberable = !event.event_id.is_empty() && event.event_id.len() <= 64;
+        let outcome = if checked.is_ok() {
+            "APPLIED"
+        } else {
+            "REJECTED"
+        };
+        let fresh = if rememberable {
+            batch
+                .tx
+                .record_event(
+                    &event.event_id,
+                    &event.source,
+                    i64::try_from(event.sequence).unwrap_or(i64::MAX),
+                    outcome,
+                    now,
+                )
+                .await?
+        } else {
+            true
+        };
+        if !fresh {
+            ack.outcome = pb::EventOutcome::Duplicate as i32;
+        } else {
+            match checked {
+                Ok(fact) => apply(&mut batch, fact).await?,
+                Err(violations) => {
+                    ack.outcome = pb::EventOutcome::Rejected as i32;
+                    ack.error = Some(rpc_status(violations));
+                }
+            }
+        }
+        acks.push(ack);
+    }
+    batch.commit().await?;
+    Ok(acks)
+}
+
+/// A validated, normalised fact.
+enum Fact {
+    Hired {
+        person_key: String,
+        employment: Employment,
+    },
+    Separated {
+        employment: String,
+        person_key: String,
+        end_day: i64,
+        revision: i64,
+    },
+    Posting {
+        revision: i64,
+        posting: Posting,
+    },
+    Nothing,
+    Resume {
+        id: String,
+        revision: i64,
+        person_key: String,
+        platform: String,
+        first_day: i64,
+        degree: i64,
+        title: i64,
+        skill: i64,
+    },
+    Application {
+        id: String,
+        district: String,
+        industry: String,
+        platform: String,
+        day: i64,
+    },
+    Fair {
+        id: String,
+        platform: String,
+        start_day: i64,
+    },
+    Participation {
+        fair: String,
+        employer: String,
+        district: String,
+        industry: String,
+        platform: String,
+        start_day: i64,
+        register_at: i64,
+    },
+    Erased {
+        person_key: String,
+        at: i64,
+    },
+}
+
+struct Checker {
+    v: FieldViolations,
+    prefix: &'static str,
+}
+
+impl Checker {
+    fn path(&self, field: &str) -> String {
+        if self.prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{}.{field}", self.prefix)
+        }
+    }
+    fn add(&mut self, field: &str, why: impl Into<String>) {
+        let p = self.path(field);
+        self.v.add(p, why);
+    }
+    fn person_key(&mut self, field: &str, s: &str) -> String {
+        if !codes::is_person_key(s) {
+            self.add(field, "must be 64 lower-case hexadecimal characters");
+        }
+        s.to_string()
+    }
+    fn district(&mut self, field: &str, s: &str) -> String {
+        if !codes::is_district(s) {
+            self.add(field, "must be a six-digit GB/T 2260 code");
+        }
+        s.to_string()
+    }
+    fn industry(&mut self, field: &str, s: &str) -> String {
+        match codes::industry(s) {
+            Ok(i) => i,
+            Err(why) => {
+                self.add(field, why);
+                String::new()
+            }
+        }
+    }
+    fn employer(&mut self, field: &str, s: &str) -> String {
+        match codes::credit_code(s) {
+            Ok(c) => c,
+            Err(why) => {
+                self.add(field, why);
+                String::new()
+            }
+        }
+    }
+    fn name(&mut self, field: &str, s: &str, collection: &str) -> String {
+        match codes::resource_platform(s, collection) {
+            Some(p) => p.to_string(),
+            None => {
+                self.add(
+                    field,
+                    format!("must be platforms/{{platform}}/{collection}/{{id}}"),
+                );
+                String::new()
+            }
+        }
+    }
+    fn uuid(&mut self, field: &str, s: &str) {
+        if !codes::is_uuid(s) {
+            self.add(field, "must be a lower-case hyphenated UUID");
+        }
+    }
+    fn time(&mut self, field: &str, t: Option<&prost_types::Timestamp>) -> prost_types::Timestamp {
+        match t {
+            Some(t) if t.nanos >= 0 && t.nanos < 1_000_000_000 => *t,
+            Some(_) => {
+                self.add(field, "not a valid timestamp");
+                prost_types::Timestamp::default()
+            }
+            None => {
+                self.add(field, "required");
+                prost_types::Timestamp::default()
+            }
+        }
+    }
+    fn date(&mut self, field: &str, d: Option<&talent_proto::google::r#type::Date>) -> i64 {
+        match codes::check_date(d, 1900..=2100) {
+            Ok(day) => day,
+            Err(why) => {
+                self.add(field, why);
+                0
+            }
+        }
+    }
+    fn revision(&mut self, field: &str, r: i64) -> i64 {
+        if r < 1 {
+            self.add(field, "must be at least 1");
+        }
+        r
+    }
+}
+
+fn check_event(e: &ev::Event, settings: &IngestSettings) -> Result<Fact, FieldViolations> {
+    let mut c = Checker {
+        v: FieldViolations::new(),
+        prefix: "",
+    };
+    c.uuid("event_id", &e.event_id);
+    if e.source.is_empty() || e.source.len() > 128 || !e.source.is_ascii() {
+        c.add("source", "must be 1 to 128 ASCII characters");
+    }
+    if e.sequence == 0 {
+        c.add("sequence", "must be at least 1");
+    }
+    let occurred = c.time("occurred_at", e.occurred_at.as_ref());
+    let recorded = c.time("recorded_at", e.recorded_at.as_ref());
+    if codes::micros(&recorded) < codes::micros(&occurred) {
+        c.add("recorded_at", "must not be before occurred_at");
+    }
+    let in_city = |district: &str| district.starts_with(&settings.city_prefix);
+    let fact = match &e.payload {
+        None => {
+            c.add("payload", "exactly one fact is required");
+            Fact::Nothing
+        }
+        Some(Payload::Hired(h)) => {
+            c.prefix = "hired";
+            let platform = c.name("employment", &h.employment, "employments");
+            let person_key = c.person_key("person_key", &h.person_key);
+            c.employer("employer_credit_code", &h.employer_credit_code);
+            let district = c.district("workplace_district", &h.workplace_district);
+            let industry = c.industry("industry", &h.industry);
+            let start_day = c.date("start_date", h.start_date.as_ref());
+            let reporter = if !h.reporting_platform_id.is_empty() {
+                h.reporting_platform_id.clone()
+            } else if !e.platform_id.is_empty() {
+                e.platform_id.clone()
+            } else {
+                platform
+            };
+            Fact::Hired {
+                person_key,
+                employment: Employment {
+                    id: h.employment.clone(),
+                    hired: true,
+                    in_city: in_city(&district),
+                    district,
+                    industry,
+                    start_day,
+                    platform: reporter,
+                    recorded_at: codes::micros(&recorded),
+                    end_day: None,
+                },
+            }
+        }
+        Some(Payload::Separated(s)) => {
+            c.prefix = "separated";
+            c.name("employment", &s.employment, "employments");
+            let person_key = c.person_key("person_key", &s.person_key);
+            let end_day = c.date("end_date", s.end_date.as_ref());
+            let revision = c.revision("revision", s.revision);
+            Fact::Separated {
+                employment: s.employment.clone(),
+                person_key,
+                end_day,
+                revision,
+            }
+        }
+        Some(Payload::PostingPublished(ev::PostingPublished { facts }))
+        | Some(Payload::PostingUpdated(ev::PostingUpdated { facts })) => {
+            c.prefix = if matches!(e.payload, Some(Payload::PostingPublished(_))) {
+                "posting_published"
+            } else {
+                "posting_updated"
+            };
+            match facts {
+                None => {
+                    c.add("facts", "required");
+                    Fact::Nothing
+                }
+                Some(f) => check_posting(&mut c, f),
+            }
+        }
+        Some(Payload::PostingClosed(p)) => {
+            c.prefix = "posting_closed";
+            c.name("posting", &p.posting, "postings");
+            c.revision("revision", p.revision);
+            // Closing changes no figure: postings count when published.
+            Fact::Nothing
+        }
+        Some(Payload::ResumeReceived(r)) => {
+            c.prefix = "resume_received";
+            let platform = c.name("resume", &r.resume, "resumes");
+            let revision = c.revision("revision", r.revision);
+            let person_key = c.person_key("person_key", &r.person_key);
+            let first = c.time("first_received_at", r.first_received_at.as_ref());
+            let (mut degree, mut title, mut skill) = (0, 0, 0);
+            match (&r.attributes, r.statistical_use_consent) {
+                (Some(_), false) => c.add(
+                    "attributes",
+                    "must be unset without statistical_use_consent",
+                ),
+                (Some(a), true) => {
+                    if a.education.len() > 10 {
+                        c.add("attributes.education", "at most 10 entries");
+                    }
+                    for (i, ed) in a.education.iter().enumerate() {
+                        if !(1..=5).contains(&ed.degree_level) {
+                            c.add(
+                                &format!("attributes.education[{i}].degree_level"),
+                                "must be a known degree level",
+                            );
+                        }
+                        degree = degree.max(i64::from(ed.degree_level));
+                    }
+                    if !(0..=5).contains(&a.professional_title_level) {
+                        c.add("attributes.professional_title_level", "unknown value");
+                    }
+                    if !(0..=8).contains(&a.vocational_skill_level) {
+                        c.add("attributes.vocational_skill_level", "unknown value");
+                    }
+                    title = i64::from(a.professional_title_level);
+                    skill = i64::from(a.vocational_skill_level);
+                }
+                (None, _) => {}
+            }
+            Fact::Resume {
+                id: r.resume.clone(),
+                revision,
+                person_key,
+                platform,
+                first_day: codes::local_day(&first),
+                degree,
+                title,
+                skill,
+            }
+        }
+        Some(Payload::ApplicationSubmitted(a)) => {
+            c.prefix = "application_submitted";
+            let platform = c.name("application", &a.application, "applications");
+            c.name("resume", &a.resume, "resumes");
+            c.name("posting", &a.posting, "postings");
+            let district = c.district("workplace_district", &a.workplace_district);
+            let industry = c.industry("industry", &a.industry);
+            let t = c.time("submit_time", a.submit_time.as_ref());
+            Fact::Application {
+                id: a.application.clone(),
+                district,
+                industry,
+                platform,
+                day: codes::local_day(&t),
+            }
+        }
+        Some(Payload::FairHeld(f)) => {
+            c.prefix = "fair_held";
+            let platform = c.name("fair", &f.fair, "fairs");
+            if f.format == 0 || f.format > 3 {
+                c.add("format", "must be ONLINE, ONSITE or HYBRID");
+            }
+            let t = c.time("start_time", f.start_time.as_ref());
+            Fact::Fair {
+                id: f.fair.clone(),
+                platform,
+                start_day: codes::local_day(&t),
+            }
+        }
+        Some(Payload::FairParticipation(p)) => {
+            c.prefix = "fair_participation";
+            let platform = c.name("fair", &p.fair, "fairs");
+            let employer = c.employer("employer_credit_code", &p.employer_credit_code);
+            let district = c.district("employer_district", &p.employer_district);
+            let industry = c.industry("employer_industry", &p.employer_industry);
+            let t = c.time("fair_start_time", p.fair_start_time.as_ref());
+            let register = p.register_time.as_ref().map(codes::micros).unwrap_or(0);
+            Fact::Participation {
+                fair: p.fair.clone(),
+                employer,
+                district,
+                industry,
+                platform,
+                start_day: codes::local_day(&t),
+                register_at: register,
+            }
+        }
+        Some(Payload::PersonErased(p)) => {
+            c.prefix = "person_erased";
+            let person_key = c.person_key("person_key", &p.person_key);
+            Fact::Erased {
+                person_key,
+                at: p.erase_time.as_ref().map(codes::micros).unwrap_or(0),
+            }
+        }
+    };
+    if c.v.is_empty() { Ok(fact) } else { Err(c.v) }
+}
+
+fn check_posting(c: &mut Checker, f: &ev::PostingFacts) -> Fact {
+    let platform = c.name("facts.posting", &f.posting, "postings");
+    let revision = c.revision("facts.revision", f.revision);
+    c.uuid("facts.opening_id", &f.opening_id);
+    let employer = c.employer("facts.employer_credit_code", &f.employer_credit_code);
+    let district = c.district("facts.workplace_district", &f.workplace_district);
+    let industry = c.industry("facts.industry", &f.industry);
+    if f.headcount < 1 {
+        c.add("facts.headcount", "must be at least 1");
+    }
+    let publish = c.time("facts.publish_time", f.publish_time.as_ref());
+    if !f.fair.is_empty() {
+        c.name("facts.fair", &f.fair, "fairs");
+    }
+    Fact::Posting {
+        revision,
+        posting: Posting {
+            id: f.posting.clone(),
+            opening_id: f.opening_id.clone(),
+            employer,
+            district,
+            industry,
+            headcount: i64::from(f.headcount),
+            publish_at: codes::micros(&publish),
+            publish_day: codes::local_day(&publish),
+            platform,
+        },
+    }
+}
+
+async fn apply(batch: &mut Batch, fact: Fact) -> anyhow::Result<()> {
+    match fact {
+        Fact::Nothing => {}
+        Fact::Hired {
+            person_key,
+            employment,
+        } => {
+            batch.touch(PERSON, &person_key).await?;
+            let existing = batch.tx.employment(&employment.id).await?;
+            // Of two hires of one employment the one recorded last counts.
+            let newer = match &existing {
+                Some((_, 1, recorded, _)) => employment.recorded_at >= *recorded,
+                _ => true,
+            };
+            if newer {
+                batch.tx.upsert_hire(&employment, &person_key).await?;
+                if let Some((previous, _, _, _)) = existing
+                    && previous != person_key
+                {
+                    batch.touch(PERSON, &previous).await?;
+                }
+            }
+        }
+        Fact::Separated {
+            employment,
+            person_key,
+            end_day,
+            revision,
+        } => {
+            let existing = batch.tx.employment(&employment).await?;
+            let owner = match &existing {
+                Some((owner, _, _, _)) => owner.clone(),
+                None => person_key,
+            };
+            batch.touch(PERSON, &owner).await?;
+            // Read again under the person's lock: a concurrent stream may
+            // have recorded this employment meanwhile.
+            let existing = batch.tx.employment(&employment).await?;
+            if existing.as_ref().is_none_or(|e| revision > e.3) {
+                batch
+                    .tx
+                    .upsert_separation(&employment, &owner, end_day, revision)
+                    .await?;
+            }
+        }
+        Fact::Posting { revision, posting } => {
+            batch.lock(kind::POSTING, &posting.id).await?;
+            let existing = batch.tx.posting(&posting.id).await?;
+            if existing.as_ref().is_some_and(|(r, _)| *r >= revision) {
+                return Ok(());
+            }
+            batch.tx.upsert_posting(revision, &posting).await?;
+            batch
+                .finish(
+                    kind::POSTING,
+                    &posting.id,
+                    domain::posting_contribution(Some(&posting)),
+                )
+                .await?;
+            batch.touch(kind::OPENING, &posting.opening_id).await?;
+            batch.touch(kind::EMPLOYER, &posting.employer).await?;
+            if let Some((_, old)) = existing {
+                batch.touch(kind::OPENING, &old.opening_id).await?;
+                batch.touch(kind::EMPLOYER, &old.employer).await?;
+            }
+        }
+        Fact::Resume {
+            id,
+            revision,
+            person_key,
+            platform,
+            first_day,
+            degree,
+            title,
+            skill,
+        } => {
+            batch.touch(PERSON, &person_key).await?;
+            let existing = batch.tx.resume(&id).await?;
+            if existing.as_ref().is_some_and(|(r, _)| *r >= revision) {
+                return Ok(());
+            }
+            batch
+                .tx
+                .upsert_resume(
+                    &id,
+                    revision,
+                    &person_key,
+                    &platform,
+                    first_day,
+                    degree,
+                    title,
+                    skill,
+                )
+                .await?;
+            if let Some((_, previous)) = existing
+                && previous != person_key
+            {
+                batch.touch(PERSON, &previous).await?;
+            }
+        }
+        Fact::Application {
+            id,
+            district,
+            industry,
+            platform,
+            day,
+        } => {
+            if batch
+                .tx
+                .insert_application(&id, &district, &industry, &platform, day)
+                .await?
+            {
+                let cell =
+                    domain::activity(kind::APPLICATION, day, &district, &industry, &platform);
+                let mut c = Contribution::default();
+                c.add(cell, Amount::one());
+                Contribution::diff_into(&Contribution::default(), &c, &mut batch.deltas);
+            }
+        }
+        Fact::Fair {
+            id,
+            platform,
+            start_day,
+        } => {
+            batch.lock(kind::FAIR, &id).await?;
+            batch.tx.upsert_fair(&id, &platform, start_day).await?;
+            let mut new = Contribution::default();
+            new.add(
+                domain::activity(kind::FAIR, start_day, "", "", &platform),
+                Amount::one(),
+            );
+            batch.finish(kind::FAIR, &id, new).await?;
+        }
+        Fact::Participation {
+            fair,
+            employer,
+            district,
+            industry,
+            platform,
+            start_day,
+            register_at,
+        } => {
+            let entity = format!("{fair}|{employer}");
+            batch.lock(kind::PARTICIPATION, &entity).await?;
+            let (d, i, p, day) = batch
+                .tx
+                .upsert_participation(
+                    &fair,
+                    &employer,
+                    &district,
+                    &industry,
+                    &platform,
+                    start_day,
+                    register_at,
+                )
+                .await?;
+            let mut new = Contribution::default();
+            new.add(
+                domain::activity(kind::PARTICIPATION, day, &d, &i, &p),
+                Amount::one(),
+            );
+            batch.finish(kind::PARTICIPATION, &entity, new).await?;
+        }
+        Fact::Erased { person_key, at } => {
+            // The pseudonymous facts stay and keep counting (the contract);
+            // the erasure is recorded for audit only.
+            batch.tx.record_erasure(&person_key, at).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The outcome of one roster row.
+pub enum RowOutcome {
+    Accepted,
+    Unchanged,
+    Rejected(RpcStatus),
+}
+
+/// Imports one request message's rows in one transaction.
+pub async fn import_roster(
+    store: &Store,
+    settings: &IngestSettings,
+    rows: Vec<pb::GraduateRosterRow>,
+    first_position: u64,
+) -> Result<Vec<(String, RowOutcome)>, ApiError> {
+    let now = codes::now_micros();
+    let mut batch = Batch::begin(store).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        let position = first_position + i as u64;
+        let row_id = if row.row_id.is_empty() {
+            position.to_string()
+        } else {
+            row.row_id.clone()
+        };
+        let checked = check_row(&row, settings);
+        let outcome = match checked {
+            Err(v) => RowOutcome::Rejected(rpc_status(v)),
+            Ok(r) => {
+                batch.touch(PERSON, &r.person_key).await?;
+                let existing = batch
+                    .tx
+                    .roster_row(&r.person_key, &r.university, r.degree)
+                    .await?;
+                if existing.as_ref().is_some_and(|(name, disc, day)| {
+                    *name == r.name && *disc == r.discipline && *day == r.day
+                }) {
+                    RowOutcome::Unchanged
+                } else {
+                    batch
+                        .tx
+                        .upsert_roster_row(
+                            &r.person_key,
+                            &r.university,
+                            r.degree,
+                            &r.name,
+                            r.discipline,
+                            r.day,
+                            r.cohort,
+                            now,
+                            now.saturating_mul(1000)
+                                .saturating_add(i64::try_from(position % 1000).unwrap_or(0)),
+                        )
+                        .await?;
+                    RowOutcome::Accepted
+                }
+            }
+        };
+        out.push((row_id, outcome));
+    }
+    batch.commit().await?;
+    Ok(out)
+}
+
+struct Row {
+    person_key: String,
+    university: String,
+    name: String,
+    degree: i64,
+    discipline: i64,
+    day: i64,
+    cohort: i64,
+}
+
+fn check_row(
+    row: &pb::GraduateRosterRow,
+    settings: &IngestSettings,
+) -> Result<Row, FieldViolations> {
+    use pb::graduate_roster_row::Person;
+    let mut v = FieldViolations::new();
+    if row.row_id.chars().count() > 64 {
+        v.add("row_id", "at most 64 characters");
+    }
+    let person_key = match &row.person {
+        None => {
+            v.add("person", "a person_key or a resident_id_number is required");
+            String::new()
+        }
+        Some(Person::PersonKey(k)) => {
+            if !codes::is_person_key(k) {
+                v.add("person_key", "must be 64 lower-case hexadecimal characters");
+            }
+            k.clone()
+        }
+        Some(Person::ResidentIdNumber(id)) => match codes::resident_id(id) {
+            Ok(normalised) => codes::person_key(&settings.person_key_secret, &normalised),
+            Err(why) => {
+                v.add("resident_id_number", why);
+                String::new()
+            }
+        },
+    };
+    if !codes::is_university_code(&row.university_code) {
+        v.add("university_code", "must be ten digits");
+    }
+    let name = row.university_name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        v.add("university_name", "must be 1 to 100 characters");
+    } else if name.chars().any(char::is_control) {
+        v.add("university_name", "must not contain control characters");
+    }
+    if !(1..=5).contains(&row.degree_level) {
+        v.add("degree_level", "required: a known degree level");
+    }
+    if !(0..=14).contains(&row.discipline) {
+        v.add("discipline", "unknown discipline");
+    }
+    let day = match codes::check_date(row.graduation_date.as_ref(), 1950..=2100) {
+        Ok(d) => d,
+        Err(why) => {
+            v.add("graduation_date", why);
+            0
+        }
+    };
+    v.into_result().map_err(|e| match e {
+        ApiError::InvalidArgument(v) => v,
+        _ => FieldViolations::new(),
+    })?;
+    Ok(Row {
+        person_key,
+        university: row.university_code.clone(),
+        name,
+        degree: i64::from(row.degree_level),
+        discipline: i64::from(row.discipline),
+        day,
+        cohort: i64::from(codes::date_of_day(day).year()),
+    })
+}

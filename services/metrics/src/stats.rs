@@ -1,0 +1,1072 @@
+//! The HR bureau's figures: read aggregate rows, filter and group them by
+//! the requested dimensions, then apply disclosure control.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use talent_proto::talent::metrics::v1::{self as pb, Dimension, dimension_value::Value};
+use talent_proto::talent::r#type::v1::Period;
+use talent_server::{ApiError, FieldViolations};
+
+use crate::{
+    codes,
+    domain::{NONE, OUTSIDE, TIER_GENERAL, TIER_HIGH, kind},
+    store::Store,
+};
+
+/// The version of the statistical definitions these figures follow.
+pub const DEFINITION_VERSION: &str = "2025.1";
+
+/// A dimension value, ordered for output.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Val {
+    I(i64),
+    S(String),
+}
+
+/// The attributes of one aggregate row; None where a dimension does not
+/// apply to the row's figure.
+#[derive(Debug, Clone, Default)]
+struct Attrs {
+    district: Option<String>,
+    industry: Option<String>,
+    tier: Option<i64>,
+    platform: Option<String>,
+    day: Option<i64>,
+    university: Option<String>,
+    degree: Option<i64>,
+    discipline: Option<i64>,
+}
+
+impl Attrs {
+    fn get(&self, d: Dimension) -> Option<Val> {
+        match d {
+            Dimension::District => self.district.clone().map(Val::S),
+            Dimension::Industry => self.industry.as_ref().map(|i| {
+                if i == OUTSIDE || i == NONE {
+                    Val::S(i.clone())
+                } else {
+                    Val::S(i.chars().take(1).collect())
+                }
+            }),
+            Dimension::Tier => self.tier.map(Val::I),
+            Dimension::Platform => self.platform.clone().map(Val::S),
+            Dimension::Month => self.day.map(|d| Val::S(codes::month_of_day(d))),
+            Dimension::University => self.university.clone().map(Val::S),
+            Dimension::DegreeLevel => self.degree.map(Val::I),
+            Dimension::Discipline => self.discipline.map(Val::I),
+            Dimension::Unspecified => None,
+        }
+    }
+}
+
+/// A validated filter.
+#[derive(Debug, Clone, Default)]
+struct Filter {
+    districts: Vec<String>,
+    industries: Vec<String>,
+    tiers: Vec<i64>,
+    platforms: Vec<String>,
+    universities: Vec<String>,
+    degrees: Vec<i64>,
+    disciplines: Vec<i64>,
+}
+
+impl Filter {
+    /// The dimensions the filter restricts.
+    fn dims(&self) -> Vec<Dimension> {
+        let mut d = Vec::new();
+        if !self.districts.is_empty() {
+            d.push(Dimension::District);
+        }
+        if !self.industries.is_empty() {
+            d.push(Dimension::Industry);
+        }
+        if !self.tiers.is_empty() {
+            d.push(Dimension::Tier);
+        }
+        if !self.platforms.is_empty() {
+            d.push(Dimension::Platform);
+        }
+        if !self.universities.is_empty() {
+            d.push(Dimension::University);
+        }
+        if !self.degrees.is_empty() {
+            d.push(Dimension::DegreeLevel);
+        }
+        if !self.disciplines.is_empty() {
+            d.push(Dimension::Discipline);
+        }
+        d
+    }
+
+    fn matches(&self, a: &Attrs) -> bool {
+        let prefix = |vals: &[String], v: &Option<String>| {
+            vals.is_empty()
+                || v.as_ref().is_some_and(|v| {
+                    v != OUTSIDE && v != NONE && vals.iter().any(|p| v.starts_with(p.as_str()))
+                })
+        };
+        let eq_s = |vals: &[String], v: &Option<String>| {
+            vals.is_empty() || v.as_ref().is_some_and(|v| vals.contains(v))
+        };
+        let eq_i =
+            |vals: &[i64], v: Option<i64>| vals.is_empty() || v.is_some_and(|v| vals.contains(&v));
+        prefix(&self.districts, &a.district)
+            && prefix(&self.industries, &a.industry)
+            && eq_i(&self.tiers, a.tier)
+            && eq_s(&self.platforms, &a.platform)
+            && eq_s(&self.universities, &a.university)
+            && eq_i(&self.degrees, a.degree)
+            && eq_i(&self.disciplines, a.discipline)
+    }
+}
+
+type Key = Vec<Val>;
+
+/// Sums `values` of the rows passing the filter, per group and in total.
+fn group<const N: usize>(
+    rows: &[(Attrs, [i64; N])],
+    by: &[Dimension],
+    filter: &Filter,
+) -> (BTreeMap<Key, [i64; N]>, [i64; N]) {
+    let mut groups: BTreeMap<Key, [i64; N]> = BTreeMap::new();
+    let mut total = [0; N];
+    for (attrs, values) in rows {
+        if !filter.matches(attrs) {
+            continue;
+        }
+        let Some(key) = by.iter().map(|d| attrs.get(*d)).collect::<Option<Key>>() else {
+            continue;
+        };
+        let g = groups.entry(key).or_insert([0; N]);
+        for i in 0..N {
+            g[i] += values[i];
+            total[i] += values[i];
+        }
+    }
+    (groups, total)
+}
+
+/// Disclosure control of one figure over the rows of a breakdown: the keys
+/// of suppressed cells.
+fn suppressed_cells(cells: &BTreeMap<Key, i64>, k: i64, dims: usize) -> BTreeSet<Key> {
+    let mut out: BTreeSet<Key> = cells
+        .iter()
+        .filter(|(_, v)| **v >= 1 && **v < k)
+        .map(|(key, _)| key.clone())
+        .collect();
+    if out.is_empty() {
+        return out;
+    }
+    loop {
+        let mut changed = false;
+        for d in 0..dims {
+            // The sets of cells that differ in dimension `d` only.
+            let mut sets: BTreeMap<Key, Vec<(&Key, i64)>> = BTreeMap::new();
+            for (key, v) in cells {
+                let mut rest = key.clone();
+                rest.remove(d);
+                sets.entry(rest).or_default().push((key, *v));
+            }
+            for members in sets.values() {
+                let hidden = members.iter().filter(|(key, _)| out.contains(*key)).count();
+                if hidden != 1 {
+                    continue;
+                }
+                let next = members
+                    .iter()
+                    .filter(|(key, v)| *v > 0 && !out.contains(*key))
+                    .min_by_key(|(key, v)| (*v, (*key).clone()));
+                if let Some((key, _)) = next {
+                    out.insert((*key).clone());
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return out;
+        }
+    }
+}
+
+fn count(value: i64, suppressed: bool) -> pb::Count {
+    if suppressed {
+        pb::Count {
+            value: 0,
+            suppressed: true,
+        }
+    } else {
+        pb::Count {
+            value,
+            suppressed: false,
+        }
+    }
+}
+
+fn rate(num: &pb::Count, den: &pb::Count) -> pb::Rate {
+    if num.suppressed || den.suppressed {
+        return pb::Rate {
+            suppressed: true,
+            ..Default::default()
+        };
+    }
+    pb::Rate {
+        numerator: num.value,
+        denominator: den.value,
+        value: if den.value == 0 {
+            0.0
+        } else {
+            num.value as f64 / den.value as f64
+        },
+        suppressed: false,
+    }
+}
+
+/// One figure, suppressed: per-row counts and the total.
+struct Figure {
+    rows: BTreeMap<Key, pb::Count>,
+    total: pb::Count,
+}
+
+fn figure(cells: BTreeMap<Key, i64>, total: i64, k: i64, dims: usize) -> Figure {
+    let hidden = suppressed_cells(&cells, k, dims);
+    Figure {
+        rows: cells
+            .iter()
+            .map(|(key, v)| (key.clone(), count(*v, hidden.contains(key))))
+            .collect(),
+        total: count(total, total >= 1 && total < k),
+    }
+}
+
+fn column<const N: usize>(groups: &BTreeMap<Key, [i64; N]>, i: usize) -> BTreeMap<Key, i64> {
+    groups.iter().map(|(k, v)| (k.clone(), v[i])).collect()
+}
+
+// ----- requests -----
+
+/// The caller's view: the disclosure threshold (0: none).
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub threshold: i64,
+}
+
+fn check_period(v: &mut FieldViolations, field: &str, p: Option<&Period>) -> (i64, i64) {
+    let Some(p) = p else {
+        v.add(field, "required");
+        return (0, 0);
+    };
+    let start = codes::check_date(p.start_date.as_ref(), 1900..=2100)
+        .map_err(|why| v.add(format!("{field}.start_date"), why))
+        .ok();
+    let end = codes::check_date(p.end_date.as_ref(), 1900..=2100)
+        .map_err(|why| v.add(format!("{field}.end_date"), why))
+        .ok();
+    if let (Some(s), Some(e)) = (start, end) {
+        if s >= e {
+            v.add(format!("{field}.end_date"), "must be after start_date");
+        }
+        let sd = codes::date_of_day(s);
+        let limit = codes::day_of_date(sd.year() + 10, u32::from(u8::from(sd.month())), 1)
+            .map(|d| d + i64::from(sd.day()) - 1)
+            .unwrap_or(i64::MAX);
+        if e > limit {
+            v.add(field, "must span at most 10 years");
+        }
+        return (s, e);
+    }
+    (0, 0)
+}
+
+fn check_known_at(v: &mut FieldViolations, t: Option<&prost_types::Timestamp>) -> Option<i64> {
+    let t = t?;
+    let us = codes::micros(t);
+    if t.nanos < 0 || t.nanos >= 1_000_000_000 {
+        v.add("as_known_at", "not a valid timestamp");
+    } else if us > codes::now_micros() {
+        v.add("as_known_at", "must not be in the future");
+    }
+    Some(us)
+}
+
+fn check_group_by(v: &mut FieldViolations, raw: &[i32], allowed: &[Dimension]) -> Vec<Dimension> {
+    let mut dims = Vec::new();
+    if raw.len() > 2 {
+        v.add("group_by", "at most 2 dimensions");
+    }
+    for (i, d) in raw.iter().enumerate() {
+        match Dimension::try_from(*d) {
+            Ok(d) if allowed.contains(&d) => {
+                if dims.contains(&d) {
+                    v.add(format!("group_by[{i}]"), "repeated dimension");
+                } else {
+                    dims.push(d);
+                }
+            }
+            _ => v.add(
+                format!("group_by[{i}]"),
+                "dimension not offered by this method",
+            ),
+        }
+    }
+    dims
+}
+
+fn check_filter(
+    v: &mut FieldViolations,
+    f: Option<&pb::Filter>,
+    allowed: &[Dimension],
+    tiers: std::ops::RangeInclusive<i32>,
+) -> Filter {
+    let mut out = Filter::default();
+    let Some(f) = f else { return out };
+    let mut field = |name: &str, len: usize, dim: Dimension| -> bool {
+        if len == 0 {
+            return false;
+        }
+        if !allowed.contains(&dim) {
+            v.add(format!("filter.{name}"), "does not apply to this method");
+            return false;
+        }
+        if len > 100 {
+            v.add(format!("filter.{name}"), "at most 100 values");
+            return false;
+        }
+        true
+    };
+    let (d, i, t, p, u, g, s) = (
+        field("districts", f.districts.len(), Dimension::District),
+        field("industries", f.industries.len(), Dimension::Industry),
+        field("tiers", f.tiers.len(), Dimension::Tier),
+        field("platform_ids", f.platform_ids.len(), Dimension::Platform),
+        field(
+            "university_codes",
+            f.university_codes.len(),
+            Dimension::University,
+        ),
+        field(
+            "degree_levels",
+            f.degree_levels.len(),
+            Dimension::DegreeLevel,
+        ),
+        field("disciplines", f.disciplines.len(), Dimension::Discipline),
+    );
+    if d {
+        for (n, x) in f.districts.iter().enumerate() {
+            if x.is_empty() || x.len() > 6 || !x.bytes().all(|b| b.is_ascii_digit()) {
+                v.add(format!("filter.districts[{n}]"), "must be 1 to 6 digits");
+            }
+        }
+        out.districts = f.districts.clone();
+    }
+    if i {
+        for (n, x) in f.industries.iter().enumerate() {
+            match codes::industry_filter(x) {
+                Ok(x) => out.industries.push(x),
+                Err(why) => v.add(format!("filter.industries[{n}]"), why),
+            }
+        }
+    }
+    if t {
+        for (n, x) in f.tiers.iter().enumerate() {
+            if !tiers.contains(x) {
+                v.add(
+                    format!("filter.tiers[{n}]"),
+                    "tier not offered by this method",
+                );
+            }
+            out.tiers.push(i64::from(*x));
+        }
+    }
+    if p {
+        for (n, x) in f.platform_ids.iter().enumerate() {
+            if x.is_empty() || x.len() > 128 {
+                v.add(
+                    format!("filter.platform_ids[{n}]"),
+                    "must be 1 to 128 characters",
+                );
+            }
+        }
+        out.platforms = f.platform_ids.clone();
+    }
+    if u {
+        for (n, x) in f.university_codes.iter().enumerate() {
+            if !codes::is_university_code(x) {
+                v.add(
+                    format!("filter.university_codes[{n}]"),
+                    "must be ten digits",
+                );
+            }
+        }
+        out.universities = f.university_codes.clone();
+    }
+    if g {
+        for (n, x) in f.degree_levels.iter().enumerate() {
+            if !(1..=5).contains(x) {
+                v.add(
+                    format!("filter.degree_levels[{n}]"),
+                    "must be a known degree level",
+                );
+            }
+            out.degrees.push(i64::from(*x));
+        }
+    }
+    if s {
+        for (n, x) in f.disciplines.iter().enumerate() {
+            if !(0..=14).contains(x) {
+                v.add(format!("filter.disciplines[{n}]"), "unknown discipline");
+            }
+            out.disciplines.push(i64::from(*x));
+        }
+    }
+    out
+}
+
+fn dimension_values(
+    by: &[Dimension],
+    key: &Key,
+    names: &BTreeMap<String, String>,
+) -> Vec<pb::DimensionValue> {
+    by.iter()
+        .zip(key)
+        .map(|(d, val)| {
+            let (s, i) = match val {
+                Val::S(s) => (s.clone(), 0),
+                Val::I(i) => (String::new(), i32::try_from(*i).unwrap_or(0)),
+            };
+            let mut label = String::new();
+            let value = match d {
+                Dimension::District => Value::District(s),
+                Dimension::Industry => Value::Industry(s),
+                Dimension::Tier => Value::Tier(i),
+                Dimension::Platform => Value::PlatformId(s),
+                Dimension::Month => Value::Month(s),
+                Dimension::University => {
+                    label = names.get(&s).cloned().unwrap_or_default();
+                    Value::UniversityCode(s)
+                }
+                Dimension::DegreeLevel => Value::DegreeLevel(i),
+                Dimension::Discipline => Value::Discipline(i),
+                Dimension::Unspecified => Value::District(s),
+            };
+            pb::DimensionValue {
+                dimension: *d as i32,
+                value: Some(value),
+                label,
+            }
+        })
+        .collect()
+}
+
+const ACTIVITY_DIMS: &[Dimension] = &[
+    Dimension::District,
+    Dimension::Industry,
+    Dimension::Tier,
+    Dimension::Platform,
+    Dimension::Month,
+];
+const OUTCOME_DIMS: &[Dimension] = &[
+    Dimension::University,
+    Dimension::DegreeLevel,
+    Dimension::Discipline,
+    Dimension::District,
+    Dimension::Industry,
+];
+
+/// The instant answered and the `known_at` bound to read with.
+fn as_known(known_at: Option<i64>) -> (i64, Option<i64>) {
+    match known_at {
+        Some(t) => (t, Some(t)),
+        None => (codes::now_micros(), None),
+    }
+}
+
+// ----- talents gathered -----
+
+pub async fn talent_gathered(
+    store: &Store,
+    viewer: Viewer,
+    req: &pb::GetTalentGatheredRequest,
+) -> Result<pb::GetTalentGatheredResponse, ApiError> {
+    let mut v = FieldViolations::new();
+    let (start, end) = check_period(&mut v, "period", req.period.as_ref());
+    let by = check_group_by(&mut v, &req.group_by, ACTIVITY_DIMS);
+    let filter = check_filter(&mut v, req.filter.as_ref(), ACTIVITY_DIMS, 2..=3);
+    let known_at = check_known_at(&mut v, req.as_known_at.as_ref());
+    v.into_result()?;
+    let (instant, bound) = as_known(known_at);
+    let (total, rows) = gathered(store, viewer, start, end, &by, &filter, bound).await?;
+    let names = BTreeMap::new();
+    Ok(pb::GetTalentGatheredResponse {
+        period: req.period,
+        total: Some(total),
+        rows: rows
+            .into_iter()
+            .map(|(key, figures)| pb::TalentGatheredRow {
+                dimensions: dimension_values(&by, &key, &names),
+                figures: Some(figures),
+            })
+            .collect(),
+        disclosure_threshold: i32::try_from(viewer.threshold).unwrap_or(0),
+        definition_version: DEFINITION_VERSION.into(),
+        as_known_at: Some(codes::timestamp_of_micros(instant)),
+    })
+}
+
+#[allow(clippy::type_complexity)]
+async fn gathered(
+    store: &Store,
+    viewer: Viewer,
+    start: i64,
+    end: i64,
+    by: &[Dimension],
+    filter: &Filter,
+    known_at: Option<i64>,
+) -> Result<
+    (
+        pb::TalentGatheredFigures,
+        Vec<(Key, pb::TalentGatheredFigures)>,
+    ),
+    ApiError,
+> {
+    let by_day = by.contains(&Dimension::Month);
+    let raw = store.gathered_rows(start, end, by_day, known_at).await?;
+    let rows: Vec<(Attrs, [i64; 3])> = raw
+        .into_iter()
+        .map(|(day, district, industry, platform, tier, n)| {
+            (
+                Attrs {
+                    district: Some(district),
+                    industry: Some(industry),
+                    tier: Some(tier),
+                    platform: Some(platform),
+                    day: by_day.then_some(day),
+                    ..Default::default()
+                },
+                [
+                    n,
+                    if tier == TIER_HIGH { n } else { 0 },
+                    if tier == TIER_GENERAL { n } else { 0 },
+                ],
+            )
+        })
+        .collect();
+    let (groups, total) = group(&rows, by, filter);
+    let k = viewer.threshold;
+    let figs: Vec<Figure> = (0..3)
+        .map(|i| figure(column(&groups, i), total[i], k, by.len()))
+        .collect();
+    let make = |get: &dyn Fn(&Figure) -> pb::Count| pb::TalentGatheredFigures {
+        talents_gathered: Some(get(&figs[0])),
+        high_tier: Some(get(&figs[1])),
+        general_tier: Some(get(&figs[2])),
+    };
+    let total_figures = make(&|f: &Figure| f.total);
+    let rows = groups
+        .iter()
+        .filter(|(_, v)| v.iter().any(|x| *x != 0))
+        .map(|(key, _)| (key.clone(), make(&|f: &Figure| f.rows[key])))
+        .collect();
+    Ok((total_figures, rows))
+}
+
+// ----- graduate outcomes -----
+
+pub async fn graduate_outcomes(
+    store: &Store,
+    viewer: Viewer,
+    req: &pb::GetGraduateOutcomesRequest,
+) -> Result<pb::GetGraduateOutcomesResponse, ApiError> {
+    let mut v = FieldViolations::new();
+    if !(1950..=2100).contains(&req.cohort_year) {
+        v.add("cohort_year", "must be from 1950 to 2100");
+    }
+    let by = check_group_by(&mut v, &req.group_by, OUTCOME_DIMS);
+    let filter = check_filter(&mut v, req.filter.as_ref(), OUTCOME_DIMS, 2..=3);
+    let known_at = check_known_at(&mut v, req.as_known_at.as_ref());
+    let as_of = match &req.as_of {
+        Some(d) => codes::check_date(Some(d), 1900..=2100)
+            .map_err(|why| v.add("as_of", why))
+            .unwrap_or(0),
+        None => known_at
+            .map(|t| (t / 1_000_000 + codes::CITY_UTC_OFFSET_SECS).div_euclid(86_400))
+            .unwrap_or_else(codes::today),
+    };
+    v.into_result()?;
+    let (instant, bound) = as_known(known_at);
+    let (total, rows) = outcomes(
+        store,
+        viewer,
+        i64::from(req.cohort_year),
+        as_of,
+        &by,
+        &filter,
+        bound,
+    )
+    .await?;
+    let names = if by.contains(&Dimension::University) {
+        store.university_names().await?
+    } else {
+        BTreeMap::new()
+    };
+    Ok(pb::GetGraduateOutcomesResponse {
+        cohort_year: req.cohort_year,
+        as_of: Some(codes::proto_date(as_of)),
+        total: Some(total),
+        rows: rows
+            .into_iter()
+            .map(|(key, figures)| pb::GraduateOutcomeRow {
+                dimensions: dimension_values(&by, &key, &names),
+                figures: Some(figures),
+            })
+            .collect(),
+        disclosure_threshold: i32::try_from(viewer.threshold).unwrap_or(0),
+        definition_version: DEFINITION_VERSION.into(),
+        as_known_at: Some(codes::timestamp_of_micros(instant)),
+    })
+}
+
+#[allow(clippy::type_complexity)]
+async fn outcomes(
+    store: &Store,
+    viewer: Viewer,
+    cohort: i64,
+    as_of: i64,
+    by: &[Dimension],
+    filter: &Filter,
+    known_at: Option<i64>,
+) -> Result<
+    (
+        pb::GraduateOutcomeFigures,
+        Vec<(Key, pb::GraduateOutcomeFigures)>,
+    ),
+    ApiError,
+> {
+    let raw = store.outcome_rows(cohort, as_of, known_at).await?;
+    let rows: Vec<(Attrs, [i64; 3])> = raw
+        .into_iter()
+        .filter(|r| r.5 != 0)
+        .map(|(university, degree, discipline, district, industry, n)| {
+            let employed = district != NONE;
+            let retained = employed && district != OUTSIDE;
+            (
+                Attrs {
+                    district: Some(district),
+                    industry: Some(industry),
+                    university: Some(university),
+                    degree: Some(degree),
+                    discipline: Some(discipline),
+                    ..Default::default()
+                },
+                [
+                    n,
+                    if employed { n } else { 0 },
+                    if retained { n } else { 0 },
+                ],
+            )
+        })
+        .collect();
+    let (groups, total) = group(&rows, by, filter);
+    let k = viewer.threshold;
+    let figs: Vec<Figure> = (0..3)
+        .map(|i| figure(column(&groups, i), total[i], k, by.len()))
+        .collect();
+    let make = |get: &dyn Fn(&Figure) -> pb::Count| {
+        let (cohort, employed, retained) = (get(&figs[0]), get(&figs[1]), get(&figs[2]));
+        pb::GraduateOutcomeFigures {
+            employment_rate: Some(rate(&employed, &cohort)),
+            retention_rate: Some(rate(&retained, &cohort)),
+            local_share_of_employed: Some(rate(&retained, &employed)),
+            cohort_size: Some(cohort),
+            employed: Some(employed),
+            retained: Some(retained),
+        }
+    };
+    let total_figures = make(&|f: &Figure| f.total);
+    let rows = groups
+        .iter()
+        .filter(|(_, v)| v.iter().any(|x| *x != 0))
+        .map(|(key, _)| (key.clone(), make(&|f: &Figure| f.rows[key])))
+        .collect();
+    Ok((total_figures, rows))
+}
+
+// ----- recruitment activity -----
+
+/// The activity figures, in `RecruitmentActivityFigures` order.
+const FIGURES: usize = 9;
+
+/// Which dimensions apply to each activity kind.
+fn applies(kind_name: &str, d: Dimension) -> bool {
+    match d {
+        Dimension::Platform | Dimension::Month => true,
+        Dimension::District | Dimension::Industry => {
+            !matches!(kind_name, kind::FAIR | kind::RESUME | kind::SEEKER)
+        }
+        Dimension::Tier => matches!(kind_name, kind::RESUME | kind::SEEKER),
+        _ => false,
+    }
+}
+
+/// The kind behind each figure.
+const FIGURE_KINDS: [&str; FIGURES] = [
+    kind::POSTING,
+    kind::OPENING,
+    kind::OPENING,
+    kind::EMPLOYER,
+    kind::FAIR,
+    kind::PARTICIPATION,
+    kind::RESUME,
+    kind::SEEKER,
+    kind::APPLICATION,
+];
+
+fn activity_attrs(
+    kind_name: &str,
+    day: i64,
+    district: String,
+    industry: String,
+    platform: String,
+    tier: i64,
+    by_day: bool,
+) -> Attrs {
+    Attrs {
+        district: applies(kind_name, Dimension::District).then_some(district),
+        industry: applies(kind_name, Dimension::Industry).then_some(industry),
+        tier: applies(kind_name, Dimension::Tier).then_some(tier),
+        platform: Some(platform),
+        day: by_day.then_some(day),
+        ..Default::default()
+    }
+}
+
+pub async fn recruitment_activity(
+    store: &Store,
+    viewer: Viewer,
+    req: &pb::GetRecruitmentActivityRequest,
+) -> Result<pb::GetRecruitmentActivityResponse, ApiError> {
+    let mut v = FieldViolations::new();
+    let (start, end) = check_period(&mut v, "period", req.period.as_ref());
+    let by = check_group_by(&mut v, &req.group_by, ACTIVITY_DIMS);
+    let filter = check_filter(&mut v, req.filter.as_ref(), ACTIVITY_DIMS, 1..=3);
+    let known_at = check_known_at(&mut v, req.as_known_at.as_ref());
+    v.into_result()?;
+    let (instant, bound) = as_known(known_at);
+    let (total, rows) = activity(store, viewer, start, end, &by, &filter, bound).await?;
+    let names = BTreeMap::new();
+    Ok(pb::GetRecruitmentActivityResponse {
+        period: req.period,
+        total: Some(total),
+        rows: rows
+            .into_iter()
+            .map(|(key, figures)| pb::RecruitmentActivityRow {
+                dimensions: dimension_values(&by, &key, &names),
+                figures: Some(figures),
+            })
+            .collect(),
+        disclosure_threshold: i32::try_from(viewer.threshold).unwrap_or(0),
+        definition_version: DEFINITION_VERSION.into(),
+        as_known_at: Some(codes::timestamp_of_micros(instant)),
+    })
+}
+
+#[allow(clippy::type_complexity)]
+async fn activity(
+    store: &Store,
+    viewer: Viewer,
+    start: i64,
+    end: i64,
+    by: &[Dimension],
+    filter: &Filter,
+    known_at: Option<i64>,
+) -> Result<
+    (
+        pb::RecruitmentActivityFigures,
+        Vec<(Key, pb::RecruitmentActivityFigures)>,
+    ),
+    ApiError,
+> {
+    let by_day = by.contains(&Dimension::Month);
+    let summed = store.activity_rows(start, end, by_day, known_at).await?;
+    let distinct = store.distinct_rows(start, end, known_at).await?;
+    let filter_dims = filter.dims();
+    let k = viewer.threshold;
+    let mut figures: Vec<Option<Figure>> = Vec::with_capacity(FIGURES);
+    let mut keys: BTreeSet<Key> = BTreeSet::new();
+    for (i, kind_name) in FIGURE_KINDS.iter().enumerate() {
+        let applicable = by
+            .iter()
+            .chain(&filter_dims)
+            .all(|d| applies(kind_name, *d));
+        if !applicable {
+            figures.push(None);
+            continue;
+        }
+        let (cells, total) = if matches!(*kind_name, kind::EMPLOYER | kind::SEEKER) {
+            let mut sets: BTreeMap<Key, BTreeSet<&str>> = BTreeMap::new();
+            let mut all: BTreeSet<&str> = BTreeSet::new();
+            for (kd, entity, day, district, industry, platform, tier) in &distinct {
+                if kd != kind_name {
+                    continue;
+                }
+                let attrs = activity_attrs(
+                    kd,
+                    *day,
+                    district.clone(),
+                    industry.clone(),
+                    platform.clone(),
+                    *tier,
+                    true,
+                );
+                if !filter.matches(&attrs) {
+                    continue;
+                }
+                let Some(key) = by.iter().map(|d| attrs.get(*d)).collect::<Option<Key>>() else {
+                    continue;
+                };
+                sets.entry(key).or_default().insert(entity);
+                all.insert(entity);
+            }
+            let cells: BTreeMap<Key, i64> = sets
+                .into_iter()
+                .map(|(key, s)| (key, i64::try_from(s.len()).unwrap_or(i64::MAX)))
+                .collect();
+            (cells, i64::try_from(all.len()).unwrap_or(i64::MAX))
+        } else {
+            let rows: Vec<(Attrs, [i64; 1])> = summed
+                .iter()
+                .filter(|r| r.0 == *kind_name)
+                .map(
+                    |(kd, day, district, industry, platform, tier, n, headcount)| {
+                        (
+                            activity_attrs(
+                                kd,
+                                *day,
+                                district.clone(),
+                                industry.clone(),
+                                platform.clone(),
+                                *tier,
+                                by_day,
+                            ),
+                            [if i == 2 { *headcount } else { *n }],
+                        )
+                    },
+                )
+                .collect();
+            let (groups, total) = group(&rows, by, filter);
+            (column(&groups, 0), total[0])
+        };
+        keys.extend(
+            cells
+                .iter()
+                .filter(|(_, v)| **v != 0)
+                .map(|(key, _)| key.clone()),
+        );
+        figures.push(Some(figure(cells, total, k, by.len())));
+    }
+    // Headcount is suppressed with the openings count of its cell.
+    if let (Some(openings), Some(headcount)) = (&figures[1], &figures[2]) {
+        let rows = headcount
+            .rows
+            .iter()
+            .map(|(key, c)| {
+                let hidden = openings.rows.get(key).is_some_and(|o| o.suppressed);
+                (key.clone(), if hidden { count(0, true) } else { *c })
+            })
+            .collect();
+        let total = if openings.total.suppressed {
+            count(0, true)
+        } else {
+            headcount.total
+        };
+        figures[2] = Some(Figure { rows, total });
+    }
+    let make = |get: &dyn Fn(&Figure) -> Option<pb::Count>| {
+        let f = |i: usize| figures[i].as_ref().and_then(get);
+        pb::RecruitmentActivityFigures {
+            postings: f(0),
+            openings: f(1),
+            headcount_demanded: f(2),
+            employers_posting: f(3),
+            fairs_held: f(4),
+            employer_participations: f(5),
+            resumes_received: f(6),
+            distinct_job_seekers: f(7),
+            applications: f(8),
+        }
+    };
+    let total = make(&|f: &Figure| Some(f.total));
+    let rows = keys
+        .into_iter()
+        .map(|key| {
+            let figures = make(&|f: &Figure| Some(f.rows.get(&key).copied().unwrap_or_default()));
+            (key, figures)
+        })
+        .collect();
+    Ok((total, rows))
+}
+
+// ----- the period report -----
+
+pub async fn period_report(
+    store: &Store,
+    viewer: Viewer,
+    req: &pb::GetPeriodReportRequest,
+) -> Result<pb::GetPeriodReportResponse, ApiError> {
+    let mut v = FieldViolations::new();
+    let (start, end) = check_period(&mut v, "period", req.period.as_ref());
+    let cohort = if req.cohort_year == 0 {
+        codes::date_of_day(start).year()
+    } else {
+        req.cohort_year
+    };
+    if !(1950..=2100).contains(&cohort) {
+        v.add("cohort_year", "must be 0 or from 1950 to 2100");
+    }
+    let known_at = check_known_at(&mut v, req.as_known_at.as_ref());
+    let as_of = match &req.as_of {
+        Some(d) => codes::check_date(Some(d), 1900..=2100)
+            .map_err(|why| v.add("as_of", why))
+            .unwrap_or(0),
+        None => (end - 1).min(codes::today()),
+    };
+    v.into_result()?;
+    let (instant, bound) = as_known(known_at);
+    let none = Filter::default();
+    let (gathered, _) = gathered(store, viewer, start, end, &[], &none, bound).await?;
+    let (outcomes, _) =
+        outcomes(store, viewer, i64::from(cohort), as_of, &[], &none, bound).await?;
+    let (activity, _) = activity(store, viewer, start, end, &[], &none, bound).await?;
+    let (text_zh, text_en) = render(start, end, cohort, &gathered, &outcomes, &activity);
+    Ok(pb::GetPeriodReportResponse {
+        period: req.period,
+        cohort_year: cohort,
+        as_of: Some(codes::proto_date(as_of)),
+        talent_gathered: Some(gathered),
+        graduate_outcomes: Some(outcomes),
+        recruitment_activity: Some(activity),
+        text_zh,
+        text_en,
+        disclosure_threshold: i32::try_from(viewer.threshold).unwrap_or(0),
+        definition_version: DEFINITION_VERSION.into(),
+        as_known_at: Some(codes::timestamp_of_micros(instant)),
+    })
+}
+
+/// The seed report's talent paragraph, in Chinese and English.
+fn render(
+    start: i64,
+    end: i64,
+    cohort: i32,
+    g: &pb::TalentGatheredFigures,
+    o: &pb::GraduateOutcomeFigures,
+    a: &pb::RecruitmentActivityFigures,
+) -> (String, String) {
+    let zh = |c: &Option<pb::Count>| match c {
+        Some(c) if !c.suppressed => c.value.to_string(),
+        _ => "（数据已抑制）".to_string(),
+    };
+    let en = |c: &Option<pb::Count>| match c {
+        Some(c) if !c.suppressed => c.value.to_string(),
+        _ => "(suppressed)".to_string(),
+    };
+    let pct_zh = |r: &Option<pb::Rate>| match r {
+        Some(r) if !r.suppressed && r.denominator > 0 => format!("{:.1}%", r.value * 100.0),
+        Some(r) if !r.suppressed => "—".to_string(),
+        _ => "（数据已抑制）".to_string(),
+    };
+    let pct_en = |r: &Option<pb::Rate>| match r {
+        Some(r) if !r.suppressed && r.denominator > 0 => format!("{:.1}%", r.value * 100.0),
+        Some(r) if !r.suppressed => "n/a".to_string(),
+        _ => "(suppressed)".to_string(),
+    };
+    let first = codes::date_of_day(start);
+    let last = codes::date_of_day(end - 1);
+    let span_zh = format!(
+        "{}年{}月{}日至{}年{}月{}日",
+        first.year(),
+        u8::from(first.month()),
+        first.day(),
+        last.year(),
+        u8::from(last.month()),
+        last.day()
+    );
+    let span_en = format!("{first} to {last}");
+    let text_zh = format!(
+        "{span_zh}，全市新集聚各类人才{}人，其中硕士、副高及高技能以上层次人才{}人。\
+         {cohort}届高校毕业生{}人，已就业{}人，就业率{}，留青率{}。\
+         举办网络招聘会{}场，参会企业{}家次，提供就业岗位{}个，收到简历{}份。",
+        zh(&g.talents_gathered),
+        zh(&g.high_tier),
+        zh(&o.cohort_size),
+        zh(&o.employed),
+        pct_zh(&o.employment_rate),
+        pct_zh(&o.retention_rate),
+        zh(&a.fairs_held),
+        zh(&a.employer_participations),
+        zh(&a.headcount_demanded),
+        zh(&a.resumes_received),
+    );
+    let text_en = format!(
+        "From {span_en}, the city gathered {} talents, of whom {} at master's, associate-senior \
+         or high-skill level and above. Of the {cohort} graduate cohort of {}, {} were employed \
+         (employment rate {}, retention rate {}). {} job fairs were held with {} employer \
+         participations, offering {} positions; {} résumés were received.",
+        en(&g.talents_gathered),
+        en(&g.high_tier),
+        en(&o.cohort_size),
+        en(&o.employed),
+        pct_en(&o.employment_rate),
+        pct_en(&o.retention_rate),
+        en(&a.fairs_held),
+        en(&a.employer_participations),
+        en(&a.headcount_demanded),
+        en(&a.resumes_received),
+    );
+    (text_zh, text_en)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> Key {
+        vec![Val::S(s.into())]
+    }
+
+    #[test]
+    fn one_suppressed_cell_pulls_the_next_smallest() {
+        let cells: BTreeMap<Key, i64> =
+            [(key("a"), 2), (key("b"), 7), (key("c"), 6), (key("d"), 0)]
+                .into_iter()
+                .collect();
+        let hidden = suppressed_cells(&cells, 5, 1);
+        assert_eq!(hidden, [key("a"), key("c")].into_iter().collect());
+    }
+
+    #[test]
+    fn complements_are_found_in_rows_and_columns() {
+        // A 2 × 2 table with one small cell: its row and its column each
+        // need a complement, and the cell diagonal to it then completes
+        // the second row and column.
+        let k2 = |a: &str, b: &str| vec![Val::S(a.into()), Val::S(b.into())];
+        let cells: BTreeMap<Key, i64> = [
+            (k2("a", "x"), 2),
+            (k2("a", "y"), 9),
+            (k2("b", "x"), 8),
+            (k2("b", "y"), 20),
+        ]
+        .into_iter()
+        .collect();
+        let hidden = suppressed_cells(&cells, 5, 2);
+        assert_eq!(hidden.len(), 4, "{hidden:?}");
+    }
+
+    #[test]
+    fn two_suppressed_cells_are_enough() {
+        let cells: BTreeMap<Key, i64> = [(key("a"), 2), (key("b"), 3), (key("c"), 6)]
+            .into_iter()
+            .collect();
+        assert_eq!(suppressed_cells(&cells, 5, 1).len(), 2);
+    }
+}

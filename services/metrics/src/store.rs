@@ -1,0 +1,888 @@
+//! Storage: one interface over the two back ends. The SQL is portable
+//! (integers for days and instants, text ids, `ON CONFLICT` upserts), so
+//! each operation is written once and expanded for SQLite and PostgreSQL
+//! by [`on_conn!`]; where the back ends differ (row locks) the operation
+//! says so. Queries read only the aggregate tables.
+
+use std::collections::BTreeMap;
+
+use sqlx::{Postgres, QueryBuilder, Sqlite};
+use talent_server::Db;
+
+use crate::domain::{
+    Amount, Cell, Contribution, Employment, PersonFacts, Posting, Resume, RosterRow,
+};
+
+/// An open transaction on either back end.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// Runs `$body` with `$c` bound to the transaction's connection, for each
+/// back end (the body is compiled once per back end).
+macro_rules! on_conn {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$p` bound to the pool, for each back end.
+macro_rules! on_pool {
+    ($db:expr, $p:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($p) => $body,
+            Db::Postgres($p) => $body,
+        }
+    };
+}
+
+type R<T> = Result<T, sqlx::Error>;
+
+/// A stored key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    pub id: String,
+    pub kind: String,
+    pub display_name: String,
+    pub secret_prefix: String,
+    pub disclosure_threshold: i64,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+const KEY_COLUMNS: &str =
+    "id, kind, display_name, secret_prefix, disclosure_threshold, created_at, revoked_at";
+
+/// The metrics service's storage.
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub async fn begin(&self) -> R<Tx> {
+        Ok(match &self.db {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    // ----- keys -----
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_key(&self, row: &KeyRow, hash: &str) -> R<()> {
+        let sql = "INSERT INTO api_keys (id, kind, display_name, key_hash, secret_prefix, \
+                   disclosure_threshold, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        on_pool!(&self.db, p => {
+            sqlx::query(sql)
+                .bind(&row.id)
+                .bind(&row.kind)
+                .bind(&row.display_name)
+                .bind(hash)
+                .bind(&row.secret_prefix)
+                .bind(row.disclosure_threshold)
+                .bind(row.created_at)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn key_by_hash(&self, hash: &str) -> R<Option<KeyRow>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1");
+        on_pool!(&self.db, p => sqlx::query_as::<_, KeyRow>(sqlx::AssertSqlSafe(sql))
+            .bind(hash)
+            .fetch_optional(p)
+            .await)
+    }
+
+    pub async fn key_by_id(&self, id: &str) -> R<Option<KeyRow>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1");
+        on_pool!(&self.db, p => sqlx::query_as::<_, KeyRow>(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(p)
+            .await)
+    }
+
+    pub async fn list_keys(&self, show_revoked: bool, limit: i64, offset: i64) -> R<Vec<KeyRow>> {
+        let filter = if show_revoked {
+            ""
+        } else {
+            "WHERE revoked_at IS NULL"
+        };
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys {filter} \
+             ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+        );
+        on_pool!(&self.db, p => sqlx::query_as::<_, KeyRow>(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(p)
+            .await)
+    }
+
+    pub async fn revoke_key(&self, id: &str, now: i64) -> R<()> {
+        let sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+        on_pool!(&self.db, p => {
+            sqlx::query(sql).bind(now).bind(id).execute(p).await?;
+        });
+        Ok(())
+    }
+
+    // ----- queries over the aggregates -----
+
+    /// Talents gathered per cell (day only when `by_day`), for days in
+    /// `[start, end)`; as known at `known_at` (None: now).
+    pub async fn gathered_rows(
+        &self,
+        start: i64,
+        end: i64,
+        by_day: bool,
+        known_at: Option<i64>,
+    ) -> R<Vec<(i64, String, String, String, i64, i64)>> {
+        let (day, group_day) = if by_day {
+            ("day", "day, ")
+        } else {
+            ("CAST(0 AS BIGINT)", "")
+        };
+        let (table, known) = source("agg_gathered", known_at);
+        let sql = format!(
+            "SELECT {day} AS d, district, industry, platform, tier, \
+             CAST(SUM(n) AS BIGINT) FROM {table} WHERE day >= $1 AND day < $2 {known} \
+             GROUP BY {group_day}district, industry, platform, tier"
+        );
+        on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(start)
+            .bind(end)
+            .bind(known_at.unwrap_or(0))
+            .fetch_all(p)
+            .await)
+    }
+
+    /// Cohort members per place as of `as_of`.
+    pub async fn outcome_rows(
+        &self,
+        cohort: i64,
+        as_of: i64,
+        known_at: Option<i64>,
+    ) -> R<Vec<(String, i64, i64, String, String, i64)>> {
+        let (table, known) = source("agg_outcome", known_at);
+        let sql = format!(
+            "SELECT university, degree, discipline, district, industry, CAST(SUM(n) AS BIGINT) \
+             FROM {table} WHERE cohort = $1 AND day <= $2 {known} \
+             GROUP BY university, degree, discipline, district, industry"
+        );
+        on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(cohort)
+            .bind(as_of)
+            .bind(known_at.unwrap_or(0))
+            .fetch_all(p)
+            .await)
+    }
+
+    /// Activity per cell for days in `[start, end)`.
+    #[allow(clippy::type_complexity)]
+    pub async fn activity_rows(
+        &self,
+        start: i64,
+        end: i64,
+        by_day: bool,
+        known_at: Option<i64>,
+    ) -> R<Vec<(String, i64, String, String, String, i64, i64, i64)>> {
+        let (day, group_day) = if by_day {
+            ("day", "day, ")
+        } else {
+            ("CAST(0 AS BIGINT)", "")
+        };
+        let (table, known) = source("agg_activity", known_at);
+        let sql = format!(
+            "SELECT kind, {day} AS d, district, industry, platform, tier, \
+             CAST(SUM(n) AS BIGINT), CAST(SUM(headcount) AS BIGINT) \
+             FROM {table} WHERE day >= $1 AND day < $2 {known} \
+             GROUP BY kind, {group_day}district, industry, platform, tier"
+        );
+        on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(start)
+            .bind(end)
+            .bind(known_at.unwrap_or(0))
+            .fetch_all(p)
+            .await)
+    }
+
+    /// Distinct-entity presence cells for days in `[start, end)`.
+    #[allow(clippy::type_complexity)]
+    pub async fn distinct_rows(
+        &self,
+        start: i64,
+        end: i64,
+        known_at: Option<i64>,
+    ) -> R<Vec<(String, String, i64, String, String, String, i64)>> {
+        let (table, known) = source("agg_distinct", known_at);
+        let sql = format!(
+            "SELECT kind, entity, day, district, industry, platform, tier \
+             FROM {table} WHERE day >= $1 AND day < $2 {known} \
+             GROUP BY kind, entity, day, district, industry, platform, tier \
+             HAVING SUM(n) > 0"
+        );
+        on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(start)
+            .bind(end)
+            .bind(known_at.unwrap_or(0))
+            .fetch_all(p)
+            .await)
+    }
+
+    pub async fn university_names(&self) -> R<BTreeMap<String, String>> {
+        let sql = "SELECT code, name FROM universities";
+        let rows: Vec<(String, String)> =
+            on_pool!(&self.db, p => sqlx::query_as(sql).fetch_all(p).await)?;
+        Ok(rows.into_iter().collect())
+    }
+}
+
+/// The table to read and the `known_at` condition (`$3`).
+fn source(prefix: &str, known_at: Option<i64>) -> (String, &'static str) {
+    match known_at {
+        Some(_) => (format!("{prefix}_log"), "AND known_at <= $3 AND $3 = $3"),
+        None => (format!("{prefix}_now"), "AND $3 = $3"),
+    }
+}
+
+type PostingRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+);
+const POSTING_COLUMNS: &str = "posting_id, revision, opening_id, employer, district, industry, \
+                               headcount, publish_at, publish_day, platform";
+
+fn posting_of(r: PostingRow) -> (i64, Posting) {
+    (
+        r.1,
+        Posting {
+            id: r.0,
+            opening_id: r.2,
+            employer: r.3,
+            district: r.4,
+            industry: r.5,
+            headcount: r.6,
+            publish_at: r.7,
+            publish_day: r.8,
+            platform: r.9,
+        },
+    )
+}
+
+impl Tx {
+    pub async fn commit(self) -> R<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+
+    /// Remembers an event id; false when it was seen before.
+    pub async fn record_event(
+        &mut self,
+        event_id: &str,
+        source: &str,
+        sequence: i64,
+        outcome: &str,
+        now: i64,
+    ) -> R<bool> {
+        let sql = "INSERT INTO applied_events (event_id, source, sequence, outcome, applied_at) \
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING";
+        let done = on_conn!(self, c => sqlx::query(sql)
+            .bind(event_id)
+            .bind(source)
+            .bind(sequence)
+            .bind(outcome)
+            .bind(now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Locks an entity (PostgreSQL: row lock until commit; SQLite: the
+    /// transaction already holds the database's write lock) and returns
+    /// what it contributes now.
+    pub async fn lock_entity(&mut self, kind: &str, id: &str) -> anyhow::Result<Contribution> {
+        let insert = "INSERT INTO entity_state (kind, id, contribution) VALUES ($1, $2, '[]') \
+                      ON CONFLICT (kind, id) DO NOTHING";
+        let json: String = match self {
+            Tx::Sqlite(t) => {
+                sqlx::query(insert)
+                    .bind(kind)
+                    .bind(id)
+                    .execute(&mut **t)
+                    .await?;
+                sqlx::query_scalar(
+                    "SELECT contribution FROM entity_state WHERE kind = $1 AND id = $2",
+                )
+                .bind(kind)
+                .bind(id)
+                .fetch_one(&mut **t)
+                .await?
+            }
+            Tx::Postgres(t) => {
+                sqlx::query(insert)
+                    .bind(kind)
+                    .bind(id)
+                    .execute(&mut **t)
+                    .await?;
+                sqlx::query_scalar(
+                    "SELECT contribution FROM entity_state WHERE kind = $1 AND id = $2 FOR UPDATE",
+                )
+                .bind(kind)
+                .bind(id)
+                .fetch_one(&mut **t)
+                .await?
+            }
+        };
+        Contribution::from_json(&json)
+    }
+
+    pub async fn save_entity(&mut self, kind: &str, id: &str, c: &Contribution) -> R<()> {
+        let sql = "UPDATE entity_state SET contribution = $1 WHERE kind = $2 AND id = $3";
+        let json = c.to_json();
+        on_conn!(self, c => sqlx::query(sql).bind(&json).bind(kind).bind(id).execute(&mut *c).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    // ----- employments -----
+
+    /// (person_key, hired, recorded_at, end_revision) of an employment.
+    pub async fn employment(&mut self, id: &str) -> R<Option<(String, i64, i64, i64)>> {
+        let sql = "SELECT person_key, hired, recorded_at, end_revision FROM employments \
+                   WHERE employment_id = $1";
+        on_conn!(self, c => sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await)
+    }
+
+    pub async fn upsert_hire(&mut self, e: &Employment, person_key: &str) -> R<()> {
+        let sql = "INSERT INTO employments (employment_id, person_key, hired, district, industry, \
+                   in_city, start_day, platform, recorded_at) VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8) \
+                   ON CONFLICT (employment_id) DO UPDATE SET person_key = excluded.person_key, \
+                   hired = 1, district = excluded.district, industry = excluded.industry, \
+                   in_city = excluded.in_city, start_day = excluded.start_day, \
+                   platform = excluded.platform, recorded_at = excluded.recorded_at";
+        on_conn!(self, c => sqlx::query(sql)
+            .bind(&e.id)
+            .bind(person_key)
+            .bind(&e.district)
+            .bind(&e.industry)
+            .bind(i64::from(e.in_city))
+            .bind(e.start_day)
+            .bind(&e.platform)
+            .bind(e.recorded_at)
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn upsert_separation(
+        &mut self,
+        id: &str,
+        person_key: &str,
+        end_day: i64,
+        revision: i64,
+    ) -> R<()> {
+        let sql = "INSERT INTO employments (employment_id, person_key, end_day, end_revision) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (employment_id) DO UPDATE SET \
+                   end_day = excluded.end_day, end_revision = excluded.end_revision";
+        on_conn!(self, c => sqlx::query(sql)
+            .bind(id)
+            .bind(person_key)
+            .bind(end_day)
+            .bind(revision)
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    // ----- persons -----
+
+    pub async fn person_facts(&mut self, person_key: &str) -> R<PersonFacts> {
+        type EmpRow = (
+            String,
+            i64,
+            String,
+            String,
+            i64,
+            i64,
+            String,
+            i64,
+            Option<i64>,
+        );
+        let emp_sql = "SELECT employment_id, hired, district, industry, in_city, start_day, \
+                       platform, recorded_at, end_day FROM employments WHERE person_key = $1";
+        let res_sql = "SELECT platform, first_day, degree, title, skill FROM resumes \
+                       WHERE person_key = $1";
+        let ros_sql = "SELECT university_code, degree, discipline, cohort, import_seq FROM roster \
+                       WHERE person_key = $1";
+        type Five = (String, i64, i64, i64, i64);
+        let (emps, resumes, roster): (Vec<EmpRow>, Vec<Five>, Vec<Five>) = on_conn!(self, c => (
+            sqlx::query_as(emp_sql).bind(person_key).fetch_all(&mut *c).await?,
+            sqlx::query_as(res_sql).bind(person_key).fetch_all(&mut *c).await?,
+            sqlx::query_as(ros_sql).bind(person_key).fetch_all(&mut *c).await?,
+        ));
+        Ok(PersonFacts {
+            person_key: person_key.into(),
+            employments: emps
+                .into_iter()
+                .map(|e| Employment {
+                    id: e.0,
+                    hired: e.1 == 1,
+                    district: e.2,
+                    industry: e.3,
+                    in_city: e.4 == 1,
+                    start_day: e.5,
+                    platform: e.6,
+                    recorded_at: e.7,
+                    end_day: e.8,
+                })
+                .collect(),
+            resumes: resumes
+                .into_iter()
+                .map(|r| Resume {
+                    platform: r.0,
+                    first_day: r.1,
+                    degree: r.2,
+                    title: r.3,
+                    skill: r.4,
+                })
+                .collect(),
+            roster: roster
+                .into_iter()
+                .map(|r| RosterRow {
+                    university_code: r.0,
+                    degree: r.1,
+                    discipline: r.2,
+                    cohort: r.3,
+                    import_seq: r.4,
+                })
+                .collect(),
+        })
+    }
+
+    /// (revision, person_key) of a résumé.
+    pub async fn resume(&mut self, id: &str) -> R<Option<(i64, String)>> {
+        let sql = "SELECT revision, person_key FROM resumes WHERE resume_id = $1";
+        on_conn!(self, c => sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upsert_resume(
+        &mut self,
+        id: &str,
+        revision: i64,
+        person_key: &str,
+        platform: &str,
+        first_day: i64,
+        degree: i64,
+        title: i64,
+        skill: i64,
+    ) -> R<()> {
+        let sql = "INSERT INTO resumes (resume_id, revision, person_key, platform, first_day, \
+                   degree, title, skill) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                   ON CONFLICT (resume_id) DO UPDATE SET revision = excluded.revision, \
+                   person_key = excluded.person_key, platform = excluded.platform, \
+                   first_day = excluded.first_day, degree = excluded.degree, \
+                   title = excluded.title, skill = excluded.skill";
+        on_conn!(self, c => sqlx::query(sql)
+            .bind(id)
+            .bind(revision)
+            .bind(person_key)
+            .bind(platform)
+            .bind(first_day)
+            .bind(degree)
+            .bind(title)
+            .bind(skill)
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// (university_name, discipline, graduation_day) of a roster row.
+    pub async fn roster_row(
+        &mut self,
+        person_key: &str,
+        university: &str,
+        degree: i64,
+    ) -> R<Option<(String, i64, i64)>> {
+        let sql = "SELECT university_name, discipline, graduation_day FROM roster \
+                   WHERE person_key = $1 AND university_code = $2 AND degree = $3";
+        on_conn!(self, c => sqlx::query_as(sql)
+            .bind(person_key)
+            .bind(university)
+            .bind(degree)
+            .fetch_optional(&mut *c)
+            .await)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upsert_roster_row(
+        &mut self,
+        person_key: &str,
+        university: &str,
+        degree: i64,
+        name: &str,
+        discipline: i64,
+        graduation_day: i64,
+        cohort: i64,
+        now: i64,
+        seq: i64,
+    ) -> R<()> {
+        let sql = "INSERT INTO roster (person_key, university_code, degree, university_name, \
+                   discipline, graduation_day, cohort, imported_at, import_seq) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                   ON CONFLICT (person_key, university_code, degree) DO UPDATE SET \
+                   university_name = excluded.university_name, discipline = excluded.discipline, \
+                   graduation_day = excluded.graduation_day, cohort = excluded.cohort";
+        let uni = "INSERT INTO universities (code, name) VALUES ($1, $2) \
+                   ON CONFLICT (code) DO UPDATE SET name = excluded.name";
+        on_conn!(self, c => {
+            sqlx::query(sql)
+                .bind(person_key)
+                .bind(university)
+                .bind(degree)
+                .bind(name)
+                .bind(discipline)
+                .bind(graduation_day)
+                .bind(cohort)
+                .bind(now)
+                .bind(seq)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query(uni).bind(university).bind(name).execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    // ----- postings -----
+
+    pub async fn posting(&mut self, id: &str) -> R<Option<(i64, Posting)>> {
+        let sql = format!("SELECT {POSTING_COLUMNS} FROM postings WHERE posting_id = $1");
+        let row: Option<PostingRow> = on_conn!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await)?;
+        Ok(row.map(posting_of))
+    }
+
+    pub async fn postings_where(&mut self, column: &str, value: &str) -> R<Vec<Posting>> {
+        let column = if column == "opening_id" {
+            "opening_id"
+        } else {
+            "employer"
+        };
+        let sql = format!("SELECT {POSTING_COLUMNS} FROM postings WHERE {column} = $1");
+        let rows: Vec<PostingRow> = on_conn!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_all(&mut *c)
+            .await)?;
+        Ok(rows.into_iter().map(|r| posting_of(r).1).collect())
+    }
+
+    pub async fn upsert_posting(&mut self, revision: i64, p: &Posting) -> R<()> {
+        let sql = format!(
+            "INSERT INTO postings ({POSTING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (posting_id) DO UPDATE SET revision = excluded.revision, \
+             opening_id = excluded.opening_id, employer = excluded.employer, \
+             district = excluded.district, industry = excluded.industry, \
+             headcount = excluded.headcount, publish_at = excluded.publish_at, \
+             publish_day = excluded.publish_day, platform = excluded.platform"
+        );
+        on_conn!(self, c => sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&p.id)
+            .bind(revision)
+            .bind(&p.opening_id)
+            .bind(&p.employer)
+            .bind(&p.district)
+            .bind(&p.industry)
+            .bind(p.headcount)
+            .bind(p.publish_at)
+            .bind(p.publish_day)
+            .bind(&p.platform)
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    // ----- fairs, participations, applications, erasures -----
+
+    /// (platform, start_day) of a fair, inserting it when new.
+    pub async fn upsert_fair(&mut self, id: &str, platform: &str, start_day: i64) -> R<()> {
+        let sql = "INSERT INTO fairs (fair_id, platform, start_day) VALUES ($1, $2, $3) \
+                   ON CONFLICT (fair_id) DO UPDATE SET platform = excluded.platform, \
+                   start_day = excluded.start_day";
+        on_conn!(self, c => sqlx::query(sql).bind(id).bind(platform).bind(start_day).execute(&mut *c).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The latest registration of (fair, employer) wins.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upsert_participation(
+        &mut self,
+        fair: &str,
+        employer: &str,
+        district: &str,
+        industry: &str,
+        platform: &str,
+        start_day: i64,
+        register_at: i64,
+    ) -> R<(String, String, String, i64)> {
+        let sql = "INSERT INTO fair_participations (fair_id, employer, district, industry, \
+                   platform, start_day, register_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                   ON CONFLICT (fair_id, employer) DO UPDATE SET district = excluded.district, \
+                   industry = excluded.industry, platform = excluded.platform, \
+                   start_day = excluded.start_day, register_at = excluded.register_at \
+                   WHERE fair_participations.register_at < excluded.register_at";
+        let get = "SELECT district, industry, platform, start_day FROM fair_participations \
+                   WHERE fair_id = $1 AND employer = $2";
+        on_conn!(self, c => {
+            sqlx::query(sql)
+                .bind(fair)
+                .bind(employer)
+                .bind(district)
+                .bind(industry)
+                .bind(platform)
+                .bind(start_day)
+                .bind(register_at)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query_as(get).bind(fair).bind(employer).fetch_one(&mut *c).await
+        })
+    }
+
+    /// Records an application; false when it was recorded before.
+    pub async fn insert_application(
+        &mut self,
+        id: &str,
+        district: &str,
+        industry: &str,
+        platform: &str,
+        day: i64,
+    ) -> R<bool> {
+        let sql = "INSERT INTO applications (application_id, district, industry, platform, \
+                   submit_day) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (application_id) DO NOTHING";
+        let n = on_conn!(self, c => sqlx::query(sql)
+            .bind(id)
+            .bind(district)
+            .bind(industry)
+            .bind(platform)
+            .bind(day)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        Ok(n == 1)
+    }
+
+    pub async fn record_erasure(&mut self, person_key: &str, at: i64) -> R<()> {
+        let sql = "INSERT INTO erasures (person_key, erased_at) VALUES ($1, $2) \
+                   ON CONFLICT (person_key) DO NOTHING";
+        on_conn!(self, c => sqlx::query(sql).bind(person_key).bind(at).execute(&mut *c).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    // ----- aggregates -----
+
+    /// Appends the differences to the logs (stamped `known_at`) and adds
+    /// them to the current cells. Cells are written in key order, so
+    /// concurrent transactions lock shared rows in the same order.
+    pub async fn apply_deltas(&mut self, deltas: &BTreeMap<Cell, Amount>, known_at: i64) -> R<()> {
+        let deltas: Vec<(&Cell, &Amount)> = deltas
+            .iter()
+            .filter(|(_, a)| **a != Amount::default())
+            .collect();
+        for chunk in deltas.chunks(400) {
+            let gathered: Vec<_> = chunk
+                .iter()
+                .filter_map(|(c, a)| match c {
+                    Cell::Gathered {
+                        day,
+                        district,
+                        industry,
+                        platform,
+                        tier,
+                    } => Some((*day, district, industry, platform, *tier, a.n)),
+                    _ => None,
+                })
+                .collect();
+            let outcome: Vec<_> = chunk
+                .iter()
+                .filter_map(|(c, a)| match c {
+                    Cell::Outcome {
+                        cohort,
+                        day,
+                        university,
+                        degree,
+                        discipline,
+                        district,
+                        industry,
+                    } => Some((
+                        *cohort,
+                        *day,
+                        university,
+                        *degree,
+                        *discipline,
+                        district,
+                        industry,
+                        a.n,
+                    )),
+                    _ => None,
+                })
+                .collect();
+            let activity: Vec<_> = chunk
+                .iter()
+                .filter_map(|(c, a)| match c {
+                    Cell::Activity {
+                        kind,
+                        day,
+                        district,
+                        industry,
+                        platform,
+                        tier,
+                    } => Some((
+                        kind,
+                        *day,
+                        district,
+                        industry,
+                        platform,
+                        *tier,
+                        a.n,
+                        a.headcount,
+                    )),
+                    _ => None,
+                })
+                .collect();
+            let distinct: Vec<_> = chunk
+                .iter()
+                .filter_map(|(c, a)| match c {
+                    Cell::Distinct {
+                        kind,
+                        entity,
+                        day,
+                        district,
+                        industry,
+                        platform,
+                        tier,
+                    } => Some((kind, entity, *day, district, industry, platform, *tier, a.n)),
+                    _ => None,
+                })
+                .collect();
+            on_conn!(self, c => {
+                if !gathered.is_empty() {
+                    for (table, log) in [("agg_gathered_log", true), ("agg_gathered_now", false)] {
+                        let mut q = QueryBuilder::new(format!(
+                            "INSERT INTO {table} (day, district, industry, platform, tier, n{}) ",
+                            if log { ", known_at" } else { "" }
+                        ));
+                        q.push_values(&gathered, |mut b, r| {
+                            b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3)
+                                .push_bind(r.4).push_bind(r.5);
+                            if log {
+                                b.push_bind(known_at);
+                            }
+                        });
+                        if !log {
+                            q.push(" ON CONFLICT (day, district, industry, platform, tier) \
+                                    DO UPDATE SET n = agg_gathered_now.n + excluded.n");
+                        }
+                        q.build().execute(&mut *c).await?;
+                    }
+                }
+                if !outcome.is_empty() {
+                    for (table, log) in [("agg_outcome_log", true), ("agg_outcome_now", false)] {
+                        let mut q = QueryBuilder::new(format!(
+                            "INSERT INTO {table} (cohort, day, university, degree, discipline, \
+                             district, industry, n{}) ",
+                            if log { ", known_at" } else { "" }
+                        ));
+                        q.push_values(&outcome, |mut b, r| {
+                            b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3)
+                                .push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7);
+                            if log {
+                                b.push_bind(known_at);
+                            }
+                        });
+                        if !log {
+                            q.push(" ON CONFLICT (cohort, day, university, degree, discipline, \
+                                    district, industry) DO UPDATE SET n = agg_outcome_now.n + excluded.n");
+                        }
+                        q.build().execute(&mut *c).await?;
+                    }
+                }
+                if !activity.is_empty() {
+                    for (table, log) in [("agg_activity_log", true), ("agg_activity_now", false)] {
+                        let mut q = QueryBuilder::new(format!(
+                            "INSERT INTO {table} (kind, day, district, industry, platform, tier, \
+                             n, headcount{}) ",
+                            if log { ", known_at" } else { "" }
+                        ));
+                        q.push_values(&activity, |mut b, r| {
+                            b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3)
+                                .push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7);
+                            if log {
+                                b.push_bind(known_at);
+                            }
+                        });
+                        if !log {
+                            q.push(" ON CONFLICT (kind, day, district, industry, platform, tier) \
+                                    DO UPDATE SET n = agg_activity_now.n + excluded.n, \
+                                    headcount = agg_activity_now.headcount + excluded.headcount");
+                        }
+                        q.build().execute(&mut *c).await?;
+                    }
+                }
+                if !distinct.is_empty() {
+                    for (table, log) in [("agg_distinct_log", true), ("agg_distinct_now", false)] {
+                        let mut q = QueryBuilder::new(format!(
+                            "INSERT INTO {table} (kind, entity, day, district, industry, platform, \
+                             tier, n{}) ",
+                            if log { ", known_at" } else { "" }
+                        ));
+                        q.push_values(&distinct, |mut b, r| {
+                            b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3)
+                                .push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7);
+                            if log {
+                                b.push_bind(known_at);
+                            }
+                        });
+                        if !log {
+                            q.push(" ON CONFLICT (kind, entity, day, district, industry, platform, \
+                                    tier) DO UPDATE SET n = agg_distinct_now.n + excluded.n");
+                        }
+                        q.build().execute(&mut *c).await?;
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+}
