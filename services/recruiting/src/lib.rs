@@ -6,14 +6,22 @@
 //! [`Application`] is the one entry point: the binary, the `talent`
 //! command and the tests all build and run it the same way.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
 use talent_proto::talent::recruiting::v1 as pb;
 use talent_server::{CancellationToken, Db, Migrations, Server, ServerConfig};
 
 mod api;
+pub mod auth;
+pub mod events;
+pub mod pii;
+pub mod store;
+pub mod validate;
+
+use store::{PgStore, RecruitingStore, SqliteStore};
 
 /// Environment variables that configure this service start with this.
 pub const ENV_PREFIX: &str = "TALENT_RECRUITING_";
@@ -37,6 +45,33 @@ pub const MIGRATIONS: Migrations = Migrations {
 pub struct Config {
     #[serde(flatten)]
     pub server: ServerConfig,
+    /// The bearer token of `AdminService` (and of `ExportPerson` across
+    /// platforms). None: `AdminService` answers `UNAUTHENTICATED` to all.
+    pub admin_key: Option<String>,
+    /// The city secret of `person_key` = HMAC-SHA256(secret, normalised
+    /// resident ID number). Required, at least 16 bytes; the same value must
+    /// be configured wherever person keys are derived (roster import).
+    pub person_key_secret: String,
+    /// 64 hexadecimal characters: the 32-byte XChaCha20-Poly1305 key that
+    /// encrypts personal data at rest. Required.
+    pub encryption_key: String,
+    /// Seconds between two sweeps that record expired postings (and emit
+    /// their `PostingClosed`). 0 disables the sweep.
+    pub expiry_sweep_secs: u64,
+    /// The metrics service's gRPC URL, for the outbox relay (issue 5; not
+    /// read by this crate yet).
+    pub metrics_url: Option<String>,
+    /// The key the relay presents to the metrics service's ingest API
+    /// (issue 5; not read by this crate yet).
+    pub metrics_ingest_key: Option<String>,
+    /// Relay: milliseconds between looks at an idle outbox (issue 5).
+    pub relay_idle_poll_ms: u64,
+    /// Relay: first pause after a failed delivery, in milliseconds.
+    pub relay_backoff_min_ms: u64,
+    /// Relay: longest pause between delivery attempts, in milliseconds.
+    pub relay_backoff_max_ms: u64,
+    /// Relay: milliseconds between two measurements of the backlog.
+    pub relay_monitor_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -47,19 +82,144 @@ impl Default for Config {
                 "sqlite://data/recruiting.db",
             )
             .with_prometheus(PROMETHEUS_ADDR),
+            admin_key: None,
+            person_key_secret: String::new(),
+            encryption_key: String::new(),
+            expiry_sweep_secs: 60,
+            metrics_url: None,
+            metrics_ingest_key: None,
+            relay_idle_poll_ms: 500,
+            relay_backoff_min_ms: 100,
+            relay_backoff_max_ms: 30_000,
+            relay_monitor_interval_ms: 1000,
         }
     }
 }
+
+/// The secrets, checked once at start-up.
+#[derive(Clone)]
+pub struct Secrets {
+    pub person_key_secret: Arc<[u8]>,
+    pub encryption_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets { .. }")
+    }
+}
+
+impl Config {
+    /// Checks the secrets: a missing or malformed one stops the service at
+    /// start rather than at the first résumé.
+    pub fn secrets(&self) -> anyhow::Result<Secrets> {
+        if self.person_key_secret.len() < 16 {
+            bail!(
+                "person_key_secret (TALENT_RECRUITING_PERSON_KEY_SECRET) must be set to at least 16 bytes; \
+                 it keys person_key = HMAC-SHA256(secret, resident ID number)"
+            );
+        }
+        let key = hex::decode(&self.encryption_key)
+            .ok()
+            .filter(|k| k.len() == 32);
+        let Some(key) = key else {
+            bail!(
+                "encryption_key (TALENT_RECRUITING_ENCRYPTION_KEY) must be 64 hexadecimal characters \
+                 (a 32-byte XChaCha20-Poly1305 key for personal data at rest)"
+            );
+        };
+        let mut encryption_key = [0u8; 32];
+        encryption_key.copy_from_slice(&key);
+        if self.admin_key.as_deref().is_some_and(|k| k.len() < 16) {
+            bail!(
+                "admin_key (TALENT_RECRUITING_ADMIN_KEY), when set, must be at least 16 characters"
+            );
+        }
+        Ok(Secrets {
+            person_key_secret: Arc::from(self.person_key_secret.as_bytes()),
+            encryption_key,
+        })
+    }
+}
+
+type Sweep = Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// The recruiting service, connected to its database and bound to its port.
 pub struct Application {
     server: Server,
     db: Db,
+    sweep: Option<(Duration, Sweep)>,
+}
+
+/// Adds every gRPC service of this crate, over `store`.
+fn add_services<S: RecruitingStore>(
+    server: Server,
+    store: S,
+    config: &Config,
+    secrets: &Secrets,
+) -> Server {
+    let limit = config.server.max_message_bytes;
+    let ctx = api::Context {
+        store,
+        admin_key: config.admin_key.as_deref().map(Arc::from),
+        person_key_secret: secrets.person_key_secret.clone(),
+    };
+    server
+        .add_service(
+            pb::admin_service_server::AdminServiceServer::new(api::Admin(ctx.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::employer_service_server::EmployerServiceServer::new(api::Employers(ctx.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::posting_service_server::PostingServiceServer::new(api::Postings(ctx.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::resume_service_server::ResumeServiceServer::new(api::Resumes(ctx.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::application_service_server::ApplicationServiceServer::new(api::Applications(
+                ctx.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::employment_service_server::EmploymentServiceServer::new(api::Employments(
+                ctx.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            pb::fair_service_server::FairServiceServer::new(api::Fairs(ctx))
+                .max_decoding_message_size(limit),
+        )
+}
+
+/// The expiry sweep over `store`.
+fn sweep<S: RecruitingStore>(store: S) -> Sweep {
+    Arc::new(move || {
+        let store = store.clone();
+        Box::pin(async move {
+            match store.expire_postings(validate::now_micros()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "postings expired"),
+                Err(err) => tracing::warn!(error = %err, "expiry sweep failed; retrying later"),
+            }
+        })
+    })
 }
 
 impl Application {
-    /// Connects to and migrates the database, then binds the gRPC port.
+    /// Checks the secrets, connects to and migrates the database, then
+    /// binds the gRPC port.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let secrets = config
+            .secrets()
+            .context("configuring the recruiting service")?;
         let server_config = &config.server;
         let db = Db::connect(
             &server_config.database_url,
@@ -67,38 +227,27 @@ impl Application {
             MIGRATIONS,
         )
         .await?;
-        let limit = server_config.max_message_bytes;
-        let server = Server::bind("recruiting", server_config)
-            .await?
-            .add_service(
-                pb::admin_service_server::AdminServiceServer::new(api::Admin)
-                    .max_decoding_message_size(limit),
-            )
-            .add_service(
-                pb::employer_service_server::EmployerServiceServer::new(api::Employers)
-                    .max_decoding_message_size(limit),
-            )
-            .add_service(
-                pb::posting_service_server::PostingServiceServer::new(api::Postings)
-                    .max_decoding_message_size(limit),
-            )
-            .add_service(
-                pb::resume_service_server::ResumeServiceServer::new(api::Resumes)
-                    .max_decoding_message_size(limit),
-            )
-            .add_service(
-                pb::application_service_server::ApplicationServiceServer::new(api::Applications)
-                    .max_decoding_message_size(limit),
-            )
-            .add_service(
-                pb::employment_service_server::EmploymentServiceServer::new(api::Employments)
-                    .max_decoding_message_size(limit),
-            )
-            .add_service(
-                pb::fair_service_server::FairServiceServer::new(api::Fairs)
-                    .max_decoding_message_size(limit),
-            );
-        Ok(Self { server, db })
+        let server = Server::bind("recruiting", server_config).await?;
+        let cipher = pii::Cipher::new(&secrets.encryption_key);
+        let (server, sweeper) = match &db {
+            Db::Sqlite(pool) => {
+                let store = SqliteStore::new(pool.clone(), cipher);
+                (
+                    add_services(server, store.clone(), &config, &secrets),
+                    sweep(store),
+                )
+            }
+            Db::Postgres(pool) => {
+                let store = PgStore::new(pool.clone(), cipher);
+                (
+                    add_services(server, store.clone(), &config, &secrets),
+                    sweep(store),
+                )
+            }
+        };
+        let sweep = (config.expiry_sweep_secs > 0)
+            .then(|| (Duration::from_secs(config.expiry_sweep_secs), sweeper));
+        Ok(Self { server, db, sweep })
     }
 
     /// The gRPC address, with the real port when 0 was asked for.
@@ -113,7 +262,22 @@ impl Application {
 
     /// Serves until `shutdown` is cancelled, drains, then closes the pool.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let sweeper = self.sweep.map(|(every, sweep)| {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(every);
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        _ = ticks.tick() => sweep().await,
+                    }
+                }
+            })
+        });
         let result = self.server.run(shutdown).await;
+        if let Some(task) = sweeper {
+            let _ = task.await;
+        }
         self.db.close().await;
         result
     }

@@ -1,0 +1,292 @@
+//! `ApplicationService`: résumés delivered to postings, and their progress
+//! through the state machine.
+
+use talent_proto::talent::recruiting::v1 as pb;
+use talent_server::{ApiError, FieldViolations};
+use tonic::{Request, Response, Status};
+
+use super::{
+    Context, check_parent, fingerprint, own_child, page_token, read_page_token, request_id,
+    resumes::calendar_date, status,
+};
+use crate::{
+    store::{
+        ApplicationFilter, ApplicationInput, ApplicationRecord, HireDetails, RecruitingStore,
+        RequestId, app_state, fair_name, posting_name, resume_name,
+    },
+    validate::{self, Lines, now_micros, timestamp},
+};
+
+/// How far in the future a platform's clock may run.
+const CLOCK_LEEWAY_MICROS: i64 = 5 * 60 * 1_000_000;
+
+pub struct Applications<S>(pub Context<S>);
+
+pub(crate) fn application_pb(a: ApplicationRecord) -> pb::Application {
+    let platform = a.platform_id;
+    pb::Application {
+        name: format!("platforms/{platform}/applications/{}", a.application_id),
+        application_id: a.application_id,
+        resume: resume_name(&platform, &a.resume_id),
+        posting: posting_name(&platform, &a.posting_id),
+        fair: a
+            .fair_id
+            .as_deref()
+            .map(|f| fair_name(&platform, f))
+            .unwrap_or_default(),
+        state: a.state,
+        history: a
+            .history
+            .into_iter()
+            .map(|(from, to, at, reason)| pb::StateTransition {
+                from_state: from,
+                to_state: to,
+                transition_time: Some(timestamp(at)),
+                reason,
+            })
+            .collect(),
+        submit_time: Some(timestamp(a.submit_at)),
+        employment: a
+            .employment_id
+            .as_deref()
+            .map(|e| format!("platforms/{platform}/employments/{e}"))
+            .unwrap_or_default(),
+        create_time: Some(timestamp(a.created_at)),
+        update_time: Some(timestamp(a.updated_at)),
+    }
+}
+
+/// A time that is given by the platform and must not be in the future.
+fn past_time(
+    value: Option<&prost_types::Timestamp>,
+    field: &str,
+    now: i64,
+    v: &mut FieldViolations,
+) -> Option<i64> {
+    let at = validate::micros(value?, field, v)?;
+    if at > now + CLOCK_LEEWAY_MICROS {
+        v.add(field, "must not be in the future");
+    }
+    Some(at)
+}
+
+#[tonic::async_trait]
+impl<S: RecruitingStore> pb::application_service_server::ApplicationService for Applications<S> {
+    #[tracing::instrument(skip_all)]
+    async fn create_application(
+        &self,
+        request: Request<pb::CreateApplicationRequest>,
+    ) -> Result<Response<pb::CreateApplicationResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        let req = request.into_inner();
+        check_parent(&req.parent, &platform).map_err(status)?;
+        let Some(application) = req.application else {
+            return Err(status(ApiError::invalid("application", "is required")));
+        };
+        let resume_id = own_child(
+            &application.resume,
+            "resumes",
+            "application.resume",
+            &platform,
+        )
+        .map_err(status)?;
+        let posting_id = own_child(
+            &application.posting,
+            "postings",
+            "application.posting",
+            &platform,
+        )
+        .map_err(status)?;
+        let fair_id = if application.fair.is_empty() {
+            None
+        } else {
+            Some(
+                own_child(&application.fair, "fairs", "application.fair", &platform)
+                    .map_err(status)?,
+            )
+        };
+        let now = now_micros();
+        let mut v = FieldViolations::new();
+        let submit_at = past_time(
+            application.submit_time.as_ref(),
+            "application.submit_time",
+            now,
+            &mut v,
+        );
+        let application_id = if req.application_id.is_empty() {
+            uuid::Uuid::new_v4().to_string()
+        } else {
+            validate::external_id(&req.application_id, "application_id", &mut v);
+            req.application_id.clone()
+        };
+        let request_id = request_id(&req.request_id, "request_id", &mut v);
+        v.into_result().map_err(status)?;
+        let canonical = (
+            &req.application_id,
+            &resume_id,
+            &posting_id,
+            &fair_id,
+            submit_at,
+        );
+        let request_id = request_id.map(|id| RequestId {
+            id,
+            fingerprint: fingerprint(&canonical),
+        });
+        let input = ApplicationInput {
+            application_id,
+            resume_id,
+            posting_id,
+            fair_id,
+            submit_at,
+        };
+        let record = self
+            .0
+            .store
+            .create_application(platform, input, request_id, now)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::CreateApplicationResponse {
+            application: Some(application_pb(record)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_application_status(
+        &self,
+        request: Request<pb::UpdateApplicationStatusRequest>,
+    ) -> Result<Response<pb::UpdateApplicationStatusResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        let req = request.into_inner();
+        let id = own_child(&req.name, "applications", "name", &platform).map_err(status)?;
+        let now = now_micros();
+        let mut v = FieldViolations::new();
+        let known = pb::ApplicationState::try_from(req.state).is_ok();
+        validate::enum_value(req.state, known, false, "state", &mut v);
+        let at = past_time(req.transition_time.as_ref(), "transition_time", now, &mut v);
+        let reason = validate::text(&req.reason, "reason", 0, 200, Lines::Single, &mut v);
+        let mut hire = None;
+        if req.state == app_state::HIRED {
+            match &req.hire {
+                None => v.add("hire", "is required when state is HIRED"),
+                Some(h) => {
+                    let start = calendar_date(h.start_date.as_ref(), "hire.start_date", &mut v);
+                    let district = (!h.workplace_district.is_empty()).then(|| {
+                        validate::district(
+                            &h.workplace_district,
+                            "hire.workplace_district",
+                            &mut v,
+                        );
+                        h.workplace_district.clone()
+                    });
+                    let industry = (!h.industry.is_empty())
+                        .then(|| validate::industry(&h.industry, "hire.industry", &mut v));
+                    hire = start.map(|(start, _)| HireDetails {
+                        start,
+                        district,
+                        industry,
+                    });
+                }
+            }
+        }
+        v.into_result().map_err(status)?;
+        let record = self
+            .0
+            .store
+            .update_application_status(
+                platform,
+                id,
+                crate::store::StatusChange {
+                    to: req.state,
+                    at,
+                    reason,
+                    hire,
+                },
+                now,
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::UpdateApplicationStatusResponse {
+            application: Some(application_pb(record)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_application(
+        &self,
+        request: Request<pb::GetApplicationRequest>,
+    ) -> Result<Response<pb::GetApplicationResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        let name = request.into_inner().name;
+        let id = own_child(&name, "applications", "name", &platform).map_err(status)?;
+        let record = self
+            .0
+            .store
+            .get_application(platform, id)
+            .await
+            .map_err(status)?
+            .ok_or_else(|| status(ApiError::NotFound(format!("{name} not found"))))?;
+        Ok(Response::new(pb::GetApplicationResponse {
+            application: Some(application_pb(record)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_applications(
+        &self,
+        request: Request<pb::ListApplicationsRequest>,
+    ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        let req = request.into_inner();
+        check_parent(&req.parent, &platform).map_err(status)?;
+        let mut v = FieldViolations::new();
+        let limit = validate::page_size(req.page_size, "page_size", &mut v);
+        let mut filter = ApplicationFilter::default();
+        // Another platform's posting or résumé matches nothing of ours.
+        let own = |name: &str, collection: &str| {
+            super::parse_child_name(name, collection)
+                .map(|(owner, id)| (owner == platform).then(|| id.to_owned()))
+        };
+        if !req.posting.is_empty() {
+            match own(&req.posting, "postings") {
+                Some(id) => filter.posting_id = Some(id.unwrap_or_default()),
+                None => v.add("posting", "must be a posting resource name"),
+            }
+        }
+        if !req.resume.is_empty() {
+            match own(&req.resume, "resumes") {
+                Some(id) => filter.resume_id = Some(id.unwrap_or_default()),
+                None => v.add("resume", "must be a résumé resource name"),
+            }
+        }
+        match pb::ApplicationState::try_from(req.state) {
+            Ok(pb::ApplicationState::Unspecified) => {}
+            Ok(_) => filter.state = Some(req.state),
+            Err(_) => v.add("state", format!("unknown enum value {}", req.state)),
+        }
+        let filters = format!("{filter:?}");
+        let cursor = read_page_token(&req.page_token, &filters, &mut v);
+        v.into_result().map_err(status)?;
+        let after =
+            cursor.and_then(|c| Some((c.get(0)?.as_i64()?, c.get(1)?.as_str()?.to_owned())));
+        let size = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut applications = self
+            .0
+            .store
+            .list_applications(platform.clone(), filter, after, limit + 1)
+            .await
+            .map_err(status)?;
+        let more = applications.len() > size;
+        applications.truncate(size);
+        let next_page_token = match applications.last() {
+            Some(last) if more => page_token(
+                &filters,
+                serde_json::json!([last.created_at, last.application_id]),
+            ),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListApplicationsResponse {
+            applications: applications.into_iter().map(application_pb).collect(),
+            next_page_token,
+        }))
+    }
+}

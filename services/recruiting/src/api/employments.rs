@@ -1,0 +1,245 @@
+//! `EmploymentService`: hires and separations reported by platforms.
+
+use talent_proto::talent::recruiting::v1 as pb;
+use talent_server::FieldViolations;
+use tonic::{Request, Response, Status};
+
+use super::{
+    Context, check_parent, fingerprint, own_child, page_token, read_page_token, request_id,
+    resumes::calendar_date, status,
+};
+use crate::{
+    events::date,
+    pii,
+    store::{
+        Day, EmploymentFilter, EmploymentRecord, HireInput, HirePerson, RecruitingStore, RequestId,
+        day_text, posting_name, resume_name,
+    },
+    validate::{self, now_micros, timestamp},
+};
+
+pub struct Employments<S>(pub Context<S>);
+
+pub(crate) fn employment_pb(e: EmploymentRecord) -> pb::Employment {
+    pb::Employment {
+        name: e.name(),
+        resume: e
+            .resume_id
+            .as_deref()
+            .map(|r| resume_name(&e.platform_id, r))
+            .unwrap_or_default(),
+        person_key: e.person_key,
+        employer_credit_code: e.employer_code,
+        workplace_district: e.district,
+        industry: e.industry,
+        start_date: Some(date(e.start)),
+        end_date: e.end.map(date),
+        posting: e
+            .posting_id
+            .as_deref()
+            .map(|p| posting_name(&e.platform_id, p))
+            .unwrap_or_default(),
+        application: e
+            .application_id
+            .as_deref()
+            .map(|a| format!("platforms/{}/applications/{a}", e.platform_id))
+            .unwrap_or_default(),
+        reporting_platform_id: e.platform_id,
+        create_time: Some(timestamp(e.created_at)),
+        update_time: Some(timestamp(e.updated_at)),
+    }
+}
+
+/// A required date field.
+fn day(
+    value: Option<&talent_proto::google::r#type::Date>,
+    field: &str,
+    v: &mut FieldViolations,
+) -> Option<(Day, i64)> {
+    calendar_date(value, field, v)
+}
+
+#[tonic::async_trait]
+impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Employments<S> {
+    #[tracing::instrument(skip_all)]
+    async fn record_hire(
+        &self,
+        request: Request<pb::RecordHireRequest>,
+    ) -> Result<Response<pb::RecordHireResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        let req = request.into_inner();
+        check_parent(&req.parent, &platform).map_err(status)?;
+        let mut v = FieldViolations::new();
+        use pb::record_hire_request::Person;
+        let person = match &req.person {
+            Some(Person::Resume(name)) => Some(HirePerson::Resume(
+                own_child(name, "resumes", "resume", &platform).map_err(status)?,
+            )),
+            Some(Person::ResidentIdNumber(id)) => match pii::resident_id(id) {
+                Some(id) => Some(HirePerson::PersonKey(pii::person_key(
+                    &self.0.person_key_secret,
+                    &id,
+                ))),
+                None => {
+                    v.add(
+                        "resident_id_number",
+                        "must be an 18-character resident ID number with a valid birth date and check character",
+                    );
+                    None
+                }
+            },
+            None => {
+                v.add("person", "one of resume or resident_id_number is required");
+                None
+            }
+        };
+        let employer_code =
+            validate::credit_code(&req.employer_credit_code, "employer_credit_code", &mut v);
+        let district = (!req.workplace_district.is_empty()).then(|| {
+            validate::district(&req.workplace_district, "workplace_district", &mut v);
+            req.workplace_district.clone()
+        });
+        let industry = (!req.industry.is_empty())
+            .then(|| validate::industry(&req.industry, "industry", &mut v));
+        let start = day(req.start_date.as_ref(), "start_date", &mut v);
+        let today = now_micros().div_euclid(validate::DAY_MICROS);
+        if let Some((_, n)) = start
+            && n > today + 366
+        {
+            v.add("start_date", "must be at most 1 year in the future");
+        }
+        let posting_id = if req.posting.is_empty() {
+            None
+        } else {
+            Some(own_child(&req.posting, "postings", "posting", &platform).map_err(status)?)
+        };
+        let request_id = request_id(&req.request_id, "request_id", &mut v);
+        v.into_result().map_err(status)?;
+        let (Some(person), Some((start, _))) = (person, start) else {
+            return Err(status(talent_server::ApiError::invalid(
+                "person",
+                "is required",
+            )));
+        };
+        let canonical = (
+            &req.person,
+            &employer_code,
+            &district,
+            &industry,
+            start,
+            &posting_id,
+        );
+        let request_id = request_id.map(|id| RequestId {
+            id,
+            fingerprint: fingerprint(&canonical),
+        });
+        let hire = HireInput {
+            person,
+            employer_code,
+            district,
+            industry,
+            start,
+            posting_id,
+        };
+        let record = self
+            .0
+            .store
+            .record_hire(platform, hire, request_id, now_micros())
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::RecordHireResponse {
+            employment: Some(employment_pb(record)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_separation(
+        &self,
+        request: Request<pb::RecordSeparationRequest>,
+    ) -> Result<Response<pb::RecordSeparationResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        let req = request.into_inner();
+        let id = own_child(&req.name, "employments", "name", &platform).map_err(status)?;
+        let mut v = FieldViolations::new();
+        let end = day(req.end_date.as_ref(), "end_date", &mut v);
+        v.into_result().map_err(status)?;
+        let Some((end, _)) = end else {
+            return Err(status(talent_server::ApiError::invalid(
+                "end_date",
+                "is required",
+            )));
+        };
+        let record = self
+            .0
+            .store
+            .record_separation(platform, id, end, now_micros())
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::RecordSeparationResponse {
+            employment: Some(employment_pb(record)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_employments(
+        &self,
+        request: Request<pb::ListEmploymentsRequest>,
+    ) -> Result<Response<pb::ListEmploymentsResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        let req = request.into_inner();
+        check_parent(&req.parent, &platform).map_err(status)?;
+        let mut v = FieldViolations::new();
+        let limit = validate::page_size(req.page_size, "page_size", &mut v);
+        let mut filter = EmploymentFilter::default();
+        if !req.employer_credit_code.is_empty() {
+            filter.employer_code = Some(validate::credit_code(
+                &req.employer_credit_code,
+                "employer_credit_code",
+                &mut v,
+            ));
+        }
+        if !req.person_key.is_empty() {
+            if !pii::is_person_key(&req.person_key) {
+                v.add("person_key", "must be 64 lower-case hexadecimal characters");
+            }
+            filter.person_key = Some(req.person_key.clone());
+        }
+        if req.active_on.is_some() {
+            filter.active_on = day(req.active_on.as_ref(), "active_on", &mut v).map(|(d, _)| d);
+        }
+        let filters = format!(
+            "{:?};{:?};{:?}",
+            filter.employer_code,
+            filter.person_key,
+            filter.active_on.map(day_text)
+        );
+        let cursor = read_page_token(&req.page_token, &filters, &mut v);
+        v.into_result().map_err(status)?;
+        let after = cursor.and_then(|c| {
+            Some((
+                c.get(0)?.as_str()?.to_owned(),
+                c.get(1)?.as_str()?.to_owned(),
+            ))
+        });
+        let size = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut employments = self
+            .0
+            .store
+            .list_employments(platform, filter, after, limit + 1)
+            .await
+            .map_err(status)?;
+        let more = employments.len() > size;
+        employments.truncate(size);
+        let next_page_token = match employments.last() {
+            Some(last) if more => page_token(
+                &filters,
+                serde_json::json!([day_text(last.start), last.employment_id]),
+            ),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListEmploymentsResponse {
+            employments: employments.into_iter().map(employment_pb).collect(),
+            next_page_token,
+        }))
+    }
+}

@@ -1,0 +1,883 @@
+//! Storage of the recruiting service: one trait, [`RecruitingStore`], with a
+//! SQLite and a PostgreSQL implementation side by side ([`sql`]). Every
+//! method that changes something writes its `talent.events.v1` events into
+//! the outbox in the same transaction, so an event exists exactly when its
+//! change committed.
+//!
+//! The store speaks domain types (validated input, records); it knows
+//! nothing of gRPC. Problems an item of a batch can have that only the
+//! database can see (an unknown employer, a changed immutable field) come
+//! back as [`ItemError`]s with field paths relative to the item.
+
+use std::{collections::BTreeMap, future::Future};
+
+use talent_server::{ApiError, FieldViolations};
+
+pub mod sql;
+
+pub use sql::{PgStore, SqliteStore};
+
+/// What an upsert did with one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Why one item of a batch was rejected, without failing the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemError {
+    /// Field violations, with paths relative to the item (`title`,
+    /// `salary.max_cny`).
+    Invalid(Vec<(String, String)>),
+    /// The item is valid but its resource is in the wrong state.
+    FailedPrecondition(String),
+}
+
+impl ItemError {
+    pub fn field(field: &str, description: impl Into<String>) -> Self {
+        Self::Invalid(vec![(field.to_owned(), description.into())])
+    }
+}
+
+/// The result of one item of a batch.
+pub type ItemResult<T> = Result<T, ItemError>;
+
+/// Failures of a store call as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("invalid argument")]
+    Invalid(FieldViolations),
+    #[error("request_id was already used with a different request")]
+    RequestIdReused,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            StoreError::AlreadyExists(m) => ApiError::AlreadyExists(m),
+            StoreError::FailedPrecondition(m) => ApiError::FailedPrecondition(m),
+            StoreError::Invalid(v) => ApiError::InvalidArgument(v),
+            StoreError::RequestIdReused => ApiError::Reason {
+                code: tonic::Code::InvalidArgument,
+                reason: "REQUEST_ID_REUSED",
+                message: "request_id was already used with a different request".into(),
+            },
+            StoreError::Database(e) => e.into(),
+            StoreError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An idempotency key with the fingerprint of the request it came with.
+#[derive(Debug, Clone)]
+pub struct RequestId {
+    pub id: String,
+    pub fingerprint: Vec<u8>,
+}
+
+/// A platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformRecord {
+    pub id: String,
+    pub display_name: String,
+    pub created_at: i64,
+    pub disabled_at: Option<i64>,
+}
+
+/// The metadata of an API key (the secret is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub platform_id: String,
+    pub secret_prefix: String,
+    pub created_at: i64,
+    pub expire_at: Option<i64>,
+}
+
+/// A new API key: its id, the SHA-256 of its secret and the secret's
+/// first characters.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub id: String,
+    pub platform_id: String,
+    pub key_hash: Vec<u8>,
+    pub secret_prefix: String,
+}
+
+/// Who an API key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOwner {
+    Active(String),
+    Disabled(String),
+    Unknown,
+}
+
+/// One employer of an upsert; `None` fields keep the stored value.
+#[derive(Debug, Clone)]
+pub struct EmployerInput {
+    pub credit_code: String,
+    pub display_name: Option<String>,
+    pub district: Option<String>,
+    pub industry: Option<String>,
+    pub size: Option<i32>,
+}
+
+/// Which platform wrote a field, and when.
+pub type FieldSources = BTreeMap<String, (String, i64)>;
+
+/// An employer as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmployerRecord {
+    pub credit_code: String,
+    pub display_name: String,
+    pub district: String,
+    pub industry: String,
+    pub size: i32,
+    pub field_sources: FieldSources,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Filters of `ListEmployers`.
+#[derive(Debug, Clone, Default)]
+pub struct EmployerFilter {
+    pub district_prefix: Option<String>,
+    pub industry_prefix: Option<String>,
+}
+
+/// Open postings default to expiring this long after publication.
+pub const DEFAULT_POSTING_LIFETIME_MICROS: i64 = 30 * crate::validate::DAY_MICROS;
+/// The longest a posting may stay open.
+pub const MAX_POSTING_LIFETIME_MICROS: i64 = 366 * crate::validate::DAY_MICROS;
+
+/// A posting's stored input fields, every default resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostingFields {
+    pub title: String,
+    /// The normalised title of the opening match.
+    pub title_key: String,
+    pub description: String,
+    pub employer_code: String,
+    pub district: String,
+    pub industry: String,
+    pub occupation: String,
+    pub min_degree: i32,
+    pub experience_years: i32,
+    pub salary: Option<(i32, i32)>,
+    pub headcount: i32,
+    pub employment_type: i32,
+    pub publish_at: i64,
+    pub expire_at: i64,
+    pub fair_id: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// One posting of an upsert, validated; `None` means "the documented
+/// default", which the store resolves (the employer's district and
+/// industry, the stored publish time, 30 days of lifetime).
+#[derive(Debug, Clone)]
+pub struct PostingInput {
+    pub external_id: String,
+    pub title: String,
+    pub description: String,
+    pub employer_code: String,
+    pub district: Option<String>,
+    pub industry: Option<String>,
+    pub occupation: String,
+    pub min_degree: i32,
+    pub experience_years: i32,
+    pub salary: Option<(i32, i32)>,
+    pub headcount: i32,
+    pub employment_type: i32,
+    pub publish_at: Option<i64>,
+    pub expire_at: Option<i64>,
+    pub fair_id: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// The fields an `UpdatePosting` changes: `Some` for each path of the mask,
+/// holding the new value (`None` inside: the documented default).
+#[derive(Debug, Clone, Default)]
+pub struct PostingPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub district: Option<Option<String>>,
+    pub industry: Option<Option<String>>,
+    pub occupation: Option<String>,
+    pub min_degree: Option<i32>,
+    pub experience_years: Option<i32>,
+    pub salary: Option<Option<(i32, i32)>>,
+    pub headcount: Option<i32>,
+    pub employment_type: Option<i32>,
+    pub expire_at: Option<Option<i64>>,
+    pub fair_id: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+}
+
+impl PostingPatch {
+    /// The upsert input equivalent to applying this patch to `current`.
+    pub fn apply(self, external_id: &str, current: &PostingFields) -> PostingInput {
+        PostingInput {
+            external_id: external_id.to_owned(),
+            title: self.title.unwrap_or_else(|| current.title.clone()),
+            description: self
+                .description
+                .unwrap_or_else(|| current.description.clone()),
+            employer_code: current.employer_code.clone(),
+            district: self
+                .district
+                .unwrap_or_else(|| Some(current.district.clone())),
+            industry: self
+                .industry
+                .unwrap_or_else(|| Some(current.industry.clone())),
+            occupation: self
+                .occupation
+                .unwrap_or_else(|| current.occupation.clone()),
+            min_degree: self.min_degree.unwrap_or(current.min_degree),
+            experience_years: self.experience_years.unwrap_or(current.experience_years),
+            salary: self.salary.unwrap_or(current.salary),
+            headcount: self.headcount.unwrap_or(current.headcount),
+            employment_type: self.employment_type.unwrap_or(current.employment_type),
+            publish_at: Some(current.publish_at),
+            expire_at: self.expire_at.unwrap_or(Some(current.expire_at)),
+            fair_id: self.fair_id.unwrap_or_else(|| current.fair_id.clone()),
+            tags: self.tags.unwrap_or_else(|| current.tags.clone()),
+        }
+    }
+}
+
+/// Why a posting is no longer open, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    Open = 0,
+    Closed = 1,
+    Expired = 2,
+}
+
+impl CloseReason {
+    pub fn from_i64(value: i64) -> Self {
+        match value {
+            1 => Self::Closed,
+            2 => Self::Expired,
+            _ => Self::Open,
+        }
+    }
+}
+
+/// The state of a posting as callers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostingState {
+    Open,
+    Closed,
+    Expired,
+}
+
+/// A posting as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostingRecord {
+    pub platform_id: String,
+    pub external_id: String,
+    pub fields: PostingFields,
+    pub close_reason: CloseReason,
+    pub closed_at: Option<i64>,
+    pub opening_id: String,
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl PostingRecord {
+    /// The state at `now`: a posting whose expiry passed is EXPIRED even
+    /// before the expiry sweep has recorded it.
+    pub fn state(&self, now: i64) -> PostingState {
+        match self.close_reason {
+            CloseReason::Closed => PostingState::Closed,
+            CloseReason::Expired => PostingState::Expired,
+            CloseReason::Open if self.fields.expire_at <= now => PostingState::Expired,
+            CloseReason::Open => PostingState::Open,
+        }
+    }
+
+    /// When the posting stopped being open, if it has.
+    pub fn close_time(&self, now: i64) -> Option<i64> {
+        match self.state(now) {
+            PostingState::Open => None,
+            PostingState::Closed => self.closed_at,
+            PostingState::Expired => self.closed_at.or(Some(self.fields.expire_at)),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        posting_name(&self.platform_id, &self.external_id)
+    }
+}
+
+pub fn posting_name(platform: &str, external_id: &str) -> String {
+    format!("platforms/{platform}/postings/{external_id}")
+}
+
+pub fn fair_name(platform: &str, fair_id: &str) -> String {
+    format!("platforms/{platform}/fairs/{fair_id}")
+}
+
+/// The result of upserting one posting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostingSummary {
+    pub outcome: Outcome,
+    pub opening_id: String,
+}
+
+/// Filters of `ListPostings`.
+#[derive(Debug, Clone, Default)]
+pub struct PostingFilter {
+    pub state: Option<PostingState>,
+    pub district_prefix: Option<String>,
+    pub industry_prefix: Option<String>,
+    pub employer_code: Option<String>,
+    pub fair_id: Option<String>,
+    pub updated_since: Option<i64>,
+}
+
+/// One education entry of a résumé.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Education {
+    pub degree_level: i32,
+    pub university_code: String,
+    pub university_name: String,
+    pub discipline: i32,
+    pub major: String,
+    /// Graduation date as (year, month, day).
+    pub graduation: (i32, i32, i32),
+}
+
+/// The non-personal fields of a résumé.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ResumeAttributes {
+    pub education: Vec<Education>,
+    pub title_level: i32,
+    pub skill_level: i32,
+    pub desired_districts: Vec<String>,
+    pub desired_industries: Vec<String>,
+}
+
+impl ResumeAttributes {
+    /// Whether the statistical attributes (what `ResumeReceived` carries)
+    /// differ.
+    pub fn statistics_differ(&self, other: &Self) -> bool {
+        let facts = |a: &Self| {
+            (
+                a.education
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.degree_level,
+                            e.university_code.clone(),
+                            e.discipline,
+                            e.graduation,
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                a.title_level,
+                a.skill_level,
+            )
+        };
+        facts(self) != facts(other)
+    }
+}
+
+/// One résumé of an upsert, validated and normalised.
+#[derive(Debug, Clone)]
+pub struct ResumeInput {
+    pub external_id: String,
+    pub person_key: String,
+    pub personal: crate::pii::Personal,
+    pub attributes: ResumeAttributes,
+    pub consent: bool,
+    pub consent_at: Option<i64>,
+}
+
+/// A résumé as stored, its personal fields decrypted (None once erased).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeRecord {
+    pub platform_id: String,
+    pub external_id: String,
+    pub person_key: String,
+    pub personal: Option<crate::pii::Personal>,
+    pub attributes: ResumeAttributes,
+    pub consent: bool,
+    pub consent_at: i64,
+    pub erased_at: Option<i64>,
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ResumeRecord {
+    pub fn name(&self) -> String {
+        resume_name(&self.platform_id, &self.external_id)
+    }
+}
+
+pub fn resume_name(platform: &str, external_id: &str) -> String {
+    format!("platforms/{platform}/resumes/{external_id}")
+}
+
+/// The result of upserting one résumé.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeSummary {
+    pub outcome: Outcome,
+    pub person_key: String,
+}
+
+/// A calendar date (year, month, day), validated.
+pub type Day = (i32, i32, i32);
+
+/// `YYYY-MM-DD`, which sorts as the dates do.
+pub fn day_text((y, m, d): Day) -> String {
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The inverse of [`day_text`].
+pub fn parse_day(text: &str) -> Option<Day> {
+    let mut parts = text.splitn(3, '-').map(str::parse::<i32>);
+    Some((
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    ))
+}
+
+/// A new fair.
+#[derive(Debug, Clone)]
+pub struct FairInput {
+    pub fair_id: String,
+    pub display_name: String,
+    pub format: i32,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub district: String,
+}
+
+/// A fair as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FairRecord {
+    pub platform_id: String,
+    pub fair_id: String,
+    pub display_name: String,
+    pub format: i32,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub district: String,
+    pub created_at: i64,
+    pub participation_count: i64,
+}
+
+/// Who was hired.
+#[derive(Debug, Clone)]
+pub enum HirePerson {
+    /// A résumé of the calling platform (its external id).
+    Resume(String),
+    /// A person key derived from a resident ID number.
+    PersonKey(String),
+}
+
+/// A hire to record; `None` district and industry default to the
+/// posting's, else the employer's.
+#[derive(Debug, Clone)]
+pub struct HireInput {
+    pub person: HirePerson,
+    pub employer_code: String,
+    pub district: Option<String>,
+    pub industry: Option<String>,
+    pub start: Day,
+    pub posting_id: Option<String>,
+}
+
+/// An employment as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmploymentRecord {
+    pub platform_id: String,
+    pub employment_id: String,
+    pub resume_id: Option<String>,
+    pub person_key: String,
+    pub employer_code: String,
+    pub district: String,
+    pub industry: String,
+    pub start: Day,
+    pub end: Option<Day>,
+    pub posting_id: Option<String>,
+    pub application_id: Option<String>,
+    pub separation_revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl EmploymentRecord {
+    pub fn name(&self) -> String {
+        format!(
+            "platforms/{}/employments/{}",
+            self.platform_id, self.employment_id
+        )
+    }
+}
+
+/// Filters of `ListEmployments`.
+#[derive(Debug, Clone, Default)]
+pub struct EmploymentFilter {
+    pub employer_code: Option<String>,
+    pub person_key: Option<String>,
+    pub active_on: Option<Day>,
+}
+
+/// Application states (`talent.recruiting.v1.ApplicationState`).
+pub mod app_state {
+    pub const SUBMITTED: i32 = 1;
+    pub const HIRED: i32 = 5;
+    pub const REJECTED: i32 = 6;
+    pub const WITHDRAWN: i32 = 7;
+
+    /// Whether the state machine allows `from` → `to`.
+    pub fn allowed(from: i32, to: i32) -> bool {
+        (SUBMITTED..HIRED).contains(&from) && (to == from + 1 || to == REJECTED || to == WITHDRAWN)
+    }
+}
+
+/// A new application.
+#[derive(Debug, Clone)]
+pub struct ApplicationInput {
+    pub application_id: String,
+    pub resume_id: String,
+    pub posting_id: String,
+    pub fair_id: Option<String>,
+    pub submit_at: Option<i64>,
+}
+
+/// One move of an application: (from, to, time, reason).
+pub type Transition = (i32, i32, i64, String);
+
+/// An application as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationRecord {
+    pub platform_id: String,
+    pub application_id: String,
+    pub resume_id: String,
+    pub posting_id: String,
+    pub fair_id: Option<String>,
+    pub state: i32,
+    pub history: Vec<Transition>,
+    pub submit_at: i64,
+    pub employment_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The employment details of a move to HIRED.
+#[derive(Debug, Clone)]
+pub struct HireDetails {
+    pub start: Day,
+    pub district: Option<String>,
+    pub industry: Option<String>,
+}
+
+/// A requested state change.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub to: i32,
+    pub at: Option<i64>,
+    pub reason: String,
+    pub hire: Option<HireDetails>,
+}
+
+/// Filters of `ListApplications`.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationFilter {
+    pub posting_id: Option<String>,
+    pub resume_id: Option<String>,
+    pub state: Option<i32>,
+}
+
+/// The storage of the recruiting service.
+pub trait RecruitingStore: Clone + Send + Sync + 'static {
+    // Platforms and keys.
+
+    /// Creates a platform; `ALREADY_EXISTS` when the id is taken. With a
+    /// request id seen before: the platform, or `RequestIdReused`.
+    fn create_platform(
+        &self,
+        platform: PlatformRecord,
+        request_id: Option<RequestId>,
+    ) -> impl Future<Output = StoreResult<PlatformRecord>> + Send;
+
+    /// Platforms ordered by id, after `after`.
+    fn list_platforms(
+        &self,
+        after: Option<String>,
+        limit: i64,
+        show_disabled: bool,
+    ) -> impl Future<Output = StoreResult<Vec<PlatformRecord>>> + Send;
+
+    /// Disables a platform (unchanged when disabled already).
+    fn disable_platform(
+        &self,
+        id: String,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<PlatformRecord>> + Send;
+
+    /// Stores a new key. With `rotate_expire_at`, every other active key of
+    /// the platform expires at that instant (or keeps an earlier expiry) and
+    /// is returned; without it, a sixth active key is refused.
+    fn issue_api_key(
+        &self,
+        key: NewApiKey,
+        now: i64,
+        rotate_expire_at: Option<i64>,
+    ) -> impl Future<Output = StoreResult<(ApiKeyRecord, Vec<ApiKeyRecord>)>> + Send;
+
+    /// The platform owning an unexpired key with this hash.
+    fn authenticate(
+        &self,
+        key_hash: Vec<u8>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<KeyOwner>> + Send;
+
+    // Employers.
+
+    fn upsert_employers(
+        &self,
+        platform: String,
+        items: Vec<EmployerInput>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<ItemResult<Outcome>>>> + Send;
+
+    /// An employer the platform has upserted.
+    fn get_employer(
+        &self,
+        platform: String,
+        credit_code: String,
+    ) -> impl Future<Output = StoreResult<Option<EmployerRecord>>> + Send;
+
+    /// The platform's employers ordered by credit code, after `after`.
+    fn list_employers(
+        &self,
+        platform: String,
+        filter: EmployerFilter,
+        after: Option<String>,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<Vec<EmployerRecord>>> + Send;
+
+    // Postings.
+
+    /// Upserts postings in one transaction, one result per item in order.
+    fn upsert_postings(
+        &self,
+        platform: String,
+        items: Vec<PostingInput>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<ItemResult<PostingSummary>>>> + Send;
+
+    fn get_posting(
+        &self,
+        platform: String,
+        external_id: String,
+    ) -> impl Future<Output = StoreResult<Option<PostingRecord>>> + Send;
+
+    /// The platform's postings ordered by (update time, external id), after
+    /// the cursor.
+    fn list_postings(
+        &self,
+        platform: String,
+        filter: PostingFilter,
+        after: Option<(i64, String)>,
+        limit: i64,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<PostingRecord>>> + Send;
+
+    /// Applies a field-mask update; `NOT_FOUND`, `FAILED_PRECONDITION` for
+    /// a closed posting, field violations relative to `posting`.
+    fn update_posting(
+        &self,
+        platform: String,
+        external_id: String,
+        patch: PostingPatch,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<PostingRecord>> + Send;
+
+    /// Closes an open posting at `close_at` (default `now`); a closed or
+    /// expired posting is returned unchanged.
+    fn close_posting(
+        &self,
+        platform: String,
+        external_id: String,
+        close_at: Option<i64>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<PostingRecord>> + Send;
+
+    /// Records every open posting whose expiry has passed as EXPIRED, with
+    /// its `PostingClosed` event. Returns how many it expired.
+    fn expire_postings(&self, now: i64) -> impl Future<Output = StoreResult<usize>> + Send;
+
+    // Résumés.
+
+    /// Upserts résumés in one transaction, one result per item in order.
+    fn upsert_resumes(
+        &self,
+        platform: String,
+        items: Vec<ResumeInput>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<ItemResult<ResumeSummary>>>> + Send;
+
+    fn get_resume(
+        &self,
+        platform: String,
+        external_id: String,
+    ) -> impl Future<Output = StoreResult<Option<ResumeRecord>>> + Send;
+
+    /// Deletes the personal fields of every résumé of the person and emits
+    /// `PersonErased` when anything was erased. Returns how many of
+    /// `platform`'s résumés this call erased (all platforms' for None).
+    fn erase_person(
+        &self,
+        platform: Option<String>,
+        person_key: String,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<i64>> + Send;
+
+    /// The person's résumés, of one platform or (None) of all.
+    fn person_resumes(
+        &self,
+        platform: Option<String>,
+        person_key: String,
+    ) -> impl Future<Output = StoreResult<Vec<ResumeRecord>>> + Send;
+
+    // Fairs.
+
+    /// Creates a fair (`ALREADY_EXISTS` for a taken id) and emits
+    /// `FairHeld`; idempotent with a request id.
+    fn create_fair(
+        &self,
+        platform: String,
+        fair: FairInput,
+        request_id: Option<RequestId>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<FairRecord>> + Send;
+
+    /// Registers an employer in a fair of the platform; returns when it
+    /// registered and whether this call did.
+    fn register_participation(
+        &self,
+        platform: String,
+        fair_id: String,
+        employer_code: String,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<(i64, bool)>> + Send;
+
+    fn get_fair(
+        &self,
+        platform: String,
+        fair_id: String,
+    ) -> impl Future<Output = StoreResult<Option<FairRecord>>> + Send;
+
+    /// The platform's fairs starting in `[from, before)`, ordered by
+    /// (start, id), after the cursor.
+    fn list_fairs(
+        &self,
+        platform: String,
+        from: Option<i64>,
+        before: Option<i64>,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<Vec<FairRecord>>> + Send;
+
+    // Employments.
+
+    /// Records a hire and emits `Hired`; idempotent with a request id.
+    /// Field violations are relative to the request.
+    fn record_hire(
+        &self,
+        platform: String,
+        hire: HireInput,
+        request_id: Option<RequestId>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<EmploymentRecord>> + Send;
+
+    /// Ends (or corrects the end of) an employment and emits `Separated`;
+    /// the same end date again changes nothing.
+    fn record_separation(
+        &self,
+        platform: String,
+        employment_id: String,
+        end: Day,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<EmploymentRecord>> + Send;
+
+    /// The platform's employments ordered by (start date, id), after the
+    /// cursor.
+    fn list_employments(
+        &self,
+        platform: String,
+        filter: EmploymentFilter,
+        after: Option<(String, String)>,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<Vec<EmploymentRecord>>> + Send;
+
+    // Applications.
+
+    /// Creates an application in SUBMITTED and emits
+    /// `ApplicationSubmitted`; idempotent with a request id.
+    fn create_application(
+        &self,
+        platform: String,
+        input: ApplicationInput,
+        request_id: Option<RequestId>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<ApplicationRecord>> + Send;
+
+    /// Moves an application along the state machine; HIRED records the
+    /// employment and emits `Hired`.
+    fn update_application_status(
+        &self,
+        platform: String,
+        application_id: String,
+        change: StatusChange,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<ApplicationRecord>> + Send;
+
+    fn get_application(
+        &self,
+        platform: String,
+        application_id: String,
+    ) -> impl Future<Output = StoreResult<Option<ApplicationRecord>>> + Send;
+
+    /// The platform's applications ordered by (create time, id), after the
+    /// cursor.
+    fn list_applications(
+        &self,
+        platform: String,
+        filter: ApplicationFilter,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<Vec<ApplicationRecord>>> + Send;
+
+    /// The applications made with the person's résumés and the person's
+    /// employments, of one platform or (None) of all.
+    fn person_records(
+        &self,
+        platform: Option<String>,
+        person_key: String,
+    ) -> impl Future<Output = StoreResult<(Vec<ApplicationRecord>, Vec<EmploymentRecord>)>> + Send;
+}
