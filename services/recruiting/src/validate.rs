@@ -48,6 +48,23 @@ pub fn micros(
     Some(ts.seconds * 1_000_000 + i64::from(ts.nanos) / 1000)
 }
 
+/// How far ahead of this server's clock a platform's "now" may be.
+const CLOCK_LEEWAY_MICROS: i64 = 5 * 60 * 1_000_000;
+
+/// A time that is given by the platform and must not be in the future.
+pub fn past_time(
+    value: Option<&prost_types::Timestamp>,
+    field: &str,
+    now: i64,
+    v: &mut FieldViolations,
+) -> Option<i64> {
+    let at = micros(value?, field, v)?;
+    if at > now + CLOCK_LEEWAY_MICROS {
+        v.add(field, "must not be in the future");
+    }
+    Some(at)
+}
+
 /// Where control characters are tolerated in a free-text field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lines {

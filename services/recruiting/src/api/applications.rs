@@ -17,9 +17,6 @@ use crate::{
     validate::{self, Lines, now_micros, timestamp},
 };
 
-/// How far in the future a platform's clock may run.
-const CLOCK_LEEWAY_MICROS: i64 = 5 * 60 * 1_000_000;
-
 pub struct Applications<S>(pub Context<S>);
 
 pub(crate) fn application_pb(a: ApplicationRecord) -> pb::Application {
@@ -54,20 +51,6 @@ pub(crate) fn application_pb(a: ApplicationRecord) -> pb::Application {
         create_time: Some(timestamp(a.created_at)),
         update_time: Some(timestamp(a.updated_at)),
     }
-}
-
-/// A time that is given by the platform and must not be in the future.
-fn past_time(
-    value: Option<&prost_types::Timestamp>,
-    field: &str,
-    now: i64,
-    v: &mut FieldViolations,
-) -> Option<i64> {
-    let at = validate::micros(value?, field, v)?;
-    if at > now + CLOCK_LEEWAY_MICROS {
-        v.add(field, "must not be in the future");
-    }
-    Some(at)
 }
 
 #[tonic::async_trait]
@@ -107,7 +90,7 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
         };
         let now = now_micros();
         let mut v = FieldViolations::new();
-        let submit_at = past_time(
+        let submit_at = validate::past_time(
             application.submit_time.as_ref(),
             "application.submit_time",
             now,
@@ -162,7 +145,7 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
         let mut v = FieldViolations::new();
         let known = pb::ApplicationState::try_from(req.state).is_ok();
         validate::enum_value(req.state, known, false, "state", &mut v);
-        let at = past_time(req.transition_time.as_ref(), "transition_time", now, &mut v);
+        let at = validate::past_time(req.transition_time.as_ref(), "transition_time", now, &mut v);
         let reason = validate::text(&req.reason, "reason", 0, 200, Lines::Single, &mut v);
         let mut hire = None;
         if req.state == app_state::HIRED {

@@ -175,6 +175,7 @@ fn resume_input(r: &pb::Resume, secret: &[u8], now: i64) -> Result<ResumeInput, 
         .consent_time
         .as_ref()
         .and_then(|t| validate::micros(t, "consent_time", &mut v));
+    let received_at = validate::past_time(r.receive_time.as_ref(), "receive_time", now, &mut v);
     match resident_id {
         Some(id) if v.is_empty() => Ok(ResumeInput {
             external_id: r.external_id.clone(),
@@ -194,6 +195,7 @@ fn resume_input(r: &pb::Resume, secret: &[u8], now: i64) -> Result<ResumeInput, 
             },
             consent: r.statistical_use_consent,
             consent_at,
+            received_at,
         }),
         _ => Err(v),
     }
@@ -231,6 +233,7 @@ pub fn resume_pb(r: ResumeRecord) -> pb::Resume {
         consent_time: Some(timestamp(r.consent_at)),
         erased: r.erased_at.is_some(),
         create_time: Some(timestamp(r.created_at)),
+        receive_time: Some(timestamp(r.created_at)),
         update_time: Some(timestamp(r.updated_at)),
     }
 }
@@ -456,7 +459,18 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         tokio::spawn(async move {
             loop {
-                let message = match inbound.message().await {
+                // The batch in hand is finished; on shutdown the stream then
+                // ends with UNAVAILABLE and the platform reconnects.
+                let next = tokio::select! {
+                    next = inbound.message() => next,
+                    () = ctx.draining.cancelled() => {
+                        let _ = sender
+                            .send(Err(Status::unavailable("the recruiting service is shutting down")))
+                            .await;
+                        break;
+                    }
+                };
+                let message = match next {
                     Ok(Some(message)) => message,
                     Ok(None) => break,
                     Err(err) => {

@@ -409,6 +409,9 @@ pub struct ResumeInput {
     pub attributes: ResumeAttributes,
     pub consent: bool,
     pub consent_at: Option<i64>,
+    /// When the platform received the résumé (backfills); None: now. Only
+    /// the first push sets it.
+    pub received_at: Option<i64>,
 }
 
 /// A résumé as stored, its personal fields decrypted (None once erased).

@@ -1710,7 +1710,7 @@ macro_rules! sql_store {
                                     consent_at: item.consent_at.unwrap_or(now),
                                     erased_at: None,
                                     revision: 1,
-                                    created_at: now,
+                                    created_at: item.received_at.unwrap_or(now),
                                     updated_at: now,
                                 };
                                 events.push(OutboxEvent::new(
