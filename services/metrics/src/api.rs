@@ -25,6 +25,8 @@ pub struct State {
     pub ingest: IngestSettings,
     pub admin_key: Option<String>,
     pub default_threshold: i64,
+    /// Cancelled when the service begins to shut down.
+    pub draining: talent_server::CancellationToken,
 }
 
 pub type Shared = Arc<State>;
@@ -283,7 +285,19 @@ impl pb::ingest_service_server::IngestService for Ingest {
         let state = self.0.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
-            while let Some(message) = incoming.next().await {
+            loop {
+                // A message being applied is finished; then the stream
+                // ends so that the sender reconnects (to another replica).
+                let message = tokio::select! {
+                    message = incoming.next() => message,
+                    () = state.draining.cancelled() => {
+                        let _ = tx
+                            .send(Err(Status::unavailable("the metrics service is shutting down")))
+                            .await;
+                        break;
+                    }
+                };
+                let Some(message) = message else { break };
                 let result = match message {
                     Ok(m) if m.events.len() > 1000 => Err(Status::from(ApiError::invalid(
                         "events",

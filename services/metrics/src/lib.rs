@@ -123,7 +123,9 @@ impl Application {
         )
         .await?;
         let limit = server_config.max_message_bytes;
+        let server = Server::bind("metrics", server_config).await?;
         let state = std::sync::Arc::new(api::State {
+            draining: server.draining(),
             store: store::Store::new(db.clone()),
             ingest: ingest::IngestSettings {
                 person_key_secret: config.person_key_secret.clone(),
@@ -132,8 +134,7 @@ impl Application {
             admin_key: config.admin_key.clone().filter(|k| !k.is_empty()),
             default_threshold: i64::from(config.default_disclosure_threshold),
         });
-        let server = Server::bind("metrics", server_config)
-            .await?
+        let server = server
             .add_service(
                 pb::admin_service_server::AdminServiceServer::new(api::Admin(state.clone()))
                     .max_decoding_message_size(limit),

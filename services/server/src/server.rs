@@ -35,6 +35,7 @@ pub struct Server {
     routes: Routes,
     services: Vec<&'static str>,
     health_detail: Option<prometheus_http::HealthDetail>,
+    draining: CancellationToken,
 }
 
 impl Server {
@@ -58,6 +59,7 @@ impl Server {
             routes: Routes::default(),
             services: Vec::new(),
             health_detail: None,
+            draining: CancellationToken::new(),
         })
     }
 
@@ -83,6 +85,14 @@ impl Server {
     /// The health reporter, for services that report more than "serving".
     pub fn health(&self) -> HealthReporter {
         self.health.clone()
+    }
+
+    /// Cancelled when shutdown begins. Long-lived streams watch it: they
+    /// finish the message in hand, then end with `UNAVAILABLE` so that the
+    /// client reconnects elsewhere, instead of holding the drain open until
+    /// the grace period runs out.
+    pub fn draining(&self) -> CancellationToken {
+        self.draining.clone()
     }
 
     /// Sets what `GET /health` on the metrics port answers: a JSON detail
@@ -122,6 +132,7 @@ impl Server {
             mut routes,
             services,
             health_detail,
+            draining,
         } = self;
 
         let reflection = |builder: tonic_reflection::server::Builder<'static>| {
@@ -198,6 +209,7 @@ impl Server {
         health
             .set_service_status("", ServingStatus::NotServing)
             .await;
+        draining.cancel();
         stop.cancel();
         match tokio::time::timeout(config.shutdown_grace(), &mut server).await {
             Ok(result) => result.with_context(|| format!("{name} gRPC server failed"))?,

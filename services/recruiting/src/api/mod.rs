@@ -36,6 +36,8 @@ pub struct Context<S> {
     pub admin_key: Option<Arc<str>>,
     /// The city secret of person keys.
     pub person_key_secret: Arc<[u8]>,
+    /// Cancelled when the service begins to shut down.
+    pub draining: talent_server::CancellationToken,
 }
 
 impl<S: RecruitingStore> Context<S> {

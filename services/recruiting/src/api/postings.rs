@@ -344,7 +344,18 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         tokio::spawn(async move {
             loop {
-                let message = match inbound.message().await {
+                // The batch in hand is finished; on shutdown the stream then
+                // ends with UNAVAILABLE and the platform reconnects.
+                let next = tokio::select! {
+                    next = inbound.message() => next,
+                    () = ctx.draining.cancelled() => {
+                        let _ = sender
+                            .send(Err(Status::unavailable("the recruiting service is shutting down")))
+                            .await;
+                        break;
+                    }
+                };
+                let message = match next {
                     Ok(Some(message)) => message,
                     Ok(None) => break,
                     Err(err) => {
