@@ -18,6 +18,7 @@ mod api;
 pub mod auth;
 pub mod events;
 pub mod pii;
+pub mod relay;
 pub mod store;
 pub mod validate;
 
@@ -58,13 +59,18 @@ pub struct Config {
     /// Seconds between two sweeps that record expired postings (and emit
     /// their `PostingClosed`). 0 disables the sweep.
     pub expiry_sweep_secs: u64,
-    /// The metrics service's gRPC URL, for the outbox relay (issue 5; not
-    /// read by this crate yet).
+    /// The metrics service's gRPC URL (`http://host:port`) the outbox relay
+    /// delivers events to. None: no relay runs in this replica (events wait
+    /// in the outbox).
     pub metrics_url: Option<String>,
-    /// The key the relay presents to the metrics service's ingest API
-    /// (issue 5; not read by this crate yet).
+    /// The INGEST key the relay presents to the metrics service. Required
+    /// with `metrics_url`.
     pub metrics_ingest_key: Option<String>,
-    /// Relay: milliseconds between looks at an idle outbox (issue 5).
+    /// Relay: events per request message, 1 to 1,000.
+    pub relay_batch_size: usize,
+    /// Relay: hours delivered outbox rows are kept before they are pruned.
+    pub relay_retention_hours: u64,
+    /// Relay: milliseconds between looks at an idle outbox.
     pub relay_idle_poll_ms: u64,
     /// Relay: first pause after a failed delivery, in milliseconds.
     pub relay_backoff_min_ms: u64,
@@ -88,7 +94,9 @@ impl Default for Config {
             expiry_sweep_secs: 60,
             metrics_url: None,
             metrics_ingest_key: None,
-            relay_idle_poll_ms: 500,
+            relay_batch_size: 1000,
+            relay_retention_hours: 7 * 24,
+            relay_idle_poll_ms: 100,
             relay_backoff_min_ms: 100,
             relay_backoff_max_ms: 30_000,
             relay_monitor_interval_ms: 1000,
@@ -149,6 +157,7 @@ pub struct Application {
     server: Server,
     db: Db,
     sweep: Option<(Duration, Sweep)>,
+    relay: Option<relay::Relay<relay::SqlOutbox>>,
 }
 
 /// Adds every gRPC service of this crate, over `store`.
@@ -163,6 +172,7 @@ fn add_services<S: RecruitingStore>(
         store,
         admin_key: config.admin_key.as_deref().map(Arc::from),
         person_key_secret: secrets.person_key_secret.clone(),
+        draining: server.draining(),
     };
     server
         .add_service(
@@ -197,6 +207,29 @@ fn add_services<S: RecruitingStore>(
             pb::fair_service_server::FairServiceServer::new(api::Fairs(ctx))
                 .max_decoding_message_size(limit),
         )
+}
+
+/// The relay's settings, when this replica relays.
+fn relay_config(config: &Config) -> anyhow::Result<Option<relay::RelayConfig>> {
+    let Some(url) = &config.metrics_url else {
+        return Ok(None);
+    };
+    let Some(key) = &config.metrics_ingest_key else {
+        bail!(
+            "metrics_ingest_key (TALENT_RECRUITING_METRICS_INGEST_KEY) is required with metrics_url: \
+             issue an INGEST key with the metrics service's AdminService"
+        );
+    };
+    let ms = Duration::from_millis;
+    Ok(Some(relay::RelayConfig {
+        batch_size: config.relay_batch_size,
+        idle_poll: ms(config.relay_idle_poll_ms),
+        backoff_min: ms(config.relay_backoff_min_ms),
+        backoff_max: ms(config.relay_backoff_max_ms),
+        monitor_interval: ms(config.relay_monitor_interval_ms),
+        retention: Duration::from_secs(config.relay_retention_hours * 3600),
+        ..relay::RelayConfig::new(url.clone(), key.clone())
+    }))
 }
 
 /// The expiry sweep over `store`.
@@ -247,7 +280,28 @@ impl Application {
         };
         let sweep = (config.expiry_sweep_secs > 0)
             .then(|| (Duration::from_secs(config.expiry_sweep_secs), sweeper));
-        Ok(Self { server, db, sweep })
+        let mut server = server;
+        let relay = match relay_config(&config)? {
+            Some(relay_config) => {
+                let relay = relay::Relay::new(
+                    relay::SqlOutbox::new(db.clone()),
+                    relay_config,
+                    server.registry(),
+                )?;
+                let status = relay.status();
+                server.set_health_detail(Arc::new(move || {
+                    (true, serde_json::json!({ "relay": status.detail() }))
+                }));
+                Some(relay)
+            }
+            None => None,
+        };
+        Ok(Self {
+            server,
+            db,
+            sweep,
+            relay,
+        })
     }
 
     /// The gRPC address, with the real port when 0 was asked for.
@@ -274,8 +328,15 @@ impl Application {
                 }
             })
         });
+        let relay = self
+            .relay
+            .map(|relay| tokio::spawn(relay.run(shutdown.clone())));
         let result = self.server.run(shutdown).await;
         if let Some(task) = sweeper {
+            let _ = task.await;
+        }
+        // The relay finishes the batch in flight, then stops.
+        if let Some(task) = relay {
             let _ = task.await;
         }
         self.db.close().await;

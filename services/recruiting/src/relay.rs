@@ -1,0 +1,996 @@
+//! The outbox relay: delivers the recruiting service's events to the metrics
+//! service, in outbox order, and marks each row delivered only after metrics
+//! acknowledged it (so delivery is at least once; metrics' dedupe by event
+//! id makes the effect exactly once).
+//!
+//! One replica relays at a time: before each batch the relay takes or
+//! renews a lease in the database ([`Outbox::acquire_lease`]). Several
+//! recruiting replicas on one database therefore never deliver the same row
+//! concurrently and the source's order is kept; when the leader dies, its
+//! lease expires and another replica carries on where the outbox says.
+//!
+//! When metrics is down the relay retries with exponential backoff and full
+//! jitter; after a restart of either side it resumes from the first
+//! undelivered row.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::{Context, anyhow, bail};
+use prost::Message;
+use rand::Rng;
+use talent_proto::talent::{
+    events::v1::Event,
+    metrics::v1::{EventOutcome, PublishEventsRequest, ingest_service_client::IngestServiceClient},
+};
+use talent_server::prometheus::{self, Gauge, IntCounter, IntGauge, Registry};
+use talent_server::{CancellationToken, Db};
+use tokio::sync::{Notify, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Endpoint;
+
+/// One undelivered outbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    /// Position in the outbox; delivery follows it.
+    pub seq: i64,
+    /// The encoded `talent.events.v1.Event`.
+    pub event: Vec<u8>,
+    /// When the row was written, unix microseconds.
+    pub created_at_micros: i64,
+}
+
+/// Rows waiting for delivery.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Backlog {
+    pub rows: u64,
+    /// When the oldest waiting row was written, unix microseconds.
+    pub oldest_created_at_micros: Option<i64>,
+}
+
+/// The relay's view of the outbox table.
+pub trait Outbox: Clone + Send + Sync + 'static {
+    /// Takes the relay lease for `holder`, or renews it if `holder` has it;
+    /// `false` while another holder's lease has not expired.
+    fn acquire_lease(
+        &self,
+        holder: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = anyhow::Result<bool>> + Send;
+
+    /// Gives the lease up (a clean stop), so another replica, or this one
+    /// restarted, need not wait for it to expire.
+    fn release_lease(&self, holder: &str) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// Up to `limit` undelivered rows with the lowest `seq`, in `seq` order.
+    fn next_batch(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = anyhow::Result<Vec<OutboxRow>>> + Send;
+
+    /// Marks rows delivered; `rejected` are those metrics refused for good
+    /// (kept for inspection, never sent again).
+    fn mark_delivered(
+        &self,
+        delivered: &[i64],
+        rejected: &[i64],
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// What is waiting.
+    fn backlog(&self) -> impl Future<Output = anyhow::Result<Backlog>> + Send;
+
+    /// Deletes rows delivered before `before_micros`; returns how many.
+    fn prune_delivered(
+        &self,
+        before_micros: i64,
+    ) -> impl Future<Output = anyhow::Result<u64>> + Send;
+}
+
+/// How the relay is configured.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The metrics service, `http://host:port`.
+    pub metrics_url: String,
+    /// An INGEST key of the metrics service.
+    pub ingest_key: String,
+    /// Events per request message (1 to 1,000).
+    pub batch_size: usize,
+    /// How often an idle relay looks at the outbox when nothing woke it.
+    pub idle_poll: Duration,
+    /// First and largest pause between attempts when metrics is down.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// How long a batch may wait for its acknowledgement.
+    pub ack_timeout: Duration,
+    /// How long a lease lasts without renewal.
+    pub lease_ttl: Duration,
+    /// How long delivered rows are kept before pruning.
+    pub retention: Duration,
+    /// How often the backlog is measured.
+    pub monitor_interval: Duration,
+    /// This replica's lease holder id.
+    pub holder: String,
+}
+
+impl RelayConfig {
+    pub fn new(metrics_url: impl Into<String>, ingest_key: impl Into<String>) -> Self {
+        Self {
+            metrics_url: metrics_url.into(),
+            ingest_key: ingest_key.into(),
+            batch_size: 1000,
+            idle_poll: Duration::from_millis(500),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(30),
+            ack_timeout: Duration::from_secs(60),
+            lease_ttl: Duration::from_secs(10),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            monitor_interval: Duration::from_secs(1),
+            holder: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+/// What the relay reports about itself (Prometheus and the health detail).
+#[derive(Debug, Default)]
+pub struct RelayStatus {
+    backlog_rows: AtomicU64,
+    lag_micros: AtomicI64,
+    delivered: AtomicU64,
+    connected: AtomicBool,
+    sampled_at_micros: AtomicI64,
+}
+
+impl RelayStatus {
+    /// Rows waiting at the last check.
+    pub fn backlog_rows(&self) -> u64 {
+        self.backlog_rows.load(Ordering::Relaxed)
+    }
+    /// Age of the oldest waiting row at the last check.
+    pub fn lag(&self) -> Duration {
+        Duration::from_micros(self.lag_micros.load(Ordering::Relaxed).max(0) as u64)
+    }
+    /// Events delivered since start.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+    /// Whether a stream to metrics is open.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+    /// The health detail: backlog, lag, and when they were measured (a
+    /// backlog of 0 measured after a write proves that write delivered).
+    pub fn detail(&self) -> serde_json::Value {
+        serde_json::json!({
+            "backlog_rows": self.backlog_rows(),
+            "lag_seconds": self.lag().as_secs_f64(),
+            "delivered": self.delivered(),
+            "connected": self.connected(),
+            "sampled_at_micros": self.sampled_at_micros.load(Ordering::Relaxed),
+        })
+    }
+}
+
+#[derive(Clone)]
+struct RelayMetrics {
+    backlog: IntGauge,
+    lag_seconds: Gauge,
+    delivered: IntCounter,
+    rejected: IntCounter,
+    retries: IntCounter,
+    pruned: IntCounter,
+}
+
+impl RelayMetrics {
+    fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let m = Self {
+            backlog: IntGauge::new("relay_backlog_rows", "Outbox rows waiting for delivery")?,
+            lag_seconds: Gauge::new(
+                "relay_lag_seconds",
+                "Age of the oldest outbox row waiting for delivery",
+            )?,
+            delivered: IntCounter::new(
+                "relay_delivered_total",
+                "Events acknowledged by the metrics service",
+            )?,
+            rejected: IntCounter::new(
+                "relay_rejected_total",
+                "Events the metrics service rejected for good",
+            )?,
+            retries: IntCounter::new(
+                "relay_retries_total",
+                "Interrupted deliveries (metrics down, stream broken)",
+            )?,
+            pruned: IntCounter::new("relay_pruned_total", "Delivered outbox rows pruned")?,
+        };
+        registry.register(Box::new(m.backlog.clone()))?;
+        registry.register(Box::new(m.lag_seconds.clone()))?;
+        registry.register(Box::new(m.delivered.clone()))?;
+        registry.register(Box::new(m.rejected.clone()))?;
+        registry.register(Box::new(m.retries.clone()))?;
+        registry.register(Box::new(m.pruned.clone()))?;
+        Ok(m)
+    }
+}
+
+/// The relay of one recruiting replica.
+pub struct Relay<O> {
+    outbox: O,
+    config: RelayConfig,
+    metrics: RelayMetrics,
+    status: Arc<RelayStatus>,
+    wake: Arc<Notify>,
+}
+
+impl<O: Outbox> Relay<O> {
+    pub fn new(outbox: O, config: RelayConfig, registry: &Registry) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            (1..=1000).contains(&config.batch_size),
+            "relay batch size must be 1 to 1000"
+        );
+        Ok(Self {
+            outbox,
+            config,
+            metrics: RelayMetrics::register(registry)?,
+            status: Arc::default(),
+            wake: Arc::default(),
+        })
+    }
+
+    /// The relay's current state, shared.
+    pub fn status(&self) -> Arc<RelayStatus> {
+        self.status.clone()
+    }
+
+    /// Notified after a transaction wrote outbox rows, so that the relay
+    /// does not wait for its next poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Delivers until `shutdown` is cancelled; the batch in flight when it
+    /// is finishes first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let monitor = tokio::spawn(monitor(
+            self.outbox.clone(),
+            self.metrics.clone(),
+            self.status.clone(),
+            self.config.retention,
+            self.config.monitor_interval,
+            shutdown.clone(),
+        ));
+        let mut attempt = 0u32;
+        while !shutdown.is_cancelled() {
+            match self.session(&shutdown, &mut attempt).await {
+                Ok(()) => break,
+                Err(err) => {
+                    self.status.connected.store(false, Ordering::Relaxed);
+                    self.metrics.retries.inc();
+                    let delay = backoff(attempt, self.config.backoff_min, self.config.backoff_max);
+                    attempt = attempt.saturating_add(1);
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "relay: delivery interrupted"
+                    );
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = shutdown.cancelled() => break,
+                    }
+                }
+            }
+        }
+        self.status.connected.store(false, Ordering::Relaxed);
+        if let Err(err) = self.outbox.release_lease(&self.config.holder).await {
+            tracing::warn!(error = format!("{err:#}"), "relay: releasing the lease");
+        }
+        let _ = monitor.await;
+    }
+
+    /// One connection to metrics: delivers batches until shutdown (Ok) or
+    /// until anything fails (Err, and the caller backs off).
+    async fn session(&self, shutdown: &CancellationToken, attempt: &mut u32) -> anyhow::Result<()> {
+        // Only the lease holder opens a stream.
+        while !self
+            .outbox
+            .acquire_lease(&self.config.holder, self.config.lease_ttl)
+            .await?
+        {
+            tokio::select! {
+                () = tokio::time::sleep(self.config.idle_poll) => {}
+                () = shutdown.cancelled() => return Ok(()),
+            }
+        }
+
+        let channel = Endpoint::from_shared(self.config.metrics_url.clone())
+            .context("the metrics URL")?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .context("connecting to the metrics service")?;
+        let (requests, stream) = mpsc::channel::<PublishEventsRequest>(1);
+        let mut request = tonic::Request::new(ReceiverStream::new(stream));
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.config.ingest_key)
+                .parse()
+                .context("the ingest key is not valid header text")?,
+        );
+        let mut acks = IngestServiceClient::new(channel)
+            .publish_events(request)
+            .await
+            .context("opening PublishEvents")?
+            .into_inner();
+        self.status.connected.store(true, Ordering::Relaxed);
+
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            if !self
+                .outbox
+                .acquire_lease(&self.config.holder, self.config.lease_ttl)
+                .await?
+            {
+                bail!("another replica took the relay lease");
+            }
+            let rows = self.outbox.next_batch(self.config.batch_size).await?;
+            if rows.is_empty() {
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(self.config.idle_poll) => {}
+                    () = shutdown.cancelled() => return Ok(()),
+                }
+                continue;
+            }
+
+            let mut events = Vec::with_capacity(rows.len());
+            let mut undecodable = Vec::new();
+            for row in &rows {
+                match Event::decode(row.event.as_slice()) {
+                    Ok(event) => events.push((row.seq, event)),
+                    // Written by this service: a bug, but one row must not
+                    // stop the outbox forever.
+                    Err(err) => {
+                        tracing::error!(seq = row.seq, error = %err, "relay: undecodable outbox row set aside");
+                        undecodable.push(row.seq);
+                    }
+                }
+            }
+            if events.is_empty() {
+                self.outbox.mark_delivered(&[], &undecodable).await?;
+                continue;
+            }
+
+            let sent: Vec<(i64, String)> = events
+                .iter()
+                .map(|(seq, e)| (*seq, e.event_id.clone()))
+                .collect();
+            requests
+                .send(PublishEventsRequest {
+                    events: events.into_iter().map(|(_, e)| e).collect(),
+                })
+                .await
+                .map_err(|_| anyhow!("the PublishEvents stream closed"))?;
+            let response = tokio::time::timeout(self.config.ack_timeout, acks.message())
+                .await
+                .context("no acknowledgement in time")?
+                .context("PublishEvents failed")?
+                .ok_or_else(|| anyhow!("metrics ended the stream"))?;
+            if response.acks.len() != sent.len() {
+                bail!(
+                    "metrics acknowledged {} events of {}",
+                    response.acks.len(),
+                    sent.len()
+                );
+            }
+            let mut delivered = Vec::with_capacity(sent.len());
+            let mut rejected = undecodable;
+            for ((seq, event_id), ack) in sent.iter().zip(&response.acks) {
+                if &ack.event_id != event_id {
+                    bail!("acknowledgements out of order");
+                }
+                match ack.outcome() {
+                    EventOutcome::Applied | EventOutcome::Duplicate => delivered.push(*seq),
+                    EventOutcome::Rejected => {
+                        tracing::error!(
+                            seq,
+                            event_id = %event_id,
+                            reason = ack.error.as_ref().map(|s| s.message.as_str()).unwrap_or(""),
+                            "relay: metrics rejected an event; set aside"
+                        );
+                        rejected.push(*seq);
+                    }
+                    EventOutcome::Unspecified => bail!("an acknowledgement without outcome"),
+                }
+            }
+            self.outbox.mark_delivered(&delivered, &rejected).await?;
+            self.metrics.delivered.inc_by(delivered.len() as u64);
+            self.metrics.rejected.inc_by(rejected.len() as u64);
+            self.status
+                .delivered
+                .fetch_add(delivered.len() as u64, Ordering::Relaxed);
+            *attempt = 0;
+        }
+    }
+}
+
+/// Exponential backoff with jitter: a random pause between half and all of
+/// `min × 2^attempt`, capped at `max`, so that replicas that lost metrics at
+/// the same moment do not come back in step.
+fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
+    let ceiling = min
+        .saturating_mul(2u32.saturating_pow(attempt.min(20)))
+        .min(max)
+        .max(min);
+    let micros = ceiling.as_micros() as u64;
+    Duration::from_micros(rand::rng().random_range(micros / 2..=micros))
+}
+
+/// Samples the backlog every `interval` (Prometheus, health detail, a
+/// warning when it keeps growing) and, every 600 samples, prunes delivered
+/// rows past their retention.
+async fn monitor<O: Outbox>(
+    outbox: O,
+    metrics: RelayMetrics,
+    status: Arc<RelayStatus>,
+    retention: Duration,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    let mut growing = 0u32;
+    let mut last = 0u64;
+    let mut since_prune = 0u32;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        // Taken before the query: a backlog of 0 then proves that every row
+        // written before this instant was delivered.
+        let now = now_micros();
+        match outbox.backlog().await {
+            Ok(backlog) => {
+                let lag = backlog
+                    .oldest_created_at_micros
+                    .map_or(0, |oldest| (now - oldest).max(0));
+                metrics.backlog.set(backlog.rows as i64);
+                metrics.lag_seconds.set(lag as f64 / 1e6);
+                status.backlog_rows.store(backlog.rows, Ordering::Relaxed);
+                status.lag_micros.store(lag, Ordering::Relaxed);
+                status.sampled_at_micros.store(now, Ordering::Relaxed);
+                growing = if backlog.rows > last && backlog.rows > 0 {
+                    growing + 1
+                } else {
+                    0
+                };
+                last = backlog.rows;
+                if growing > 0 && growing.is_multiple_of(10) {
+                    tracing::warn!(
+                        backlog_rows = backlog.rows,
+                        lag_seconds = lag / 1_000_000,
+                        "relay: the outbox backlog keeps growing"
+                    );
+                }
+            }
+            Err(err) => tracing::warn!(error = format!("{err:#}"), "relay: reading the backlog"),
+        }
+        since_prune += 1;
+        if since_prune >= 600 {
+            since_prune = 0;
+            let before = now_micros() - retention.as_micros() as i64;
+            match outbox.prune_delivered(before).await {
+                Ok(n) => metrics.pruned.inc_by(n),
+                Err(err) => tracing::warn!(error = format!("{err:#}"), "relay: pruning"),
+            }
+        }
+    }
+}
+
+pub(crate) fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// The outbox and relay lease tables of the recruiting database.
+#[derive(Clone)]
+pub struct SqlOutbox {
+    db: Db,
+}
+
+impl SqlOutbox {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+impl Outbox for SqlOutbox {
+    async fn acquire_lease(&self, holder: &str, ttl: Duration) -> anyhow::Result<bool> {
+        let now = now_micros();
+        let expires = now + ttl.as_micros() as i64;
+        // Take the lease when it is free, expired, or already ours.
+        let sql_pg = "INSERT INTO relay_lease (id, holder, expires_at) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE relay_lease.holder = excluded.holder OR relay_lease.expires_at < $3";
+        let sql_lite = "INSERT INTO relay_lease (id, holder, expires_at) VALUES (1, ?1, ?2) \
+             ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE relay_lease.holder = excluded.holder OR relay_lease.expires_at < ?3";
+        let affected = match &self.db {
+            Db::Postgres(pool) => sqlx::query(sql_pg)
+                .bind(holder)
+                .bind(expires)
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Db::Sqlite(pool) => sqlx::query(sql_lite)
+                .bind(holder)
+                .bind(expires)
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        };
+        Ok(affected == 1)
+    }
+
+    async fn release_lease(&self, holder: &str) -> anyhow::Result<()> {
+        match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query("DELETE FROM relay_lease WHERE holder = $1")
+                    .bind(holder)
+                    .execute(pool)
+                    .await?;
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query("DELETE FROM relay_lease WHERE holder = ?1")
+                    .bind(holder)
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn next_batch(&self, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
+        let limit = limit as i64;
+        let rows: Vec<(i64, Vec<u8>, i64)> = match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT seq, payload, created_at FROM outbox \
+                     WHERE delivered_at IS NULL ORDER BY seq LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT seq, payload, created_at FROM outbox \
+                     WHERE delivered_at IS NULL ORDER BY seq LIMIT ?1",
+                )
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(seq, event, created_at_micros)| OutboxRow {
+                seq,
+                event,
+                created_at_micros,
+            })
+            .collect())
+    }
+
+    async fn mark_delivered(&self, delivered: &[i64], rejected: &[i64]) -> anyhow::Result<()> {
+        let now = now_micros();
+        for (seqs, is_rejected) in [(delivered, false), (rejected, true)] {
+            if seqs.is_empty() {
+                continue;
+            }
+            match &self.db {
+                Db::Postgres(pool) => {
+                    sqlx::query(
+                        "UPDATE outbox SET delivered_at = $1, rejected = $2 WHERE seq = ANY($3)",
+                    )
+                    .bind(now)
+                    .bind(is_rejected)
+                    .bind(seqs)
+                    .execute(pool)
+                    .await?;
+                }
+                Db::Sqlite(pool) => {
+                    let mut query = sqlx::QueryBuilder::new("UPDATE outbox SET delivered_at = ");
+                    query.push_bind(now);
+                    query.push(", rejected = ");
+                    query.push_bind(is_rejected);
+                    query.push(" WHERE seq IN (");
+                    let mut list = query.separated(", ");
+                    for seq in seqs {
+                        list.push_bind(*seq);
+                    }
+                    query.push(")");
+                    query.build().execute(pool).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn backlog(&self) -> anyhow::Result<Backlog> {
+        let sql = "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE delivered_at IS NULL";
+        let (rows, oldest): (i64, Option<i64>) = match &self.db {
+            Db::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
+            Db::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
+        };
+        Ok(Backlog {
+            rows: rows.max(0) as u64,
+            oldest_created_at_micros: oldest,
+        })
+    }
+
+    async fn prune_delivered(&self, before_micros: i64) -> anyhow::Result<u64> {
+        // Rejected rows stay for inspection.
+        let affected = match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query("DELETE FROM outbox WHERE delivered_at < $1 AND NOT rejected")
+                    .bind(before_micros)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query("DELETE FROM outbox WHERE delivered_at < ?1 AND NOT rejected")
+                    .bind(before_micros)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
+        };
+        Ok(affected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        collections::{BTreeMap, HashSet},
+        net::SocketAddr,
+        sync::Mutex,
+    };
+
+    use talent_proto::talent::{
+        events::v1::{Event, FairHeld, event::Payload},
+        metrics::v1::{
+            EventAck, PublishEventsResponse,
+            ingest_service_server::{IngestService, IngestServiceServer},
+        },
+    };
+    use tokio_stream::StreamExt;
+    use tonic::{Request, Response, Status, Streaming};
+
+    use super::*;
+
+    type BoxStream<T> =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+    /// The outbox in memory, with the same contract as the database one.
+    #[derive(Clone, Default)]
+    struct MemoryOutbox {
+        inner: Arc<Mutex<MemoryState>>,
+    }
+
+    #[derive(Default)]
+    struct MemoryState {
+        rows: BTreeMap<i64, (Vec<u8>, Option<bool>)>, // seq -> (event, delivered? rejected?)
+        lease: Option<String>,
+    }
+
+    impl MemoryOutbox {
+        fn with_events(n: usize) -> Self {
+            let outbox = Self::default();
+            {
+                let mut state = outbox.inner.lock().unwrap();
+                for seq in 1..=n as i64 {
+                    state.rows.insert(seq, (event(seq).encode_to_vec(), None));
+                }
+            }
+            outbox
+        }
+        fn undelivered(&self) -> usize {
+            let state = self.inner.lock().unwrap();
+            state.rows.values().filter(|(_, d)| d.is_none()).count()
+        }
+    }
+
+    impl Outbox for MemoryOutbox {
+        async fn acquire_lease(&self, holder: &str, _ttl: Duration) -> anyhow::Result<bool> {
+            let mut state = self.inner.lock().unwrap();
+            match &state.lease {
+                Some(current) if current != holder => Ok(false),
+                _ => {
+                    state.lease = Some(holder.to_owned());
+                    Ok(true)
+                }
+            }
+        }
+        async fn release_lease(&self, holder: &str) -> anyhow::Result<()> {
+            let mut state = self.inner.lock().unwrap();
+            if state.lease.as_deref() == Some(holder) {
+                state.lease = None;
+            }
+            Ok(())
+        }
+        async fn next_batch(&self, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
+            let state = self.inner.lock().unwrap();
+            Ok(state
+                .rows
+                .iter()
+                .filter(|(_, (_, d))| d.is_none())
+                .take(limit)
+                .map(|(seq, (event, _))| OutboxRow {
+                    seq: *seq,
+                    event: event.clone(),
+                    created_at_micros: 0,
+                })
+                .collect())
+        }
+        async fn mark_delivered(&self, delivered: &[i64], rejected: &[i64]) -> anyhow::Result<()> {
+            let mut state = self.inner.lock().unwrap();
+            for seq in delivered {
+                state.rows.get_mut(seq).unwrap().1 = Some(true);
+            }
+            for seq in rejected {
+                state.rows.get_mut(seq).unwrap().1 = Some(false);
+            }
+            Ok(())
+        }
+        async fn backlog(&self) -> anyhow::Result<Backlog> {
+            Ok(Backlog {
+                rows: self.undelivered() as u64,
+                oldest_created_at_micros: None,
+            })
+        }
+        async fn prune_delivered(&self, _before: i64) -> anyhow::Result<u64> {
+            Ok(0)
+        }
+    }
+
+    fn event(seq: i64) -> Event {
+        Event {
+            event_id: format!("00000000-0000-4000-8000-{seq:012}"),
+            source: "recruiting".into(),
+            sequence: seq as u64,
+            payload: Some(Payload::FairHeld(FairHeld::default())),
+            ..Default::default()
+        }
+    }
+
+    /// A metrics service that applies each event id once, and can be told
+    /// to refuse the first streams or to break a stream after applying.
+    #[derive(Clone, Default)]
+    struct FakeMetrics {
+        applied: Arc<Mutex<Vec<String>>>,
+        seen: Arc<Mutex<HashSet<String>>>,
+        duplicates: Arc<AtomicU64>,
+        refuse_streams: Arc<AtomicU64>,
+        /// Break the stream after applying (but before acknowledging) the
+        /// batch with this number, counted over all streams; 0 = never.
+        break_at_batch: Arc<AtomicU64>,
+        batches: Arc<AtomicU64>,
+        reject_sequence: Arc<AtomicU64>,
+    }
+
+    #[tonic::async_trait]
+    impl IngestService for FakeMetrics {
+        async fn publish_events(
+            &self,
+            request: Request<Streaming<PublishEventsRequest>>,
+        ) -> Result<Response<BoxStream<PublishEventsResponse>>, Status> {
+            assert_eq!(
+                request.metadata().get("authorization").unwrap(),
+                "Bearer ingest-secret"
+            );
+            if self.refuse_streams.load(Ordering::SeqCst) > 0 {
+                self.refuse_streams.fetch_sub(1, Ordering::SeqCst);
+                return Err(Status::unavailable("starting up"));
+            }
+            let this = self.clone();
+            let mut inbound = request.into_inner();
+            let out = async_stream_like(move |tx| async move {
+                while let Some(Ok(message)) = inbound.next().await {
+                    let mut acks = Vec::new();
+                    for e in message.events {
+                        let outcome = if e.sequence == this.reject_sequence.load(Ordering::SeqCst) {
+                            EventOutcome::Rejected
+                        } else if this.seen.lock().unwrap().insert(e.event_id.clone()) {
+                            this.applied.lock().unwrap().push(e.event_id.clone());
+                            EventOutcome::Applied
+                        } else {
+                            this.duplicates.fetch_add(1, Ordering::SeqCst);
+                            EventOutcome::Duplicate
+                        };
+                        acks.push(EventAck {
+                            event_id: e.event_id,
+                            source: e.source,
+                            sequence: e.sequence,
+                            outcome: outcome as i32,
+                            error: None,
+                        });
+                    }
+                    let batch = this.batches.fetch_add(1, Ordering::SeqCst) + 1;
+                    if batch == this.break_at_batch.load(Ordering::SeqCst) {
+                        let _ = tx
+                            .send(Err(Status::unavailable("crashed after commit")))
+                            .await;
+                        return;
+                    }
+                    if tx.send(Ok(PublishEventsResponse { acks })).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            Ok(Response::new(out))
+        }
+    }
+
+    /// A response stream fed by a task.
+    fn async_stream_like<F, Fut>(body: F) -> BoxStream<PublishEventsResponse>
+    where
+        F: FnOnce(mpsc::Sender<Result<PublishEventsResponse, Status>>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(body(tx));
+        Box::pin(ReceiverStream::new(rx))
+    }
+
+    async fn serve(fake: FakeMetrics) -> (SocketAddr, CancellationToken) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let signal = stop.clone();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(IngestServiceServer::new(fake))
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    async move { signal.cancelled().await },
+                ),
+        );
+        (addr, stop)
+    }
+
+    fn config(addr: SocketAddr, holder: &str) -> RelayConfig {
+        RelayConfig {
+            batch_size: 7,
+            idle_poll: Duration::from_millis(10),
+            backoff_min: Duration::from_millis(5),
+            backoff_max: Duration::from_millis(50),
+            holder: holder.into(),
+            ..RelayConfig::new(format!("http://{addr}"), "ingest-secret")
+        }
+    }
+
+    /// Runs a relay until the outbox is empty, then stops it.
+    async fn relay_until_drained(outbox: MemoryOutbox, config: RelayConfig) {
+        let relay = Relay::new(outbox.clone(), config, &Registry::new()).unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(relay.run(stop.clone()));
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while outbox.undelivered() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the relay drains the outbox");
+        stop.cancel();
+        task.await.unwrap();
+    }
+
+    fn ids(range: std::ops::RangeInclusive<i64>) -> Vec<String> {
+        range.map(|seq| event(seq).event_id).collect()
+    }
+
+    #[tokio::test]
+    async fn delivers_every_row_once_in_order() {
+        let fake = FakeMetrics::default();
+        let (addr, _stop) = serve(fake.clone()).await;
+        let outbox = MemoryOutbox::with_events(50);
+        relay_until_drained(outbox.clone(), config(addr, "a")).await;
+        assert_eq!(*fake.applied.lock().unwrap(), ids(1..=50));
+        // A clean stop gives the lease up for the next replica.
+        assert_eq!(outbox.inner.lock().unwrap().lease, None);
+        assert_eq!(fake.duplicates.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn retries_while_metrics_refuses_then_delivers() {
+        let fake = FakeMetrics::default();
+        fake.refuse_streams.store(3, Ordering::SeqCst);
+        let (addr, _stop) = serve(fake.clone()).await;
+        let outbox = MemoryOutbox::with_events(20);
+        relay_until_drained(outbox, config(addr, "a")).await;
+        assert_eq!(*fake.applied.lock().unwrap(), ids(1..=20));
+        assert_eq!(
+            fake.refuse_streams.load(Ordering::SeqCst),
+            0,
+            "it retried 3 times"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_applied_but_not_acknowledged_is_resent_and_deduplicated() {
+        let fake = FakeMetrics::default();
+        fake.break_at_batch.store(2, Ordering::SeqCst);
+        let (addr, _stop) = serve(fake.clone()).await;
+        let outbox = MemoryOutbox::with_events(30);
+        relay_until_drained(outbox, config(addr, "a")).await;
+        // Applied exactly once each, in order; the second batch (7 events)
+        // was delivered twice.
+        assert_eq!(*fake.applied.lock().unwrap(), ids(1..=30));
+        assert_eq!(fake.duplicates.load(Ordering::SeqCst), 7);
+    }
+
+    #[tokio::test]
+    async fn rejected_events_are_set_aside_and_the_rest_flows() {
+        let fake = FakeMetrics::default();
+        fake.reject_sequence.store(4, Ordering::SeqCst);
+        let (addr, _stop) = serve(fake.clone()).await;
+        let outbox = MemoryOutbox::with_events(10);
+        relay_until_drained(outbox.clone(), config(addr, "a")).await;
+        let mut expected = ids(1..=10);
+        expected.remove(3);
+        assert_eq!(*fake.applied.lock().unwrap(), expected);
+        assert_eq!(outbox.inner.lock().unwrap().rows[&4].1, Some(false));
+    }
+
+    #[tokio::test]
+    async fn a_replica_without_the_lease_delivers_nothing() {
+        let fake = FakeMetrics::default();
+        let (addr, _stop) = serve(fake.clone()).await;
+        let outbox = MemoryOutbox::with_events(5);
+        outbox.inner.lock().unwrap().lease = Some("other-replica".into());
+        let relay = Relay::new(outbox.clone(), config(addr, "b"), &Registry::new()).unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(relay.run(stop.clone()));
+        // Let it try for a while: it must keep waiting for the lease.
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(outbox.undelivered(), 5);
+        assert!(fake.applied.lock().unwrap().is_empty());
+        // The lease holder goes away: this replica takes over.
+        outbox.inner.lock().unwrap().lease = None;
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while outbox.undelivered() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap();
+        stop.cancel();
+        task.await.unwrap();
+        assert_eq!(*fake.applied.lock().unwrap(), ids(1..=5));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_secs(30));
+        for attempt in 0..30 {
+            let d = backoff(attempt, min, max);
+            let ceiling = (min * 2u32.pow(attempt.min(20))).min(max);
+            assert!(d >= ceiling / 2 && d <= ceiling, "attempt {attempt}: {d:?}");
+        }
+    }
+}
