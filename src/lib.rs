@@ -7,8 +7,11 @@
 //! subcommands stay thin: parse arguments, call a function here, call a gRPC
 //! method, call a function here again.
 
+pub mod client;
 pub mod codes;
+pub mod commands;
 pub mod demo;
+pub mod demo_push;
 pub mod files;
 pub mod format;
 pub mod report;

@@ -1,18 +1,26 @@
 //! `talent`: runs the recruiting and metrics services in one process on
-//! embedded SQLite, and (in later milestones) loads data and prints reports.
+//! embedded SQLite, pushes files, imports rosters, asks for figures and
+//! prints reports — always through the services' public gRPC APIs.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
-use talent_server::{CancellationToken, LogFormat, shutdown, telemetry};
+use talent::{
+    commands::{self, PushKind, StatsKind, StatsQuery},
+    format::{OutputFormat, args},
+    secrets::Secrets,
+};
+use talent_proto::talent::metrics::v1::KeyKind;
+
+mod run;
 
 #[derive(Parser)]
 #[command(
     name = "talent",
     version,
     about = "Talent statistics for a city: recruiting and metrics services, data loading and reports",
-    after_help = "Examples:\n  talent up\n  talent up --data-dir /var/lib/talent --recruiting-addr 0.0.0.0:50051"
+    after_help = "Examples:\n  talent up\n  talent platform add \"Qingdao e-station\" --id qd-estation\n  talent push postings postings.jsonl --key $TALENT_API_KEY\n  talent stats outcomes --cohort 2020 --by district --key $TALENT_READ_KEY\n  talent report --period 2020H1 --cohort 2020 --html report.html --key $TALENT_READ_KEY"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,12 +33,57 @@ enum Command {
     #[command(
         after_help = "Examples:\n  talent up\n  TALENT_DATA_DIR=/tmp/talent talent up --metrics-addr 127.0.0.1:6002"
     )]
-    Up(UpArgs),
+    Up(run::UpArgs),
+    /// Start both services, push a generated half-year of a city through the
+    /// public APIs, print the period report, and keep serving.
+    #[command(
+        after_help = "At --scale 1 the city is the size of the seed report's (about 100,000\ngraduates, 260,000 résumés, 60,000 positions); the default is small.\nThe same --seed gives the same data and the same figures.\n\nExamples:\n  talent demo\n  talent demo --scale 1 --seed 7 --exit"
+    )]
+    Demo(DemoArgs),
     /// Ask a service for its gRPC health; exit 0 when it is SERVING.
     #[command(
         after_help = "Examples:\n  talent health 127.0.0.1:50051\n  talent health 127.0.0.1:50052 --service talent.metrics.v1.StatisticsService"
     )]
     Health(HealthArgs),
+    /// Create a platform (recruiting AdminService) and print its first API key.
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+    /// Issue metrics-service keys: READ for the bureau, INGEST for importers.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Push a file of postings, employers or résumés as a platform.
+    #[command(
+        after_help = "Files are JSON Lines (.jsonl) or CSV (.csv). Rejected lines go to FILE.rejects.jsonl\nand the exit status is 1 when anything was rejected.\n\nExamples:\n  talent push employers employers.csv --key $TALENT_API_KEY\n  TALENT_API_KEY=... talent push postings postings.jsonl"
+    )]
+    Push(PushArgs),
+    /// Import the graduate roster (a universities' CSV) into the metrics service.
+    #[command(subcommand)]
+    Roster(RosterCommand),
+    /// Ask for a figure: talents gathered, graduate outcomes or recruitment activity.
+    #[command(
+        after_help = "Examples:\n  talent stats gathered --period 2020H1 --by district,tier\n  talent stats outcomes --cohort 2020 --as-of 2020-12-31 --by university --format csv\n  talent stats activity --from 2020-01-01 --to 2020-04-01 --format json"
+    )]
+    Stats(StatsArgs),
+    /// The period report (the seed report's talent paragraph), as text or HTML.
+    #[command(
+        after_help = "Examples:\n  talent report --period 2020H1 --cohort 2020\n  talent report --period 2020H1 --cohort 2020 --html report.html"
+    )]
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Size relative to the seed report's city (1.0 = full size).
+    #[arg(long, default_value_t = 0.01)]
+    scale: f64,
+    /// Same seed, same data, same figures.
+    #[arg(long, default_value_t = 2020)]
+    seed: u64,
+    /// Stop after printing the report (for scripts).
+    #[arg(long)]
+    exit: bool,
+    #[command(flatten)]
+    up: run::UpArgs,
 }
 
 #[derive(clap::Args)]
@@ -43,15 +96,16 @@ struct HealthArgs {
     service: String,
 }
 
-#[derive(clap::Args)]
-struct UpArgs {
-    /// Where the recruiting service listens for gRPC.
+/// Where the services are, and the data folder holding the admin keys.
+#[derive(clap::Args, Clone)]
+struct Services {
+    /// The recruiting service.
     #[arg(long, env = "TALENT_RECRUITING_ADDR", default_value = talent_recruiting::DEFAULT_ADDR, value_name = "HOST:PORT")]
-    recruiting_addr: SocketAddr,
-    /// Where the metrics service listens for gRPC.
+    recruiting_addr: String,
+    /// The metrics service.
     #[arg(long, env = "TALENT_METRICS_ADDR", default_value = talent_metrics::DEFAULT_ADDR, value_name = "HOST:PORT")]
-    metrics_addr: SocketAddr,
-    /// Folder of the SQLite files (recruiting.db, metrics.db); created when missing.
+    metrics_addr: String,
+    /// Data folder of `talent up` (its secrets.toml holds the admin keys).
     #[arg(
         long,
         env = "TALENT_DATA_DIR",
@@ -59,98 +113,323 @@ struct UpArgs {
         value_name = "DIR"
     )]
     data_dir: PathBuf,
-    /// Where the recruiting service serves Prometheus /metrics.
-    #[arg(long, env = "TALENT_RECRUITING_PROMETHEUS_ADDR", default_value = talent_recruiting::PROMETHEUS_ADDR, value_name = "HOST:PORT")]
-    recruiting_prometheus_addr: SocketAddr,
-    /// Where the metrics service serves Prometheus /metrics.
-    #[arg(long, env = "TALENT_METRICS_PROMETHEUS_ADDR", default_value = talent_metrics::PROMETHEUS_ADDR, value_name = "HOST:PORT")]
-    metrics_prometheus_addr: SocketAddr,
-    /// Log format: human or json.
-    #[arg(
-        long,
-        env = "TALENT_LOG_FORMAT",
-        default_value = "human",
-        value_name = "FORMAT"
+}
+
+impl Services {
+    fn secrets(&self) -> anyhow::Result<Secrets> {
+        let path = Secrets::path(&self.data_dir);
+        if !path.exists() {
+            anyhow::bail!(
+                "no admin key: pass --admin-key, or run `talent up` first (it keeps the keys in {})",
+                path.display()
+            );
+        }
+        Ok(Secrets::load_or_create(&self.data_dir)?.0)
+    }
+}
+
+#[derive(Subcommand)]
+enum PlatformCommand {
+    /// Create a platform and issue its first API key (shown once).
+    #[command(
+        after_help = "Examples:\n  talent platform add \"Qingdao e-station\" --id qd-estation"
     )]
-    log_format: LogFormat,
+    Add {
+        /// The platform's display name.
+        name: String,
+        /// Its id (lower-case letters, digits, hyphens); derived from the name when omitted.
+        #[arg(long)]
+        id: Option<String>,
+        /// The recruiting admin key; read from the data folder when omitted.
+        #[arg(long, env = "TALENT_RECRUITING_ADMIN_KEY", hide_env_values = true)]
+        admin_key: Option<String>,
+        #[command(flatten)]
+        services: Services,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Issue a key of the metrics service (shown once).
+    #[command(
+        after_help = "Examples:\n  talent key issue --kind read --name \"HR bureau\"\n  talent key issue --kind read --name \"press office\" --threshold 10\n  talent key issue --kind ingest --name \"university roster\""
+    )]
+    Issue {
+        /// read (the bureau), ingest (importers, the relay) or operator (unsuppressed figures).
+        #[arg(long, value_parser = ["read", "ingest", "operator"])]
+        kind: String,
+        /// Who holds the key.
+        #[arg(long)]
+        name: String,
+        /// Disclosure threshold k for a read key (cells below k are suppressed).
+        #[arg(long)]
+        threshold: Option<i32>,
+        /// The metrics admin key; read from the data folder when omitted.
+        #[arg(long, env = "TALENT_METRICS_ADMIN_KEY", hide_env_values = true)]
+        admin_key: Option<String>,
+        #[command(flatten)]
+        services: Services,
+    },
+}
+
+#[derive(clap::Args)]
+struct PushArgs {
+    /// What the file holds.
+    kind: PushKind,
+    /// The file: .jsonl or .csv.
+    file: PathBuf,
+    /// The platform's API key.
+    #[arg(long, env = "TALENT_API_KEY", hide_env_values = true)]
+    key: String,
+    #[command(flatten)]
+    services: Services,
+}
+
+#[derive(Subcommand)]
+enum RosterCommand {
+    /// Import a graduate roster file (.csv or .jsonl) with an INGEST key.
+    #[command(
+        after_help = "Columns: row_id, resident_id_number or person_key, university_code,\nuniversity_name, degree_level, discipline, graduation_date.\n\nExamples:\n  talent roster import graduates-2020.csv --key $TALENT_INGEST_KEY"
+    )]
+    Import {
+        file: PathBuf,
+        /// An INGEST key of the metrics service.
+        #[arg(long, env = "TALENT_INGEST_KEY", hide_env_values = true)]
+        key: String,
+        #[command(flatten)]
+        services: Services,
+    },
+}
+
+/// The question's period and cohort.
+#[derive(clap::Args)]
+struct When {
+    /// 2020H1, 2020Q3, 2020-03 or 2020 (a half-open date range).
+    #[arg(long)]
+    period: Option<String>,
+    /// First day of the period (with --to), YYYY-MM-DD.
+    #[arg(long, requires = "to", conflicts_with = "period")]
+    from: Option<String>,
+    /// Day after the period (with --from), YYYY-MM-DD.
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// Graduate cohort year (outcomes, report).
+    #[arg(long)]
+    cohort: Option<i32>,
+    /// Day employment is looked at (outcomes, report), YYYY-MM-DD.
+    #[arg(long)]
+    as_of: Option<String>,
+}
+
+impl When {
+    fn period(&self) -> anyhow::Result<Option<talent_proto::talent::r#type::v1::Period>> {
+        Ok(match (&self.period, &self.from, &self.to) {
+            (Some(p), _, _) => Some(args::parse_period_proto(p).map_err(|e| anyhow!(e.0))?),
+            (None, Some(from), Some(to)) => {
+                Some(args::period_from_to(from, to).map_err(|e| anyhow!(e.0))?)
+            }
+            _ => None,
+        })
+    }
+    fn as_of(&self) -> anyhow::Result<Option<talent_proto::google::r#type::Date>> {
+        self.as_of
+            .as_deref()
+            .map(|d| {
+                args::parse_date(d)
+                    .map(args::to_pb)
+                    .map_err(|e| anyhow!(e.0))
+            })
+            .transpose()
+    }
+}
+
+#[derive(clap::Args)]
+struct StatsArgs {
+    /// gathered, outcomes or activity.
+    kind: StatsKind,
+    #[command(flatten)]
+    when: When,
+    /// Breakdown, up to two of: district, industry, tier, platform, month
+    /// (gathered, activity); university, degree, discipline, district, industry (outcomes).
+    #[arg(long, value_name = "DIM[,DIM]")]
+    by: Option<String>,
+    /// table, csv or json.
+    #[arg(long, default_value = "table")]
+    format: OutputFormat,
+    /// A READ (or OPERATOR) key of the metrics service.
+    #[arg(long, env = "TALENT_READ_KEY", hide_env_values = true)]
+    key: String,
+    #[command(flatten)]
+    services: Services,
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    when: When,
+    /// Also write the report as one self-contained HTML file with charts.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// A READ (or OPERATOR) key of the metrics service.
+    #[arg(long, env = "TALENT_READ_KEY", hide_env_values = true)]
+    key: String,
+    #[command(flatten)]
+    services: Services,
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Up(args) => up(args).await,
-        Command::Health(args) => health(args).await,
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match dispatch(cli.command).await {
+        Ok(code) => code,
         Err(err) => {
             eprintln!("talent: {err:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
 
-async fn up(args: UpArgs) -> anyhow::Result<()> {
-    telemetry::init(args.log_format);
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating the data folder {}", args.data_dir.display()))?;
-    let sqlite_url = |file: &str| format!("sqlite://{}", args.data_dir.join(file).display());
-
-    let mut recruiting = talent_recruiting::Config::default();
-    recruiting.server.listen_addr = args.recruiting_addr;
-    recruiting.server.database_url = sqlite_url("recruiting.db");
-    recruiting.server.prometheus_addr = Some(args.recruiting_prometheus_addr);
-    recruiting.server.log_format = args.log_format;
-    let mut metrics = talent_metrics::Config::default();
-    metrics.server.listen_addr = args.metrics_addr;
-    metrics.server.database_url = sqlite_url("metrics.db");
-    metrics.server.prometheus_addr = Some(args.metrics_prometheus_addr);
-    metrics.server.log_format = args.log_format;
-
-    let recruiting = talent_recruiting::Application::build(recruiting)
-        .await
-        .context("starting the recruiting service")?;
-    let metrics = talent_metrics::Application::build(metrics)
-        .await
-        .context("starting the metrics service")?;
-
-    println!("talent is up (data in {})", args.data_dir.display());
-    println!("  recruiting  grpc://{}", recruiting.local_addr());
-    println!("  metrics     grpc://{}", metrics.local_addr());
-    for (name, addr) in [
-        ("recruiting", recruiting.prometheus_addr()),
-        ("metrics", metrics.prometheus_addr()),
-    ] {
-        if let Some(addr) = addr {
-            println!("  {name:<10}  http://{addr}/metrics");
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Up(args) => run::up(args).await?,
+        Command::Demo(args) => run::demo(args.up, args.scale, args.seed, args.exit).await?,
+        Command::Health(args) => health(args).await?,
+        Command::Platform(PlatformCommand::Add {
+            name,
+            id,
+            admin_key,
+            services,
+        }) => {
+            let admin_key = match admin_key {
+                Some(k) => k,
+                None => services.secrets()?.recruiting_admin_key,
+            };
+            let id = id.unwrap_or_else(|| slug(&name));
+            let (id, key) =
+                commands::add_platform(&services.recruiting_addr, &admin_key, &id, &name).await?;
+            println!("platform {id} created; its API key (shown once):\n{key}");
+            println!("Push with: TALENT_API_KEY={key} talent push postings FILE.jsonl");
+        }
+        Command::Key(KeyCommand::Issue {
+            kind,
+            name,
+            threshold,
+            admin_key,
+            services,
+        }) => {
+            let admin_key = match admin_key {
+                Some(k) => k,
+                None => services.secrets()?.metrics_admin_key,
+            };
+            let kind = match kind.as_str() {
+                "read" => KeyKind::Read,
+                "ingest" => KeyKind::Ingest,
+                _ => KeyKind::Operator,
+            };
+            let (key_name, secret) = commands::issue_metrics_key(
+                &services.metrics_addr,
+                &admin_key,
+                kind,
+                &name,
+                threshold,
+            )
+            .await?;
+            println!("{key_name} issued; its secret (shown once):\n{secret}");
+        }
+        Command::Push(args) => {
+            let summary = commands::push(
+                args.kind,
+                &args.file,
+                &args.services.recruiting_addr,
+                &args.key,
+                true,
+            )
+            .await?;
+            println!("{}: {summary}", args.file.display());
+            if summary.rejected > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Roster(RosterCommand::Import {
+            file,
+            key,
+            services,
+        }) => {
+            let summary =
+                commands::import_roster(&file, &services.metrics_addr, &key, true).await?;
+            println!("{}: {summary}", file.display());
+            if summary.rejected > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Stats(args) => {
+            let group_by = match &args.by {
+                Some(by) => args::parse_dimensions(by).map_err(|e| anyhow!(e.0))?,
+                None => Vec::new(),
+            };
+            let query = StatsQuery {
+                kind: args.kind,
+                period: args.when.period()?,
+                cohort_year: args.when.cohort.unwrap_or(0),
+                as_of: args.when.as_of()?,
+                group_by,
+                as_known_at: None,
+            };
+            let text = commands::stats(&query, &args.services.metrics_addr, &args.key, args.format)
+                .await?;
+            print!("{text}");
+        }
+        Command::Report(args) => {
+            let period = args
+                .when
+                .period()?
+                .ok_or_else(|| anyhow!("the report needs --period (or --from and --to)"))?;
+            let cohort = args
+                .when
+                .cohort
+                .ok_or_else(|| anyhow!("the report needs --cohort"))?;
+            let report = commands::period_report(
+                period,
+                cohort,
+                args.when.as_of()?,
+                &args.services.metrics_addr,
+                &args.key,
+            )
+            .await?;
+            print!("{}", report.text);
+            if let Some(path) = args.html {
+                std::fs::write(&path, report.html)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
         }
     }
-    println!(
-        "Try: grpcurl -plaintext {} list   (Ctrl-C stops)",
-        recruiting.local_addr()
-    );
+    Ok(ExitCode::SUCCESS)
+}
 
-    let token = CancellationToken::new();
-    tokio::spawn(shutdown::cancel_on_signal(token.clone()));
-    let (r, m) = tokio::join!(
-        recruiting.run_until_stopped(token.clone()),
-        metrics.run_until_stopped(token.clone()),
-    );
-    r.context("recruiting service")?;
-    m.context("metrics service")?;
-    Ok(())
+/// "Qingdao e-station" → "qingdao-e-station".
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_owned();
+    if out.is_empty() {
+        format!("platform-{}", uuid::Uuid::new_v4().simple())
+    } else {
+        out
+    }
 }
 
 async fn health(args: HealthArgs) -> anyhow::Result<()> {
     use tonic_health::pb::{
         HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
     };
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", args.addr))?
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach {}", args.addr))?;
+    let channel = talent::client::connect(&args.addr.to_string(), "the service").await?;
     let mut request = tonic::Request::new(HealthCheckRequest {
         service: args.service.clone(),
     });
@@ -158,7 +437,7 @@ async fn health(args: HealthArgs) -> anyhow::Result<()> {
     let status = HealthClient::new(channel)
         .check(request)
         .await
-        .map_err(|s| anyhow::anyhow!("{}: {}", args.addr, s.message()))?
+        .map_err(|s| anyhow!("{}: {}", args.addr, s.message()))?
         .into_inner()
         .status();
     println!("{status:?}");

@@ -1,0 +1,113 @@
+//! Reaching the services as a platform, an importer or the bureau would:
+//! a channel to an address and a bearer key on every call, with errors
+//! turned into one readable line.
+
+use std::time::Duration;
+
+use anyhow::anyhow;
+use prost::Message;
+use tonic::{
+    Code, Request, Status,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Channel, Endpoint},
+};
+
+/// Adds `authorization: Bearer <key>` to every call.
+#[derive(Clone)]
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl Bearer {
+    pub fn new(key: &str) -> anyhow::Result<Self> {
+        let value = format!("Bearer {}", key.trim())
+            .parse()
+            .map_err(|_| anyhow!("the key contains characters a header cannot carry"))?;
+        Ok(Self(value))
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A channel whose calls carry a key.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// Connects to `addr` (`HOST:PORT` or a URL); `what` names the service in
+/// the error ("the recruiting service").
+pub async fn connect(addr: &str, what: &str) -> anyhow::Result<Channel> {
+    let url = if addr.contains("://") {
+        addr.to_owned()
+    } else {
+        format!("http://{addr}")
+    };
+    Endpoint::from_shared(url.clone())
+        .map_err(|_| anyhow!("{addr:?} is not a valid address (use HOST:PORT)"))?
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .map_err(|_| anyhow!("cannot reach {what} at {addr}: is it running? (talent up)"))
+}
+
+/// Connects and attaches `key` to every call.
+pub async fn connect_with_key(addr: &str, what: &str, key: &str) -> anyhow::Result<Authed> {
+    let channel = connect(addr, what).await?;
+    Ok(InterceptedService::new(channel, Bearer::new(key)?))
+}
+
+/// One line for a failed call.
+pub fn explain(status: &Status, what: &str) -> anyhow::Error {
+    let message = status.message();
+    match status.code() {
+        Code::Unauthenticated => anyhow!("{what} refused the key: {message}"),
+        Code::PermissionDenied => anyhow!("{what}: this key may not do that: {message}"),
+        Code::Unavailable => anyhow!("{what} is unavailable: {message}"),
+        Code::InvalidArgument => {
+            let violations = field_violations(status);
+            if violations.is_empty() {
+                anyhow!("{what} rejected the request: {message}")
+            } else {
+                let list: Vec<String> = violations
+                    .iter()
+                    .map(|(f, d)| format!("{f}: {d}"))
+                    .collect();
+                anyhow!("{what} rejected the request: {}", list.join("; "))
+            }
+        }
+        code => anyhow!("{what}: {code:?}: {message}"),
+    }
+}
+
+/// The `google.rpc.BadRequest` field violations of a status.
+pub fn field_violations(status: &Status) -> Vec<(String, String)> {
+    match tonic_types::pb::Status::decode(status.details()) {
+        Ok(rpc) => violations_of(&rpc),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The `BadRequest` field violations inside a `google.rpc.Status` (as per-item
+/// results carry it); its message when it has none.
+pub fn violations_of(status: &tonic_types::pb::Status) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for any in &status.details {
+        if any.type_url.ends_with("google.rpc.BadRequest")
+            && let Ok(bad) = tonic_types::pb::BadRequest::decode(any.value.as_slice())
+        {
+            out.extend(
+                bad.field_violations
+                    .into_iter()
+                    .map(|v| (v.field, v.description)),
+            );
+        }
+    }
+    if out.is_empty() && !status.message.is_empty() {
+        out.push((String::new(), status.message.clone()));
+    }
+    out
+}

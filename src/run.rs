@@ -1,0 +1,238 @@
+//! `talent up`: both services in this process, on SQLite files in a data
+//! folder, with the secrets and the relay's ingest key created on first run.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use talent::{commands, secrets::Secrets};
+use talent_proto::talent::metrics::v1::KeyKind;
+use talent_server::{CancellationToken, LogFormat, shutdown, telemetry};
+
+#[derive(clap::Args, Clone)]
+pub struct UpArgs {
+    /// Where the recruiting service listens for gRPC.
+    #[arg(long, env = "TALENT_RECRUITING_ADDR", default_value = talent_recruiting::DEFAULT_ADDR, value_name = "HOST:PORT")]
+    pub recruiting_addr: SocketAddr,
+    /// Where the metrics service listens for gRPC.
+    #[arg(long, env = "TALENT_METRICS_ADDR", default_value = talent_metrics::DEFAULT_ADDR, value_name = "HOST:PORT")]
+    pub metrics_addr: SocketAddr,
+    /// Folder of the SQLite files and secrets.toml; created when missing.
+    #[arg(
+        long,
+        env = "TALENT_DATA_DIR",
+        default_value = "data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// Where the recruiting service serves Prometheus /metrics and /health.
+    #[arg(long, env = "TALENT_RECRUITING_PROMETHEUS_ADDR", default_value = talent_recruiting::PROMETHEUS_ADDR, value_name = "HOST:PORT")]
+    pub recruiting_prometheus_addr: SocketAddr,
+    /// Where the metrics service serves Prometheus /metrics and /health.
+    #[arg(long, env = "TALENT_METRICS_PROMETHEUS_ADDR", default_value = talent_metrics::PROMETHEUS_ADDR, value_name = "HOST:PORT")]
+    pub metrics_prometheus_addr: SocketAddr,
+    /// Log format: human or json.
+    #[arg(
+        long,
+        env = "TALENT_LOG_FORMAT",
+        default_value = "human",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// Both services, started and serving in background tasks.
+pub struct Running {
+    pub recruiting_addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    pub recruiting_prometheus_addr: Option<SocketAddr>,
+    pub metrics_prometheus_addr: Option<SocketAddr>,
+    pub secrets: Secrets,
+    pub first_run: bool,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    /// Stops both services and waits for them.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until both services have stopped (after the shutdown signal).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        for task in self.tasks {
+            task.await.context("a service task panicked")??;
+        }
+        Ok(())
+    }
+}
+
+/// Starts metrics, makes sure the relay has an ingest key, then starts
+/// recruiting with its relay pointed at metrics.
+pub async fn start(args: &UpArgs, shutdown: CancellationToken) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating the data folder {}", args.data_dir.display()))?;
+    let (mut secrets, first_run) = Secrets::load_or_create(&args.data_dir)?;
+    let sqlite_url = |file: &str| format!("sqlite://{}", args.data_dir.join(file).display());
+
+    let mut metrics = talent_metrics::Config::default();
+    metrics.server.listen_addr = args.metrics_addr;
+    metrics.server.database_url = sqlite_url("metrics.db");
+    metrics.server.prometheus_addr = Some(args.metrics_prometheus_addr);
+    metrics.server.log_format = args.log_format;
+    metrics.admin_key = Some(secrets.metrics_admin_key.clone());
+    metrics.person_key_secret = secrets.person_key_secret.clone();
+    let metrics = talent_metrics::Application::build(metrics)
+        .await
+        .context("starting the metrics service")?;
+    let metrics_addr = metrics.local_addr();
+    let metrics_prometheus_addr = metrics.prometheus_addr();
+    let mut tasks = vec![tokio::spawn(metrics.run_until_stopped(shutdown.clone()))];
+
+    let ingest_key = match &secrets.relay_ingest_key {
+        Some(key) => key.clone(),
+        None => {
+            let (_, key) = commands::issue_metrics_key(
+                &metrics_addr.to_string(),
+                &secrets.metrics_admin_key,
+                KeyKind::Ingest,
+                "recruiting relay (talent up)",
+                None,
+            )
+            .await
+            .context("issuing the relay's ingest key")?;
+            secrets.relay_ingest_key = Some(key.clone());
+            secrets.save(&args.data_dir)?;
+            key
+        }
+    };
+
+    let mut recruiting = talent_recruiting::Config::default();
+    recruiting.server.listen_addr = args.recruiting_addr;
+    recruiting.server.database_url = sqlite_url("recruiting.db");
+    recruiting.server.prometheus_addr = Some(args.recruiting_prometheus_addr);
+    recruiting.server.log_format = args.log_format;
+    recruiting.admin_key = Some(secrets.recruiting_admin_key.clone());
+    recruiting.person_key_secret = secrets.person_key_secret.clone();
+    recruiting.encryption_key = secrets.encryption_key.clone();
+    recruiting.metrics_url = Some(format!("http://{metrics_addr}"));
+    recruiting.metrics_ingest_key = Some(ingest_key);
+    let recruiting = match talent_recruiting::Application::build(recruiting).await {
+        Ok(app) => app,
+        Err(err) => {
+            shutdown.cancel();
+            for task in tasks {
+                let _ = task.await;
+            }
+            return Err(err.context("starting the recruiting service"));
+        }
+    };
+    let recruiting_addr = recruiting.local_addr();
+    let recruiting_prometheus_addr = recruiting.prometheus_addr();
+    tasks.push(tokio::spawn(recruiting.run_until_stopped(shutdown.clone())));
+
+    Ok(Running {
+        recruiting_addr,
+        metrics_addr,
+        recruiting_prometheus_addr,
+        metrics_prometheus_addr,
+        secrets,
+        first_run,
+        shutdown,
+        tasks,
+    })
+}
+
+pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+    telemetry::init(args.log_format);
+    let token = CancellationToken::new();
+    tokio::spawn(shutdown::cancel_on_signal(token.clone()));
+    let running = start(&args, token).await?;
+    print_banner(&args, &running);
+    running.wait().await
+}
+
+pub fn print_banner(args: &UpArgs, running: &Running) {
+    println!("talent is up (data in {})", args.data_dir.display());
+    println!("  recruiting  grpc://{}", running.recruiting_addr);
+    println!("  metrics     grpc://{}", running.metrics_addr);
+    for (name, addr) in [
+        ("recruiting", running.recruiting_prometheus_addr),
+        ("metrics", running.metrics_prometheus_addr),
+    ] {
+        if let Some(addr) = addr {
+            println!("  {name:<10}  http://{addr}/metrics  http://{addr}/health");
+        }
+    }
+    if running.first_run {
+        println!(
+            "First run: admin keys created in {} (owner-only).",
+            Secrets::path(&args.data_dir).display()
+        );
+    }
+    println!("Next:");
+    println!(
+        "  talent platform add \"My platform\" --id my-platform     # a platform and its API key"
+    );
+    println!("  talent key issue --kind read --name \"HR bureau\"        # the bureau's read key");
+    println!(
+        "  grpcurl -plaintext {} list                       # explore (Ctrl-C stops)",
+        running.recruiting_addr
+    );
+}
+
+/// `talent demo`: a fresh data folder of its own (`DIR/demo-SEED`), both
+/// services, the generated city pushed through the APIs, the report.
+pub async fn demo(mut args: UpArgs, scale: f64, seed: u64, exit: bool) -> anyhow::Result<()> {
+    telemetry::init(args.log_format);
+    let started = std::time::Instant::now();
+    args.data_dir = args.data_dir.join(format!("demo-{seed}"));
+    if args.data_dir.exists() {
+        std::fs::remove_dir_all(&args.data_dir)
+            .with_context(|| format!("clearing {}", args.data_dir.display()))?;
+    }
+    let token = CancellationToken::new();
+    tokio::spawn(shutdown::cancel_on_signal(token.clone()));
+    let running = start(&args, token.clone()).await?;
+    eprintln!("generating a city at scale {scale} with seed {seed}");
+    let city = talent::demo::generate(scale, seed);
+    let (recruiting, metrics) = (
+        running.recruiting_addr.to_string(),
+        running.metrics_addr.to_string(),
+    );
+    let target = talent::demo_push::Target {
+        recruiting_addr: &recruiting,
+        metrics_addr: &metrics,
+        recruiting_admin_key: &running.secrets.recruiting_admin_key,
+        metrics_admin_key: &running.secrets.metrics_admin_key,
+    };
+    eprintln!("pushing it through the public APIs:");
+    let pushed = talent::demo_push::push_city(&city, &target).await?;
+    let prometheus = running
+        .recruiting_prometheus_addr
+        .context("the recruiting service has no /health port")?
+        .to_string();
+    eprintln!("waiting for the relay to deliver every event to metrics");
+    let report = talent::demo_push::demo_report(&city, &target, &prometheus).await?;
+    println!();
+    print!("{}", report.text);
+    println!();
+    println!(
+        "demo: {} calls, {} items rejected, {:.1}s",
+        pushed.calls,
+        pushed.rejected,
+        started.elapsed().as_secs_f64()
+    );
+    if exit {
+        return running.stop().await;
+    }
+    print_banner(&args, &running);
+    println!(
+        "Ask it: talent key issue --kind read --name me --data-dir {} ; talent report --period {}H1 --cohort {} --key KEY",
+        args.data_dir.display(),
+        city.cohort_year,
+        city.cohort_year
+    );
+    running.wait().await
+}
