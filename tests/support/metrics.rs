@@ -458,3 +458,22 @@ pub fn status_fields(status: &Status) -> Vec<String> {
     let rpc = <RpcStatus as prost::Message>::decode(status.details()).expect("google.rpc.Status");
     violated_fields(&rpc.details)
 }
+
+/// Issues an INGEST key through the metrics AdminService (as an operator
+/// does for the relay).
+pub async fn issue_ingest_key(addr: std::net::SocketAddr) -> String {
+    let mut admin = AdminServiceClient::new(super::channel(addr).await);
+    admin
+        .issue_key(with_key(
+            pb::IssueKeyRequest {
+                kind: pb::KeyKind::Ingest as i32,
+                display_name: "test relay".into(),
+                disclosure_threshold: None,
+            },
+            ADMIN_KEY,
+        ))
+        .await
+        .expect("issuing an ingest key")
+        .into_inner()
+        .secret
+}

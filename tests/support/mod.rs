@@ -32,9 +32,24 @@ pub struct TestApp {
     pub metrics_prometheus_addr: SocketAddr,
     pub backend: Backend,
     shutdown: CancellationToken,
-    recruiting_task: Option<JoinHandle<anyhow::Result<()>>>,
-    metrics_task: Option<JoinHandle<anyhow::Result<()>>>,
+    recruiting_config: talent_recruiting::Config,
+    metrics_config: talent_metrics::Config,
+    recruiting: Option<Running>,
+    metrics: Option<Running>,
     databases: TestDatabases,
+}
+
+/// One service's task and its own stop signal.
+struct Running {
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn stop(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.task.await.expect("the service task does not panic")
+    }
 }
 
 /// Settings a test may change before the services start.
@@ -42,6 +57,9 @@ pub struct Options {
     pub max_message_bytes: usize,
     pub max_concurrent_requests: usize,
     pub shutdown_grace_secs: u64,
+    /// Whether recruiting relays its outbox to metrics (with an INGEST key
+    /// issued through the metrics AdminService, as an operator would).
+    pub relay: bool,
 }
 
 impl Default for Options {
@@ -50,6 +68,7 @@ impl Default for Options {
             max_message_bytes: 4 * 1024 * 1024,
             max_concurrent_requests: 1024,
             shutdown_grace_secs: 30,
+            relay: false,
         }
     }
 }
@@ -57,6 +76,15 @@ impl Default for Options {
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(Options::default()).await
+    }
+
+    /// Both services with the relay from recruiting to metrics running.
+    pub async fn spawn_with_relay() -> Self {
+        Self::spawn_with(Options {
+            relay: true,
+            ..Default::default()
+        })
+        .await
     }
 
     pub async fn spawn_with(options: Options) -> Self {
@@ -80,22 +108,33 @@ impl TestApp {
         recruiting::configure(&mut recruiting);
         metrics::configure(&mut metrics);
 
-        let recruiting = talent_recruiting::Application::build(recruiting)
-            .await
-            .expect("the recruiting service starts");
-        let metrics = talent_metrics::Application::build(metrics)
-            .await
-            .expect("the metrics service starts");
         let shutdown = CancellationToken::new();
+        let (metrics_running, metrics_config) = start_metrics(metrics, &shutdown).await;
+        if options.relay {
+            // The city secret is one value wherever person keys are derived
+            // (the roster in metrics meets résumés from recruiting).
+            recruiting.person_key_secret = metrics_config.person_key_secret.clone();
+            let key = metrics::issue_ingest_key(metrics_config.server.listen_addr).await;
+            recruiting.metrics_url = Some(format!("http://{}", metrics_config.server.listen_addr));
+            recruiting.metrics_ingest_key = Some(key);
+            // Fast polls and short backoffs: tests wait on results, not time.
+            recruiting.relay_idle_poll_ms = 20;
+            recruiting.relay_backoff_min_ms = 10;
+            recruiting.relay_backoff_max_ms = 200;
+            recruiting.relay_monitor_interval_ms = 50;
+        }
+        let (recruiting_running, recruiting_config) = start_recruiting(recruiting, &shutdown).await;
         Self {
-            recruiting_addr: recruiting.local_addr(),
-            metrics_addr: metrics.local_addr(),
-            recruiting_prometheus_addr: recruiting.prometheus_addr().unwrap(),
-            metrics_prometheus_addr: metrics.prometheus_addr().unwrap(),
+            recruiting_addr: recruiting_config.server.listen_addr,
+            metrics_addr: metrics_config.server.listen_addr,
+            recruiting_prometheus_addr: recruiting_config.server.prometheus_addr.unwrap(),
+            metrics_prometheus_addr: metrics_config.server.prometheus_addr.unwrap(),
             backend: databases.backend,
-            recruiting_task: Some(tokio::spawn(recruiting.run_until_stopped(shutdown.clone()))),
-            metrics_task: Some(tokio::spawn(metrics.run_until_stopped(shutdown.clone()))),
             shutdown,
+            recruiting_config,
+            metrics_config,
+            recruiting: Some(recruiting_running),
+            metrics: Some(metrics_running),
             databases,
         }
     }
@@ -117,20 +156,50 @@ impl TestApp {
     /// panics if either ended with an error.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
-        for task in [self.recruiting_task.take(), self.metrics_task.take()]
+        for running in [self.recruiting.take(), self.metrics.take()]
             .into_iter()
             .flatten()
         {
-            task.await
-                .expect("the service task does not panic")
-                .expect("the service stops cleanly");
+            running.stop().await.expect("the service stops cleanly");
         }
     }
 
     /// Waits for the recruiting service to stop (after `begin_shutdown`).
     pub async fn recruiting_stopped(&mut self) -> anyhow::Result<()> {
-        let task = self.recruiting_task.take().expect("not yet awaited");
-        task.await.expect("the service task does not panic")
+        let running = self.recruiting.take().expect("recruiting is running");
+        running.task.await.expect("the service task does not panic")
+    }
+
+    /// Stops the metrics service (its database stays).
+    pub async fn stop_metrics(&mut self) {
+        let running = self.metrics.take().expect("metrics is running");
+        running.stop().await.expect("metrics stops cleanly");
+    }
+
+    /// Starts the metrics service again, on the same port and database.
+    pub async fn start_metrics(&mut self) {
+        assert!(self.metrics.is_none(), "metrics is already running");
+        let (running, _) = start_metrics(self.metrics_config.clone(), &self.shutdown).await;
+        self.metrics = Some(running);
+    }
+
+    /// Stops and starts the recruiting service (same port, same database).
+    pub async fn restart_recruiting(&mut self) {
+        let running = self.recruiting.take().expect("recruiting is running");
+        running.stop().await.expect("recruiting stops cleanly");
+        let (running, _) = start_recruiting(self.recruiting_config.clone(), &self.shutdown).await;
+        self.recruiting = Some(running);
+    }
+
+    /// Waits until the relay has delivered every event written before this
+    /// call (its `/health` detail shows an empty backlog measured later).
+    pub async fn relay_drained(&self) {
+        talent::commands::wait_for_relay(
+            &self.recruiting_prometheus_addr.to_string(),
+            Duration::from_secs(120),
+        )
+        .await
+        .expect("the relay delivers the outbox");
     }
 
     /// Fetches the Prometheus text of one service.
@@ -146,6 +215,36 @@ impl TestApp {
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         response
     }
+}
+
+/// Starts metrics; returns it and its config with the real addresses (so a
+/// restart binds the same ports).
+async fn start_metrics(
+    mut config: talent_metrics::Config,
+    shutdown: &CancellationToken,
+) -> (Running, talent_metrics::Config) {
+    let app = talent_metrics::Application::build(config.clone())
+        .await
+        .expect("the metrics service starts");
+    config.server.listen_addr = app.local_addr();
+    config.server.prometheus_addr = app.prometheus_addr();
+    let stop = shutdown.child_token();
+    let task = tokio::spawn(app.run_until_stopped(stop.clone()));
+    (Running { stop, task }, config)
+}
+
+async fn start_recruiting(
+    mut config: talent_recruiting::Config,
+    shutdown: &CancellationToken,
+) -> (Running, talent_recruiting::Config) {
+    let app = talent_recruiting::Application::build(config.clone())
+        .await
+        .expect("the recruiting service starts");
+    config.server.listen_addr = app.local_addr();
+    config.server.prometheus_addr = app.prometheus_addr();
+    let stop = shutdown.child_token();
+    let task = tokio::spawn(app.run_until_stopped(stop.clone()));
+    (Running { stop, task }, config)
 }
 
 impl Drop for TestApp {
