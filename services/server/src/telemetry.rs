@@ -1,5 +1,6 @@
-//! Structured logs with `tracing`: readable lines, or JSON on request.
-//! The level comes from `RUST_LOG` (default `info`).
+//! Structured logs with `tracing`: readable lines, or JSON on request,
+//! on standard error (standard output is the commands' own output). The
+//! level comes from `RUST_LOG` (default `info`).
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -11,9 +12,16 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _already_set = match format {
-        LogFormat::Human => registry.with(fmt::layer().with_target(false)).try_init(),
+        LogFormat::Human => registry
+            .with(fmt::layer().with_target(false).with_writer(std::io::stderr))
+            .try_init(),
         LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true))
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
 }
