@@ -946,6 +946,8 @@ impl Gen {
                 desired_industries: Vec::new(),
                 statistical_use_consent: consent,
                 consent_time: Some(consent_time),
+                // Received when the consent was given: in the half-year.
+                receive_time: Some(consent_time),
                 ..Default::default()
             };
             self.city.resumes.push(Pushed {

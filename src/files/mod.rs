@@ -22,7 +22,8 @@
 //!   in columns `education_degree_level`, `education_university_code`, ...),
 //!   `professional_title_level`, `vocational_skill_level`,
 //!   `desired_districts`, `desired_industries` (CSV: `;`-separated),
-//!   `statistical_use_consent`, `consent_time`.
+//!   `statistical_use_consent`, `consent_time`, `receive_time` (when the
+//!   platform received it, for history pushed later).
 //! * **roster** (CSV or JSON Lines): `resident_id_number` or `person_key`,
 //!   `university_code`, `university_name`, `degree_level`, `discipline`,
 //!   `graduation_date`; `row_id` defaults to the line number.
@@ -586,6 +587,7 @@ pub fn resume(map: &Map<String, Value>) -> Result<Resume, Vec<Violation>> {
             "desired_industries",
             "statistical_use_consent",
             "consent_time",
+            "receive_time",
         ],
     );
     let mut education = Vec::new();
@@ -643,6 +645,7 @@ pub fn resume(map: &Map<String, Value>) -> Result<Resume, Vec<Violation>> {
         desired_industries: f.strings("desired_industries"),
         statistical_use_consent: f.boolean("statistical_use_consent"),
         consent_time: f.timestamp("consent_time"),
+        receive_time: f.timestamp("receive_time"),
         ..Default::default()
     };
     f.finish(r)

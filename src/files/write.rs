@@ -216,6 +216,10 @@ pub fn resume_record(r: &Resume) -> Value {
         .v(
             "consent_time",
             r.consent_time.as_ref().and_then(time_text).map(Value::from),
+        )
+        .v(
+            "receive_time",
+            r.receive_time.as_ref().and_then(time_text).map(Value::from),
         );
     o.0.insert(
         "statistical_use_consent".into(),
