@@ -1,0 +1,400 @@
+//! The `talent` command, run as a process against services in this test:
+//! push with rejects, roster import, stats in each format, the HTML report,
+//! and the demo producing the same figures twice for one seed.
+
+mod support;
+
+use std::{path::Path, process::Output};
+
+use support::{
+    TestApp,
+    metrics::Metrics,
+    recruiting::{credit_code, employer},
+};
+
+fn talent(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_talent"))
+        .args(args)
+        .env_remove("TALENT_API_KEY")
+        .output()
+        .expect("the talent binary runs")
+}
+
+async fn talent_async(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        talent(&args)
+    })
+    .await
+    .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write(dir: &Path, name: &str, content: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn push_reports_rejected_lines_and_exits_non_zero() {
+    let app = TestApp::spawn().await;
+    let platform = app.create_platform("files").await;
+    let code = credit_code("91370212MA3C00001");
+    app.push_employers(
+        &platform,
+        vec![employer(&code, "Laoshan Software", "370212", "I")],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // Line 2 has no title (the service rejects it); line 3 is not JSON.
+    let file = write(
+        dir.path(),
+        "postings.jsonl",
+        &format!(
+            "{{\"external_id\":\"p1\",\"title\":\"Rust Engineer\",\"employer_credit_code\":\"{code}\",\"headcount\":2}}\n\
+             {{\"external_id\":\"p2\",\"title\":\"\",\"employer_credit_code\":\"{code}\",\"headcount\":1}}\n\
+             not json\n"
+        ),
+    );
+    let addr = app.recruiting_addr.to_string();
+    let out = talent_async(
+        [
+            "push",
+            "postings",
+            &file,
+            "--key",
+            &platform.key,
+            "--recruiting-addr",
+            &addr,
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1 created"),
+        "{}",
+        text(&out.stdout)
+    );
+    let rejects = std::fs::read_to_string(format!("{file}.rejects.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = rejects
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{rejects}");
+    assert_eq!(lines[0]["line"], 2);
+    assert_eq!(lines[0]["violations"][0]["field"], "title");
+    assert_eq!(lines[1]["line"], 3);
+
+    // Pushing the good line again changes nothing.
+    let good = write(
+        dir.path(),
+        "good.jsonl",
+        &std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned(),
+    );
+    let out = talent_async(
+        [
+            "push",
+            "postings",
+            &good,
+            "--key",
+            &platform.key,
+            "--recruiting-addr",
+            &addr,
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1 unchanged"),
+        "{}",
+        text(&out.stdout)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_key_and_unreachable_server_are_one_line_errors() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "e.jsonl", "");
+    let addr = app.recruiting_addr.to_string();
+    let out = talent_async(
+        [
+            "push",
+            "employers",
+            &file,
+            "--key",
+            "wrong-key",
+            "--recruiting-addr",
+            &addr,
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    // An empty file sends nothing; a wrong key is found on the first call.
+    let employers = write(
+        dir.path(),
+        "e2.jsonl",
+        &format!(
+            "{{\"credit_code\":\"{}\",\"display_name\":\"X\",\"district\":\"370212\",\"industry\":\"I\"}}\n",
+            credit_code("91370212MA3C00002")
+        ),
+    );
+    let _ = out;
+    let out = talent_async(
+        [
+            "push",
+            "employers",
+            &employers,
+            "--key",
+            "wrong-key",
+            "--recruiting-addr",
+            &addr,
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("refused the key"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    app.stop().await;
+
+    let out = talent(&[
+        "stats",
+        "gathered",
+        "--period",
+        "2020H1",
+        "--key",
+        "k",
+        "--metrics-addr",
+        "127.0.0.1:1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot reach the metrics service"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn roster_import_stats_and_the_html_report() {
+    let app = TestApp::spawn().await;
+    let metrics = Metrics::connect(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let id = |n: u16| {
+        talent::codes::make_resident_id(
+            "370202",
+            time::Date::from_calendar_date(1998, time::Month::March, 1).unwrap(),
+            n,
+        )
+    };
+    let mut csv = String::from(
+        "resident_id_number,university_code,university_name,degree_level,discipline,graduation_date\n",
+    );
+    for n in 1..=6 {
+        csv.push_str(&format!(
+            "{},4137010423,Ocean University of China,BACHELOR,ENGINEERING,2020-06-30\n",
+            id(n)
+        ));
+    }
+    // Line 8: a bad check character.
+    csv.push_str(
+        "370202199803010019,4137010423,Ocean University of China,BACHELOR,ENGINEERING,2020-06-30\n",
+    );
+    let roster = write(dir.path(), "roster.csv", &csv);
+    let addr = app.metrics_addr.to_string();
+    let out = talent_async(
+        [
+            "roster",
+            "import",
+            &roster,
+            "--key",
+            &metrics.ingest_key,
+            "--metrics-addr",
+            &addr,
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("6 accepted"),
+        "{}",
+        text(&out.stdout)
+    );
+    let rejects = std::fs::read_to_string(format!("{roster}.rejects.jsonl")).unwrap();
+    assert!(rejects.contains("\"line\":8"), "{rejects}");
+
+    // Outcomes: a cohort of 6, nobody employed yet.
+    let key = metrics.operator_key.clone();
+    for format in ["table", "csv", "json"] {
+        let out = talent_async(
+            [
+                "stats",
+                "outcomes",
+                "--cohort",
+                "2020",
+                "--as-of",
+                "2020-12-31",
+                "--format",
+                format,
+                "--key",
+                &key,
+                "--metrics-addr",
+                &addr,
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
+        .await;
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        match format {
+            "json" => {
+                let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+                assert!(v.to_string().contains('6'), "{stdout}");
+            }
+            _ => assert!(stdout.contains('6'), "{format}: {stdout}"),
+        }
+    }
+    // With a READ key (k = 5) a breakdown by university shows the cell of
+    // 6 and nothing is suppressed; by degree too.
+    let out = talent_async(
+        [
+            "stats",
+            "outcomes",
+            "--cohort",
+            "2020",
+            "--by",
+            "university",
+            "--format",
+            "csv",
+            "--key",
+            &metrics.read_key,
+            "--metrics-addr",
+            &addr,
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("4137010423"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let html = dir.path().join("report.html").display().to_string();
+    let out = talent_async(
+        [
+            "report",
+            "--period",
+            "2020H1",
+            "--cohort",
+            "2020",
+            "--as-of",
+            "2020-06-30",
+            "--html",
+            &html,
+            "--key",
+            &key,
+            "--metrics-addr",
+            &addr,
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &page[..100.min(page.len())]
+    );
+    assert!(page.contains("<svg"), "charts are inline SVG");
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http") && !page.contains("<script"),
+        "no network needed"
+    );
+    // The headline shows the cohort of 6, and the university chart its
+    // employment rate of 0 of 6.
+    assert!(
+        page.contains("Graduate cohort 应届毕业生</span><span class=\"value\">6</span>"),
+        "the cohort figure is in the headline"
+    );
+    assert!(
+        page.contains("(0/6)"),
+        "the university rates show their numerator and denominator"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_gives_the_same_figures_for_the_same_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |data: &Path| {
+        let data = data.display().to_string();
+        talent(&[
+            "demo",
+            "--scale",
+            "0.002",
+            "--seed",
+            "11",
+            "--exit",
+            "--data-dir",
+            &data,
+            "--recruiting-addr",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--recruiting-prometheus-addr",
+            "127.0.0.1:0",
+            "--metrics-prometheus-addr",
+            "127.0.0.1:0",
+        ])
+    };
+    let first = tokio::task::spawn_blocking({
+        let d = dir.path().join("a");
+        move || run(&d)
+    })
+    .await
+    .unwrap();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let second = tokio::task::spawn_blocking({
+        let d = dir.path().join("b");
+        move || run(&d)
+    })
+    .await
+    .unwrap();
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    // The report (everything before the timing line) is identical.
+    let report = |o: &Output| {
+        text(&o.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("demo:") && !l.contains("as known at"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(report(&first).contains("Talent"), "{}", text(&first.stdout));
+    assert_eq!(report(&first), report(&second));
+}
