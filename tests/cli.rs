@@ -95,12 +95,11 @@ async fn push_reports_rejected_lines_and_exits_non_zero() {
     let good = write(
         dir.path(),
         "good.jsonl",
-        &std::fs::read_to_string(&file)
+        std::fs::read_to_string(&file)
             .unwrap()
             .lines()
             .next()
-            .unwrap()
-            .to_owned(),
+            .unwrap(),
     );
     let out = talent_async(
         [
