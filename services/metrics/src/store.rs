@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
 use talent_server::Db;
 
+use crate::codes;
 use crate::domain::{
     Amount, Cell, Contribution, Employment, PersonFacts, Posting, Resume, RosterRow,
 };
@@ -146,7 +147,10 @@ impl Store {
     // ----- queries over the aggregates -----
 
     /// Talents gathered per cell (day only when `by_day`), for days in
-    /// `[start, end)`; as known at `known_at` (None: now).
+    /// `[start, end)`; as known at `known_at` (None: now). Current figures
+    /// read whole years (unless `by_day`) and whole months of the period
+    /// from `agg_gathered_roll` and only the days at its edges from
+    /// `agg_gathered_now`, all in one statement (one snapshot).
     pub async fn gathered_rows(
         &self,
         start: i64,
@@ -154,23 +158,53 @@ impl Store {
         by_day: bool,
         known_at: Option<i64>,
     ) -> R<Vec<(i64, String, String, String, i64, i64)>> {
-        let (day, group_day) = if by_day {
-            ("day", "day, ")
-        } else {
-            ("CAST(0 AS BIGINT)", "")
-        };
-        let (table, known) = source("agg_gathered", known_at);
+        if let Some(known_at) = known_at {
+            let day = if by_day { "day" } else { "CAST(0 AS BIGINT)" };
+            let sql = format!(
+                "SELECT {day} AS d, district, industry, platform, tier, \
+                 CAST(SUM(n) AS BIGINT) FROM agg_gathered_log WHERE day >= $1 AND day < $2 \
+                 AND known_at <= $3 GROUP BY d, district, industry, platform, tier"
+            );
+            return on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(start)
+                .bind(end)
+                .bind(known_at)
+                .fetch_all(p)
+                .await);
+        }
+        let pieces = period_pieces(start, end, !by_day);
+        let branches: Vec<String> = pieces
+            .iter()
+            .enumerate()
+            .map(|(i, (level, _, _))| {
+                let (a, b) = (2 * i + 1, 2 * i + 2);
+                let (table, column, cond) = match level {
+                    None => ("agg_gathered_now", "day", String::new()),
+                    Some(level) => (
+                        "agg_gathered_roll",
+                        "bucket",
+                        format!("level = '{level}' AND "),
+                    ),
+                };
+                let d = if by_day { column } else { "CAST(0 AS BIGINT)" };
+                format!(
+                    "SELECT {d} AS d, district, industry, platform, tier, n FROM {table} \
+                     WHERE {cond}{column} >= ${a} AND {column} < ${b}"
+                )
+            })
+            .collect();
         let sql = format!(
-            "SELECT {day} AS d, district, industry, platform, tier, \
-             CAST(SUM(n) AS BIGINT) FROM {table} WHERE day >= $1 AND day < $2 {known} \
-             GROUP BY {group_day}district, industry, platform, tier"
+            "SELECT d, district, industry, platform, tier, CAST(SUM(n) AS BIGINT) FROM ({}) x \
+             GROUP BY d, district, industry, platform, tier",
+            branches.join(" UNION ALL ")
         );
-        on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(start)
-            .bind(end)
-            .bind(known_at.unwrap_or(0))
-            .fetch_all(p)
-            .await)
+        on_pool!(&self.db, p => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for (_, from, to) in &pieces {
+                q = q.bind(*from).bind(*to);
+            }
+            q.fetch_all(p).await
+        })
     }
 
     /// Cohort members per place as of `as_of`.
@@ -252,6 +286,55 @@ impl Store {
             on_pool!(&self.db, p => sqlx::query_as(sql).fetch_all(p).await)?;
         Ok(rows.into_iter().collect())
     }
+}
+
+/// The first day of the month of `day`.
+pub fn month_start(day: i64) -> i64 {
+    let d = codes::date_of_day(day);
+    day - i64::from(d.day()) + 1
+}
+
+/// The first day of the month after the month of `day`.
+fn next_month(day: i64) -> i64 {
+    let d = codes::date_of_day(day);
+    let (y, m) = match u8::from(d.month()) {
+        12 => (d.year() + 1, 1),
+        m => (d.year(), u32::from(m) + 1),
+    };
+    codes::day_of_date(y, m, 1).unwrap_or(i64::MAX)
+}
+
+/// The first day of the year of `day`.
+pub fn year_start(day: i64) -> i64 {
+    let d = codes::date_of_day(day);
+    day - i64::from(d.ordinal()) + 1
+}
+
+/// `[start, end)` cut into runs of whole years (when `years`), whole
+/// months and single days: (None for days, or Some("M" | "Y"), from, to),
+/// where `from`/`to` are day numbers (first days of months or years for
+/// roll-up runs).
+fn period_pieces(start: i64, end: i64, years: bool) -> Vec<(Option<&'static str>, i64, i64)> {
+    let mut out: Vec<(Option<&'static str>, i64, i64)> = Vec::new();
+    let mut cur = start;
+    while cur < end {
+        let next_m = next_month(cur);
+        let next_y =
+            codes::day_of_date(codes::date_of_day(cur).year() + 1, 1, 1).unwrap_or(i64::MAX);
+        let (level, next) = if years && year_start(cur) == cur && next_y <= end {
+            (Some("Y"), next_y)
+        } else if month_start(cur) == cur && next_m <= end {
+            (Some("M"), next_m)
+        } else {
+            (None, next_m.min(end))
+        };
+        match out.last_mut() {
+            Some(last) if last.0 == level && last.2 == cur => last.2 = next,
+            _ => out.push((level, cur, next)),
+        }
+        cur = next;
+    }
+    out
 }
 
 /// The table to read and the `known_at` condition (`$3`).
@@ -816,6 +899,26 @@ impl Tx {
                         }
                         q.build().execute(&mut *c).await?;
                     }
+                    // One row per roll-up cell (PostgreSQL cannot update a
+                    // row twice in one statement), in key order.
+                    let mut roll: BTreeMap<(&str, i64, &String, &String, &String, i64), i64> =
+                        BTreeMap::new();
+                    for r in &gathered {
+                        for (level, bucket) in [("M", month_start(r.0)), ("Y", year_start(r.0))] {
+                            *roll.entry((level, bucket, r.1, r.2, r.3, r.4)).or_default() += r.5;
+                        }
+                    }
+                    let mut q = QueryBuilder::new(
+                        "INSERT INTO agg_gathered_roll (level, bucket, district, industry, \
+                         platform, tier, n) ",
+                    );
+                    q.push_values(&roll, |mut b, (k, n)| {
+                        b.push_bind(k.0).push_bind(k.1).push_bind(k.2).push_bind(k.3)
+                            .push_bind(k.4).push_bind(k.5).push_bind(*n);
+                    });
+                    q.push(" ON CONFLICT (level, bucket, district, industry, platform, tier) \
+                            DO UPDATE SET n = agg_gathered_roll.n + excluded.n");
+                    q.build().execute(&mut *c).await?;
                 }
                 if !outcome.is_empty() {
                     for (table, log) in [("agg_outcome_log", true), ("agg_outcome_now", false)] {
@@ -884,5 +987,50 @@ impl Tx {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> i64 {
+        codes::day_of_date(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_period_is_cut_into_edge_days_whole_months_and_whole_years() {
+        let pieces = period_pieces(day(2023, 3, 15), day(2025, 6, 2), true);
+        assert_eq!(
+            pieces,
+            vec![
+                (None, day(2023, 3, 15), day(2023, 4, 1)),
+                (Some("M"), day(2023, 4, 1), day(2024, 1, 1)),
+                (Some("Y"), day(2024, 1, 1), day(2025, 1, 1)),
+                (Some("M"), day(2025, 1, 1), day(2025, 6, 1)),
+                (None, day(2025, 6, 1), day(2025, 6, 2)),
+            ]
+        );
+        // By month (no years), and a period inside one month.
+        assert_eq!(
+            period_pieces(day(2024, 1, 1), day(2025, 1, 1), false),
+            vec![(Some("M"), day(2024, 1, 1), day(2025, 1, 1))]
+        );
+        assert_eq!(
+            period_pieces(day(2024, 2, 3), day(2024, 2, 20), true),
+            vec![(None, day(2024, 2, 3), day(2024, 2, 20))]
+        );
+        // The pieces always cover the period exactly, end to end.
+        for (s, e) in [
+            (day(2020, 12, 31), day(2021, 1, 1)),
+            (day(2019, 1, 1), day(2029, 1, 1)),
+        ] {
+            let p = period_pieces(s, e, true);
+            assert_eq!(p.first().unwrap().1, s);
+            assert_eq!(p.last().unwrap().2, e);
+            assert!(p.windows(2).all(|w| w[0].2 == w[1].1));
+        }
+        assert_eq!(month_start(day(2024, 2, 29)), day(2024, 2, 1));
+        assert_eq!(year_start(day(2024, 12, 31)), day(2024, 1, 1));
     }
 }
