@@ -1,0 +1,591 @@
+//! Bulk loading of the synthetic city straight into the metrics database:
+//! the fact tables (`employments`, `resumes`, `roster`, `universities`)
+//! and the current aggregates the two measured queries read
+//! (`agg_gathered_now` and its month/year roll-up `agg_gathered_roll`,
+//! `agg_outcome_now`), computed by the model in
+//! `data`. Multi-row VALUES (1,000 persons a statement) in transactions of
+//! 50 statements on SQLite; UNNEST of 10,000 persons a statement on
+//! PostgreSQL. Not written: the `*_log` tables ("as known at" queries),
+//! `entity_state`, `applied_events` and the activity aggregates, which the
+//! measured queries do not read.
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use sqlx::{
+    PgPool, QueryBuilder, Sqlite, SqlitePool,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::data::{self, Aggregates, Person};
+
+/// A connection pool to the database being loaded or scanned.
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Pool {
+    /// A small pool for loading and the full-scan baseline. SQLite loads
+    /// with `synchronous=OFF` (a crash during set-up only loses the
+    /// benchmark's own data); PostgreSQL with `synchronous_commit=off`.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Off)
+                .pragma("cache_size", "-262144");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .context("opening the SQLite database")?;
+            Ok(Self::Sqlite(pool))
+        } else {
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .after_connect(|c, _| {
+                    Box::pin(async move {
+                        sqlx::query("SET synchronous_commit = off")
+                            .execute(&mut *c)
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .connect(url)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Ok(Self::Postgres(pool))
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(p) => p.close().await,
+            Self::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Refreshes the planner statistics, as a running database would have.
+    pub async fn analyze(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite(p) => {
+                sqlx::query("PRAGMA analysis_limit = 1000")
+                    .execute(p)
+                    .await?;
+                sqlx::query("ANALYZE").execute(p).await?;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(p)
+                    .await?;
+            }
+            Self::Postgres(p) => {
+                sqlx::query("VACUUM ANALYZE").execute(p).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Loads persons `0..persons`; returns the aggregates written.
+pub async fn load(pool: &Pool, persons: u64) -> anyhow::Result<Aggregates> {
+    let mut aggs = Aggregates::default();
+    match pool {
+        Pool::Sqlite(p) => {
+            let chunk = 1000;
+            let mut tx = p.begin().await?;
+            let mut statements = 0;
+            let mut start = 0;
+            while start < persons {
+                let end = (start + chunk).min(persons);
+                let ps: Vec<Person> = (start..end).map(data::person).collect();
+                for person in &ps {
+                    aggs.add(person);
+                }
+                sqlite_facts(&mut tx, &ps).await?;
+                statements += 1;
+                if statements % 50 == 0 {
+                    tx.commit().await?;
+                    tx = p.begin().await?;
+                }
+                start = end;
+            }
+            tx.commit().await?;
+            aggs.prune();
+            sqlite_aggregates(p, &aggs).await?;
+        }
+        Pool::Postgres(p) => {
+            let chunk = 10_000;
+            let mut start = 0;
+            while start < persons {
+                let end = (start + chunk).min(persons);
+                let ps: Vec<Person> = (start..end).map(data::person).collect();
+                for person in &ps {
+                    aggs.add(person);
+                }
+                postgres_facts(p, &ps).await?;
+                start = end;
+            }
+            aggs.prune();
+            postgres_aggregates(p, &aggs).await?;
+        }
+    }
+    Ok(aggs)
+}
+
+type SqliteTx = sqlx::Transaction<'static, Sqlite>;
+
+async fn sqlite_facts(tx: &mut SqliteTx, ps: &[Person]) -> anyhow::Result<()> {
+    let emps: Vec<(&str, &data::Emp)> = ps
+        .iter()
+        .flat_map(|p| p.emps.iter().map(move |e| (p.key.as_str(), e)))
+        .collect();
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO employments (employment_id, person_key, hired, district, industry, in_city, \
+         start_day, platform, recorded_at, end_day, end_revision) ",
+    );
+    q.push_values(&emps, |mut b, (key, e)| {
+        b.push_bind(e.id.as_str())
+            .push_bind(*key)
+            .push_bind(1_i64)
+            .push_bind(e.district)
+            .push_bind(e.industry)
+            .push_bind(i64::from(e.in_city))
+            .push_bind(e.start_day)
+            .push_bind(e.platform)
+            .push_bind(e.recorded_at)
+            .push_bind(e.end_day)
+            .push_bind(i64::from(e.end_day.is_some()));
+    });
+    q.build().execute(&mut **tx).await?;
+    let resumes: Vec<(&str, &data::Resume)> = ps
+        .iter()
+        .filter_map(|p| p.resume.as_ref().map(|r| (p.key.as_str(), r)))
+        .collect();
+    if !resumes.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO resumes (resume_id, revision, person_key, platform, first_day, degree, \
+             title, skill) ",
+        );
+        q.push_values(&resumes, |mut b, (key, r)| {
+            b.push_bind(r.id.as_str())
+                .push_bind(1_i64)
+                .push_bind(*key)
+                .push_bind(r.platform)
+                .push_bind(r.first_day)
+                .push_bind(r.degree)
+                .push_bind(0_i64)
+                .push_bind(0_i64);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    let roster: Vec<(&str, &data::Roster, String, String)> = ps
+        .iter()
+        .filter_map(|p| {
+            p.roster.as_ref().map(|r| {
+                (
+                    p.key.as_str(),
+                    r,
+                    data::university_code(r.university),
+                    data::university_name(r.university),
+                )
+            })
+        })
+        .collect();
+    if !roster.is_empty() {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO roster (person_key, university_code, degree, university_name, \
+             discipline, graduation_day, cohort, imported_at, import_seq) ",
+        );
+        q.push_values(&roster, |mut b, (key, r, code, name)| {
+            b.push_bind(*key)
+                .push_bind(code.as_str())
+                .push_bind(r.degree)
+                .push_bind(name.as_str())
+                .push_bind(r.discipline)
+                .push_bind(r.graduation_day)
+                .push_bind(r.cohort)
+                .push_bind(0_i64)
+                .push_bind(0_i64);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Gathered cells as owned rows.
+fn gathered_rows(
+    aggs: &Aggregates,
+) -> Vec<(i64, &'static str, &'static str, &'static str, i64, i64)> {
+    let mut rows: Vec<_> = aggs
+        .gathered
+        .iter()
+        .map(|((day, d, i, p, t), n)| (*day, *d, *i, *p, *t, *n))
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
+#[allow(clippy::type_complexity)]
+fn outcome_rows(
+    aggs: &Aggregates,
+) -> Vec<(i64, i64, String, i64, i64, &'static str, &'static str, i64)> {
+    let mut rows: Vec<_> = aggs
+        .outcome
+        .iter()
+        .map(|((c, day, u, g, s, d, i), n)| {
+            (*c, *day, data::university_code(*u), *g, *s, *d, *i, *n)
+        })
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
+/// The month and year roll-ups of the gathered cells
+/// (`agg_gathered_roll`): (level, bucket, district, industry, platform,
+/// tier, n).
+#[allow(clippy::type_complexity)]
+fn roll_rows(
+    aggs: &Aggregates,
+) -> Vec<(
+    &'static str,
+    i64,
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    i64,
+)> {
+    let mut roll: std::collections::BTreeMap<_, i64> = std::collections::BTreeMap::new();
+    for ((day, d, i, p, t), n) in &aggs.gathered {
+        let date = talent_metrics::codes::date_of_day(*day);
+        let month = day - i64::from(date.day()) + 1;
+        let year = day - i64::from(date.ordinal()) + 1;
+        for (level, bucket) in [("M", month), ("Y", year)] {
+            *roll.entry((level, bucket, *d, *i, *p, *t)).or_default() += n;
+        }
+    }
+    roll.into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|((l, b, d, i, p, t), n)| (l, b, d, i, p, t, n))
+        .collect()
+}
+
+fn universities() -> Vec<(String, String)> {
+    (0..data::UNIVERSITIES)
+        .map(|u| (data::university_code(u), data::university_name(u)))
+        .collect()
+}
+
+async fn sqlite_aggregates(p: &SqlitePool, aggs: &Aggregates) -> anyhow::Result<()> {
+    let mut tx = p.begin().await?;
+    let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO universities (code, name) ");
+    let unis = universities();
+    q.push_values(&unis, |mut b, (c, n)| {
+        b.push_bind(c.as_str()).push_bind(n.as_str());
+    });
+    q.build().execute(&mut *tx).await?;
+    for chunk in gathered_rows(aggs).chunks(1000) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO agg_gathered_now (day, district, industry, platform, tier, n) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.0)
+                .push_bind(r.1)
+                .push_bind(r.2)
+                .push_bind(r.3)
+                .push_bind(r.4)
+                .push_bind(r.5);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in roll_rows(aggs).chunks(1000) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO agg_gathered_roll (level, bucket, district, industry, platform, tier, n) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.0)
+                .push_bind(r.1)
+                .push_bind(r.2)
+                .push_bind(r.3)
+                .push_bind(r.4)
+                .push_bind(r.5)
+                .push_bind(r.6);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in outcome_rows(aggs).chunks(1000) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO agg_outcome_now (cohort, day, university, degree, discipline, district, \
+             industry, n) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.0)
+                .push_bind(r.1)
+                .push_bind(r.2.as_str())
+                .push_bind(r.3)
+                .push_bind(r.4)
+                .push_bind(r.5)
+                .push_bind(r.6)
+                .push_bind(r.7);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn postgres_facts(p: &PgPool, ps: &[Person]) -> anyhow::Result<()> {
+    let emps: Vec<(&str, &data::Emp)> = ps
+        .iter()
+        .flat_map(|p| p.emps.iter().map(move |e| (p.key.as_str(), e)))
+        .collect();
+    let col_s = |f: fn(&(&str, &data::Emp)) -> String| emps.iter().map(f).collect::<Vec<String>>();
+    sqlx::query(
+        "INSERT INTO employments (employment_id, person_key, hired, district, industry, in_city, \
+         start_day, platform, recorded_at, end_day, end_revision) \
+         SELECT id, pk, 1, d, i, c, s, p, r, e, er FROM UNNEST($1::text[], $2::text[], \
+         $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], \
+         $9::bigint[], $10::bigint[]) AS t(id, pk, d, i, c, s, p, r, e, er)",
+    )
+    .bind(col_s(|(_, e)| e.id.clone()))
+    .bind(col_s(|(k, _)| (*k).to_string()))
+    .bind(col_s(|(_, e)| e.district.to_string()))
+    .bind(col_s(|(_, e)| e.industry.to_string()))
+    .bind(
+        emps.iter()
+            .map(|(_, e)| i64::from(e.in_city))
+            .collect::<Vec<_>>(),
+    )
+    .bind(emps.iter().map(|(_, e)| e.start_day).collect::<Vec<_>>())
+    .bind(col_s(|(_, e)| e.platform.to_string()))
+    .bind(emps.iter().map(|(_, e)| e.recorded_at).collect::<Vec<_>>())
+    .bind(
+        emps.iter()
+            .map(|(_, e)| e.end_day)
+            .collect::<Vec<Option<i64>>>(),
+    )
+    .bind(
+        emps.iter()
+            .map(|(_, e)| i64::from(e.end_day.is_some()))
+            .collect::<Vec<_>>(),
+    )
+    .execute(p)
+    .await?;
+    let resumes: Vec<(&str, &data::Resume)> = ps
+        .iter()
+        .filter_map(|p| p.resume.as_ref().map(|r| (p.key.as_str(), r)))
+        .collect();
+    if !resumes.is_empty() {
+        sqlx::query(
+            "INSERT INTO resumes (resume_id, revision, person_key, platform, first_day, degree, \
+             title, skill) SELECT id, 1, pk, p, f, d, 0, 0 FROM UNNEST($1::text[], $2::text[], \
+             $3::text[], $4::bigint[], $5::bigint[]) AS t(id, pk, p, f, d)",
+        )
+        .bind(
+            resumes
+                .iter()
+                .map(|(_, r)| r.id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            resumes
+                .iter()
+                .map(|(k, _)| (*k).to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            resumes
+                .iter()
+                .map(|(_, r)| r.platform.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(resumes.iter().map(|(_, r)| r.first_day).collect::<Vec<_>>())
+        .bind(resumes.iter().map(|(_, r)| r.degree).collect::<Vec<_>>())
+        .execute(p)
+        .await?;
+    }
+    let roster: Vec<(&str, &data::Roster)> = ps
+        .iter()
+        .filter_map(|p| p.roster.as_ref().map(|r| (p.key.as_str(), r)))
+        .collect();
+    if !roster.is_empty() {
+        sqlx::query(
+            "INSERT INTO roster (person_key, university_code, degree, university_name, \
+             discipline, graduation_day, cohort, imported_at, import_seq) \
+             SELECT pk, u, d, n, s, g, c, 0, 0 FROM UNNEST($1::text[], $2::text[], $3::bigint[], \
+             $4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) AS t(pk, u, d, n, s, g, c)",
+        )
+        .bind(
+            roster
+                .iter()
+                .map(|(k, _)| (*k).to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            roster
+                .iter()
+                .map(|(_, r)| data::university_code(r.university))
+                .collect::<Vec<_>>(),
+        )
+        .bind(roster.iter().map(|(_, r)| r.degree).collect::<Vec<_>>())
+        .bind(
+            roster
+                .iter()
+                .map(|(_, r)| data::university_name(r.university))
+                .collect::<Vec<_>>(),
+        )
+        .bind(roster.iter().map(|(_, r)| r.discipline).collect::<Vec<_>>())
+        .bind(
+            roster
+                .iter()
+                .map(|(_, r)| r.graduation_day)
+                .collect::<Vec<_>>(),
+        )
+        .bind(roster.iter().map(|(_, r)| r.cohort).collect::<Vec<_>>())
+        .execute(p)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn postgres_aggregates(p: &PgPool, aggs: &Aggregates) -> anyhow::Result<()> {
+    let unis = universities();
+    sqlx::query(
+        "INSERT INTO universities (code, name) SELECT * FROM UNNEST($1::text[], $2::text[])",
+    )
+    .bind(unis.iter().map(|u| u.0.clone()).collect::<Vec<_>>())
+    .bind(unis.iter().map(|u| u.1.clone()).collect::<Vec<_>>())
+    .execute(p)
+    .await?;
+    for chunk in gathered_rows(aggs).chunks(20_000) {
+        sqlx::query(
+            "INSERT INTO agg_gathered_now (day, district, industry, platform, tier, n) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
+             $6::bigint[])",
+        )
+        .bind(chunk.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.1.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.2.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.3.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.4).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.5).collect::<Vec<_>>())
+        .execute(p)
+        .await?;
+    }
+    for chunk in roll_rows(aggs).chunks(20_000) {
+        sqlx::query(
+            "INSERT INTO agg_gathered_roll (level, bucket, district, industry, platform, tier, n) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+             $6::bigint[], $7::bigint[])",
+        )
+        .bind(chunk.iter().map(|r| r.0.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.2.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.3.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.4.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.5).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.6).collect::<Vec<_>>())
+        .execute(p)
+        .await?;
+    }
+    for chunk in outcome_rows(aggs).chunks(20_000) {
+        sqlx::query(
+            "INSERT INTO agg_outcome_now (cohort, day, university, degree, discipline, district, \
+             industry, n) SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], \
+             $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[])",
+        )
+        .bind(chunk.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.2.clone()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.3).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.4).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.5.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.6.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.7).collect::<Vec<_>>())
+        .execute(p)
+        .await?;
+    }
+    Ok(())
+}
+
+// ----- the full-scan baseline -----
+
+/// Talents gathered in `[start, end)` by district and tier, computed from
+/// the fact tables by one query: (district, tier, persons).
+pub const GATHERED_SCAN: &str = "\
+WITH t AS (
+  SELECT person_key,
+         CASE WHEN MAX(degree) >= 4 OR MAX(title) >= 4 OR MAX(skill) >= 4 THEN 3
+              WHEN MAX(degree) >= 2 OR MAX(title) >= 2 OR MAX(skill) >= 2 THEN 2
+              ELSE 1 END AS tier
+  FROM (SELECT person_key, degree, title, skill FROM resumes
+        UNION ALL SELECT person_key, degree, 0, 0 FROM roster) x
+  GROUP BY person_key),
+f AS (
+  SELECT person_key, district, start_day,
+         ROW_NUMBER() OVER (PARTITION BY person_key
+                            ORDER BY start_day, recorded_at, employment_id) AS rn
+  FROM employments WHERE hired = 1 AND in_city = 1)
+SELECT f.district, t.tier, CAST(COUNT(*) AS BIGINT)
+FROM f JOIN t ON t.person_key = f.person_key
+WHERE f.rn = 1 AND f.start_day >= $1 AND f.start_day < $2 AND t.tier > 1
+GROUP BY f.district, t.tier";
+
+/// Cohort members of `$1` as of day `$2` by university and place (an
+/// in-city district, OUTSIDE or NONE): (university, place, persons).
+pub const OUTCOME_SCAN: &str = "\
+WITH r AS (
+  SELECT person_key, university_code,
+         ROW_NUMBER() OVER (PARTITION BY person_key
+                            ORDER BY degree DESC, import_seq, university_code DESC) AS rn
+  FROM roster WHERE cohort = $1),
+a AS (
+  SELECT person_key, district, in_city,
+         ROW_NUMBER() OVER (PARTITION BY person_key
+                            ORDER BY in_city DESC, start_day DESC, recorded_at DESC,
+                                     employment_id DESC) AS rn
+  FROM employments
+  WHERE hired = 1 AND start_day <= $2 AND (end_day IS NULL OR end_day > $2))
+SELECT r.university_code,
+       CASE WHEN a.person_key IS NULL THEN 'NONE'
+            WHEN a.in_city = 1 THEN a.district ELSE 'OUTSIDE' END AS place,
+       CAST(COUNT(*) AS BIGINT)
+FROM r LEFT JOIN a ON a.person_key = r.person_key AND a.rn = 1
+WHERE r.rn = 1
+GROUP BY r.university_code, place";
+
+/// Runs one of the scans: rows of (text, text-or-integer, count) as
+/// (text, text, count).
+pub async fn scan(
+    pool: &Pool,
+    sql: &'static str,
+    a: i64,
+    b: i64,
+) -> anyhow::Result<Vec<(String, String, i64)>> {
+    let gathered = sql == GATHERED_SCAN;
+    Ok(match pool {
+        Pool::Sqlite(p) => {
+            if gathered {
+                let rows: Vec<(String, i64, i64)> =
+                    sqlx::query_as(sql).bind(a).bind(b).fetch_all(p).await?;
+                rows.into_iter()
+                    .map(|(x, y, n)| (x, y.to_string(), n))
+                    .collect()
+            } else {
+                sqlx::query_as(sql).bind(a).bind(b).fetch_all(p).await?
+            }
+        }
+        Pool::Postgres(p) => {
+            if gathered {
+                let rows: Vec<(String, i32, i64)> =
+                    sqlx::query_as(sql).bind(a).bind(b).fetch_all(p).await?;
+                rows.into_iter()
+                    .map(|(x, y, n)| (x, y.to_string(), n))
+                    .collect()
+            } else {
+                sqlx::query_as(sql).bind(a).bind(b).fetch_all(p).await?
+            }
+        }
+    })
+}
