@@ -619,3 +619,58 @@ pub async fn http_get_json(addr: &str, path: &str) -> anyhow::Result<serde_json:
         .ok_or_else(|| anyhow!("not an HTTP response"))?;
     Ok(serde_json::from_str(body)?)
 }
+
+/// Every key of the metrics service (revoked ones too when asked), as a
+/// table: name, kind, holder, threshold, state.
+pub async fn list_metrics_keys(
+    addr: &str,
+    admin_key: &str,
+    show_revoked: bool,
+) -> anyhow::Result<String> {
+    use metrics_pb::admin_service_client::AdminServiceClient;
+    let what = "the metrics service";
+    let channel = client::connect_with_key(addr, what, admin_key).await?;
+    let mut admin = AdminServiceClient::new(channel);
+    let mut out = format!(
+        "{:<40} {:<9} {:>9} {:<8} holder\n",
+        "key", "kind", "threshold", "state"
+    );
+    let mut page_token = String::new();
+    loop {
+        let page = admin
+            .list_keys(metrics_pb::ListKeysRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                show_revoked,
+            })
+            .await
+            .map_err(|s| client::explain(&s, what))?
+            .into_inner();
+        for key in &page.keys {
+            let kind = key.kind().as_str_name().trim_start_matches("KEY_KIND_");
+            let state = key.state().as_str_name().trim_start_matches("STATE_");
+            out.push_str(&format!(
+                "{:<40} {:<9} {:>9} {:<8} {}\n",
+                key.name, kind, key.disclosure_threshold, state, key.display_name
+            ));
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(out);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// Revokes a key of the metrics service by its resource name.
+pub async fn revoke_metrics_key(addr: &str, admin_key: &str, name: &str) -> anyhow::Result<()> {
+    use metrics_pb::admin_service_client::AdminServiceClient;
+    let what = "the metrics service";
+    let channel = client::connect_with_key(addr, what, admin_key).await?;
+    AdminServiceClient::new(channel)
+        .revoke_key(metrics_pb::RevokeKeyRequest {
+            name: name.to_owned(),
+        })
+        .await
+        .map_err(|s| client::explain(&s, what))?;
+    Ok(())
+}

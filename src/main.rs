@@ -170,6 +170,29 @@ enum KeyCommand {
         #[command(flatten)]
         services: Services,
     },
+    /// List the keys of the metrics service (never their secrets).
+    #[command(after_help = "Examples:\n  talent key list\n  talent key list --revoked")]
+    List {
+        /// Include revoked keys.
+        #[arg(long)]
+        revoked: bool,
+        /// The metrics admin key; read from the data folder when omitted.
+        #[arg(long, env = "TALENT_METRICS_ADMIN_KEY", hide_env_values = true)]
+        admin_key: Option<String>,
+        #[command(flatten)]
+        services: Services,
+    },
+    /// Revoke a key of the metrics service; calls with it fail from then on.
+    #[command(after_help = "Examples:\n  talent key revoke keys/0f8e…")]
+    Revoke {
+        /// The key's name, as `talent key list` shows it.
+        name: String,
+        /// The metrics admin key; read from the data folder when omitted.
+        #[arg(long, env = "TALENT_METRICS_ADMIN_KEY", hide_env_values = true)]
+        admin_key: Option<String>,
+        #[command(flatten)]
+        services: Services,
+    },
 }
 
 #[derive(clap::Args)]
@@ -335,6 +358,32 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             )
             .await?;
             println!("{key_name} issued; its secret (shown once):\n{secret}");
+        }
+        Command::Key(KeyCommand::List {
+            revoked,
+            admin_key,
+            services,
+        }) => {
+            let admin_key = match admin_key {
+                Some(k) => k,
+                None => services.secrets()?.metrics_admin_key,
+            };
+            print!(
+                "{}",
+                commands::list_metrics_keys(&services.metrics_addr, &admin_key, revoked).await?
+            );
+        }
+        Command::Key(KeyCommand::Revoke {
+            name,
+            admin_key,
+            services,
+        }) => {
+            let admin_key = match admin_key {
+                Some(k) => k,
+                None => services.secrets()?.metrics_admin_key,
+            };
+            commands::revoke_metrics_key(&services.metrics_addr, &admin_key, &name).await?;
+            println!("{name} revoked");
         }
         Command::Push(args) => {
             let summary = commands::push(

@@ -397,3 +397,62 @@ async fn the_demo_gives_the_same_figures_for_the_same_seed() {
     assert!(report(&first).contains("Talent"), "{}", text(&first.stdout));
     assert_eq!(report(&first), report(&second));
 }
+
+#[tokio::test]
+async fn keys_are_issued_listed_and_revoked_through_the_command() {
+    let app = TestApp::spawn().await;
+    let addr = app.metrics_addr.to_string();
+    let admin = support::metrics::ADMIN_KEY;
+    let run = |args: Vec<&str>| {
+        let mut all: Vec<String> = args.into_iter().map(String::from).collect();
+        all.extend([
+            "--admin-key".into(),
+            admin.into(),
+            "--metrics-addr".into(),
+            addr.clone(),
+        ]);
+        talent_async(all)
+    };
+    let issued = run(vec![
+        "key",
+        "issue",
+        "--kind",
+        "read",
+        "--name",
+        "press office",
+        "--threshold",
+        "10",
+    ])
+    .await;
+    assert!(issued.status.success(), "{}", text(&issued.stderr));
+    let stdout = text(&issued.stdout);
+    let name = stdout.split_whitespace().next().unwrap().to_owned();
+    assert!(name.starts_with("keys/"), "{stdout}");
+
+    let listed = run(vec!["key", "list"]).await;
+    let table = text(&listed.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .expect("the key is listed");
+    assert!(
+        row.contains("READ") && row.contains("10") && row.contains("press office"),
+        "{row}"
+    );
+
+    let revoked = run(vec!["key", "revoke", &name]).await;
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    let listed = run(vec!["key", "list"]).await;
+    assert!(
+        !text(&listed.stdout).contains(&name),
+        "revoked keys are hidden by default"
+    );
+    let listed = run(vec!["key", "list", "--revoked"]).await;
+    let table = text(&listed.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .expect("shown with --revoked");
+    assert!(row.contains("REVOKED"), "{row}");
+    app.stop().await;
+}
