@@ -144,7 +144,14 @@ async fn bad_key_and_unreachable_server_are_one_line_errors() {
         .to_vec(),
     )
     .await;
-    // An empty file sends nothing; a wrong key is found on the first call.
+    // An empty file sends nothing, so nothing finds the wrong key: a clean
+    // run with nothing to report. A wrong key is found on the first call.
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("0 created, 0 updated, 0 unchanged, 0 rejected"),
+        "{}",
+        text(&out.stdout)
+    );
     let employers = write(
         dir.path(),
         "e2.jsonl",
@@ -153,7 +160,6 @@ async fn bad_key_and_unreachable_server_are_one_line_errors() {
             credit_code("91370212MA3C00002")
         ),
     );
-    let _ = out;
     let out = talent_async(
         [
             "push",
