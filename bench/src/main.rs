@@ -10,7 +10,10 @@
 
 mod data;
 mod load;
+#[allow(dead_code)] // used by scenarios 1, 3 and 4, which land next
+mod recruiting;
 mod service;
+mod table;
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +24,7 @@ use talent_proto::talent::metrics::v1::{self as pb, Dimension};
 
 use crate::load::Pool;
 use crate::service::{Databases, Service};
+use crate::table::{Row, Status};
 
 #[derive(Parser, Debug)]
 #[command(about = "Runs the talent benchmarks and prints one table of figures")]
@@ -51,43 +55,10 @@ struct Cli {
     /// inspect query plans.
     #[arg(long)]
     keep_db: bool,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-enum Status {
-    Pass,
-    Fail,
-    Skip,
-    Info,
-}
-
-#[derive(Debug, Serialize)]
-struct Row {
-    scenario: u8,
-    figure: String,
-    unit: String,
-    value: Option<f64>,
-    baseline: Option<f64>,
-    ratio: Option<f64>,
-    target: String,
-    status: Status,
-    note: String,
-}
-
-impl Row {
-    fn skip(scenario: u8, figure: &str, target: &str, why: &str) -> Self {
-        Self {
-            scenario,
-            figure: figure.into(),
-            unit: String::new(),
-            value: None,
-            baseline: None,
-            ratio: None,
-            target: target.into(),
-            status: Status::Skip,
-            note: format!("not yet measured: {why}"),
-        }
-    }
+    /// Run only these scenarios (comma-separated numbers, e.g. `--only 1,5`);
+    /// default: all.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=5))]
+    only: Vec<u8>,
 }
 
 #[derive(Debug, Serialize)]
@@ -129,37 +100,47 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     let postgres = cli.db == "postgres";
     let mut dbs = Databases::new(postgres.then(|| cli.postgres_url.clone())).await?;
     let result = async {
-        let mut rows = vec![Row::skip(
-            1,
-            "postings ingest through UpsertPostings (rows/s)",
-            "≥ 0.7 × direct batch upsert",
-            NEEDS_RECRUITING,
-        )];
-        rows.extend(statistics(&mut dbs, persons, calls, baseline_runs).await?);
-        rows.push(Row::skip(
-            3,
-            "relay: events applied per second",
-            "≥ 20,000 events/s",
-            NEEDS_RECRUITING,
-        ));
-        rows.push(Row::skip(
-            3,
-            "relay: hire-to-figure lag p99 at half rate",
-            "≤ 1 s",
-            NEEDS_RECRUITING,
-        ));
-        rows.push(Row::skip(
-            4,
-            "GetPosting requests/s at 64 in flight",
-            "≥ 0.5 × tonic echo",
-            NEEDS_RECRUITING,
-        ));
-        rows.push(Row::skip(
-            5,
-            "recruiting peak RSS during scenario 1",
-            "≤ 150 MB",
-            NEEDS_RECRUITING,
-        ));
+        let wants = |n: u8| cli.only.is_empty() || cli.only.contains(&n);
+        let mut rows = Vec::new();
+        if wants(1) || wants(5) {
+            rows.push(Row::skip(
+                1,
+                "postings ingest through UpsertPostings (rows/s)",
+                "≥ 0.7 × direct batch upsert",
+                NEEDS_RECRUITING,
+            ));
+            rows.push(Row::skip(
+                5,
+                "recruiting peak RSS during scenario 1",
+                "≤ 150 MB",
+                NEEDS_RECRUITING,
+            ));
+        }
+        if wants(2) || wants(5) {
+            rows.extend(statistics(&mut dbs, persons, calls, baseline_runs).await?);
+        }
+        if wants(3) {
+            rows.push(Row::skip(
+                3,
+                "relay: events applied per second",
+                "≥ 20,000 events/s",
+                NEEDS_RECRUITING,
+            ));
+            rows.push(Row::skip(
+                3,
+                "relay: hire-to-figure lag p99 at half rate",
+                "≤ 1 s",
+                NEEDS_RECRUITING,
+            ));
+        }
+        if wants(4) {
+            rows.push(Row::skip(
+                4,
+                "GetPosting requests/s at 64 in flight",
+                "≥ 0.5 × tonic echo",
+                NEEDS_RECRUITING,
+            ));
+        }
         anyhow::Ok(rows)
     }
     .await;
