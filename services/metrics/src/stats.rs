@@ -10,7 +10,7 @@ use talent_server::{ApiError, FieldViolations};
 use crate::{
     codes,
     domain::{NONE, OUTSIDE, TIER_GENERAL, TIER_HIGH, kind},
-    store::Store,
+    store::{Store, outcome_dim},
 };
 
 /// The version of the statistical definitions these figures follow.
@@ -626,6 +626,18 @@ pub async fn graduate_outcomes(
     })
 }
 
+/// The bit of a breakdown dimension of graduate outcomes.
+fn outcome_bit(d: Dimension) -> u8 {
+    match d {
+        Dimension::University => outcome_dim::UNIVERSITY,
+        Dimension::DegreeLevel => outcome_dim::DEGREE,
+        Dimension::Discipline => outcome_dim::DISCIPLINE,
+        Dimension::District => outcome_dim::DISTRICT,
+        Dimension::Industry => outcome_dim::INDUSTRY,
+        _ => 0,
+    }
+}
+
 #[allow(clippy::type_complexity)]
 async fn outcomes(
     store: &Store,
@@ -642,29 +654,37 @@ async fn outcomes(
     ),
     ApiError,
 > {
-    let raw = store.outcome_rows(cohort, as_of, known_at).await?;
+    // Only the dimensions grouped or filtered by need to be read: at most
+    // two of them are answered from the running totals.
+    let dims = by
+        .iter()
+        .chain(filter.dims().iter())
+        .fold(0, |bits, d| bits | outcome_bit(*d));
+    let raw = store.outcome_rows(cohort, as_of, known_at, dims).await?;
+    let has = |bit: u8| raw.dims & bit != 0;
     let rows: Vec<(Attrs, [i64; 3])> = raw
+        .rows
         .into_iter()
-        .filter(|r| r.5 != 0)
-        .map(|(university, degree, discipline, district, industry, n)| {
-            let employed = district != NONE;
-            let retained = employed && district != OUTSIDE;
-            (
-                Attrs {
-                    district: Some(district),
-                    industry: Some(industry),
-                    university: Some(university),
-                    degree: Some(degree),
-                    discipline: Some(discipline),
-                    ..Default::default()
-                },
-                [
-                    n,
-                    if employed { n } else { 0 },
-                    if retained { n } else { 0 },
-                ],
-            )
-        })
+        .filter(|r| r.6 != 0)
+        .map(
+            |(university, degree, discipline, district, industry, status, n)| {
+                (
+                    Attrs {
+                        district: has(outcome_dim::DISTRICT).then_some(district),
+                        industry: has(outcome_dim::INDUSTRY).then_some(industry),
+                        university: has(outcome_dim::UNIVERSITY).then_some(university),
+                        degree: has(outcome_dim::DEGREE).then_some(degree),
+                        discipline: has(outcome_dim::DISCIPLINE).then_some(discipline),
+                        ..Default::default()
+                    },
+                    [
+                        n,
+                        if status >= 1 { n } else { 0 },
+                        if status == 2 { n } else { 0 },
+                    ],
+                )
+            },
+        )
         .collect();
     let (groups, total) = group(&rows, by, filter);
     let k = viewer.threshold;

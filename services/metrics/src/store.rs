@@ -207,25 +207,64 @@ impl Store {
         })
     }
 
-    /// Cohort members per place as of `as_of`.
+    /// Cohort members per place as of `as_of`, with `dims` (a set of
+    /// [`outcome_dim`] bits) the dimensions the caller groups or filters
+    /// by. When at most two are asked for and no `known_at` is given, the
+    /// running totals of `agg_outcome_roll` answer: whole years before
+    /// `as_of`'s year, whole months before its month and the days of its
+    /// month, in one statement (one snapshot), a few thousand rows. Else
+    /// every day-level row of the cohort up to `as_of` is summed
+    /// (`agg_outcome_now`, or `agg_outcome_log` as known at `known_at`).
     pub async fn outcome_rows(
         &self,
         cohort: i64,
         as_of: i64,
         known_at: Option<i64>,
-    ) -> R<Vec<(String, i64, i64, String, String, i64)>> {
-        let (table, known) = source("agg_outcome", known_at);
+        dims: u8,
+    ) -> R<OutcomeRows> {
+        let status = "CASE district WHEN 'NONE' THEN 0 WHEN 'OUTSIDE' THEN 1 ELSE 2 END";
+        if known_at.is_some() || dims.count_ones() > 2 || as_of < OUTCOME_FLOOR {
+            let (table, known) = source("agg_outcome", known_at);
+            let sql = format!(
+                "SELECT university, degree, discipline, district, industry, \
+                 CAST({status} AS BIGINT), CAST(SUM(n) AS BIGINT) \
+                 FROM {table} WHERE cohort = $1 AND day <= $2 {known} \
+                 GROUP BY university, degree, discipline, district, industry"
+            );
+            let rows = on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(cohort)
+                .bind(as_of)
+                .bind(known_at.unwrap_or(0))
+                .fetch_all(p)
+                .await)?;
+            return Ok(OutcomeRows {
+                dims: outcome_dim::ALL,
+                rows,
+            });
+        }
+        let columns = "university, degree, discipline, district, industry, status";
+        let branch = |level: &str, cond: &str| {
+            format!(
+                "SELECT {columns}, n FROM agg_outcome_roll WHERE cohort = $1 AND proj = $2 \
+                 AND level = '{level}' AND {cond}"
+            )
+        };
         let sql = format!(
-            "SELECT university, degree, discipline, district, industry, CAST(SUM(n) AS BIGINT) \
-             FROM {table} WHERE cohort = $1 AND day <= $2 {known} \
-             GROUP BY university, degree, discipline, district, industry"
+            "SELECT {columns}, CAST(SUM(n) AS BIGINT) FROM ({} UNION ALL {} UNION ALL {}) x \
+             GROUP BY {columns}",
+            branch("Y", "bucket < $3"),
+            branch("M", "bucket >= $3 AND bucket < $4"),
+            branch("D", "bucket >= $4 AND bucket <= $5"),
         );
-        on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows = on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(cohort)
+            .bind(i64::from(dims))
+            .bind(year_start(as_of))
+            .bind(month_start(as_of))
             .bind(as_of)
-            .bind(known_at.unwrap_or(0))
             .fetch_all(p)
-            .await)
+            .await)?;
+        Ok(OutcomeRows { dims, rows })
     }
 
     /// Activity per cell for days in `[start, end)`.
@@ -285,6 +324,103 @@ impl Store {
         let rows: Vec<(String, String)> =
             on_pool!(&self.db, p => sqlx::query_as(sql).fetch_all(p).await)?;
         Ok(rows.into_iter().collect())
+    }
+}
+
+/// The breakdown dimensions of graduate outcomes, as bits of
+/// `agg_outcome_roll.proj` and of [`OutcomeRows::dims`].
+pub mod outcome_dim {
+    pub const UNIVERSITY: u8 = 1;
+    pub const DEGREE: u8 = 2;
+    pub const DISCIPLINE: u8 = 4;
+    pub const DISTRICT: u8 = 8;
+    pub const INDUSTRY: u8 = 16;
+    pub const ALL: u8 = 31;
+}
+
+/// Every projection `agg_outcome_roll` keeps: each set of at most two
+/// breakdown dimensions (1 + 5 + 10).
+pub const OUTCOME_PROJECTIONS: [u8; 16] = [0, 1, 2, 4, 8, 16, 3, 5, 9, 17, 6, 10, 18, 12, 20, 24];
+
+/// 1900-01-01: outcome differences of earlier days (the start of every
+/// timeline, `domain::BEGINNING`) count on this day in `agg_outcome_roll`,
+/// which is exact for every `as_of` from this day on.
+pub const OUTCOME_FLOOR: i64 = -25_567;
+
+/// Cohort members per place: (university, degree, discipline, district,
+/// industry, status, n), where status is 0 (not employed), 1 (employed
+/// outside the city) or 2 (in the city). Only the dimensions in `dims`
+/// hold values; the others are '' or 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeRows {
+    pub dims: u8,
+    pub rows: Vec<OutcomeRow>,
+}
+
+pub type OutcomeRow = (String, i64, i64, String, String, i64, i64);
+
+/// A row key of `agg_outcome_roll`: (cohort, proj, level, bucket,
+/// university, degree, discipline, district, industry, status).
+pub type OutcomeRollKey = (
+    i64,
+    i64,
+    &'static str,
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    i64,
+);
+
+/// Adds one outcome difference (a `Cell::Outcome` and its count) to the
+/// running totals: to every projection, at the year, month and day level.
+#[allow(clippy::too_many_arguments)]
+pub fn outcome_roll_add(
+    roll: &mut BTreeMap<OutcomeRollKey, i64>,
+    cohort: i64,
+    day: i64,
+    university: &str,
+    degree: i64,
+    discipline: i64,
+    district: &str,
+    industry: &str,
+    n: i64,
+) {
+    let day = day.max(OUTCOME_FLOOR);
+    let status = match district {
+        crate::domain::NONE => 0,
+        crate::domain::OUTSIDE => 1,
+        _ => 2,
+    };
+    let levels = [("Y", year_start(day)), ("M", month_start(day)), ("D", day)];
+    for proj in OUTCOME_PROJECTIONS {
+        let has = |bit: u8| proj & bit != 0;
+        let text = |bit: u8, v: &str| {
+            if has(bit) {
+                v.to_string()
+            } else {
+                String::new()
+            }
+        };
+        let int = |bit: u8, v: i64| if has(bit) { v } else { 0 };
+        for (level, bucket) in levels {
+            *roll
+                .entry((
+                    cohort,
+                    i64::from(proj),
+                    level,
+                    bucket,
+                    text(outcome_dim::UNIVERSITY, university),
+                    int(outcome_dim::DEGREE, degree),
+                    int(outcome_dim::DISCIPLINE, discipline),
+                    text(outcome_dim::DISTRICT, district),
+                    text(outcome_dim::INDUSTRY, industry),
+                    status,
+                ))
+                .or_default() += n;
+        }
     }
 }
 
@@ -986,7 +1122,369 @@ impl Tx {
                 }
             });
         }
+        self.apply_outcome_roll(&deltas).await
+    }
+
+    /// Adds the outcome differences to their running totals
+    /// (`agg_outcome_roll`): summed per row first, in key order, so
+    /// concurrent transactions lock shared rows in the same order.
+    async fn apply_outcome_roll(&mut self, deltas: &[(&Cell, &Amount)]) -> R<()> {
+        let mut roll = BTreeMap::new();
+        for (cell, a) in deltas {
+            if let Cell::Outcome {
+                cohort,
+                day,
+                university,
+                degree,
+                discipline,
+                district,
+                industry,
+            } = cell
+            {
+                outcome_roll_add(
+                    &mut roll,
+                    *cohort,
+                    *day,
+                    university,
+                    *degree,
+                    *discipline,
+                    district,
+                    industry,
+                    a.n,
+                );
+            }
+        }
+        let rows: Vec<(OutcomeRollKey, i64)> = roll.into_iter().filter(|(_, n)| *n != 0).collect();
+        for chunk in rows.chunks(1000) {
+            on_conn!(self, c => {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO agg_outcome_roll (cohort, proj, level, bucket, university, \
+                     degree, discipline, district, industry, status, n) ",
+                );
+                q.push_values(chunk, |mut b, (k, n)| {
+                    b.push_bind(k.0).push_bind(k.1).push_bind(k.2).push_bind(k.3)
+                        .push_bind(&k.4).push_bind(k.5).push_bind(k.6)
+                        .push_bind(&k.7).push_bind(&k.8).push_bind(k.9)
+                        .push_bind(*n);
+                });
+                q.push(
+                    " ON CONFLICT (cohort, proj, level, bucket, university, degree, discipline, \
+                     district, industry, status) DO UPDATE SET n = agg_outcome_roll.n + excluded.n",
+                );
+                q.build().execute(&mut *c).await?;
+            });
+        }
         Ok(())
+    }
+}
+
+/// The running totals of graduate outcomes (`agg_outcome_roll`) against
+/// the day-level rows they summarise, on the back end the test suite runs
+/// on (`TALENT_TEST_POSTGRES_URL` set: PostgreSQL, else SQLite).
+#[cfg(test)]
+mod outcome_roll_tests {
+    use std::collections::BTreeMap;
+
+    use sqlx::migrate::Migrator;
+
+    use super::*;
+    use crate::domain::{BEGINNING, NONE, OUTSIDE};
+
+    const POSTGRES_URL_VAR: &str = "TALENT_TEST_POSTGRES_URL";
+
+    /// xorshift64*: deterministic, so a failure replays.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> i64 {
+        codes::day_of_date(y, m, d).unwrap()
+    }
+
+    /// The first and last day of every month from 2023-11 to 2026-02.
+    fn month_edges() -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut first = day(2023, 11, 1);
+        while first < day(2026, 3, 1) {
+            let next = next_month(first);
+            out.extend([first, next - 1]);
+            first = next;
+        }
+        out
+    }
+
+    /// (cohort, day, university, degree, discipline, district, industry).
+    type ModelCell = (i64, i64, String, i64, i64, String, String);
+
+    /// Random outcome differences: every day of a timeline kind (its
+    /// start, month edges, days in between) and every kind of place.
+    fn history(rng: &mut Rng, n: usize) -> BTreeMap<ModelCell, i64> {
+        let edges = month_edges();
+        let places = [
+            (NONE, NONE),
+            (OUTSIDE, OUTSIDE),
+            ("370202", "C13"),
+            ("370211", "F"),
+            ("370203", "C"),
+        ];
+        let mut out: BTreeMap<ModelCell, i64> = BTreeMap::new();
+        for _ in 0..n {
+            let d = match rng.below(4) {
+                0 => BEGINNING,
+                1 => edges[rng.below(edges.len())],
+                _ => day(2023, 11, 1) + rng.below(850) as i64,
+            };
+            let place = places[rng.below(places.len())];
+            let cell = (
+                2024 + rng.below(2) as i64,
+                d,
+                format!("370200000{}", rng.below(3)),
+                2 + rng.below(4) as i64,
+                rng.below(4) as i64,
+                place.0.to_string(),
+                place.1.to_string(),
+            );
+            *out.entry(cell).or_default() += rng.below(7) as i64 - 3;
+        }
+        out
+    }
+
+    /// The model's answer: cells with day <= `as_of`, projected on `dims`,
+    /// with their status, zero sums dropped.
+    fn expected(
+        model: &BTreeMap<ModelCell, i64>,
+        cohort: i64,
+        as_of: i64,
+        dims: u8,
+    ) -> Vec<OutcomeRow> {
+        let mut sums: BTreeMap<OutcomeRow, i64> = BTreeMap::new();
+        for ((c, d, u, g, s, district, industry), n) in model {
+            if *c != cohort || *d > as_of {
+                continue;
+            }
+            let status = match district.as_str() {
+                NONE => 0,
+                OUTSIDE => 1,
+                _ => 2,
+            };
+            let keep = |bit: u8| dims & bit != 0;
+            let key = (
+                if keep(outcome_dim::UNIVERSITY) {
+                    u.clone()
+                } else {
+                    String::new()
+                },
+                if keep(outcome_dim::DEGREE) { *g } else { 0 },
+                if keep(outcome_dim::DISCIPLINE) { *s } else { 0 },
+                if keep(outcome_dim::DISTRICT) {
+                    district.clone()
+                } else {
+                    String::new()
+                },
+                if keep(outcome_dim::INDUSTRY) {
+                    industry.clone()
+                } else {
+                    String::new()
+                },
+                status,
+                0,
+            );
+            *sums.entry(key).or_default() += n;
+        }
+        sums.into_iter()
+            .filter(|(_, n)| *n != 0)
+            .map(|(k, n)| (k.0, k.1, k.2, k.3, k.4, k.5, n))
+            .collect()
+    }
+
+    fn answered(rows: OutcomeRows) -> Vec<OutcomeRow> {
+        let mut rows: Vec<OutcomeRow> = rows.rows.into_iter().filter(|r| r.6 != 0).collect();
+        rows.sort();
+        rows
+    }
+
+    /// A fresh database migrated up to (and including) `version`, and a
+    /// guard that drops it (PostgreSQL) or its folder (SQLite).
+    async fn database() -> (Db, Box<dyn std::any::Any>) {
+        match std::env::var(POSTGRES_URL_VAR) {
+            Ok(server) if !server.is_empty() => {
+                let name = format!(
+                    "talent_test_outcome_roll_{}_{}",
+                    std::process::id(),
+                    codes::now_micros()
+                );
+                let admin = sqlx::PgPool::connect(&server).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let (base, _) = server.rsplit_once('/').unwrap();
+                let pool = sqlx::PgPool::connect(&format!("{base}/{name}"))
+                    .await
+                    .unwrap();
+                /// Drops the database from a runtime of its own (drop is
+                /// not async).
+                struct DropDatabase(Option<(String, String)>);
+                impl Drop for DropDatabase {
+                    fn drop(&mut self) {
+                        let Some((server, name)) = self.0.take() else {
+                            return;
+                        };
+                        std::thread::spawn(move || {
+                            tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                                .unwrap()
+                                .block_on(async move {
+                                    let admin = sqlx::PgPool::connect(&server).await?;
+                                    let sql =
+                                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                                        .execute(&admin)
+                                        .await?;
+                                    admin.close().await;
+                                    Ok::<_, sqlx::Error>(())
+                                })
+                        })
+                        .join()
+                        .expect("the clean-up thread ends")
+                        .expect("dropping the test database");
+                    }
+                }
+                (
+                    Db::Postgres(pool),
+                    Box::new(DropDatabase(Some((server, name)))),
+                )
+            }
+            _ => {
+                let dir = tempfile::tempdir().unwrap();
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(dir.path().join("metrics.db"))
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+                let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+                (Db::Sqlite(pool), Box::new(dir))
+            }
+        }
+    }
+
+    async fn migrate(db: &Db, to: Option<i64>) {
+        let run = |m: &'static Migrator| async move {
+            match (db, to) {
+                (Db::Sqlite(p), Some(v)) => m.run_to(v, p).await,
+                (Db::Sqlite(p), None) => m.run(p).await,
+                (Db::Postgres(p), Some(v)) => m.run_to(v, p).await,
+                (Db::Postgres(p), None) => m.run(p).await,
+            }
+        };
+        match db {
+            Db::Sqlite(_) => run(crate::MIGRATIONS.sqlite).await.unwrap(),
+            Db::Postgres(_) => run(crate::MIGRATIONS.postgres).await.unwrap(),
+        }
+    }
+
+    /// Outcomes written before migration 0003 (rolled up by the migration)
+    /// and after it (rolled up by `apply_deltas`, in many transactions)
+    /// answer every as-of date and every projection as the day-level rows
+    /// and the model do: before the first event, on the first and last day
+    /// of each month, between, and in the far future.
+    #[tokio::test]
+    async fn running_totals_agree_with_the_day_level_rows() {
+        let (db, _guard) = database().await;
+        let mut rng = Rng(0x0005_eed0_f0c0_70e5);
+
+        // Written directly into agg_outcome_now before the migration.
+        migrate(&db, Some(2)).await;
+        let before = history(&mut rng, 600);
+        for (c, n) in &before {
+            let sql = "INSERT INTO agg_outcome_now (cohort, day, university, degree, discipline, \
+                       district, industry, n) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+            on_pool!(&db, p => sqlx::query(sql)
+                .bind(c.0).bind(c.1).bind(&c.2).bind(c.3).bind(c.4).bind(&c.5).bind(&c.6).bind(*n)
+                .execute(p)
+                .await
+                .map(|_| ())
+                .unwrap());
+        }
+        migrate(&db, None).await;
+
+        // Then through the service's write path.
+        let store = Store::new(db.clone());
+        let mut model = before;
+        for batch in 0..12 {
+            let after = history(&mut rng, 150);
+            let mut deltas = BTreeMap::new();
+            for (c, n) in &after {
+                *model.entry(c.clone()).or_default() += n;
+                deltas.insert(
+                    Cell::Outcome {
+                        cohort: c.0,
+                        day: c.1,
+                        university: c.2.clone(),
+                        degree: c.3,
+                        discipline: c.4,
+                        district: c.5.clone(),
+                        industry: c.6.clone(),
+                    },
+                    Amount {
+                        n: *n,
+                        headcount: 0,
+                    },
+                );
+            }
+            let mut tx = store.begin().await.unwrap();
+            tx.apply_deltas(&deltas, 1_000 + batch).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+
+        let mut dates = month_edges();
+        dates.extend([
+            OUTCOME_FLOOR,
+            day(1950, 6, 30),
+            day(2023, 10, 31),
+            day(2100, 12, 31),
+        ]);
+        dates.extend((0..8).map(|_| day(2023, 11, 1) + rng.below(850) as i64));
+        let mut nonempty = 0;
+        for cohort in [2024, 2025] {
+            for &as_of in &dates {
+                let full = store
+                    .outcome_rows(cohort, as_of, None, outcome_dim::ALL)
+                    .await
+                    .unwrap();
+                assert_eq!(full.dims, outcome_dim::ALL);
+                assert_eq!(
+                    answered(full),
+                    expected(&model, cohort, as_of, outcome_dim::ALL),
+                    "day-level rows, cohort {cohort} as of {as_of}"
+                );
+                for dims in OUTCOME_PROJECTIONS {
+                    let rolled = store.outcome_rows(cohort, as_of, None, dims).await.unwrap();
+                    assert_eq!(rolled.dims, dims);
+                    let want = expected(&model, cohort, as_of, dims);
+                    nonempty += usize::from(!want.is_empty());
+                    assert_eq!(
+                        answered(rolled),
+                        want,
+                        "running totals, projection {dims}, cohort {cohort} as of {as_of}"
+                    );
+                }
+            }
+        }
+        // The histories are not trivially empty at the dates checked.
+        assert!(nonempty > dates.len() * 16, "{nonempty}");
+        db.close().await;
     }
 }
 
