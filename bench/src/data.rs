@@ -177,6 +177,22 @@ pub type GatheredCell = (i64, &'static str, &'static str, &'static str, i64);
 /// district, industry).
 pub type OutcomeCell = (i64, i64, usize, i64, i64, &'static str, &'static str);
 
+/// A row key of the outcome running totals (`agg_outcome_roll`);
+/// `university` None where the projection leaves it out ('').
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RollCell {
+    pub cohort: i64,
+    pub proj: u8,
+    pub level: u8,
+    pub bucket: i64,
+    pub university: Option<usize>,
+    pub degree: i64,
+    pub discipline: i64,
+    pub district: &'static str,
+    pub industry: &'static str,
+    pub status: i64,
+}
+
 /// The summed aggregate cells of many persons (`agg_*_now`).
 #[derive(Debug, Default)]
 pub struct Aggregates {
@@ -274,6 +290,51 @@ impl Aggregates {
                 previous = Some(place);
             }
         }
+    }
+
+    /// The graduate outcomes as the service's running totals
+    /// (`agg_outcome_roll`, migration 0003): every difference projected on
+    /// each set of at most two breakdown dimensions, with the member's
+    /// status (0 not employed, 1 outside the city, 2 in the city), summed
+    /// per year ('Y'), month ('M') and day ('D'); days before 1900-01-01
+    /// count on that day. Zero sums dropped.
+    pub fn outcome_roll(&self) -> HashMap<RollCell, i64> {
+        // University, degree, discipline, district, industry.
+        const BITS: [u8; 5] = [1, 2, 4, 8, 16];
+        let projections: Vec<u8> = (0..32u8).filter(|p| p.count_ones() <= 2).collect();
+        let floor = day(1900, 1, 1);
+        let mut roll: HashMap<RollCell, i64> = HashMap::new();
+        for (&(cohort, d, u, g, s, district, industry), &n) in &self.outcome {
+            let d = d.max(floor);
+            let date = codes::date_of_day(d);
+            let month = d - i64::from(date.day()) + 1;
+            let year = d - i64::from(date.ordinal()) + 1;
+            let status = match district {
+                NONE => 0,
+                OUTSIDE => 1,
+                _ => 2,
+            };
+            for &p in &projections {
+                let has = |i: usize| p & BITS[i] != 0;
+                for (level, bucket) in [(b'Y', year), (b'M', month), (b'D', d)] {
+                    let cell = RollCell {
+                        cohort,
+                        proj: p,
+                        level,
+                        bucket,
+                        university: has(0).then_some(u),
+                        degree: if has(1) { g } else { 0 },
+                        discipline: if has(2) { s } else { 0 },
+                        district: if has(3) { district } else { "" },
+                        industry: if has(4) { industry } else { "" },
+                        status,
+                    };
+                    *roll.entry(cell).or_default() += n;
+                }
+            }
+        }
+        roll.retain(|_, n| *n != 0);
+        roll
     }
 
     /// Drops cells that sum to zero (the service's queries skip them).

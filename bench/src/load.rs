@@ -2,8 +2,8 @@
 //! the fact tables (`employments`, `resumes`, `roster`, `universities`)
 //! and the current aggregates the two measured queries read
 //! (`agg_gathered_now` and its month/year roll-up `agg_gathered_roll`,
-//! `agg_outcome_now`), computed by the model in
-//! `data`. Multi-row VALUES (1,000 persons a statement) in transactions of
+//! `agg_outcome_now` and its running totals `agg_outcome_roll`), computed
+//! by the model in `data`. Multi-row VALUES (1,000 persons a statement) in transactions of
 //! 50 statements on SQLite; UNNEST of 10,000 persons a statement on
 //! PostgreSQL. Not written: the `*_log` tables ("as known at" queries),
 //! `entity_state`, `applied_events` and the activity aggregates, which the
@@ -271,6 +271,51 @@ fn roll_rows(
         .collect()
 }
 
+/// The outcome running totals (`agg_outcome_roll`) as owned rows in key
+/// order: (cohort, proj, level, bucket, university, degree, discipline,
+/// district, industry, status, n).
+#[allow(clippy::type_complexity)]
+fn outcome_roll_rows(
+    aggs: &Aggregates,
+) -> Vec<(
+    i64,
+    i64,
+    &'static str,
+    i64,
+    String,
+    i64,
+    i64,
+    &'static str,
+    &'static str,
+    i64,
+    i64,
+)> {
+    let mut cells: Vec<(data::RollCell, i64)> = aggs.outcome_roll().into_iter().collect();
+    cells.sort_unstable();
+    cells
+        .into_iter()
+        .map(|(c, n)| {
+            (
+                c.cohort,
+                i64::from(c.proj),
+                match c.level {
+                    b'Y' => "Y",
+                    b'M' => "M",
+                    _ => "D",
+                },
+                c.bucket,
+                c.university.map(data::university_code).unwrap_or_default(),
+                c.degree,
+                c.discipline,
+                c.district,
+                c.industry,
+                c.status,
+                n,
+            )
+        })
+        .collect()
+}
+
 fn universities() -> Vec<(String, String)> {
     (0..data::UNIVERSITIES)
         .map(|u| (data::university_code(u), data::university_name(u)))
@@ -328,6 +373,28 @@ async fn sqlite_aggregates(p: &SqlitePool, aggs: &Aggregates) -> anyhow::Result<
                 .push_bind(r.5)
                 .push_bind(r.6)
                 .push_bind(r.7);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    let roll = outcome_roll_rows(aggs);
+    eprintln!("bench: {} outcome running-total rows", roll.len());
+    for chunk in roll.chunks(1000) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO agg_outcome_roll (cohort, proj, level, bucket, university, degree, \
+             discipline, district, industry, status, n) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.0)
+                .push_bind(r.1)
+                .push_bind(r.2)
+                .push_bind(r.3)
+                .push_bind(r.4.as_str())
+                .push_bind(r.5)
+                .push_bind(r.6)
+                .push_bind(r.7)
+                .push_bind(r.8)
+                .push_bind(r.9)
+                .push_bind(r.10);
         });
         q.build().execute(&mut *tx).await?;
     }
@@ -503,6 +570,29 @@ async fn postgres_aggregates(p: &PgPool, aggs: &Aggregates) -> anyhow::Result<()
         .bind(chunk.iter().map(|r| r.5.to_string()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.6.to_string()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.7).collect::<Vec<_>>())
+        .execute(p)
+        .await?;
+    }
+    let roll = outcome_roll_rows(aggs);
+    eprintln!("bench: {} outcome running-total rows", roll.len());
+    for chunk in roll.chunks(20_000) {
+        sqlx::query(
+            "INSERT INTO agg_outcome_roll (cohort, proj, level, bucket, university, degree, \
+             discipline, district, industry, status, n) SELECT * FROM UNNEST($1::bigint[], \
+             $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], \
+             $8::text[], $9::text[], $10::bigint[], $11::bigint[])",
+        )
+        .bind(chunk.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.2.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.3).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.4.clone()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.5).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.6).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.7.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.8.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.9).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.10).collect::<Vec<_>>())
         .execute(p)
         .await?;
     }
