@@ -8,6 +8,7 @@
 //! 4 GetPosting against echo, and its half of 5) are reported as SKIP until
 //! that service is built; each is a function slot in `run`.
 
+mod apply;
 mod data;
 mod load;
 #[allow(dead_code)] // used by scenarios 1, 3 and 4, which land next
@@ -120,6 +121,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             rows.extend(statistics(&mut dbs, persons, calls, baseline_runs).await?);
         }
         if wants(3) {
+            rows.extend(apply::run(&mut dbs, cli.quick).await?);
             rows.push(Row::skip(
                 3,
                 "relay: events applied per second",

@@ -142,7 +142,7 @@ pub struct Service {
     operator_key: String,
 }
 
-fn with_key<T>(message: T, key: &str) -> Request<T> {
+pub fn with_key<T>(message: T, key: &str) -> Request<T> {
     let mut request = Request::new(message);
     request.metadata_mut().insert(
         "authorization",
@@ -232,7 +232,12 @@ impl Service {
         Ok(s)
     }
 
-    async fn issue(&self, kind: pb::KeyKind) -> anyhow::Result<String> {
+    /// A connection to the service.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    pub async fn issue(&self, kind: pb::KeyKind) -> anyhow::Result<String> {
         let r = AdminServiceClient::new(self.channel.clone())
             .issue_key(with_key(
                 pb::IssueKeyRequest {

@@ -12,8 +12,10 @@ use tonic_types::pb::Status as RpcStatus;
 
 use crate::{
     codes,
-    domain::{self, Amount, Cell, Contribution, Employment, Posting, kind},
-    store::{Store, Tx},
+    domain::{
+        self, Amount, Cell, Contribution, Employment, PersonFacts, Posting, Resume, RosterRow, kind,
+    },
+    store::{EmploymentRow, ParticipationRow, ResumeRow, Store, Tx},
 };
 
 /// What the ingestion needs from the configuration.
@@ -171,15 +173,59 @@ fn is_retryable(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Whether an event id can be remembered for deduplication (an id that
+/// cannot is rejected by validation anyway, every time it comes).
+fn rememberable(event: &ev::Event) -> bool {
+    !event.event_id.is_empty() && event.event_id.len() <= 64
+}
+
+/// Applies one request message in one transaction with a number of
+/// statements that does not grow with its events: the dedupe rows in one
+/// statement, then the entities the events touch are locked and their facts
+/// loaded in bulk, the events applied in memory in order, and the changed
+/// rows and the differences written back in bulk.
 async fn publish_once(
     store: &Store,
     settings: &IngestSettings,
     events: &[ev::Event],
 ) -> Result<Vec<pb::EventAck>, ApiError> {
     let now = codes::now_micros();
-    let mut batch = Batch::begin(store).await?;
+    let mut tx = store.begin().await?;
+    let checked: Vec<Result<Fact, FieldViolations>> =
+        events.iter().map(|e| check_event(e, settings)).collect();
+
+    // Exactly once: the first copy of an id in the message is recorded (with
+    // its outcome) in the same transaction as the effect; a later copy, or an
+    // id recorded before, is a duplicate.
+    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut records = Vec::new();
+    for (i, (event, checked)) in events.iter().zip(&checked).enumerate() {
+        if rememberable(event) && !first.contains_key(event.event_id.as_str()) {
+            first.insert(&event.event_id, i);
+            records.push((
+                event.event_id.as_str(),
+                event.source.as_str(),
+                i64::try_from(event.sequence).unwrap_or(i64::MAX),
+                if checked.is_ok() {
+                    "APPLIED"
+                } else {
+                    "REJECTED"
+                },
+            ));
+        }
+    }
+    // In id order, so concurrent streams holding overlapping events in
+    // other orders wait on each other instead of deadlocking. The first
+    // statement writes, so SQLite takes the write lock at once.
+    records.sort_unstable_by_key(|r| r.0);
+    let recorded = tx.record_events(&records, now).await?;
+
     let mut acks = Vec::with_capacity(events.len());
-    for event in events {
+    let mut facts = Vec::new();
+    for (i, (event, checked)) in events.iter().zip(checked).enumerate() {
+        let fresh = !rememberable(event)
+            || (first.get(event.event_id.as_str()) == Some(&i)
+                && recorded.contains(&event.event_id));
         let mut ack = pb::EventAck {
             event_id: event.event_id.clone(),
             source: event.source.clone(),
@@ -187,32 +233,11 @@ async fn publish_once(
             outcome: pb::EventOutcome::Applied as i32,
             error: None,
         };
-        let checked = check_event(event, settings);
-        let rememberable = !event.event_id.is_empty() && event.event_id.len() <= 64;
-        let outcome = if checked.is_ok() {
-            "APPLIED"
-        } else {
-            "REJECTED"
-        };
-        let fresh = if rememberable {
-            batch
-                .tx
-                .record_event(
-                    &event.event_id,
-                    &event.source,
-                    i64::try_from(event.sequence).unwrap_or(i64::MAX),
-                    outcome,
-                    now,
-                )
-                .await?
-        } else {
-            true
-        };
         if !fresh {
             ack.outcome = pb::EventOutcome::Duplicate as i32;
         } else {
             match checked {
-                Ok(fact) => apply(&mut batch, fact).await?,
+                Ok(fact) => facts.push(fact),
                 Err(violations) => {
                     ack.outcome = pb::EventOutcome::Rejected as i32;
                     ack.error = Some(rpc_status(violations));
@@ -221,8 +246,604 @@ async fn publish_once(
         }
         acks.push(ack);
     }
-    batch.commit().await?;
+
+    // Lock what the facts name, load, apply; when applying reaches an
+    // entity not locked yet (an employment or résumé owned by another
+    // person, a posting moving from another opening), lock it too and
+    // start over on freshly loaded facts. The locked set grows every
+    // round, so this ends.
+    let mut locked: BTreeMap<Key, Contribution> = BTreeMap::new();
+    let mut want = first_guess(&facts);
+    let work = loop {
+        let new: BTreeSet<Key> = want
+            .iter()
+            .filter(|k| !locked.contains_key(*k))
+            .cloned()
+            .collect();
+        lock(&mut tx, &new, &mut locked).await?;
+        let mut work = Work::load(&mut tx, &facts, &locked).await?;
+        for fact in &facts {
+            work.apply(fact);
+        }
+        work.recompute();
+        if work.missing.is_empty() {
+            break work;
+        }
+        want.extend(std::mem::take(&mut work.missing));
+    };
+    let deltas = work.write(&mut tx).await?;
+    // Stamped as late as possible: "as known at" means committed by then.
+    tx.apply_deltas(&deltas, codes::now_micros()).await?;
+    tx.commit().await?;
     Ok(acks)
+}
+
+/// An entity: its kind and id.
+type Key = (&'static str, String);
+
+/// The entities the facts name directly.
+fn first_guess(facts: &[Fact]) -> BTreeSet<Key> {
+    let mut want = BTreeSet::new();
+    for fact in facts {
+        match fact {
+            Fact::Hired { person_key, .. }
+            | Fact::Separated { person_key, .. }
+            | Fact::Resume { person_key, .. } => {
+                want.insert((PERSON, person_key.clone()));
+            }
+            Fact::Posting { posting, .. } => {
+                want.insert((kind::POSTING, posting.id.clone()));
+                want.insert((kind::OPENING, posting.opening_id.clone()));
+                want.insert((kind::EMPLOYER, posting.employer.clone()));
+            }
+            Fact::Fair { id, .. } => {
+                want.insert((kind::FAIR, id.clone()));
+            }
+            Fact::Participation { fair, employer, .. } => {
+                want.insert((kind::PARTICIPATION, format!("{fair}|{employer}")));
+            }
+            Fact::Application { .. } | Fact::Erased { .. } | Fact::Nothing => {}
+        }
+    }
+    want
+}
+
+/// Locks `keys` kind by kind, each kind in id order, and adds what they
+/// contribute to `locked`.
+async fn lock(
+    tx: &mut Tx,
+    keys: &BTreeSet<Key>,
+    locked: &mut BTreeMap<Key, Contribution>,
+) -> anyhow::Result<()> {
+    let mut by_kind: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    for (kind, id) in keys {
+        by_kind.entry(kind).or_default().insert(id.clone());
+    }
+    for (kind, ids) in by_kind {
+        let rows = tx.lock_entities(kind, &ids).await?;
+        anyhow::ensure!(
+            rows.len() == ids.len(),
+            "locked {} of {} {kind} entities",
+            rows.len(),
+            ids.len()
+        );
+        for (id, c) in rows {
+            locked.insert((kind, id), c);
+        }
+    }
+    Ok(())
+}
+
+/// One message's working set: the facts of the locked entities as loaded,
+/// changed in memory by the events in order, written back at the end.
+struct Work {
+    deltas: BTreeMap<Cell, Amount>,
+    /// Locked entities and what they contribute (updated as they change).
+    entities: BTreeMap<Key, Contribution>,
+    /// Entities whose contribution changed: saved at the end.
+    changed: BTreeSet<Key>,
+    /// Entities whose facts changed: recomputed once, at the end.
+    dirty: BTreeSet<Key>,
+    /// Entities needed but not locked: the round is done again.
+    missing: BTreeSet<Key>,
+    employments: BTreeMap<String, EmploymentRow>,
+    employments_changed: BTreeSet<String>,
+    resumes: BTreeMap<String, ResumeRow>,
+    resumes_changed: BTreeSet<String>,
+    roster: BTreeMap<String, Vec<RosterRow>>,
+    postings: BTreeMap<String, (i64, Posting)>,
+    postings_changed: BTreeSet<String>,
+    participations: BTreeMap<(String, String), ParticipationRow>,
+    participations_changed: BTreeSet<(String, String)>,
+    /// The last value of each fair in the message.
+    fairs: BTreeMap<String, (String, i64)>,
+    /// The first copy of each application in the message.
+    applications: BTreeMap<String, (String, String, String, i64)>,
+    /// The first erasure of each person in the message.
+    erasures: BTreeMap<String, i64>,
+}
+
+impl Work {
+    /// Loads the facts of the locked entities and of the things the facts
+    /// name (read after the locks, so they are current).
+    async fn load(
+        tx: &mut Tx,
+        facts: &[Fact],
+        locked: &BTreeMap<Key, Contribution>,
+    ) -> anyhow::Result<Self> {
+        let of_kind = |wanted: &str| -> BTreeSet<String> {
+            locked
+                .keys()
+                .filter(|(k, _)| *k == wanted)
+                .map(|(_, id)| id.clone())
+                .collect()
+        };
+        let (persons, openings, employers) = (
+            of_kind(PERSON),
+            of_kind(kind::OPENING),
+            of_kind(kind::EMPLOYER),
+        );
+        let (mut employment_ids, mut resume_ids, mut posting_ids, mut fairs) = (
+            BTreeSet::new(),
+            BTreeSet::new(),
+            BTreeSet::new(),
+            BTreeSet::new(),
+        );
+        for fact in facts {
+            match fact {
+                Fact::Hired { employment, .. } => {
+                    employment_ids.insert(employment.id.clone());
+                }
+                Fact::Separated { employment, .. } => {
+                    employment_ids.insert(employment.clone());
+                }
+                Fact::Resume { id, .. } => {
+                    resume_ids.insert(id.clone());
+                }
+                Fact::Posting { posting, .. } => {
+                    posting_ids.insert(posting.id.clone());
+                }
+                Fact::Participation { fair, .. } => {
+                    fairs.insert(fair.clone());
+                }
+                _ => {}
+            }
+        }
+        let mut work = Work {
+            deltas: BTreeMap::new(),
+            entities: locked.clone(),
+            changed: BTreeSet::new(),
+            dirty: BTreeSet::new(),
+            missing: BTreeSet::new(),
+            employments: BTreeMap::new(),
+            employments_changed: BTreeSet::new(),
+            resumes: BTreeMap::new(),
+            resumes_changed: BTreeSet::new(),
+            roster: BTreeMap::new(),
+            postings: BTreeMap::new(),
+            postings_changed: BTreeSet::new(),
+            participations: BTreeMap::new(),
+            participations_changed: BTreeSet::new(),
+            fairs: BTreeMap::new(),
+            applications: BTreeMap::new(),
+            erasures: BTreeMap::new(),
+        };
+        for e in tx.employments_of(&employment_ids, &persons).await? {
+            work.employments.insert(e.id.clone(), e);
+        }
+        for r in tx.resumes_of(&resume_ids, &persons).await? {
+            work.resumes.insert(r.id.clone(), r);
+        }
+        for (person, row) in tx.roster_of(&persons).await? {
+            work.roster.entry(person).or_default().push(row);
+        }
+        for (revision, p) in tx.postings_of(&posting_ids, &openings, &employers).await? {
+            work.postings.insert(p.id.clone(), (revision, p));
+        }
+        for p in tx.participations_of(&fairs).await? {
+            work.participations
+                .insert((p.fair.clone(), p.employer.clone()), p);
+        }
+        Ok(work)
+    }
+
+    /// What a locked entity contributes now (noting it when not locked).
+    fn lock(&mut self, kind: &'static str, id: &str) -> Contribution {
+        match self.entities.get(&(kind, id.to_string())) {
+            Some(c) => c.clone(),
+            None => {
+                self.missing.insert((kind, id.to_string()));
+                Contribution::default()
+            }
+        }
+    }
+
+    /// Marks an entity for recomputation at the end.
+    fn touch(&mut self, kind: &'static str, id: &str) {
+        self.lock(kind, id);
+        self.dirty.insert((kind, id.to_string()));
+    }
+
+    /// Applies a recomputed contribution of an entity.
+    fn finish(&mut self, kind: &'static str, id: &str, new: Contribution) {
+        let old = self.lock(kind, id);
+        if old != new {
+            Contribution::diff_into(&old, &new, &mut self.deltas);
+            self.entities.insert((kind, id.to_string()), new);
+            self.changed.insert((kind, id.to_string()));
+        }
+    }
+
+    /// Applies one fact, as its own transaction would have.
+    fn apply(&mut self, fact: &Fact) {
+        match fact {
+            Fact::Nothing => {}
+            Fact::Hired {
+                person_key,
+                employment,
+            } => {
+                self.touch(PERSON, person_key);
+                let existing = self
+                    .employments
+                    .get(&employment.id)
+                    .map(|e| (e.person_key.clone(), e.hired, e.recorded_at));
+                // Of two hires of one employment the one recorded last counts.
+                let newer = match &existing {
+                    Some((_, true, recorded)) => employment.recorded_at >= *recorded,
+                    _ => true,
+                };
+                if newer {
+                    let row = self
+                        .employments
+                        .entry(employment.id.clone())
+                        .or_insert_with(|| EmploymentRow {
+                            id: employment.id.clone(),
+                            person_key: String::new(),
+                            hired: false,
+                            district: String::new(),
+                            industry: String::new(),
+                            in_city: false,
+                            start_day: 0,
+                            platform: String::new(),
+                            recorded_at: 0,
+                            end_day: None,
+                            end_revision: 0,
+                        });
+                    row.person_key = person_key.clone();
+                    row.hired = true;
+                    row.district = employment.district.clone();
+                    row.industry = employment.industry.clone();
+                    row.in_city = employment.in_city;
+                    row.start_day = employment.start_day;
+                    row.platform = employment.platform.clone();
+                    row.recorded_at = employment.recorded_at;
+                    self.employments_changed.insert(employment.id.clone());
+                    if let Some((previous, _, _)) = existing
+                        && previous != *person_key
+                    {
+                        self.touch(PERSON, &previous);
+                    }
+                }
+            }
+            Fact::Separated {
+                employment,
+                person_key,
+                end_day,
+                revision,
+            } => {
+                let owner = match self.employments.get(employment) {
+                    Some(e) => e.person_key.clone(),
+                    None => person_key.clone(),
+                };
+                self.touch(PERSON, &owner);
+                match self.employments.get_mut(employment) {
+                    Some(e) if *revision > e.end_revision => {
+                        e.end_day = Some(*end_day);
+                        e.end_revision = *revision;
+                    }
+                    Some(_) => return,
+                    None => {
+                        self.employments.insert(
+                            employment.clone(),
+                            EmploymentRow {
+                                id: employment.clone(),
+                                person_key: owner,
+                                hired: false,
+                                district: String::new(),
+                                industry: String::new(),
+                                in_city: false,
+                                start_day: 0,
+                                platform: String::new(),
+                                recorded_at: 0,
+                                end_day: Some(*end_day),
+                                end_revision: *revision,
+                            },
+                        );
+                    }
+                }
+                self.employments_changed.insert(employment.clone());
+            }
+            Fact::Posting { revision, posting } => {
+                self.lock(kind::POSTING, &posting.id);
+                let existing = self.postings.get(&posting.id).cloned();
+                if existing.as_ref().is_some_and(|(r, _)| *r >= *revision) {
+                    return;
+                }
+                self.postings
+                    .insert(posting.id.clone(), (*revision, posting.clone()));
+                self.postings_changed.insert(posting.id.clone());
+                self.finish(
+                    kind::POSTING,
+                    &posting.id,
+                    domain::posting_contribution(Some(posting)),
+                );
+                self.touch(kind::OPENING, &posting.opening_id);
+                self.touch(kind::EMPLOYER, &posting.employer);
+                if let Some((_, old)) = existing {
+                    self.touch(kind::OPENING, &old.opening_id);
+                    self.touch(kind::EMPLOYER, &old.employer);
+                }
+            }
+            Fact::Resume {
+                id,
+                revision,
+                person_key,
+                platform,
+                first_day,
+                degree,
+                title,
+                skill,
+            } => {
+                self.touch(PERSON, person_key);
+                let existing = self
+                    .resumes
+                    .get(id)
+                    .map(|r| (r.revision, r.person_key.clone()));
+                if existing.as_ref().is_some_and(|(r, _)| *r >= *revision) {
+                    return;
+                }
+                self.resumes.insert(
+                    id.clone(),
+                    ResumeRow {
+                        id: id.clone(),
+                        revision: *revision,
+                        person_key: person_key.clone(),
+                        platform: platform.clone(),
+                        first_day: *first_day,
+                        degree: *degree,
+                        title: *title,
+                        skill: *skill,
+                    },
+                );
+                self.resumes_changed.insert(id.clone());
+                if let Some((_, previous)) = existing
+                    && previous != *person_key
+                {
+                    self.touch(PERSON, &previous);
+                }
+            }
+            Fact::Application {
+                id,
+                district,
+                industry,
+                platform,
+                day,
+            } => {
+                // Counted when written (see `write`): an application
+                // recorded before, or earlier in this message, counts once.
+                self.applications.entry(id.clone()).or_insert_with(|| {
+                    (district.clone(), industry.clone(), platform.clone(), *day)
+                });
+            }
+            Fact::Fair {
+                id,
+                platform,
+                start_day,
+            } => {
+                self.lock(kind::FAIR, id);
+                self.fairs
+                    .insert(id.clone(), (platform.clone(), *start_day));
+                let mut new = Contribution::default();
+                new.add(
+                    domain::activity(kind::FAIR, *start_day, "", "", platform),
+                    Amount::one(),
+                );
+                self.finish(kind::FAIR, id, new);
+            }
+            Fact::Participation {
+                fair,
+                employer,
+                district,
+                industry,
+                platform,
+                start_day,
+                register_at,
+            } => {
+                let entity = format!("{fair}|{employer}");
+                self.lock(kind::PARTICIPATION, &entity);
+                let key = (fair.clone(), employer.clone());
+                // The latest registration wins.
+                if self
+                    .participations
+                    .get(&key)
+                    .is_none_or(|p| p.register_at < *register_at)
+                {
+                    self.participations.insert(
+                        key.clone(),
+                        ParticipationRow {
+                            fair: fair.clone(),
+                            employer: employer.clone(),
+                            district: district.clone(),
+                            industry: industry.clone(),
+                            platform: platform.clone(),
+                            start_day: *start_day,
+                            register_at: *register_at,
+                        },
+                    );
+                    self.participations_changed.insert(key.clone());
+                }
+                let p = &self.participations[&key];
+                let mut new = Contribution::default();
+                new.add(
+                    domain::activity(
+                        kind::PARTICIPATION,
+                        p.start_day,
+                        &p.district,
+                        &p.industry,
+                        &p.platform,
+                    ),
+                    Amount::one(),
+                );
+                self.finish(kind::PARTICIPATION, &entity, new);
+            }
+            Fact::Erased { person_key, at } => {
+                // The pseudonymous facts stay and keep counting (the
+                // contract); the erasure is recorded for audit only.
+                self.erasures.entry(person_key.clone()).or_insert(*at);
+            }
+        }
+    }
+
+    /// Recomputes every dirty entity from its facts as they are now.
+    fn recompute(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut employments: BTreeMap<&str, Vec<Employment>> = BTreeMap::new();
+        for e in self.employments.values() {
+            employments
+                .entry(e.person_key.as_str())
+                .or_default()
+                .push(Employment {
+                    id: e.id.clone(),
+                    hired: e.hired,
+                    district: e.district.clone(),
+                    industry: e.industry.clone(),
+                    in_city: e.in_city,
+                    start_day: e.start_day,
+                    platform: e.platform.clone(),
+                    recorded_at: e.recorded_at,
+                    end_day: e.end_day,
+                });
+        }
+        let mut resumes: BTreeMap<&str, Vec<Resume>> = BTreeMap::new();
+        for r in self.resumes.values() {
+            resumes
+                .entry(r.person_key.as_str())
+                .or_default()
+                .push(Resume {
+                    platform: r.platform.clone(),
+                    first_day: r.first_day,
+                    degree: r.degree,
+                    title: r.title,
+                    skill: r.skill,
+                });
+        }
+        let mut by_opening: BTreeMap<&str, Vec<Posting>> = BTreeMap::new();
+        let mut by_employer: BTreeMap<&str, Vec<Posting>> = BTreeMap::new();
+        for (_, p) in self.postings.values() {
+            by_opening
+                .entry(p.opening_id.as_str())
+                .or_default()
+                .push(p.clone());
+            by_employer
+                .entry(p.employer.as_str())
+                .or_default()
+                .push(p.clone());
+        }
+        let mut new = Vec::with_capacity(dirty.len());
+        for (kind, id) in dirty {
+            let c = match kind {
+                PERSON => PersonFacts {
+                    person_key: id.clone(),
+                    employments: employments.remove(id.as_str()).unwrap_or_default(),
+                    resumes: resumes.remove(id.as_str()).unwrap_or_default(),
+                    roster: self.roster.get(&id).cloned().unwrap_or_default(),
+                }
+                .contribution(),
+                kind::OPENING => domain::opening_contribution(
+                    by_opening.get(id.as_str()).map_or(&[], Vec::as_slice),
+                ),
+                _ => domain::employer_contribution(
+                    &id,
+                    by_employer.get(id.as_str()).map_or(&[], Vec::as_slice),
+                ),
+            };
+            new.push((kind, id, c));
+        }
+        for (kind, id, c) in new {
+            self.finish(kind, &id, c);
+        }
+    }
+
+    /// Writes the changed facts and contributions back, each table in one
+    /// statement per chunk; returns all the differences of the message.
+    async fn write(mut self, tx: &mut Tx) -> anyhow::Result<BTreeMap<Cell, Amount>> {
+        let rows: Vec<&EmploymentRow> = self
+            .employments_changed
+            .iter()
+            .map(|id| &self.employments[id])
+            .collect();
+        tx.upsert_employments(&rows).await?;
+        let rows: Vec<&ResumeRow> = self
+            .resumes_changed
+            .iter()
+            .map(|id| &self.resumes[id])
+            .collect();
+        tx.upsert_resumes(&rows).await?;
+        let rows: Vec<(i64, &Posting)> = self
+            .postings_changed
+            .iter()
+            .map(|id| {
+                let (revision, p) = &self.postings[id];
+                (*revision, p)
+            })
+            .collect();
+        tx.upsert_postings(&rows).await?;
+        let rows: Vec<(&str, &str, i64)> = self
+            .fairs
+            .iter()
+            .map(|(id, (platform, day))| (id.as_str(), platform.as_str(), *day))
+            .collect();
+        tx.upsert_fairs(&rows).await?;
+        let rows: Vec<&ParticipationRow> = self
+            .participations_changed
+            .iter()
+            .map(|k| &self.participations[k])
+            .collect();
+        tx.upsert_participations(&rows).await?;
+        let rows: Vec<(&str, &str, &str, &str, i64)> = self
+            .applications
+            .iter()
+            .map(|(id, (d, i, p, day))| (id.as_str(), d.as_str(), i.as_str(), p.as_str(), *day))
+            .collect();
+        let new = tx.insert_applications(&rows).await?;
+        for (id, (district, industry, platform, day)) in &self.applications {
+            if new.contains(id) {
+                let cell = domain::activity(kind::APPLICATION, *day, district, industry, platform);
+                let mut c = Contribution::default();
+                c.add(cell, Amount::one());
+                Contribution::diff_into(&Contribution::default(), &c, &mut self.deltas);
+            }
+        }
+        let rows: Vec<(&str, i64)> = self
+            .erasures
+            .iter()
+            .map(|(k, at)| (k.as_str(), *at))
+            .collect();
+        tx.record_erasures(&rows).await?;
+        let rows: Vec<(&str, &str, String)> = self
+            .changed
+            .iter()
+            .map(|(kind, id)| {
+                (
+                    *kind,
+                    id.as_str(),
+                    self.entities[&(*kind, id.clone())].to_json(),
+                )
+            })
+            .collect();
+        tx.save_entities(&rows).await?;
+        Ok(self.deltas)
+    }
 }
 
 /// A validated, normalised fact.
@@ -595,178 +1216,6 @@ fn check_posting(c: &mut Checker, f: &ev::PostingFacts) -> Fact {
             platform,
         },
     }
-}
-
-async fn apply(batch: &mut Batch, fact: Fact) -> anyhow::Result<()> {
-    match fact {
-        Fact::Nothing => {}
-        Fact::Hired {
-            person_key,
-            employment,
-        } => {
-            batch.touch(PERSON, &person_key).await?;
-            let existing = batch.tx.employment(&employment.id).await?;
-            // Of two hires of one employment the one recorded last counts.
-            let newer = match &existing {
-                Some((_, 1, recorded, _)) => employment.recorded_at >= *recorded,
-                _ => true,
-            };
-            if newer {
-                batch.tx.upsert_hire(&employment, &person_key).await?;
-                if let Some((previous, _, _, _)) = existing
-                    && previous != person_key
-                {
-                    batch.touch(PERSON, &previous).await?;
-                }
-            }
-        }
-        Fact::Separated {
-            employment,
-            person_key,
-            end_day,
-            revision,
-        } => {
-            let existing = batch.tx.employment(&employment).await?;
-            let owner = match &existing {
-                Some((owner, _, _, _)) => owner.clone(),
-                None => person_key,
-            };
-            batch.touch(PERSON, &owner).await?;
-            // Read again under the person's lock: a concurrent stream may
-            // have recorded this employment meanwhile.
-            let existing = batch.tx.employment(&employment).await?;
-            if existing.as_ref().is_none_or(|e| revision > e.3) {
-                batch
-                    .tx
-                    .upsert_separation(&employment, &owner, end_day, revision)
-                    .await?;
-            }
-        }
-        Fact::Posting { revision, posting } => {
-            batch.lock(kind::POSTING, &posting.id).await?;
-            let existing = batch.tx.posting(&posting.id).await?;
-            if existing.as_ref().is_some_and(|(r, _)| *r >= revision) {
-                return Ok(());
-            }
-            batch.tx.upsert_posting(revision, &posting).await?;
-            batch
-                .finish(
-                    kind::POSTING,
-                    &posting.id,
-                    domain::posting_contribution(Some(&posting)),
-                )
-                .await?;
-            batch.touch(kind::OPENING, &posting.opening_id).await?;
-            batch.touch(kind::EMPLOYER, &posting.employer).await?;
-            if let Some((_, old)) = existing {
-                batch.touch(kind::OPENING, &old.opening_id).await?;
-                batch.touch(kind::EMPLOYER, &old.employer).await?;
-            }
-        }
-        Fact::Resume {
-            id,
-            revision,
-            person_key,
-            platform,
-            first_day,
-            degree,
-            title,
-            skill,
-        } => {
-            batch.touch(PERSON, &person_key).await?;
-            let existing = batch.tx.resume(&id).await?;
-            if existing.as_ref().is_some_and(|(r, _)| *r >= revision) {
-                return Ok(());
-            }
-            batch
-                .tx
-                .upsert_resume(
-                    &id,
-                    revision,
-                    &person_key,
-                    &platform,
-                    first_day,
-                    degree,
-                    title,
-                    skill,
-                )
-                .await?;
-            if let Some((_, previous)) = existing
-                && previous != person_key
-            {
-                batch.touch(PERSON, &previous).await?;
-            }
-        }
-        Fact::Application {
-            id,
-            district,
-            industry,
-            platform,
-            day,
-        } => {
-            if batch
-                .tx
-                .insert_application(&id, &district, &industry, &platform, day)
-                .await?
-            {
-                let cell =
-                    domain::activity(kind::APPLICATION, day, &district, &industry, &platform);
-                let mut c = Contribution::default();
-                c.add(cell, Amount::one());
-                Contribution::diff_into(&Contribution::default(), &c, &mut batch.deltas);
-            }
-        }
-        Fact::Fair {
-            id,
-            platform,
-            start_day,
-        } => {
-            batch.lock(kind::FAIR, &id).await?;
-            batch.tx.upsert_fair(&id, &platform, start_day).await?;
-            let mut new = Contribution::default();
-            new.add(
-                domain::activity(kind::FAIR, start_day, "", "", &platform),
-                Amount::one(),
-            );
-            batch.finish(kind::FAIR, &id, new).await?;
-        }
-        Fact::Participation {
-            fair,
-            employer,
-            district,
-            industry,
-            platform,
-            start_day,
-            register_at,
-        } => {
-            let entity = format!("{fair}|{employer}");
-            batch.lock(kind::PARTICIPATION, &entity).await?;
-            let (d, i, p, day) = batch
-                .tx
-                .upsert_participation(
-                    &fair,
-                    &employer,
-                    &district,
-                    &industry,
-                    &platform,
-                    start_day,
-                    register_at,
-                )
-                .await?;
-            let mut new = Contribution::default();
-            new.add(
-                domain::activity(kind::PARTICIPATION, day, &d, &i, &p),
-                Amount::one(),
-            );
-            batch.finish(kind::PARTICIPATION, &entity, new).await?;
-        }
-        Fact::Erased { person_key, at } => {
-            // The pseudonymous facts stay and keep counting (the contract);
-            // the erasure is recorded for audit only.
-            batch.tx.record_erasure(&person_key, at).await?;
-        }
-    }
-    Ok(())
 }
 
 /// The outcome of one roster row.

@@ -47,6 +47,10 @@ macro_rules! on_pool {
     };
 }
 
+// After the macros, which it uses.
+mod bulk;
+pub use bulk::{EmploymentRow, ParticipationRow, ResumeRow};
+
 type R<T> = Result<T, sqlx::Error>;
 
 /// A stored key.
@@ -521,29 +525,6 @@ impl Tx {
         }
     }
 
-    /// Remembers an event id; false when it was seen before.
-    pub async fn record_event(
-        &mut self,
-        event_id: &str,
-        source: &str,
-        sequence: i64,
-        outcome: &str,
-        now: i64,
-    ) -> R<bool> {
-        let sql = "INSERT INTO applied_events (event_id, source, sequence, outcome, applied_at) \
-                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING";
-        let done = on_conn!(self, c => sqlx::query(sql)
-            .bind(event_id)
-            .bind(source)
-            .bind(sequence)
-            .bind(outcome)
-            .bind(now)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
-        Ok(done == 1)
-    }
-
     /// Locks an entity (PostgreSQL: row lock until commit; SQLite: the
     /// transaction already holds the database's write lock) and returns
     /// what it contributes now.
@@ -590,59 +571,7 @@ impl Tx {
         Ok(())
     }
 
-    // ----- employments -----
-
-    /// (person_key, hired, recorded_at, end_revision) of an employment.
-    pub async fn employment(&mut self, id: &str) -> R<Option<(String, i64, i64, i64)>> {
-        let sql = "SELECT person_key, hired, recorded_at, end_revision FROM employments \
-                   WHERE employment_id = $1";
-        on_conn!(self, c => sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await)
-    }
-
-    pub async fn upsert_hire(&mut self, e: &Employment, person_key: &str) -> R<()> {
-        let sql = "INSERT INTO employments (employment_id, person_key, hired, district, industry, \
-                   in_city, start_day, platform, recorded_at) VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8) \
-                   ON CONFLICT (employment_id) DO UPDATE SET person_key = excluded.person_key, \
-                   hired = 1, district = excluded.district, industry = excluded.industry, \
-                   in_city = excluded.in_city, start_day = excluded.start_day, \
-                   platform = excluded.platform, recorded_at = excluded.recorded_at";
-        on_conn!(self, c => sqlx::query(sql)
-            .bind(&e.id)
-            .bind(person_key)
-            .bind(&e.district)
-            .bind(&e.industry)
-            .bind(i64::from(e.in_city))
-            .bind(e.start_day)
-            .bind(&e.platform)
-            .bind(e.recorded_at)
-            .execute(&mut *c)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
-    pub async fn upsert_separation(
-        &mut self,
-        id: &str,
-        person_key: &str,
-        end_day: i64,
-        revision: i64,
-    ) -> R<()> {
-        let sql = "INSERT INTO employments (employment_id, person_key, end_day, end_revision) \
-                   VALUES ($1, $2, $3, $4) ON CONFLICT (employment_id) DO UPDATE SET \
-                   end_day = excluded.end_day, end_revision = excluded.end_revision";
-        on_conn!(self, c => sqlx::query(sql)
-            .bind(id)
-            .bind(person_key)
-            .bind(end_day)
-            .bind(revision)
-            .execute(&mut *c)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
-    // ----- persons -----
+    // ----- one entity at a time (the roster import; events use `bulk`) -----
 
     pub async fn person_facts(&mut self, person_key: &str) -> R<PersonFacts> {
         type EmpRow = (
@@ -707,45 +636,6 @@ impl Tx {
         })
     }
 
-    /// (revision, person_key) of a résumé.
-    pub async fn resume(&mut self, id: &str) -> R<Option<(i64, String)>> {
-        let sql = "SELECT revision, person_key FROM resumes WHERE resume_id = $1";
-        on_conn!(self, c => sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub async fn upsert_resume(
-        &mut self,
-        id: &str,
-        revision: i64,
-        person_key: &str,
-        platform: &str,
-        first_day: i64,
-        degree: i64,
-        title: i64,
-        skill: i64,
-    ) -> R<()> {
-        let sql = "INSERT INTO resumes (resume_id, revision, person_key, platform, first_day, \
-                   degree, title, skill) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                   ON CONFLICT (resume_id) DO UPDATE SET revision = excluded.revision, \
-                   person_key = excluded.person_key, platform = excluded.platform, \
-                   first_day = excluded.first_day, degree = excluded.degree, \
-                   title = excluded.title, skill = excluded.skill";
-        on_conn!(self, c => sqlx::query(sql)
-            .bind(id)
-            .bind(revision)
-            .bind(person_key)
-            .bind(platform)
-            .bind(first_day)
-            .bind(degree)
-            .bind(title)
-            .bind(skill)
-            .execute(&mut *c)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
     /// (university_name, discipline, graduation_day) of a roster row.
     pub async fn roster_row(
         &mut self,
@@ -804,15 +694,6 @@ impl Tx {
 
     // ----- postings -----
 
-    pub async fn posting(&mut self, id: &str) -> R<Option<(i64, Posting)>> {
-        let sql = format!("SELECT {POSTING_COLUMNS} FROM postings WHERE posting_id = $1");
-        let row: Option<PostingRow> = on_conn!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&mut *c)
-            .await)?;
-        Ok(row.map(posting_of))
-    }
-
     pub async fn postings_where(&mut self, column: &str, value: &str) -> R<Vec<Posting>> {
         let column = if column == "opening_id" {
             "opening_id"
@@ -825,108 +706,6 @@ impl Tx {
             .fetch_all(&mut *c)
             .await)?;
         Ok(rows.into_iter().map(|r| posting_of(r).1).collect())
-    }
-
-    pub async fn upsert_posting(&mut self, revision: i64, p: &Posting) -> R<()> {
-        let sql = format!(
-            "INSERT INTO postings ({POSTING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (posting_id) DO UPDATE SET revision = excluded.revision, \
-             opening_id = excluded.opening_id, employer = excluded.employer, \
-             district = excluded.district, industry = excluded.industry, \
-             headcount = excluded.headcount, publish_at = excluded.publish_at, \
-             publish_day = excluded.publish_day, platform = excluded.platform"
-        );
-        on_conn!(self, c => sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&p.id)
-            .bind(revision)
-            .bind(&p.opening_id)
-            .bind(&p.employer)
-            .bind(&p.district)
-            .bind(&p.industry)
-            .bind(p.headcount)
-            .bind(p.publish_at)
-            .bind(p.publish_day)
-            .bind(&p.platform)
-            .execute(&mut *c)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
-    // ----- fairs, participations, applications, erasures -----
-
-    /// (platform, start_day) of a fair, inserting it when new.
-    pub async fn upsert_fair(&mut self, id: &str, platform: &str, start_day: i64) -> R<()> {
-        let sql = "INSERT INTO fairs (fair_id, platform, start_day) VALUES ($1, $2, $3) \
-                   ON CONFLICT (fair_id) DO UPDATE SET platform = excluded.platform, \
-                   start_day = excluded.start_day";
-        on_conn!(self, c => sqlx::query(sql).bind(id).bind(platform).bind(start_day).execute(&mut *c).await.map(|_| ()))?;
-        Ok(())
-    }
-
-    /// The latest registration of (fair, employer) wins.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn upsert_participation(
-        &mut self,
-        fair: &str,
-        employer: &str,
-        district: &str,
-        industry: &str,
-        platform: &str,
-        start_day: i64,
-        register_at: i64,
-    ) -> R<(String, String, String, i64)> {
-        let sql = "INSERT INTO fair_participations (fair_id, employer, district, industry, \
-                   platform, start_day, register_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                   ON CONFLICT (fair_id, employer) DO UPDATE SET district = excluded.district, \
-                   industry = excluded.industry, platform = excluded.platform, \
-                   start_day = excluded.start_day, register_at = excluded.register_at \
-                   WHERE fair_participations.register_at < excluded.register_at";
-        let get = "SELECT district, industry, platform, start_day FROM fair_participations \
-                   WHERE fair_id = $1 AND employer = $2";
-        on_conn!(self, c => {
-            sqlx::query(sql)
-                .bind(fair)
-                .bind(employer)
-                .bind(district)
-                .bind(industry)
-                .bind(platform)
-                .bind(start_day)
-                .bind(register_at)
-                .execute(&mut *c)
-                .await?;
-            sqlx::query_as(get).bind(fair).bind(employer).fetch_one(&mut *c).await
-        })
-    }
-
-    /// Records an application; false when it was recorded before.
-    pub async fn insert_application(
-        &mut self,
-        id: &str,
-        district: &str,
-        industry: &str,
-        platform: &str,
-        day: i64,
-    ) -> R<bool> {
-        let sql = "INSERT INTO applications (application_id, district, industry, platform, \
-                   submit_day) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (application_id) DO NOTHING";
-        let n = on_conn!(self, c => sqlx::query(sql)
-            .bind(id)
-            .bind(district)
-            .bind(industry)
-            .bind(platform)
-            .bind(day)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
-        Ok(n == 1)
-    }
-
-    pub async fn record_erasure(&mut self, person_key: &str, at: i64) -> R<()> {
-        let sql = "INSERT INTO erasures (person_key, erased_at) VALUES ($1, $2) \
-                   ON CONFLICT (person_key) DO NOTHING";
-        on_conn!(self, c => sqlx::query(sql).bind(person_key).bind(at).execute(&mut *c).await.map(|_| ()))?;
-        Ok(())
     }
 
     // ----- aggregates -----
