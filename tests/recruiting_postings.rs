@@ -1090,3 +1090,259 @@ async fn an_oversized_stream_message_is_resource_exhausted_after_earlier_ones_co
     app.get_posting(&a, "small").await;
     app.stop().await;
 }
+
+// ----- one batch decides like its items pushed one at a time -----
+
+/// Opening ids relabelled by first appearance, so that two databases'
+/// (random) ids can be compared as a partition.
+#[derive(Default)]
+struct Labels(std::collections::HashMap<String, usize>);
+
+impl Labels {
+    fn of(&mut self, opening: &str) -> Option<usize> {
+        if opening.is_empty() {
+            return None;
+        }
+        let next = self.0.len();
+        Some(*self.0.entry(opening.to_owned()).or_insert(next))
+    }
+}
+
+/// What a test compares of a result: outcome, opening label, error code
+/// and field paths.
+fn summary(labels: &mut Labels, r: &pb::PostingResult) -> String {
+    // Paths start with the item's index in its own request.
+    let prefix = format!("postings[{}].", r.index);
+    let error = r.error.as_ref().map(|e| {
+        let fields: Vec<String> = support::recruiting::violations_in(&e.details)
+            .iter()
+            .map(|f| f.strip_prefix(&prefix).unwrap_or(f).to_owned())
+            .collect();
+        (e.code, fields)
+    });
+    format!(
+        "{} {:?} {:?} {:?}",
+        r.external_id,
+        r.outcome(),
+        labels.of(&r.opening_id),
+        error
+    )
+}
+
+/// The outbox as comparable lines (event ids, times the server chose and
+/// opening ids are left out or relabelled).
+fn event_lines(labels: &mut Labels, payloads: &[ev::event::Payload]) -> Vec<String> {
+    payloads
+        .iter()
+        .map(|p| match (facts(p), p) {
+            ((kind, Some(f)), _) => format!(
+                "{kind} {} r{} o{:?} {} {} {} h{} {:?} {:?} {}",
+                f.posting,
+                f.revision,
+                labels.of(&f.opening_id),
+                f.employer_credit_code,
+                f.workplace_district,
+                f.industry,
+                f.headcount,
+                f.publish_time,
+                f.expire_time,
+                f.fair
+            ),
+            (_, ev::event::Payload::FairParticipation(fp)) => {
+                format!("participation {} {}", fp.fair, fp.employer_credit_code)
+            }
+            ((kind, None), _) => kind.to_owned(),
+        })
+        .collect()
+}
+
+const MIXED_START: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+/// Two platforms' employers, a fair, and stored postings the mixed batch
+/// then meets: returns platform a, the employers' codes.
+async fn mixed_setup(app: &TestApp) -> (TestPlatform, String, String) {
+    let (a, _, e1, e2) = setup(app).await;
+    let mut fairs = pb::fair_service_client::FairServiceClient::new(app.recruiting_channel().await);
+    fairs
+        .create_fair(authed(
+            pb::CreateFairRequest {
+                parent: String::new(),
+                fair: Some(pb::Fair {
+                    display_name: "春季招聘会".into(),
+                    start_time: Some(ts(MIXED_START)),
+                    end_time: Some(ts(MIXED_START + 2 * DAY)),
+                    ..Default::default()
+                }),
+                fair_id: "spring".into(),
+                request_id: String::new(),
+            },
+            &a.key,
+        ))
+        .await
+        .unwrap();
+    let stored = vec![
+        timed(posting("old-same", "Java 开发", &e1), 0),
+        timed(posting("old-change", "测试工程师", &e2), 0),
+        timed(posting("old-move", "产品经理", &e1), 0),
+        // A copy of old-move: they share an opening.
+        timed(posting("old-twin", "产品经理", &e1), 1),
+        timed(posting("old-closed", "会计", &e2), 0),
+    ];
+    let results = app.push_postings(&a, stored).await;
+    assert_eq!(results[2].opening_id, results[3].opening_id);
+    let mut client = app.recruiting().await.postings;
+    client
+        .close_posting(authed(
+            pb::ClosePostingRequest {
+                name: a.posting_name("old-closed"),
+                close_time: None,
+            },
+            &a.key,
+        ))
+        .await
+        .unwrap();
+    (a, e1, e2)
+}
+
+/// `p` published `days` days after an instant fixed for the test run
+/// (both databases must see the same times), open 60 days.
+fn timed(p: pb::Posting, days: i64) -> pb::Posting {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let publish = *BASE.get_or_init(|| now_secs() - 10 * DAY) + days * DAY;
+    pb::Posting {
+        publish_time: Some(ts(publish)),
+        expire_time: Some(ts(publish + 60 * DAY)),
+        ..p
+    }
+}
+
+/// New, unchanged, changed, rejected items, copies of one job, repeats of
+/// one external id and fair registrations, in one batch.
+fn mixed_batch(a: &TestPlatform, e1: &str, e2: &str) -> Vec<pb::Posting> {
+    let unknown = credit_code("91370200MA3C29999");
+    let fair = format!("platforms/{}/fairs/spring", a.id);
+    vec![
+        timed(posting("n-1", "Java 开发", e1), 2),
+        timed(posting("old-same", "Java 开发", e1), 0),
+        pb::Posting {
+            headcount: 3,
+            ..timed(posting("old-change", "测试工程师", e2), 0)
+        },
+        // A copy of n-1 written differently: n-1's opening.
+        timed(posting("n-2", "JAVA  开发", e1), 3),
+        // No such employer: rejected by the store.
+        timed(posting("bad-1", "Java 开发", &unknown), 0),
+        // n-1 again, changed: updated, in its opening.
+        pb::Posting {
+            headcount: 2,
+            ..timed(posting("n-1", "Java 开发", e1), 2)
+        },
+        // Leaves the opening it shares with old-twin: a new one.
+        timed(posting("old-move", "Rust 开发", e1), 0),
+        // Invalid: rejected before the store.
+        timed(posting("bad-2", "", e1), 0),
+        // Closed: cannot change.
+        pb::Posting {
+            headcount: 5,
+            ..timed(posting("old-closed", "会计", e2), 0)
+        },
+        pb::Posting {
+            fair: fair.clone(),
+            ..timed(posting("n-3", "出纳", e1), 1)
+        },
+        // Same employer and fair: registered once.
+        pb::Posting {
+            fair,
+            ..timed(posting("n-4", "厨师", e1), 1)
+        },
+        // Follows old-move: joins its new opening.
+        timed(posting("old-twin", "Rust 开发", e1), 1),
+        // n-1 as the batch left it: unchanged.
+        pb::Posting {
+            headcount: 2,
+            ..timed(posting("n-1", "Java 开发", e1), 2)
+        },
+        // Publish time changed: immutable, rejected.
+        timed(posting("n-2", "JAVA  开发", e1), 4),
+    ]
+}
+
+/// Everything a test compares after the batch: per-item results, the
+/// outbox, the stored postings.
+async fn mixed_state(
+    app: &TestApp,
+    a: &TestPlatform,
+    results: &[pb::PostingResult],
+) -> Vec<String> {
+    let mut labels = Labels::default();
+    let mut lines: Vec<String> = results.iter().map(|r| summary(&mut labels, r)).collect();
+    lines.extend(event_lines(&mut labels, &app.outbox_payloads().await));
+    for id in [
+        "n-1",
+        "n-2",
+        "n-3",
+        "n-4",
+        "old-same",
+        "old-change",
+        "old-move",
+        "old-twin",
+        "old-closed",
+    ] {
+        let p = app.get_posting(a, id).await;
+        lines.push(format!(
+            "{id} {} h{} {:?} {:?} o{:?} {:?}",
+            p.title,
+            p.headcount,
+            p.publish_time,
+            p.state(),
+            labels.of(&p.opening_id),
+            p.fair
+        ));
+    }
+    lines
+}
+
+#[tokio::test]
+async fn a_mixed_batch_decides_as_its_items_one_at_a_time() {
+    let batched = TestApp::spawn().await;
+    let (a, e1, e2) = mixed_setup(&batched).await;
+    let items = mixed_batch(&a, &e1, &e2);
+    let results = batched.push_postings(&a, items.clone()).await;
+    assert_eq!(
+        outcomes(&results),
+        [
+            pb::UpsertOutcome::Created,
+            pb::UpsertOutcome::Unchanged,
+            pb::UpsertOutcome::Updated,
+            pb::UpsertOutcome::Created,
+            pb::UpsertOutcome::Rejected,
+            pb::UpsertOutcome::Updated,
+            pb::UpsertOutcome::Updated,
+            pb::UpsertOutcome::Rejected,
+            pb::UpsertOutcome::Rejected,
+            pb::UpsertOutcome::Created,
+            pb::UpsertOutcome::Created,
+            pb::UpsertOutcome::Updated,
+            pb::UpsertOutcome::Unchanged,
+            pb::UpsertOutcome::Rejected,
+        ]
+    );
+    // Copies in one batch are one opening; repeats keep theirs; a copy
+    // that leaves a shared opening gets a new one, which its twin joins.
+    assert_eq!(results[3].opening_id, results[0].opening_id);
+    assert_eq!(results[5].opening_id, results[0].opening_id);
+    assert_eq!(results[11].opening_id, results[6].opening_id);
+    assert_ne!(results[6].opening_id, results[0].opening_id);
+    let batch_state = mixed_state(&batched, &a, &results).await;
+    batched.stop().await;
+
+    let single = TestApp::spawn().await;
+    let (a, _, _) = mixed_setup(&single).await;
+    let mut results = Vec::new();
+    for item in items {
+        results.push(single.push_postings(&a, vec![item]).await.remove(0));
+    }
+    let single_state = mixed_state(&single, &a, &results).await;
+    single.stop().await;
+    assert_eq!(batch_state, single_state);
+}

@@ -10,6 +10,7 @@
 
 mod apply;
 mod data;
+mod ingest;
 mod load;
 #[allow(dead_code)] // used by scenarios 1, 3 and 4, which land next
 mod recruiting;
@@ -46,6 +47,9 @@ struct Cli {
     /// Each person has two employment records.
     #[arg(long)]
     persons: Option<u64>,
+    /// Postings pushed in scenario 1 (default: 300,000; --quick 5,000).
+    #[arg(long)]
+    postings: Option<u64>,
     /// Calls of each statistics RPC timed (default 200; --quick 50).
     #[arg(long)]
     calls: Option<usize>,
@@ -104,18 +108,10 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         let wants = |n: u8| cli.only.is_empty() || cli.only.contains(&n);
         let mut rows = Vec::new();
         if wants(1) || wants(5) {
-            rows.push(Row::skip(
-                1,
-                "postings ingest through UpsertPostings (rows/s)",
-                "≥ 0.7 × direct batch upsert",
-                NEEDS_RECRUITING,
-            ));
-            rows.push(Row::skip(
-                5,
-                "recruiting peak RSS during scenario 1",
-                "≤ 150 MB",
-                NEEDS_RECRUITING,
-            ));
+            let postings = cli
+                .postings
+                .unwrap_or(if cli.quick { 5_000 } else { 300_000 });
+            rows.extend(ingest::run(&mut dbs, postings, cli.quick).await?);
         }
         if wants(2) || wants(5) {
             rows.extend(statistics(&mut dbs, persons, calls, baseline_runs).await?);

@@ -119,6 +119,36 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// [`lock`] in one statement per 1,000 keys instead of one per
+            /// key: the same locks, taken in the same order.
+            async fn lock_batched(
+                tx: &mut Tx,
+                keys: impl IntoIterator<Item = String>,
+            ) -> StoreResult<()> {
+                if !PG {
+                    return Ok(());
+                }
+                let mut keys: Vec<String> = keys.into_iter().collect();
+                keys.sort_by(|a, b| {
+                    (!a.starts_with("platform:"), a).cmp(&(!b.starts_with("platform:"), b))
+                });
+                keys.dedup();
+                for chunk in keys.chunks(1000) {
+                    // The sorted subquery fixes the order the locks are
+                    // taken in.
+                    let mut builder: QueryBuilder<Db> = QueryBuilder::new(
+                        "SELECT pg_advisory_xact_lock(hashtext(k)) FROM (SELECT k FROM (",
+                    );
+                    builder.push_values(chunk.iter().enumerate(), |mut row, (n, key)| {
+                        row.push_bind(key.clone())
+                            .push_bind(i64::try_from(n).unwrap_or(i64::MAX));
+                    });
+                    builder.push(") AS v (k, n) ORDER BY n OFFSET 0) AS ordered");
+                    builder.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
             /// Appends `events` to the outbox, numbered in commit order.
             async fn write_outbox(
                 tx: &mut Tx,
@@ -332,91 +362,295 @@ macro_rules! sql_store {
                 Ok(found)
             }
 
+            /// Reads every posting with one of `keys` (not read before) into
+            /// `openings`: one statement per 1,000 keys.
+            async fn load_match_rows(
+                tx: &mut Tx,
+                openings: &mut Openings,
+                keys: Vec<MatchKey>,
+            ) -> StoreResult<()> {
+                let keys: Vec<MatchKey> = keys
+                    .into_iter()
+                    .filter(|k| openings.loaded_keys.insert(k.clone()))
+                    .collect();
+                for chunk in keys.chunks(1000) {
+                    // The row-value IN over a CTE lets SQLite search the
+                    // match index once per key (a plain `IN (VALUES …)`
+                    // scans the table).
+                    let mut builder: QueryBuilder<Db> = QueryBuilder::new("WITH k (e, t, d) AS (");
+                    builder.push_values(chunk, |mut row, key| {
+                        row.push_bind(key.0.clone())
+                            .push_bind(key.1.clone())
+                            .push_bind(key.2.clone());
+                    });
+                    builder.push(
+                        ") SELECT platform_id, external_id, employer_code, title_key, district, \
+                         opening_id, publish_at, expire_at, close_reason, closed_at FROM postings \
+                         WHERE (employer_code, title_key, district) IN (SELECT e, t, d FROM k)",
+                    );
+                    for row in builder.build().fetch_all(&mut **tx).await? {
+                        let close_reason: i64 = row.try_get("close_reason")?;
+                        let expire_at: i64 = row.try_get("expire_at")?;
+                        let closed_at: Option<i64> = row.try_get("closed_at")?;
+                        openings.add_stored(
+                            (row.try_get("platform_id")?, row.try_get("external_id")?),
+                            MatchRow {
+                                key: (
+                                    row.try_get("employer_code")?,
+                                    row.try_get("title_key")?,
+                                    row.try_get("district")?,
+                                ),
+                                opening_id: row.try_get("opening_id")?,
+                                publish_at: row.try_get("publish_at")?,
+                                end: if close_reason == CloseReason::Open as i64 {
+                                    expire_at
+                                } else {
+                                    closed_at.unwrap_or(expire_at)
+                                },
+                            },
+                        );
+                    }
+                }
+                Ok(())
+            }
+
+            /// Reads the stored holders of each of `ids` (not read before).
+            async fn load_opening_holders(
+                tx: &mut Tx,
+                openings: &mut Openings,
+                ids: Vec<String>,
+            ) -> StoreResult<()> {
+                let ids: Vec<String> = ids
+                    .into_iter()
+                    .filter(|id| !id.is_empty() && !openings.holders.contains_key(id))
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                for chunk in ids.chunks(1000) {
+                    for id in chunk {
+                        openings.holders.insert(id.clone(), Vec::new());
+                    }
+                    let mut builder: QueryBuilder<Db> = QueryBuilder::new(
+                        "SELECT platform_id, external_id, opening_id FROM postings WHERE opening_id IN (",
+                    );
+                    let mut list = builder.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.clone());
+                    }
+                    builder.push(")");
+                    for row in builder.build().fetch_all(&mut **tx).await? {
+                        let opening: String = row.try_get("opening_id")?;
+                        openings
+                            .holders
+                            .entry(opening)
+                            .or_default()
+                            .push((row.try_get("platform_id")?, row.try_get("external_id")?));
+                    }
+                }
+                Ok(())
+            }
+
             /// The opening a posting belongs to (see the match rule on
             /// `PostingService`): the opening of the earliest published
             /// matching copy; else its current opening when no other copy
-            /// shares it; else a new one.
+            /// shares it; else a new one. Decided in memory over what
+            /// `openings` read, reading what it lacks.
             async fn find_opening(
                 tx: &mut Tx,
+                openings: &mut Openings,
                 posting: &PostingRecord,
-                now: i64,
             ) -> StoreResult<String> {
-                let f = &posting.fields;
-                let end = open_period_end(posting, now);
-                let matched: Option<String> = sqlx::query(
-                    "SELECT opening_id FROM postings \
-                     WHERE employer_code = $1 AND title_key = $2 AND district = $3 \
-                       AND NOT (platform_id = $4 AND external_id = $5) \
-                       AND publish_at < $6 \
-                       AND (CASE WHEN close_reason = 0 THEN expire_at ELSE COALESCE(closed_at, expire_at) END) > $7 \
-                     ORDER BY publish_at, opening_id LIMIT 1",
-                )
-                .bind(f.employer_code.clone())
-                .bind(f.title_key.clone())
-                .bind(f.district.clone())
-                .bind(posting.platform_id.clone())
-                .bind(posting.external_id.clone())
-                .bind(end)
-                .bind(f.publish_at)
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(|row| row.try_get(0))
-                .transpose()?;
-                if let Some(opening) = matched {
+                load_match_rows(tx, openings, vec![match_key(&posting.fields)]).await?;
+                if let Some(opening) = openings.matched(posting) {
                     return Ok(opening);
                 }
                 if !posting.opening_id.is_empty() {
-                    let shared = sqlx::query(
-                        "SELECT 1 FROM postings WHERE opening_id = $1 \
-                         AND NOT (platform_id = $2 AND external_id = $3) LIMIT 1",
-                    )
-                    .bind(posting.opening_id.clone())
-                    .bind(posting.platform_id.clone())
-                    .bind(posting.external_id.clone())
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                    if shared.is_none() {
+                    load_opening_holders(tx, openings, vec![posting.opening_id.clone()]).await?;
+                    let id = (posting.platform_id.clone(), posting.external_id.clone());
+                    if !openings.shared(&posting.opening_id, &id) {
                         return Ok(posting.opening_id.clone());
                     }
                 }
                 Ok(uuid::Uuid::new_v4().to_string())
             }
 
-            async fn insert_posting(tx: &mut Tx, p: &PostingRecord) -> StoreResult<()> {
-                let f = &p.fields;
-                sqlx::query(concat!(
-                    "INSERT INTO postings (",
-                    posting_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
-                ))
-                .bind(p.platform_id.clone())
-                .bind(p.external_id.clone())
-                .bind(f.title.clone())
-                .bind(f.title_key.clone())
-                .bind(f.description.clone())
-                .bind(f.employer_code.clone())
-                .bind(f.district.clone())
-                .bind(f.industry.clone())
-                .bind(f.occupation.clone())
-                .bind(i64::from(f.min_degree))
-                .bind(i64::from(f.experience_years))
-                .bind(f.salary.map(|s| i64::from(s.0)))
-                .bind(f.salary.map(|s| i64::from(s.1)))
-                .bind(i64::from(f.headcount))
-                .bind(i64::from(f.employment_type))
-                .bind(f.publish_at)
-                .bind(f.expire_at)
-                .bind(f.fair_id.clone())
-                .bind(json(&f.tags))
-                .bind(p.close_reason as i64)
-                .bind(p.closed_at)
-                .bind(p.opening_id.clone())
-                .bind(p.revision)
-                .bind(p.created_at)
-                .bind(p.updated_at)
-                .execute(&mut **tx)
-                .await?;
+            /// A batch's state before its first item: the stored rows its
+            /// opening matches will likely need (the keys of new postings
+            /// and of changed match fields, the openings such changes may
+            /// leave) and the registrations of its fairs, read in a few
+            /// statements. What this misses is read when needed.
+            async fn begin_posting_batch(
+                tx: &mut Tx,
+                platform: &str,
+                items: &[PostingInput],
+                existing: &HashMap<String, PostingRecord>,
+                employers: &HashMap<String, EmployerRecord>,
+            ) -> StoreResult<PostingBatch> {
+                let mut batch = PostingBatch {
+                    stored_ids: existing.keys().cloned().collect(),
+                    ..PostingBatch::default()
+                };
+                let mut seen = HashSet::new();
+                let repeated: HashSet<&str> = items
+                    .iter()
+                    .filter(|i| !seen.insert(i.external_id.as_str()))
+                    .map(|i| i.external_id.as_str())
+                    .collect();
+                let mut keys = Vec::new();
+                let mut left = Vec::new();
+                for item in items {
+                    let Some(employer) = employers.get(&item.employer_code) else {
+                        continue;
+                    };
+                    let key = (
+                        item.employer_code.clone(),
+                        crate::validate::normalised_title(&item.title),
+                        item.district.clone().unwrap_or_else(|| employer.district.clone()),
+                    );
+                    match existing.get(&item.external_id) {
+                        None => keys.push(key),
+                        Some(stored) => {
+                            let publish_at = item.publish_at.unwrap_or(stored.fields.publish_at);
+                            let expire_at = item.expire_at.unwrap_or(
+                                publish_at.saturating_add(DEFAULT_POSTING_LIFETIME_MICROS),
+                            );
+                            if repeated.contains(item.external_id.as_str())
+                                || key != match_key(&stored.fields)
+                                || expire_at != stored.fields.expire_at
+                            {
+                                keys.push(key);
+                                left.push(stored.opening_id.clone());
+                            }
+                        }
+                    }
+                }
+                load_match_rows(tx, &mut batch.openings, keys).await?;
+                load_opening_holders(tx, &mut batch.openings, left).await?;
+                let fair_ids: HashSet<String> =
+                    items.iter().filter_map(|i| i.fair_id.clone()).collect();
+                if !fair_ids.is_empty() {
+                    let mut builder: QueryBuilder<Db> = QueryBuilder::new(
+                        "SELECT fair_id, credit_code FROM fair_participations WHERE platform_id = ",
+                    );
+                    builder.push_bind(platform.to_owned());
+                    builder.push(" AND fair_id IN (");
+                    let mut list = builder.separated(", ");
+                    for id in &fair_ids {
+                        list.push_bind(id.clone());
+                    }
+                    builder.push(")");
+                    for row in builder.build().fetch_all(&mut **tx).await? {
+                        batch
+                            .registered
+                            .insert((row.try_get("fair_id")?, row.try_get("credit_code")?));
+                    }
+                }
+                Ok(batch)
+            }
+
+            /// Writes `records` with multi-row statements, as many rows a
+            /// statement as the back end's bound-parameter limit allows;
+            /// `replace`: they exist and are overwritten (all but
+            /// `created_at`).
+            async fn write_posting_rows(
+                tx: &mut Tx,
+                records: &[&PostingRecord],
+                replace: bool,
+            ) -> StoreResult<()> {
+                const COLUMNS: usize = 25;
+                let max_params: usize = if PG { 65_535 } else { 32_766 };
+                for chunk in records.chunks(max_params / COLUMNS) {
+                    let mut builder: QueryBuilder<Db> =
+                        QueryBuilder::new(concat!("INSERT INTO postings (", posting_columns!(), ") "));
+                    builder.push_values(chunk, |mut row, p| {
+                        let f = &p.fields;
+                        row.push_bind(p.platform_id.clone())
+                            .push_bind(p.external_id.clone())
+                            .push_bind(f.title.clone())
+                            .push_bind(f.title_key.clone())
+                            .push_bind(f.description.clone())
+                            .push_bind(f.employer_code.clone())
+                            .push_bind(f.district.clone())
+                            .push_bind(f.industry.clone())
+                            .push_bind(f.occupation.clone())
+                            .push_bind(i64::from(f.min_degree))
+                            .push_bind(i64::from(f.experience_years))
+                            .push_bind(f.salary.map(|s| i64::from(s.0)))
+                            .push_bind(f.salary.map(|s| i64::from(s.1)))
+                            .push_bind(i64::from(f.headcount))
+                            .push_bind(i64::from(f.employment_type))
+                            .push_bind(f.publish_at)
+                            .push_bind(f.expire_at)
+                            .push_bind(f.fair_id.clone())
+                            .push_bind(json(&f.tags))
+                            .push_bind(p.close_reason as i64)
+                            .push_bind(p.closed_at)
+                            .push_bind(p.opening_id.clone())
+                            .push_bind(p.revision)
+                            .push_bind(p.created_at)
+                            .push_bind(p.updated_at);
+                    });
+                    if replace {
+                        builder.push(
+                            " ON CONFLICT (platform_id, external_id) DO UPDATE SET \
+                             title = excluded.title, title_key = excluded.title_key, \
+                             description = excluded.description, \
+                             employer_code = excluded.employer_code, district = excluded.district, \
+                             industry = excluded.industry, occupation = excluded.occupation, \
+                             min_degree = excluded.min_degree, \
+                             experience_years = excluded.experience_years, \
+                             salary_min = excluded.salary_min, salary_max = excluded.salary_max, \
+                             headcount = excluded.headcount, \
+                             employment_type = excluded.employment_type, \
+                             publish_at = excluded.publish_at, expire_at = excluded.expire_at, \
+                             fair_id = excluded.fair_id, tags = excluded.tags, \
+                             close_reason = excluded.close_reason, closed_at = excluded.closed_at, \
+                             opening_id = excluded.opening_id, revision = excluded.revision, \
+                             updated_at = excluded.updated_at",
+                        );
+                    }
+                    builder.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            /// Writes what a batch decided: its new postings, its changed
+            /// ones (each once, as it ended), its new fair registrations.
+            async fn finish_posting_batch(
+                tx: &mut Tx,
+                platform: &str,
+                batch: PostingBatch,
+                records: &HashMap<String, PostingRecord>,
+                now: i64,
+            ) -> StoreResult<()> {
+                let (changed, new): (Vec<&String>, Vec<&String>) = batch
+                    .written
+                    .iter()
+                    .partition(|id| batch.stored_ids.contains(*id));
+                let pick = |ids: Vec<&String>| -> StoreResult<Vec<&PostingRecord>> {
+                    ids.into_iter()
+                        .map(|id| {
+                            records.get(id).ok_or_else(|| {
+                                StoreError::Internal(anyhow::anyhow!("a written posting has no record"))
+                            })
+                        })
+                        .collect()
+                };
+                write_posting_rows(tx, &pick(new)?, false).await?;
+                write_posting_rows(tx, &pick(changed)?, true).await?;
+                for chunk in batch.participations.chunks(1000) {
+                    let mut builder: QueryBuilder<Db> = QueryBuilder::new(
+                        "INSERT INTO fair_participations (platform_id, fair_id, credit_code, created_at) ",
+                    );
+                    builder.push_values(chunk, |mut row, (fair, code)| {
+                        row.push_bind(platform.to_owned())
+                            .push_bind(fair.clone())
+                            .push_bind(code.clone())
+                            .push_bind(now);
+                    });
+                    builder.push(" ON CONFLICT DO NOTHING");
+                    builder.build().execute(&mut **tx).await?;
+                }
                 Ok(())
             }
 
@@ -501,8 +735,9 @@ macro_rules! sql_store {
                 Ok(inserted)
             }
 
-            /// Creates or changes one posting inside a batch transaction.
-            /// `existing` is the stored posting, if any.
+            /// Decides how one posting of a batch is created or changed;
+            /// the batch writes it at its end. `existing` is the posting as
+            /// stored or as an earlier item of the batch left it.
             #[allow(clippy::too_many_arguments)]
             async fn apply_posting(
                 tx: &mut Tx,
@@ -513,6 +748,7 @@ macro_rules! sql_store {
                 fairs: &HashMap<String, i64>,
                 now: i64,
                 events: &mut Vec<OutboxEvent>,
+                batch: &mut PostingBatch,
             ) -> StoreResult<ItemResult<(Outcome, PostingRecord)>> {
                 let Some(employer) = employers.get(&input.employer_code) else {
                     return Ok(Err(ItemError::field(
@@ -610,7 +846,7 @@ macro_rules! sql_store {
                             }
                         }
                         if match_changed {
-                            record.opening_id = find_opening(tx, &record, now).await?;
+                            record.opening_id = find_opening(tx, &mut batch.openings, &record).await?;
                         }
                         let new = &record.fields;
                         let facts_changed = record.opening_id != stored.opening_id
@@ -629,10 +865,9 @@ macro_rules! sql_store {
                             ));
                         }
                         record.updated_at = now;
-                        update_posting_row(tx, &record).await?;
+                        batch.write(&record);
                         if fair_changed && let (Some(fair), Some(start)) = (&record.fields.fair_id, fair_start) {
-                            register_participation(tx, platform, fair, start, employer, now, events)
-                                .await?;
+                            batch.participate(platform, fair, start, employer, now, events);
                         }
                         return Ok(Ok((Outcome::Updated, record)));
                     }
@@ -648,14 +883,14 @@ macro_rules! sql_store {
                             created_at: now,
                             updated_at: now,
                         };
-                        record.opening_id = find_opening(tx, &record, now).await?;
+                        record.opening_id = find_opening(tx, &mut batch.openings, &record).await?;
                         record
                     }
                 };
-                insert_posting(tx, &record).await?;
+                batch.write(&record);
                 events.push(OutboxEvent::new(platform, now, events::posting_published(&record)));
                 if let (Some(fair), Some(start)) = (&record.fields.fair_id, fair_start) {
-                    register_participation(tx, platform, fair, start, employer, now, events).await?;
+                    batch.participate(platform, fair, start, employer, now, events);
                 }
                 Ok(Ok((Outcome::Created, record)))
             }
@@ -1404,7 +1639,7 @@ macro_rules! sql_store {
                     let fair_ids: HashSet<String> =
                         items.iter().filter_map(|i| i.fair_id.clone()).collect();
                     let mut tx = self.begin().await?;
-                    lock(
+                    lock_batched(
                         &mut tx,
                         std::iter::once(format!("platform:{platform}"))
                             .chain(codes.iter().map(|c| format!("openings:{c}"))),
@@ -1413,6 +1648,11 @@ macro_rules! sql_store {
                     let mut existing = load_postings(&mut tx, &platform, &ids).await?;
                     let employers = load_employers(&mut tx, &codes).await?;
                     let fairs = load_fairs(&mut tx, &platform, &fair_ids).await?;
+                    // A constant number of statements per batch: the reads
+                    // above and in `begin_posting_batch`, the matching in
+                    // memory, then multi-row writes.
+                    let mut batch =
+                        begin_posting_batch(&mut tx, &platform, &items, &existing, &employers).await?;
                     let mut events = Vec::new();
                     let mut results = Vec::with_capacity(items.len());
                     for item in items {
@@ -1426,6 +1666,7 @@ macro_rules! sql_store {
                             &fairs,
                             now,
                             &mut events,
+                            &mut batch,
                         )
                         .await?;
                         results.push(applied.map(|(outcome, record)| {
@@ -1437,6 +1678,7 @@ macro_rules! sql_store {
                             summary
                         }));
                     }
+                    finish_posting_batch(&mut tx, &platform, batch, &existing, now).await?;
                     write_outbox(&mut tx, events, now).await?;
                     tx.commit().await?;
                     Ok(results)
@@ -1517,16 +1759,26 @@ macro_rules! sql_store {
                     let employers = load_employers(&mut tx, &codes).await?;
                     let fair_ids: HashSet<String> = input.fair_id.iter().cloned().collect();
                     let fairs = load_fairs(&mut tx, &platform, &fair_ids).await?;
+                    let mut records = HashMap::from([(external_id.clone(), stored)]);
+                    let mut batch = begin_posting_batch(
+                        &mut tx,
+                        &platform,
+                        std::slice::from_ref(&input),
+                        &records,
+                        &employers,
+                    )
+                    .await?;
                     let mut events = Vec::new();
                     let applied = apply_posting(
                         &mut tx,
                         &platform,
                         input,
-                        Some(&stored),
+                        records.get(&external_id),
                         &employers,
                         &fairs,
                         now,
                         &mut events,
+                        &mut batch,
                     )
                     .await?;
                     let record = match applied {
@@ -1542,6 +1794,8 @@ macro_rules! sql_store {
                             return Err(StoreError::Invalid(violations));
                         }
                     };
+                    records.insert(external_id, record.clone());
+                    finish_posting_batch(&mut tx, &platform, batch, &records, now).await?;
                     write_outbox(&mut tx, events, now).await?;
                     tx.commit().await?;
                     Ok(record)
@@ -2449,6 +2703,188 @@ fn open_period_end(posting: &PostingRecord, _now: i64) -> i64 {
     match posting.close_reason {
         CloseReason::Open => posting.fields.expire_at,
         _ => posting.closed_at.unwrap_or(posting.fields.expire_at),
+    }
+}
+
+/// What the opening match compares: (employer, normalised title, district).
+type MatchKey = (String, String, String);
+/// A posting's primary key: (platform, external id).
+type RowId = (String, String);
+
+fn match_key(f: &PostingFields) -> MatchKey {
+    (
+        f.employer_code.clone(),
+        f.title_key.clone(),
+        f.district.clone(),
+    )
+}
+
+/// What the opening match reads of one stored posting.
+#[derive(Debug, Clone)]
+struct MatchRow {
+    key: MatchKey,
+    opening_id: String,
+    publish_at: i64,
+    /// `open_period_end` of the row.
+    end: i64,
+}
+
+impl MatchRow {
+    fn of(p: &PostingRecord) -> Self {
+        Self {
+            key: match_key(&p.fields),
+            opening_id: p.opening_id.clone(),
+            publish_at: p.fields.publish_at,
+            end: open_period_end(p, 0),
+        }
+    }
+}
+
+/// The part of the `postings` table one batch's opening matches can see,
+/// as it stands after the batch's own earlier items: rows read from the
+/// database (whole match-key groups, and every holder of an opening whose
+/// sharing was asked about) overlaid with the rows the batch wrote. The
+/// batch writes only at its end, so a database row the batch did not
+/// write is current.
+#[derive(Debug, Default)]
+struct Openings {
+    rows: HashMap<RowId, MatchRow>,
+    by_key: HashMap<MatchKey, HashSet<RowId>>,
+    /// Keys whose rows were all read from the database.
+    loaded_keys: HashSet<MatchKey>,
+    /// Rows this batch wrote (their values here win over the database's).
+    written: HashSet<RowId>,
+    written_by_opening: HashMap<String, HashSet<RowId>>,
+    /// Database rows holding each opening asked about (before the batch).
+    holders: HashMap<String, Vec<RowId>>,
+}
+
+impl Openings {
+    /// A row read from the database; ignored when the batch wrote it.
+    fn add_stored(&mut self, id: RowId, row: MatchRow) {
+        if self.written.contains(&id) || self.rows.contains_key(&id) {
+            return;
+        }
+        self.by_key
+            .entry(row.key.clone())
+            .or_default()
+            .insert(id.clone());
+        self.rows.insert(id, row);
+    }
+
+    /// The batch wrote `record`.
+    fn write(&mut self, record: &PostingRecord) {
+        let id = (record.platform_id.clone(), record.external_id.clone());
+        let row = MatchRow::of(record);
+        if let Some(old) = self.rows.get(&id) {
+            if let Some(ids) = self.by_key.get_mut(&old.key) {
+                ids.remove(&id);
+            }
+            if self.written.contains(&id)
+                && let Some(ids) = self.written_by_opening.get_mut(&old.opening_id)
+            {
+                ids.remove(&id);
+            }
+        }
+        self.by_key
+            .entry(row.key.clone())
+            .or_default()
+            .insert(id.clone());
+        self.written_by_opening
+            .entry(row.opening_id.clone())
+            .or_default()
+            .insert(id.clone());
+        self.written.insert(id.clone());
+        self.rows.insert(id, row);
+    }
+
+    /// The opening of the earliest published other row with the same key
+    /// whose open period overlaps `posting`'s (ties: the smaller opening
+    /// id). The key's rows must have been loaded.
+    fn matched(&self, posting: &PostingRecord) -> Option<String> {
+        let key = match_key(&posting.fields);
+        let end = open_period_end(posting, 0);
+        let publish_at = posting.fields.publish_at;
+        self.by_key
+            .get(&key)?
+            .iter()
+            .filter(|id| id.0 != posting.platform_id || id.1 != posting.external_id)
+            .filter_map(|id| self.rows.get(id))
+            .filter(|r| r.publish_at < end && r.end > publish_at)
+            .min_by(|a, b| (a.publish_at, &a.opening_id).cmp(&(b.publish_at, &b.opening_id)))
+            .map(|r| r.opening_id.clone())
+    }
+
+    /// Whether a row other than `id` holds `opening`. Its database holders
+    /// must have been loaded.
+    fn shared(&self, opening: &str, id: &RowId) -> bool {
+        let written = self
+            .written_by_opening
+            .get(opening)
+            .is_some_and(|ids| ids.iter().any(|other| other != id));
+        written
+            || self.holders.get(opening).is_some_and(|ids| {
+                ids.iter()
+                    .any(|other| other != id && !self.written.contains(other))
+            })
+    }
+}
+
+/// What one batch of postings decided so far, written at its end (see
+/// `finish_posting_batch`).
+#[derive(Debug, Default)]
+struct PostingBatch {
+    openings: Openings,
+    /// (fair, employer) registrations of the batch's fairs: stored, and
+    /// the batch's own.
+    registered: HashSet<(String, String)>,
+    /// The registrations this batch adds, in order.
+    participations: Vec<(String, String)>,
+    /// External ids of the postings written, in the order first written.
+    written: Vec<String>,
+    written_ids: HashSet<String>,
+    /// External ids stored before the batch.
+    stored_ids: HashSet<String>,
+}
+
+impl PostingBatch {
+    /// The batch creates or changes `record`.
+    fn write(&mut self, record: &PostingRecord) {
+        self.openings.write(record);
+        if self.written_ids.insert(record.external_id.clone()) {
+            self.written.push(record.external_id.clone());
+        }
+    }
+
+    /// Registers the employer in the fair unless it is already; emits
+    /// `FairParticipation` for a new registration.
+    fn participate(
+        &mut self,
+        platform: &str,
+        fair_id: &str,
+        fair_start_at: i64,
+        employer: &EmployerRecord,
+        now: i64,
+        events: &mut Vec<OutboxEvent>,
+    ) {
+        let key = (fair_id.to_owned(), employer.credit_code.clone());
+        if !self.registered.insert(key.clone()) {
+            return;
+        }
+        self.participations.push(key);
+        events.push(OutboxEvent::new(
+            platform,
+            now,
+            events::fair_participation(&events::Participation {
+                platform_id: platform,
+                fair_id,
+                fair_start_at,
+                employer_code: &employer.credit_code,
+                employer_district: &employer.district,
+                employer_industry: &employer.industry,
+                register_at: now,
+            }),
+        ));
     }
 }
 
