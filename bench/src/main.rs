@@ -16,6 +16,7 @@ mod load;
 mod recruiting;
 mod service;
 mod table;
+mod unary;
 
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,13 @@ struct Cli {
     /// default: all.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=5))]
     only: Vec<u8>,
+    /// Internal (scenario 4): serve the tonic echo on this address instead
+    /// of benchmarking.
+    #[arg(long, hide = true, value_name = "ADDR", requires = "echo_response")]
+    serve_echo: Option<std::net::SocketAddr>,
+    /// Internal (scenario 4): the encoded GetPostingResponse the echo answers.
+    #[arg(long, hide = true, value_name = "FILE")]
+    echo_response: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,6 +94,15 @@ const NEEDS_RECRUITING: &str =
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let (Some(addr), Some(file)) = (cli.serve_echo, cli.echo_response.clone()) {
+        return match unary::serve_echo(addr, file).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench --serve-echo: error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     match run(&cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -132,12 +149,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             ));
         }
         if wants(4) {
-            rows.push(Row::skip(
-                4,
-                "GetPosting requests/s at 64 in flight",
-                "≥ 0.5 × tonic echo",
-                NEEDS_RECRUITING,
-            ));
+            rows.extend(unary::run(&mut dbs, cli.quick).await?);
         }
         anyhow::Ok(rows)
     }

@@ -173,6 +173,7 @@ fn add_services<S: RecruitingStore>(
         admin_key: config.admin_key.as_deref().map(Arc::from),
         person_key_secret: secrets.person_key_secret.clone(),
         draining: server.draining(),
+        keys: Arc::default(),
     };
     server
         .add_service(

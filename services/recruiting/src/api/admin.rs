@@ -155,7 +155,10 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
             .store
             .disable_platform(id, now_micros())
             .await
-            .map_err(status)?;
+            .map_err(status);
+        // Also after a failure: the change may have committed all the same.
+        self.0.keys_changed();
+        let platform = platform?;
         Ok(Response::new(pb::DisablePlatformResponse {
             platform: Some(platform_pb(platform)),
         }))
@@ -210,12 +213,15 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
         v.into_result().map_err(status)?;
         let now = now_micros();
         let (key, secret) = new_key(id.unwrap_or_default());
-        let (key, expiring) = self
+        let rotated = self
             .0
             .store
             .issue_api_key(key, now, Some(now + grace_micros))
             .await
-            .map_err(status)?;
+            .map_err(status);
+        // Also after a failure: the change may have committed all the same.
+        self.0.keys_changed();
+        let (key, expiring) = rotated?;
         Ok(Response::new(pb::RotateApiKeyResponse {
             api_key: Some(key_pb(key)),
             secret,

@@ -38,12 +38,26 @@ pub struct Context<S> {
     pub person_key_secret: Arc<[u8]>,
     /// Cancelled when the service begins to shut down.
     pub draining: talent_server::CancellationToken,
+    /// Platform keys verified recently in this replica.
+    pub keys: Arc<crate::auth::KeyCache>,
 }
 
 impl<S: RecruitingStore> Context<S> {
     /// The calling platform.
     pub async fn platform<T>(&self, request: &tonic::Request<T>) -> Result<String, ApiError> {
-        crate::auth::platform(&self.store, self.admin_key.as_deref(), request.metadata()).await
+        crate::auth::platform(
+            &self.store,
+            self.admin_key.as_deref(),
+            &self.keys,
+            request.metadata(),
+        )
+        .await
+    }
+
+    /// Forgets every verified key, after keys were rotated or a platform
+    /// disabled, so that the change holds in this replica at once.
+    pub fn keys_changed(&self) {
+        self.keys.invalidate();
     }
 
     /// Requires the admin key.

@@ -122,7 +122,11 @@ pub struct NewApiKey {
 /// Who an API key belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOwner {
-    Active(String),
+    /// An active platform's key, valid until `expire_at` (None: no expiry).
+    Active {
+        platform: String,
+        expire_at: Option<i64>,
+    },
     Disabled(String),
     Unknown,
 }

@@ -1423,7 +1423,7 @@ macro_rules! sql_store {
 
                 async fn authenticate(&self, key_hash: Vec<u8>, now: i64) -> StoreResult<KeyOwner> {
                     let row = sqlx::query(
-                        "SELECT p.id, p.disabled_at FROM api_keys k JOIN platforms p ON p.id = k.platform_id \
+                        "SELECT p.id, p.disabled_at, k.expire_at FROM api_keys k JOIN platforms p ON p.id = k.platform_id \
                          WHERE k.key_hash = $1 AND (k.expire_at IS NULL OR k.expire_at > $2)",
                     )
                     .bind(key_hash)
@@ -1438,7 +1438,10 @@ macro_rules! sql_store {
                             if disabled.is_some() {
                                 KeyOwner::Disabled(id)
                             } else {
-                                KeyOwner::Active(id)
+                                KeyOwner::Active {
+                                    platform: id,
+                                    expire_at: row.try_get("expire_at")?,
+                                }
                             }
                         }
                     })
