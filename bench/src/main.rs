@@ -12,6 +12,7 @@ mod data;
 mod load;
 #[allow(dead_code)] // used by scenarios 1, 3 and 4, which land next
 mod recruiting;
+mod relay;
 mod service;
 mod table;
 
@@ -120,18 +121,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             rows.extend(statistics(&mut dbs, persons, calls, baseline_runs).await?);
         }
         if wants(3) {
-            rows.push(Row::skip(
-                3,
-                "relay: events applied per second",
-                "≥ 20,000 events/s",
-                NEEDS_RECRUITING,
-            ));
-            rows.push(Row::skip(
-                3,
-                "relay: hire-to-figure lag p99 at half rate",
-                "≤ 1 s",
-                NEEDS_RECRUITING,
-            ));
+            rows.extend(relay::run(&mut dbs, cli.quick).await?);
         }
         if wants(4) {
             rows.push(Row::skip(
