@@ -341,9 +341,9 @@ impl<O: Outbox> Relay<O> {
         self.status.connected.store(true, Ordering::Relaxed);
 
         // Batches sent and not yet acknowledged, oldest first; metrics
-        // acknowledges them in order. Rows are read past the last one
-        // sent, so a batch is never sent twice on one stream; after a
-        // reconnect reading starts again at the first undelivered row.
+        // acknowledges them in order. While batches are in flight, rows
+        // are read past the last one sent, so a batch is never sent twice
+        // on one stream.
         let mut in_flight: VecDeque<InFlight> = VecDeque::new();
         let mut last_sent: Option<i64> = None;
         let mut renewed = Instant::now();
@@ -367,6 +367,13 @@ impl<O: Outbox> Relay<O> {
             }
 
             if !stopping && in_flight.len() < self.config.max_in_flight {
+                // With nothing in flight, read from the first undelivered
+                // row again, as after a reconnect: a row that became
+                // undelivered behind the last one sent (an operator's
+                // reset, say) is not left behind.
+                if in_flight.is_empty() {
+                    last_sent = None;
+                }
                 let rows = self
                     .outbox
                     .next_batch(last_sent, self.config.batch_size)
