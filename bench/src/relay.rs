@@ -205,8 +205,8 @@ async fn scenario(
     // (b) Lag at half the target rate, or half the rate reached if lower.
     let half = (TARGET_RATE / 2.0).min(rate / 2.0).max(1.0);
     let persons = ((half * sizes.lag_seconds).ceil() as u64).max(1);
-    upload_resumes(recruiting, &key, persons).await?;
     let expect = applied.count().await? + persons;
+    upload_resumes(recruiting, &key, persons).await?;
     applied
         .wait_for(expect, Instant::now() + sizes.catch_up)
         .await
@@ -444,6 +444,11 @@ async fn upload_resumes(recruiting: &Recruiting, key: &str, persons: u64) -> any
             statistical_use_consent: true,
             education: vec![pb::EducationEntry {
                 degree_level: DegreeLevel::Bachelor as i32,
+                graduation_date: Some(Date {
+                    year: 2024,
+                    month: 7,
+                    day: 1,
+                }),
                 ..Default::default()
             }],
             ..Default::default()
