@@ -12,8 +12,8 @@ mod apply;
 mod data;
 mod ingest;
 mod load;
-#[allow(dead_code)] // used by scenarios 1, 3 and 4, which land next
 mod recruiting;
+mod relay;
 mod service;
 mod table;
 mod unary;
@@ -88,9 +88,6 @@ struct Report {
 }
 
 const CHECK_PERSONS: u64 = 3000;
-const NEEDS_RECRUITING: &str =
-    "the scenario is not written yet (the recruiting service landed after this benchmark)";
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -135,18 +132,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         if wants(3) {
             rows.extend(apply::run(&mut dbs, cli.quick).await?);
-            rows.push(Row::skip(
-                3,
-                "relay: events applied per second",
-                "≥ 20,000 events/s",
-                NEEDS_RECRUITING,
-            ));
-            rows.push(Row::skip(
-                3,
-                "relay: hire-to-figure lag p99 at half rate",
-                "≤ 1 s",
-                NEEDS_RECRUITING,
-            ));
+            rows.extend(relay::run(&mut dbs, cli.quick).await?);
         }
         if wants(4) {
             rows.extend(unary::run(&mut dbs, cli.quick).await?);

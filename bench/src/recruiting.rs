@@ -30,7 +30,6 @@ pub struct RelayTarget {
 pub struct Recruiting {
     child: Child,
     pub addr: SocketAddr,
-    pub prometheus: SocketAddr,
     pub channel: Channel,
 }
 
@@ -49,7 +48,7 @@ fn binary() -> anyhow::Result<PathBuf> {
         .join("recruiting");
     if !path.is_file() {
         bail!(
-            "no recruiting binary beside {} (build both: cargo build --release -p talent-recruiting -p talent-metrics -p talent-bench)",
+            "no recruiting binary beside {} (build them together: cargo build --release --workspace --bins)",
             exe.display()
         );
     }
@@ -119,7 +118,6 @@ impl Recruiting {
         Ok(Self {
             child,
             addr,
-            prometheus,
             channel,
         })
     }

@@ -139,6 +139,8 @@ enum Running {
 pub struct Service {
     running: Running,
     channel: Channel,
+    /// Where it listens for gRPC.
+    pub addr: SocketAddr,
     operator_key: String,
 }
 
@@ -226,6 +228,7 @@ impl Service {
         let mut s = Self {
             running,
             channel,
+            addr,
             operator_key: String::new(),
         };
         s.operator_key = s.issue(pb::KeyKind::Operator).await?;
@@ -250,6 +253,11 @@ impl Service {
             .await
             .context("issuing a key")?;
         Ok(r.into_inner().secret)
+    }
+
+    /// A new INGEST key (for a relay to deliver with).
+    pub async fn issue_ingest_key(&self) -> anyhow::Result<String> {
+        self.issue(pb::KeyKind::Ingest).await
     }
 
     pub async fn gathered(

@@ -23,19 +23,3 @@ pub struct Row {
     pub status: Status,
     pub note: String,
 }
-
-impl Row {
-    pub fn skip(scenario: u8, figure: &str, target: &str, why: &str) -> Self {
-        Self {
-            scenario,
-            figure: figure.into(),
-            unit: String::new(),
-            value: None,
-            baseline: None,
-            ratio: None,
-            target: target.into(),
-            status: Status::Skip,
-            note: format!("not yet measured: {why}"),
-        }
-    }
-}

@@ -14,12 +14,13 @@
 //! undelivered row.
 
 use std::{
+    collections::VecDeque,
     future::Future,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, anyhow, bail};
@@ -68,9 +69,11 @@ pub trait Outbox: Clone + Send + Sync + 'static {
     /// restarted, need not wait for it to expire.
     fn release_lease(&self, holder: &str) -> impl Future<Output = anyhow::Result<()>> + Send;
 
-    /// Up to `limit` undelivered rows with the lowest `seq`, in `seq` order.
+    /// Up to `limit` undelivered rows with the lowest `seq` above `after`
+    /// (all undelivered rows when `None`), in `seq` order.
     fn next_batch(
         &self,
+        after: Option<i64>,
         limit: usize,
     ) -> impl Future<Output = anyhow::Result<Vec<OutboxRow>>> + Send;
 
@@ -101,6 +104,9 @@ pub struct RelayConfig {
     pub ingest_key: String,
     /// Events per request message (1 to 1,000).
     pub batch_size: usize,
+    /// Batches sent and not yet acknowledged, at most (1 to 64): while
+    /// metrics applies one, the next is read and on its way.
+    pub max_in_flight: usize,
     /// How often an idle relay looks at the outbox when nothing woke it.
     pub idle_poll: Duration,
     /// First and largest pause between attempts when metrics is down.
@@ -124,6 +130,7 @@ impl RelayConfig {
             metrics_url: metrics_url.into(),
             ingest_key: ingest_key.into(),
             batch_size: 1000,
+            max_in_flight: 4,
             idle_poll: Duration::from_millis(500),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
@@ -233,6 +240,10 @@ impl<O: Outbox> Relay<O> {
             (1..=1000).contains(&config.batch_size),
             "relay batch size must be 1 to 1000"
         );
+        anyhow::ensure!(
+            (1..=64).contains(&config.max_in_flight),
+            "relay batches in flight must be 1 to 64"
+        );
         Ok(Self {
             outbox,
             config,
@@ -314,7 +325,7 @@ impl<O: Outbox> Relay<O> {
             .connect()
             .await
             .context("connecting to the metrics service")?;
-        let (requests, stream) = mpsc::channel::<PublishEventsRequest>(1);
+        let (requests, stream) = mpsc::channel::<PublishEventsRequest>(self.config.max_in_flight);
         let mut request = tonic::Request::new(ReceiverStream::new(stream));
         request.metadata_mut().insert(
             "authorization",
@@ -329,96 +340,168 @@ impl<O: Outbox> Relay<O> {
             .into_inner();
         self.status.connected.store(true, Ordering::Relaxed);
 
+        // Batches sent and not yet acknowledged, oldest first; metrics
+        // acknowledges them in order. While batches are in flight, rows
+        // are read past the last one sent, so a batch is never sent twice
+        // on one stream.
+        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        let mut last_sent: Option<i64> = None;
+        let mut renewed = Instant::now();
+        let mut drained = false;
         loop {
-            if shutdown.is_cancelled() {
+            let stopping = shutdown.is_cancelled();
+            if stopping && in_flight.is_empty() {
                 return Ok(());
             }
-            if !self
-                .outbox
-                .acquire_lease(&self.config.holder, self.config.lease_ttl)
-                .await?
-            {
-                bail!("another replica took the relay lease");
+            // The lease is renewed well before it would expire, not before
+            // every batch: a third of its lifetime at most between renewals.
+            if renewed.elapsed() >= self.config.lease_ttl / 3 {
+                if !self
+                    .outbox
+                    .acquire_lease(&self.config.holder, self.config.lease_ttl)
+                    .await?
+                {
+                    bail!("another replica took the relay lease");
+                }
+                renewed = Instant::now();
             }
-            let rows = self.outbox.next_batch(self.config.batch_size).await?;
-            if rows.is_empty() {
+
+            if !stopping && in_flight.len() < self.config.max_in_flight {
+                // With nothing in flight, read from the first undelivered
+                // row again, as after a reconnect: a row that became
+                // undelivered behind the last one sent (an operator's
+                // reset, say) is not left behind.
+                if in_flight.is_empty() {
+                    last_sent = None;
+                }
+                let rows = self
+                    .outbox
+                    .next_batch(last_sent, self.config.batch_size)
+                    .await?;
+                drained = rows.is_empty();
+                if let Some(last) = rows.last() {
+                    last_sent = Some(last.seq);
+                    let mut events = Vec::with_capacity(rows.len());
+                    let mut undecodable = Vec::new();
+                    for row in &rows {
+                        match Event::decode(row.event.as_slice()) {
+                            Ok(event) => events.push((row.seq, event)),
+                            // Written by this service: a bug, but one row must not
+                            // stop the outbox forever.
+                            Err(err) => {
+                                tracing::error!(seq = row.seq, error = %err, "relay: undecodable outbox row set aside");
+                                undecodable.push(row.seq);
+                            }
+                        }
+                    }
+                    if events.is_empty() {
+                        self.outbox.mark_delivered(&[], &undecodable).await?;
+                        continue;
+                    }
+                    let sent: Vec<(i64, String)> = events
+                        .iter()
+                        .map(|(seq, e)| (*seq, e.event_id.clone()))
+                        .collect();
+                    requests
+                        .send(PublishEventsRequest {
+                            events: events.into_iter().map(|(_, e)| e).collect(),
+                        })
+                        .await
+                        .map_err(|_| anyhow!("the PublishEvents stream closed"))?;
+                    in_flight.push_back(InFlight {
+                        sent,
+                        undecodable,
+                        deadline: tokio::time::Instant::now() + self.config.ack_timeout,
+                    });
+                    // Fill the pipeline before waiting.
+                    continue;
+                }
+            }
+
+            let Some(oldest) = in_flight.front() else {
                 tokio::select! {
                     () = self.wake.notified() => {}
                     () = tokio::time::sleep(self.config.idle_poll) => {}
-                    () = shutdown.cancelled() => return Ok(()),
+                    () = shutdown.cancelled() => {}
                 }
                 continue;
-            }
-
-            let mut events = Vec::with_capacity(rows.len());
-            let mut undecodable = Vec::new();
-            for row in &rows {
-                match Event::decode(row.event.as_slice()) {
-                    Ok(event) => events.push((row.seq, event)),
-                    // Written by this service: a bug, but one row must not
-                    // stop the outbox forever.
-                    Err(err) => {
-                        tracing::error!(seq = row.seq, error = %err, "relay: undecodable outbox row set aside");
-                        undecodable.push(row.seq);
-                    }
-                }
-            }
-            if events.is_empty() {
-                self.outbox.mark_delivered(&[], &undecodable).await?;
-                continue;
-            }
-
-            let sent: Vec<(i64, String)> = events
-                .iter()
-                .map(|(seq, e)| (*seq, e.event_id.clone()))
-                .collect();
-            requests
-                .send(PublishEventsRequest {
-                    events: events.into_iter().map(|(_, e)| e).collect(),
-                })
-                .await
-                .map_err(|_| anyhow!("the PublishEvents stream closed"))?;
-            let response = tokio::time::timeout(self.config.ack_timeout, acks.message())
-                .await
-                .context("no acknowledgement in time")?
-                .context("PublishEvents failed")?
-                .ok_or_else(|| anyhow!("metrics ended the stream"))?;
-            if response.acks.len() != sent.len() {
-                bail!(
-                    "metrics acknowledged {} events of {}",
-                    response.acks.len(),
-                    sent.len()
-                );
-            }
-            let mut delivered = Vec::with_capacity(sent.len());
-            let mut rejected = undecodable;
-            for ((seq, event_id), ack) in sent.iter().zip(&response.acks) {
-                if &ack.event_id != event_id {
-                    bail!("acknowledgements out of order");
-                }
-                match ack.outcome() {
-                    EventOutcome::Applied | EventOutcome::Duplicate => delivered.push(*seq),
-                    EventOutcome::Rejected => {
-                        tracing::error!(
-                            seq,
-                            event_id = %event_id,
-                            reason = ack.error.as_ref().map(|s| s.message.as_str()).unwrap_or(""),
-                            "relay: metrics rejected an event; set aside"
-                        );
-                        rejected.push(*seq);
-                    }
-                    EventOutcome::Unspecified => bail!("an acknowledgement without outcome"),
-                }
-            }
-            self.outbox.mark_delivered(&delivered, &rejected).await?;
-            self.metrics.delivered.inc_by(delivered.len() as u64);
-            self.metrics.rejected.inc_by(rejected.len() as u64);
-            self.status
-                .delivered
-                .fetch_add(delivered.len() as u64, Ordering::Relaxed);
+            };
+            // Wait for the oldest batch's acknowledgement; with room in the
+            // pipeline and an outbox read empty, look again after the idle
+            // poll so new rows need not wait for the acknowledgement.
+            let look_again = !stopping && drained && in_flight.len() < self.config.max_in_flight;
+            let deadline = oldest.deadline;
+            let response = tokio::select! {
+                r = tokio::time::timeout_at(deadline, acks.message()) => r
+                    .context("no acknowledgement in time")?
+                    .context("PublishEvents failed")?
+                    .ok_or_else(|| anyhow!("metrics ended the stream"))?,
+                () = tokio::time::sleep(self.config.idle_poll), if look_again => continue,
+                () = self.wake.notified(), if look_again => continue,
+            };
+            let Some(batch) = in_flight.pop_front() else {
+                bail!("an acknowledgement without a batch");
+            };
+            self.acknowledged(batch, response).await?;
             *attempt = 0;
         }
     }
+
+    /// Marks a batch delivered (and rejected events set aside) once metrics
+    /// acknowledged it.
+    async fn acknowledged(
+        &self,
+        batch: InFlight,
+        response: talent_proto::talent::metrics::v1::PublishEventsResponse,
+    ) -> anyhow::Result<()> {
+        let InFlight {
+            sent, undecodable, ..
+        } = batch;
+        if response.acks.len() != sent.len() {
+            bail!(
+                "metrics acknowledged {} events of {}",
+                response.acks.len(),
+                sent.len()
+            );
+        }
+        let mut delivered = Vec::with_capacity(sent.len());
+        let mut rejected = undecodable;
+        for ((seq, event_id), ack) in sent.iter().zip(&response.acks) {
+            if &ack.event_id != event_id {
+                bail!("acknowledgements out of order");
+            }
+            match ack.outcome() {
+                EventOutcome::Applied | EventOutcome::Duplicate => delivered.push(*seq),
+                EventOutcome::Rejected => {
+                    tracing::error!(
+                        seq,
+                        event_id = %event_id,
+                        reason = ack.error.as_ref().map(|s| s.message.as_str()).unwrap_or(""),
+                        "relay: metrics rejected an event; set aside"
+                    );
+                    rejected.push(*seq);
+                }
+                EventOutcome::Unspecified => bail!("an acknowledgement without outcome"),
+            }
+        }
+        self.outbox.mark_delivered(&delivered, &rejected).await?;
+        self.metrics.delivered.inc_by(delivered.len() as u64);
+        self.metrics.rejected.inc_by(rejected.len() as u64);
+        self.status
+            .delivered
+            .fetch_add(delivered.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// A batch on the stream waiting for its acknowledgement.
+struct InFlight {
+    /// (outbox seq, event id) of each event sent, in order.
+    sent: Vec<(i64, String)>,
+    /// Rows of the batch that could not be decoded (set aside with it).
+    undecodable: Vec<i64>,
+    /// When its acknowledgement is overdue.
+    deadline: tokio::time::Instant,
 }
 
 /// Exponential backoff with jitter: a random pause between half and all of
@@ -560,14 +643,16 @@ impl Outbox for SqlOutbox {
         Ok(())
     }
 
-    async fn next_batch(&self, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
+    async fn next_batch(&self, after: Option<i64>, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
         let limit = limit as i64;
+        let after = after.unwrap_or(i64::MIN);
         let rows: Vec<(i64, Vec<u8>, i64)> = match &self.db {
             Db::Postgres(pool) => {
                 sqlx::query_as(
                     "SELECT seq, payload, created_at FROM outbox \
-                     WHERE delivered_at IS NULL ORDER BY seq LIMIT $1",
+                     WHERE delivered_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2",
                 )
+                .bind(after)
                 .bind(limit)
                 .fetch_all(pool)
                 .await?
@@ -575,8 +660,9 @@ impl Outbox for SqlOutbox {
             Db::Sqlite(pool) => {
                 sqlx::query_as(
                     "SELECT seq, payload, created_at FROM outbox \
-                     WHERE delivered_at IS NULL ORDER BY seq LIMIT ?1",
+                     WHERE delivered_at IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2",
                 )
+                .bind(after)
                 .bind(limit)
                 .fetch_all(pool)
                 .await?
@@ -731,12 +817,16 @@ mod tests {
             }
             Ok(())
         }
-        async fn next_batch(&self, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
+        async fn next_batch(
+            &self,
+            after: Option<i64>,
+            limit: usize,
+        ) -> anyhow::Result<Vec<OutboxRow>> {
             let state = self.inner.lock().unwrap();
             Ok(state
                 .rows
                 .iter()
-                .filter(|(_, (_, d))| d.is_none())
+                .filter(|(seq, (_, d))| d.is_none() && after.is_none_or(|a| **seq > a))
                 .take(limit)
                 .map(|(seq, (event, _))| OutboxRow {
                     seq: *seq,
@@ -789,6 +879,11 @@ mod tests {
         break_at_batch: Arc<AtomicU64>,
         batches: Arc<AtomicU64>,
         reject_sequence: Arc<AtomicU64>,
+        /// Hold every acknowledgement of a stream back until this many
+        /// batches arrived on it (0 = acknowledge at once): a relay that
+        /// waits for each acknowledgement before sending the next batch
+        /// never gets one.
+        hold_acks_until: Arc<AtomicU64>,
     }
 
     #[tonic::async_trait]
@@ -808,7 +903,10 @@ mod tests {
             let this = self.clone();
             let mut inbound = request.into_inner();
             let out = async_stream_like(move |tx| async move {
+                let mut held = Vec::new();
+                let mut received = 0u64;
                 while let Some(Ok(message)) = inbound.next().await {
+                    received += 1;
                     let mut acks = Vec::new();
                     for e in message.events {
                         let outcome = if e.sequence == this.reject_sequence.load(Ordering::SeqCst) {
@@ -835,8 +933,14 @@ mod tests {
                             .await;
                         return;
                     }
-                    if tx.send(Ok(PublishEventsResponse { acks })).await.is_err() {
-                        return;
+                    held.push(PublishEventsResponse { acks });
+                    if received < this.hold_acks_until.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    for response in held.drain(..) {
+                        if tx.send(Ok(response)).await.is_err() {
+                            return;
+                        }
                     }
                 }
             });
@@ -911,6 +1015,22 @@ mod tests {
         assert_eq!(*fake.applied.lock().unwrap(), ids(1..=50));
         // A clean stop gives the lease up for the next replica.
         assert_eq!(outbox.inner.lock().unwrap().lease, None);
+        assert_eq!(fake.duplicates.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn keeps_several_batches_in_flight() {
+        let fake = FakeMetrics::default();
+        // No acknowledgement before the third batch of the stream arrives.
+        fake.hold_acks_until.store(3, Ordering::SeqCst);
+        let (addr, _stop) = serve(fake.clone()).await;
+        let outbox = MemoryOutbox::with_events(50);
+        let config = RelayConfig {
+            max_in_flight: 3,
+            ..config(addr, "a")
+        };
+        relay_until_drained(outbox, config).await;
+        assert_eq!(*fake.applied.lock().unwrap(), ids(1..=50));
         assert_eq!(fake.duplicates.load(Ordering::SeqCst), 0);
     }
 

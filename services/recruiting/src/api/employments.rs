@@ -1,12 +1,12 @@
 //! `EmploymentService`: hires and separations reported by platforms.
 
 use talent_proto::talent::recruiting::v1 as pb;
-use talent_server::FieldViolations;
+use talent_server::{ApiError, FieldViolations};
 use tonic::{Request, Response, Status};
 
 use super::{
     Context, check_parent, fingerprint, own_child, page_token, read_page_token, request_id,
-    resumes::calendar_date, status,
+    resumes::calendar_date, rpc_status, status,
 };
 use crate::{
     events::date,
@@ -59,22 +59,24 @@ fn day(
     calendar_date(value, field, v)
 }
 
-#[tonic::async_trait]
-impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Employments<S> {
-    #[tracing::instrument(skip_all)]
-    async fn record_hire(
+/// Most hires in one `BatchRecordHires` request.
+const MAX_BATCH: usize = 1000;
+
+impl<S: RecruitingStore> Employments<S> {
+    /// Checks a hire as `RecordHire` receives it (field paths relative to
+    /// the hire) and turns it into the store's input.
+    fn hire_input(
         &self,
-        request: Request<pb::RecordHireRequest>,
-    ) -> Result<Response<pb::RecordHireResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
-        let req = request.into_inner();
-        check_parent(&req.parent, &platform).map_err(status)?;
+        req: &pb::RecordHireRequest,
+        platform: &str,
+    ) -> Result<(HireInput, Option<RequestId>), ApiError> {
+        check_parent(&req.parent, platform)?;
         let mut v = FieldViolations::new();
         use pb::record_hire_request::Person;
         let person = match &req.person {
-            Some(Person::Resume(name)) => Some(HirePerson::Resume(
-                own_child(name, "resumes", "resume", &platform).map_err(status)?,
-            )),
+            Some(Person::Resume(name)) => Some(HirePerson::Resume(own_child(
+                name, "resumes", "resume", platform,
+            )?)),
             Some(Person::ResidentIdNumber(id)) => match pii::resident_id(id) {
                 Some(id) => Some(HirePerson::PersonKey(pii::person_key(
                     &self.0.person_key_secret,
@@ -111,15 +113,12 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
         let posting_id = if req.posting.is_empty() {
             None
         } else {
-            Some(own_child(&req.posting, "postings", "posting", &platform).map_err(status)?)
+            Some(own_child(&req.posting, "postings", "posting", platform)?)
         };
         let request_id = request_id(&req.request_id, "request_id", &mut v);
-        v.into_result().map_err(status)?;
+        v.into_result()?;
         let (Some(person), Some((start, _))) = (person, start) else {
-            return Err(status(talent_server::ApiError::invalid(
-                "person",
-                "is required",
-            )));
+            return Err(ApiError::invalid("person", "is required"));
         };
         let canonical = (
             &req.person,
@@ -141,6 +140,51 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
             start,
             posting_id,
         };
+        Ok((hire, request_id))
+    }
+}
+
+/// `err` of hire `index` with its field paths from the request root.
+fn at_item(index: usize, err: ApiError) -> ApiError {
+    match err {
+        ApiError::InvalidArgument(violations) => {
+            let mut prefixed = FieldViolations::new();
+            for v in violations.iter() {
+                prefixed.add(
+                    format!("requests[{index}].{}", v.field),
+                    v.description.clone(),
+                );
+            }
+            ApiError::InvalidArgument(prefixed)
+        }
+        other => other,
+    }
+}
+
+fn item_error(index: usize, err: ApiError) -> tonic_types::pb::Status {
+    rpc_status(at_item(index, err))
+}
+
+fn failed(index: usize, error: tonic_types::pb::Status) -> pb::HireResult {
+    pb::HireResult {
+        index: i32::try_from(index).unwrap_or(i32::MAX),
+        employment: None,
+        error: Some(error),
+    }
+}
+
+#[tonic::async_trait]
+impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Employments<S> {
+    #[tracing::instrument(skip_all, fields(platform))]
+    async fn record_hire(
+        &self,
+        request: Request<pb::RecordHireRequest>,
+    ) -> Result<Response<pb::RecordHireResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        tracing::Span::current().record("platform", platform.as_str());
+        let (hire, request_id) = self
+            .hire_input(&request.into_inner(), &platform)
+            .map_err(status)?;
         let record = self
             .0
             .store
@@ -149,6 +193,59 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
             .map_err(status)?;
         Ok(Response::new(pb::RecordHireResponse {
             employment: Some(employment_pb(record)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform, items))]
+    async fn batch_record_hires(
+        &self,
+        request: Request<pb::BatchRecordHiresRequest>,
+    ) -> Result<Response<pb::BatchRecordHiresResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        let req = request.into_inner();
+        tracing::Span::current()
+            .record("platform", platform.as_str())
+            .record("items", req.requests.len());
+        check_parent(&req.parent, &platform).map_err(status)?;
+        if req.requests.is_empty() || req.requests.len() > MAX_BATCH {
+            return Err(status(ApiError::invalid(
+                "requests",
+                "must hold 1 to 1,000 hires",
+            )));
+        }
+        let mut results: Vec<Option<pb::HireResult>> = Vec::with_capacity(req.requests.len());
+        let mut valid = Vec::new();
+        let mut positions = Vec::new();
+        for (index, item) in req.requests.iter().enumerate() {
+            match self.hire_input(item, &platform) {
+                Ok(input) => {
+                    positions.push(index);
+                    valid.push(input);
+                    results.push(None);
+                }
+                Err(err) => results.push(Some(failed(index, item_error(index, err)))),
+            }
+        }
+        if !valid.is_empty() {
+            let stored = self
+                .0
+                .store
+                .record_hires(platform, valid, now_micros())
+                .await
+                .map_err(status)?;
+            for (index, outcome) in positions.into_iter().zip(stored) {
+                results[index] = Some(match outcome {
+                    Ok(record) => pb::HireResult {
+                        index: i32::try_from(index).unwrap_or(i32::MAX),
+                        employment: Some(employment_pb(record)),
+                        error: None,
+                    },
+                    Err(err) => failed(index, item_error(index, err.into())),
+                });
+            }
+        }
+        Ok(Response::new(pb::BatchRecordHiresResponse {
+            results: results.into_iter().flatten().collect(),
         }))
     }
 

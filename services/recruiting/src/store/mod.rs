@@ -822,6 +822,17 @@ pub trait RecruitingStore: Clone + Send + Sync + 'static {
         now: i64,
     ) -> impl Future<Output = StoreResult<EmploymentRecord>> + Send;
 
+    /// Records hires in one transaction, one result per hire in order: a
+    /// hire that fails (field violations relative to the hire, a reused
+    /// request id) leaves the others to be recorded. `record_hire` is this
+    /// with one hire.
+    fn record_hires(
+        &self,
+        platform: String,
+        hires: Vec<(HireInput, Option<RequestId>)>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<StoreResult<EmploymentRecord>>>> + Send;
+
     /// Ends (or corrects the end of) an employment and emits `Separated`;
     /// the same end date again changes nothing.
     fn record_separation(

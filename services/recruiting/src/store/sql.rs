@@ -1206,6 +1206,40 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Inserts new employments with multi-row statements (a few
+            /// hundred rows each, within both back ends' bind limits).
+            async fn insert_employments<'r>(
+                tx: &mut Tx,
+                records: impl Iterator<Item = &'r EmploymentRecord>,
+            ) -> StoreResult<()> {
+                let records: Vec<&EmploymentRecord> = records.collect();
+                for chunk in records.chunks(500) {
+                    let mut builder: QueryBuilder<Db> = QueryBuilder::new(concat!(
+                        "INSERT INTO employments (",
+                        employment_columns!(),
+                        ") "
+                    ));
+                    builder.push_values(chunk, |mut row, record| {
+                        row.push_bind(record.platform_id.clone())
+                            .push_bind(record.employment_id.clone())
+                            .push_bind(record.resume_id.clone())
+                            .push_bind(record.person_key.clone())
+                            .push_bind(record.employer_code.clone())
+                            .push_bind(record.district.clone())
+                            .push_bind(record.industry.clone())
+                            .push_bind(day_text(record.start))
+                            .push("NULL")
+                            .push_bind(record.posting_id.clone())
+                            .push_bind(record.application_id.clone())
+                            .push("0")
+                            .push_bind(record.created_at)
+                            .push_bind(record.updated_at);
+                    });
+                    builder.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
             fn application_from_row(row: &DbRow) -> StoreResult<ApplicationRecord> {
                 let history: String = row.try_get("history")?;
                 let history: Vec<Transition> = serde_json::from_str(&history)
@@ -2219,40 +2253,96 @@ macro_rules! sql_store {
                     request_id: Option<RequestId>,
                     now: i64,
                 ) -> StoreResult<EmploymentRecord> {
+                    self.record_hires(platform, vec![(hire, request_id)], now)
+                        .await?
+                        .pop()
+                        .unwrap_or_else(|| Err(StoreError::Internal(anyhow::anyhow!("no result for the hire"))))
+                }
+
+                async fn record_hires(
+                    &self,
+                    platform: String,
+                    hires: Vec<(HireInput, Option<RequestId>)>,
+                    now: i64,
+                ) -> StoreResult<Vec<StoreResult<EmploymentRecord>>> {
                     let mut tx = self.begin().await?;
                     lock(&mut tx, [format!("platform:{platform}")]).await?;
-                    if let Some(id) = seen_request(&mut tx, &platform, request_id.as_ref(), now).await? {
-                        let id = id.strip_prefix("employment:").unwrap_or(&id).to_owned();
-                        return load_employment(&mut tx, &platform, &id).await?.ok_or_else(|| {
-                            StoreError::Internal(anyhow::anyhow!("idempotency row names a missing employment"))
-                        });
-                    }
-                    let mut v = FieldViolations::new();
-                    let (resume_id, person_key) = match hire.person {
-                        HirePerson::PersonKey(key) => (None, Some(key)),
-                        HirePerson::Resume(id) => {
-                            let ids = HashSet::from([id.clone()]);
-                            let found = load_resumes(&mut tx, &self.cipher, &platform, &ids).await?.remove(&id);
-                            if found.is_none() {
-                                v.add("resume", "no résumé of the calling platform has this name");
-                            }
-                            (Some(id), found.map(|r| r.person_key))
+                    let mut results: Vec<Option<StoreResult<EmploymentRecord>>> =
+                        (0..hires.len()).map(|_| None).collect();
+
+                    // Replays of request ids seen before, and ids repeated
+                    // within this request.
+                    let mut ids_here = HashSet::new();
+                    for (i, (_, request_id)) in hires.iter().enumerate() {
+                        let Some(request) = request_id else { continue };
+                        if !ids_here.insert(request.id.clone()) {
+                            results[i] = Some(Err(invalid(
+                                "request_id",
+                                "appears on an earlier hire of this request",
+                            )));
+                            continue;
                         }
-                    };
-                    let codes = HashSet::from([hire.employer_code.clone()]);
-                    let employer = load_employers(&mut tx, &codes).await?.remove(&hire.employer_code);
-                    if employer.is_none() {
-                        v.add(
-                            "employer_credit_code",
-                            "no employer has this credit code; upsert it with EmployerService first",
-                        );
+                        match seen_request(&mut tx, &platform, Some(request), now).await {
+                            Ok(None) => {}
+                            Ok(Some(id)) => {
+                                let id = id.strip_prefix("employment:").unwrap_or(&id).to_owned();
+                                results[i] = Some(load_employment(&mut tx, &platform, &id).await?.ok_or_else(|| {
+                                    StoreError::Internal(anyhow::anyhow!("idempotency row names a missing employment"))
+                                }));
+                            }
+                            Err(StoreError::RequestIdReused) => results[i] = Some(Err(StoreError::RequestIdReused)),
+                            Err(err) => return Err(err),
+                        }
                     }
-                    let posting = match &hire.posting_id {
-                        None => None,
-                        Some(id) => {
-                            let ids = HashSet::from([id.clone()]);
-                            let found = load_postings(&mut tx, &platform, &ids).await?.remove(id);
-                            match &found {
+
+                    // What the new hires refer to, one query each.
+                    let mut resume_ids = HashSet::new();
+                    let mut codes = HashSet::new();
+                    let mut posting_ids = HashSet::new();
+                    for ((hire, _), result) in hires.iter().zip(&results) {
+                        if result.is_some() {
+                            continue;
+                        }
+                        if let HirePerson::Resume(id) = &hire.person {
+                            resume_ids.insert(id.clone());
+                        }
+                        codes.insert(hire.employer_code.clone());
+                        if let Some(id) = &hire.posting_id {
+                            posting_ids.insert(id.clone());
+                        }
+                    }
+                    let resumes = load_resumes(&mut tx, &self.cipher, &platform, &resume_ids).await?;
+                    let employers = load_employers(&mut tx, &codes).await?;
+                    let postings = load_postings(&mut tx, &platform, &posting_ids).await?;
+
+                    let mut records = Vec::new();
+                    let mut outbox = Vec::new();
+                    let mut remember = Vec::new();
+                    for (i, (hire, request_id)) in hires.into_iter().enumerate() {
+                        if results[i].is_some() {
+                            continue;
+                        }
+                        let mut v = FieldViolations::new();
+                        let (resume_id, person_key) = match hire.person {
+                            HirePerson::PersonKey(key) => (None, Some(key)),
+                            HirePerson::Resume(id) => {
+                                let found = resumes.get(&id).map(|r| r.person_key.clone());
+                                if found.is_none() {
+                                    v.add("resume", "no résumé of the calling platform has this name");
+                                }
+                                (Some(id), found)
+                            }
+                        };
+                        let employer = employers.get(&hire.employer_code);
+                        if employer.is_none() {
+                            v.add(
+                                "employer_credit_code",
+                                "no employer has this credit code; upsert it with EmployerService first",
+                            );
+                        }
+                        let posting = hire.posting_id.as_ref().and_then(|id| {
+                            let found = postings.get(id);
+                            match found {
                                 None => v.add("posting", "no posting of the calling platform has this name"),
                                 Some(p) if p.fields.employer_code != hire.employer_code => v.add(
                                     "employer_credit_code",
@@ -2261,47 +2351,54 @@ macro_rules! sql_store {
                                 Some(_) => {}
                             }
                             found
+                        });
+                        let (Some(person_key), Some(employer), true) = (person_key, employer, v.is_empty()) else {
+                            results[i] = Some(Err(StoreError::Invalid(v)));
+                            continue;
+                        };
+                        let record = EmploymentRecord {
+                            platform_id: platform.clone(),
+                            employment_id: uuid::Uuid::new_v4().to_string(),
+                            resume_id,
+                            person_key,
+                            employer_code: hire.employer_code,
+                            district: hire
+                                .district
+                                .or_else(|| posting.map(|p| p.fields.district.clone()))
+                                .unwrap_or_else(|| employer.district.clone()),
+                            industry: hire
+                                .industry
+                                .or_else(|| posting.map(|p| p.fields.industry.clone()))
+                                .unwrap_or_else(|| employer.industry.clone()),
+                            start: hire.start,
+                            end: None,
+                            posting_id: hire.posting_id,
+                            application_id: None,
+                            separation_revision: 0,
+                            created_at: now,
+                            updated_at: now,
+                        };
+                        let opening = posting.map(|p| p.opening_id.clone()).unwrap_or_default();
+                        outbox.push(OutboxEvent::new(&platform, now, events::hired(&record, &opening)));
+                        if let Some(request) = request_id {
+                            remember.push((request, format!("employment:{}", record.employment_id)));
                         }
-                    };
-                    let (Some(person_key), Some(employer), true) = (person_key, employer, v.is_empty()) else {
-                        return Err(StoreError::Invalid(v));
-                    };
-                    let record = EmploymentRecord {
-                        platform_id: platform.clone(),
-                        employment_id: uuid::Uuid::new_v4().to_string(),
-                        resume_id,
-                        person_key,
-                        employer_code: hire.employer_code,
-                        district: hire
-                            .district
-                            .or_else(|| posting.as_ref().map(|p| p.fields.district.clone()))
-                            .unwrap_or_else(|| employer.district.clone()),
-                        industry: hire
-                            .industry
-                            .or_else(|| posting.as_ref().map(|p| p.fields.industry.clone()))
-                            .unwrap_or_else(|| employer.industry.clone()),
-                        start: hire.start,
-                        end: None,
-                        posting_id: hire.posting_id,
-                        application_id: None,
-                        separation_revision: 0,
-                        created_at: now,
-                        updated_at: now,
-                    };
-                    insert_employment(&mut tx, &record).await?;
-                    remember_request(
-                        &mut tx,
-                        &platform,
-                        request_id,
-                        &format!("employment:{}", record.employment_id),
-                        now,
-                    )
-                    .await?;
-                    let opening = posting.as_ref().map(|p| p.opening_id.clone()).unwrap_or_default();
-                    let event = OutboxEvent::new(&platform, now, events::hired(&record, &opening));
-                    write_outbox(&mut tx, vec![event], now).await?;
+                        records.push((i, record));
+                    }
+
+                    insert_employments(&mut tx, records.iter().map(|(_, r)| r)).await?;
+                    for (request, resource) in remember {
+                        remember_request(&mut tx, &platform, Some(request), &resource, now).await?;
+                    }
+                    write_outbox(&mut tx, outbox, now).await?;
                     tx.commit().await?;
-                    Ok(record)
+                    for (i, record) in records {
+                        results[i] = Some(Ok(record));
+                    }
+                    Ok(results
+                        .into_iter()
+                        .map(|r| r.unwrap_or_else(|| Err(StoreError::Internal(anyhow::anyhow!("a hire without result")))))
+                        .collect())
                 }
 
                 async fn record_separation(
