@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use sqlx::{Postgres, QueryBuilder, Sqlite};
-use talent_server::Db;
+use talent_server::{Db, PerBatch};
 
 use crate::codes;
 use crate::domain::{
@@ -812,7 +812,7 @@ impl Tx {
                             q.push(" ON CONFLICT (day, district, industry, platform, tier) \
                                     DO UPDATE SET n = agg_gathered_now.n + excluded.n");
                         }
-                        q.build().execute(&mut *c).await?;
+                        q.build().per_batch().execute(&mut *c).await?;
                     }
                     // One row per roll-up cell (PostgreSQL cannot update a
                     // row twice in one statement), in key order.
@@ -833,7 +833,7 @@ impl Tx {
                     });
                     q.push(" ON CONFLICT (level, bucket, district, industry, platform, tier) \
                             DO UPDATE SET n = agg_gathered_roll.n + excluded.n");
-                    q.build().execute(&mut *c).await?;
+                    q.build().per_batch().execute(&mut *c).await?;
                 }
                 if !outcome.is_empty() {
                     for (table, log) in [("agg_outcome_log", true), ("agg_outcome_now", false)] {
@@ -853,7 +853,7 @@ impl Tx {
                             q.push(" ON CONFLICT (cohort, day, university, degree, discipline, \
                                     district, industry) DO UPDATE SET n = agg_outcome_now.n + excluded.n");
                         }
-                        q.build().execute(&mut *c).await?;
+                        q.build().per_batch().execute(&mut *c).await?;
                     }
                 }
                 if !activity.is_empty() {
@@ -875,7 +875,7 @@ impl Tx {
                                     DO UPDATE SET n = agg_activity_now.n + excluded.n, \
                                     headcount = agg_activity_now.headcount + excluded.headcount");
                         }
-                        q.build().execute(&mut *c).await?;
+                        q.build().per_batch().execute(&mut *c).await?;
                     }
                 }
                 if !distinct.is_empty() {
@@ -896,7 +896,7 @@ impl Tx {
                             q.push(" ON CONFLICT (kind, entity, day, district, industry, platform, \
                                     tier) DO UPDATE SET n = agg_distinct_now.n + excluded.n");
                         }
-                        q.build().execute(&mut *c).await?;
+                        q.build().per_batch().execute(&mut *c).await?;
                     }
                 }
             });
@@ -950,7 +950,7 @@ impl Tx {
                     " ON CONFLICT (cohort, proj, level, bucket, university, degree, discipline, \
                      district, industry, status) DO UPDATE SET n = agg_outcome_roll.n + excluded.n",
                 );
-                q.build().execute(&mut *c).await?;
+                q.build().per_batch().execute(&mut *c).await?;
             });
         }
         Ok(())

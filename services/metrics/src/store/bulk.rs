@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 
 use sqlx::QueryBuilder;
+use talent_server::PerBatch;
 
 use super::{POSTING_COLUMNS, PostingRow, R, Tx, posting_of};
 use crate::domain::{Contribution, Posting, RosterRow};
@@ -102,7 +103,7 @@ macro_rules! fetch_in {
                 }
                 q.push(")");
                 q.push($tail);
-                out.extend(q.build_query_as::<$T>().fetch_all(&mut *c).await?);
+                out.extend(q.build_query_as::<$T>().per_batch().fetch_all(&mut *c).await?);
             });
         }
         out
@@ -129,7 +130,7 @@ impl Tx {
                     b.push_bind(e.0).push_bind(e.1).push_bind(e.2).push_bind(e.3).push_bind(now);
                 });
                 q.push(" ON CONFLICT (event_id) DO NOTHING RETURNING event_id");
-                let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut *c).await?;
+                let ids: Vec<(String,)> = q.build_query_as().per_batch().fetch_all(&mut *c).await?;
                 fresh.extend(ids.into_iter().map(|(id,)| id));
             });
         }
@@ -154,7 +155,7 @@ impl Tx {
                     b.push_bind(kind).push_bind(id.as_str()).push_bind("[]");
                 });
                 q.push(" ON CONFLICT (kind, id) DO NOTHING");
-                q.build().execute(&mut *c).await?;
+                q.build().per_batch().execute(&mut *c).await?;
             });
         }
         let tail = match self {
@@ -173,7 +174,7 @@ impl Tx {
                 }
                 q.push(")");
                 q.push(tail);
-                let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&mut *c).await?;
+                let rows: Vec<(String, String)> = q.build_query_as().per_batch().fetch_all(&mut *c).await?;
                 for (id, json) in rows {
                     let c = Contribution::from_json(&json)?;
                     out.push((id, c));
@@ -192,7 +193,7 @@ impl Tx {
                     b.push_bind(r.0).push_bind(r.1).push_bind(r.2.as_str());
                 });
                 q.push(" ON CONFLICT (kind, id) DO UPDATE SET contribution = excluded.contribution");
-                q.build().execute(&mut *c).await?;
+                q.build().per_batch().execute(&mut *c).await?;
             });
         }
         Ok(())
@@ -261,7 +262,7 @@ impl Tx {
                      recorded_at = excluded.recorded_at, end_day = excluded.end_day, \
                      end_revision = excluded.end_revision",
                 );
-                q.build().execute(&mut *c).await?;
+                q.build().per_batch().execute(&mut *c).await?;
             });
         }
         Ok(())
@@ -321,7 +322,7 @@ impl Tx {
                      first_day = excluded.first_day, degree = excluded.degree, \
                      title = excluded.title, skill = excluded.skill",
                 );
-                q.build().execute(&mut *c).await?;
+                q.build().per_batch().execute(&mut *c).await?;
             });
         }
         Ok(())
@@ -401,7 +402,7 @@ impl Tx {
                      headcount = excluded.headcount, publish_at = excluded.publish_at, \
                      publish_day = excluded.publish_day, platform = excluded.platform",
                 );
-                q.build().execute(&mut *c).await?;
+                q.build().per_batch().execute(&mut *c).await?;
             });
         }
         Ok(())
@@ -419,7 +420,7 @@ impl Tx {
                     " ON CONFLICT (fair_id) DO UPDATE SET platform = excluded.platform, \
                      start_day = excluded.start_day",
                 );
-                q.build().execute(&mut *c).await?;
+                q.build().per_batch().execute(&mut *c).await?;
             });
         }
         Ok(())
@@ -477,7 +478,7 @@ impl Tx {
                      industry = excluded.industry, platform = excluded.platform, \
                      start_day = excluded.start_day, register_at = excluded.register_at",
                 );
-                q.build().execute(&mut *c).await?;
+                q.build().per_batch().execute(&mut *c).await?;
             });
         }
         Ok(())
@@ -500,7 +501,7 @@ impl Tx {
                     b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3).push_bind(r.4);
                 });
                 q.push(" ON CONFLICT (application_id) DO NOTHING RETURNING application_id");
-                let ids: Vec<(String,)> = q.build_query_as().fetch_all(&mut *c).await?;
+                let ids: Vec<(String,)> = q.build_query_as().per_batch().fetch_all(&mut *c).await?;
                 fresh.extend(ids.into_iter().map(|(id,)| id));
             });
         }
@@ -517,7 +518,7 @@ impl Tx {
                     b.push_bind(r.0).push_bind(r.1);
                 });
                 q.push(" ON CONFLICT (person_key) DO NOTHING");
-                q.build().execute(&mut *c).await?;
+                q.build().per_batch().execute(&mut *c).await?;
             });
         }
         Ok(())

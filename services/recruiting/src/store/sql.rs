@@ -16,6 +16,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlx::{QueryBuilder, Row};
+use talent_server::PerBatch;
 
 use super::*;
 use crate::{
@@ -144,7 +145,7 @@ macro_rules! sql_store {
                             .push_bind(i64::try_from(n).unwrap_or(i64::MAX));
                     });
                     builder.push(") AS v (k, n) ORDER BY n OFFSET 0) AS ordered");
-                    builder.build().execute(&mut **tx).await?;
+                    builder.build().per_batch().execute(&mut **tx).await?;
                 }
                 Ok(())
             }
@@ -196,7 +197,7 @@ macro_rules! sql_store {
                         .push_bind(event.encode(seq, now))
                         .push_bind(now);
                 });
-                builder.build().execute(&mut **tx).await?;
+                builder.build().per_batch().execute(&mut **tx).await?;
                 Ok(())
             }
 
@@ -300,7 +301,7 @@ macro_rules! sql_store {
                     list.push_bind(code.clone());
                 }
                 builder.push(")");
-                for row in builder.build().fetch_all(&mut **tx).await? {
+                for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
                     let employer = employer_from_row(&row)?;
                     found.insert(employer.credit_code.clone(), employer);
                 }
@@ -329,7 +330,7 @@ macro_rules! sql_store {
                     list.push_bind(id.clone());
                 }
                 builder.push(")");
-                for row in builder.build().fetch_all(&mut **tx).await? {
+                for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
                     let posting = posting_from_row(&row)?;
                     found.insert(posting.external_id.clone(), posting);
                 }
@@ -356,7 +357,7 @@ macro_rules! sql_store {
                     list.push_bind(id.clone());
                 }
                 builder.push(")");
-                for row in builder.build().fetch_all(&mut **tx).await? {
+                for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
                     found.insert(row.try_get("fair_id")?, row.try_get("start_at")?);
                 }
                 Ok(found)
@@ -388,7 +389,7 @@ macro_rules! sql_store {
                          opening_id, publish_at, expire_at, close_reason, closed_at FROM postings \
                          WHERE (employer_code, title_key, district) IN (SELECT e, t, d FROM k)",
                     );
-                    for row in builder.build().fetch_all(&mut **tx).await? {
+                    for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
                         let close_reason: i64 = row.try_get("close_reason")?;
                         let expire_at: i64 = row.try_get("expire_at")?;
                         let closed_at: Option<i64> = row.try_get("closed_at")?;
@@ -438,7 +439,7 @@ macro_rules! sql_store {
                         list.push_bind(id.clone());
                     }
                     builder.push(")");
-                    for row in builder.build().fetch_all(&mut **tx).await? {
+                    for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
                         let opening: String = row.try_get("opening_id")?;
                         openings
                             .holders
@@ -539,7 +540,7 @@ macro_rules! sql_store {
                         list.push_bind(id.clone());
                     }
                     builder.push(")");
-                    for row in builder.build().fetch_all(&mut **tx).await? {
+                    for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
                         batch
                             .registered
                             .insert((row.try_get("fair_id")?, row.try_get("credit_code")?));
@@ -609,7 +610,7 @@ macro_rules! sql_store {
                              updated_at = excluded.updated_at",
                         );
                     }
-                    builder.build().execute(&mut **tx).await?;
+                    builder.build().per_batch().execute(&mut **tx).await?;
                 }
                 Ok(())
             }
@@ -649,7 +650,7 @@ macro_rules! sql_store {
                             .push_bind(now);
                     });
                     builder.push(" ON CONFLICT DO NOTHING");
-                    builder.build().execute(&mut **tx).await?;
+                    builder.build().per_batch().execute(&mut **tx).await?;
                 }
                 Ok(())
             }
@@ -990,7 +991,7 @@ macro_rules! sql_store {
                     list.push_bind(id.clone());
                 }
                 builder.push(")");
-                for row in builder.build().fetch_all(&mut **tx).await? {
+                for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
                     let resume = resume_from_row(&row, cipher)?;
                     found.insert(resume.external_id.clone(), resume);
                 }
@@ -1235,7 +1236,7 @@ macro_rules! sql_store {
                             .push_bind(record.created_at)
                             .push_bind(record.updated_at);
                     });
-                    builder.build().execute(&mut **tx).await?;
+                    builder.build().per_batch().execute(&mut **tx).await?;
                 }
                 Ok(())
             }
@@ -2737,7 +2738,7 @@ macro_rules! sql_store {
                     }
                     builder.push(" ORDER BY created_at, application_id LIMIT ");
                     builder.push_bind(limit);
-                    let rows = builder.build().fetch_all(&self.pool).await?;
+                    let rows = builder.build().per_batch().fetch_all(&self.pool).await?;
                     rows.iter().map(application_from_row).collect()
                 }
 
