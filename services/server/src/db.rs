@@ -39,6 +39,19 @@ impl Backend {
     }
 }
 
+/// SQLite's page cache per connection, KiB (its default is 2,000 KiB). A
+/// 1,000-event message or a 1,000-posting batch touches more pages than the
+/// default holds: SQLite then spills dirty pages to the WAL in the middle of
+/// the transaction and reads clean ones back from the file, which took a
+/// quarter of metrics' time while applying relayed hires.
+const SQLITE_CACHE_KIB: u32 = 16 * 1024;
+/// Pages written to the WAL before SQLite copies them back into the database
+/// (its default is 1,000, 4 MB): hot pages (aggregate rows, the outbox
+/// tail) written by many transactions are copied back once per checkpoint,
+/// so fewer checkpoints copy fewer pages. The WAL grows to ~40 MB at most
+/// between checkpoints.
+const SQLITE_CHECKPOINT_PAGES: u32 = 10_000;
+
 /// A connected, migrated pool of one of the two back ends.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -64,7 +77,14 @@ impl Db {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(30));
+                    .busy_timeout(Duration::from_secs(30))
+                    .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
+                    .pragma("wal_autocheckpoint", SQLITE_CHECKPOINT_PAGES.to_string())
+                    // The statement journal (kept for each multi-row
+                    // upsert inside a transaction, to undo that statement
+                    // alone) in memory rather than in a temporary file:
+                    // 12 % of metrics' time went to writing it.
+                    .pragma("temp_store", "memory");
                 if let Some(dir) = options.get_filename().parent()
                     && !dir.as_os_str().is_empty()
                 {
