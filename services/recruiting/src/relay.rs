@@ -366,7 +366,13 @@ impl<O: Outbox> Relay<O> {
                 renewed = Instant::now();
             }
 
-            if !stopping && in_flight.len() < self.config.max_in_flight {
+            // A short batch (the outbox had fewer rows than a batch) is
+            // the only one of its kind in flight: rows committed meanwhile
+            // wait for its acknowledgement and then go as one batch, so
+            // the batches grow with the rate (each costs metrics one
+            // durable transaction) while a lone hire still goes at once.
+            let short_in_flight = in_flight.iter().any(|b| b.short);
+            if !stopping && in_flight.len() < self.config.max_in_flight && !short_in_flight {
                 // With nothing in flight, read from the first undelivered
                 // row again, as after a reconnect: a row that became
                 // undelivered behind the last one sent (an operator's
@@ -379,6 +385,7 @@ impl<O: Outbox> Relay<O> {
                     .next_batch(last_sent, self.config.batch_size)
                     .await?;
                 drained = rows.is_empty();
+                let short = rows.len() < self.config.batch_size;
                 if let Some(last) = rows.last() {
                     last_sent = Some(last.seq);
                     let mut events = Vec::with_capacity(rows.len());
@@ -411,6 +418,7 @@ impl<O: Outbox> Relay<O> {
                     in_flight.push_back(InFlight {
                         sent,
                         undecodable,
+                        short,
                         deadline: tokio::time::Instant::now() + self.config.ack_timeout,
                     });
                     // Fill the pipeline before waiting.
@@ -500,6 +508,9 @@ struct InFlight {
     sent: Vec<(i64, String)>,
     /// Rows of the batch that could not be decoded (set aside with it).
     undecodable: Vec<i64>,
+    /// Fewer rows than a batch: no other batch is read until it is
+    /// acknowledged.
+    short: bool,
     /// When its acknowledgement is overdue.
     deadline: tokio::time::Instant,
 }
@@ -884,6 +895,10 @@ mod tests {
         /// waits for each acknowledgement before sending the next batch
         /// never gets one.
         hold_acks_until: Arc<AtomicU64>,
+        /// The number of events of each batch received, in order.
+        sizes: Arc<Mutex<Vec<usize>>>,
+        /// When set, every acknowledgement waits for a permit.
+        gate: Option<Arc<tokio::sync::Semaphore>>,
     }
 
     #[tonic::async_trait]
@@ -907,6 +922,7 @@ mod tests {
                 let mut received = 0u64;
                 while let Some(Ok(message)) = inbound.next().await {
                     received += 1;
+                    this.sizes.lock().unwrap().push(message.events.len());
                     let mut acks = Vec::new();
                     for e in message.events {
                         let outcome = if e.sequence == this.reject_sequence.load(Ordering::SeqCst) {
@@ -938,6 +954,9 @@ mod tests {
                         continue;
                     }
                     for response in held.drain(..) {
+                        if let Some(gate) = &this.gate {
+                            gate.acquire().await.unwrap().forget();
+                        }
                         if tx.send(Ok(response)).await.is_err() {
                             return;
                         }
@@ -1032,6 +1051,48 @@ mod tests {
         relay_until_drained(outbox, config).await;
         assert_eq!(*fake.applied.lock().unwrap(), ids(1..=50));
         assert_eq!(fake.duplicates.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn rows_committed_behind_a_short_batch_wait_and_go_together() {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let fake = FakeMetrics {
+            gate: Some(gate.clone()),
+            ..FakeMetrics::default()
+        };
+        let (addr, _stop) = serve(fake.clone()).await;
+        // Three rows: a short batch (the batch size is 7).
+        let outbox = MemoryOutbox::with_events(3);
+        let relay = Relay::new(outbox.clone(), config(addr, "a"), &Registry::new()).unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(relay.run(stop.clone()));
+        while fake.batches.load(Ordering::SeqCst) < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Rows committed while the short batch waits for its
+        // acknowledgement, in two commits, each followed by more than the
+        // relay's idle poll: none is read before the acknowledgement.
+        for seqs in [4..=5, 6..=7] {
+            {
+                let mut state = outbox.inner.lock().unwrap();
+                for seq in seqs {
+                    state.rows.insert(seq, (event(seq).encode_to_vec(), None));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        gate.add_permits(100);
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while outbox.undelivered() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the relay drains the outbox");
+        stop.cancel();
+        task.await.unwrap();
+        assert_eq!(*fake.sizes.lock().unwrap(), vec![3, 4]);
+        assert_eq!(*fake.applied.lock().unwrap(), ids(1..=7));
     }
 
     #[tokio::test]
