@@ -1005,11 +1005,8 @@ mod tests {
         }
     }
 
-    /// Runs a relay until the outbox is empty, then stops it.
-    async fn relay_until_drained(outbox: MemoryOutbox, config: RelayConfig) {
-        let relay = Relay::new(outbox.clone(), config, &Registry::new()).unwrap();
-        let stop = CancellationToken::new();
-        let task = tokio::spawn(relay.run(stop.clone()));
+    /// Waits until every row of the outbox is delivered (a minute at most).
+    async fn drained(outbox: &MemoryOutbox) {
         tokio::time::timeout(Duration::from_secs(60), async {
             while outbox.undelivered() > 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -1017,6 +1014,14 @@ mod tests {
         })
         .await
         .expect("the relay drains the outbox");
+    }
+
+    /// Runs a relay until the outbox is empty, then stops it.
+    async fn relay_until_drained(outbox: MemoryOutbox, config: RelayConfig) {
+        let relay = Relay::new(outbox.clone(), config, &Registry::new()).unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(relay.run(stop.clone()));
+        drained(&outbox).await;
         stop.cancel();
         task.await.unwrap();
     }
@@ -1082,13 +1087,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
         gate.add_permits(100);
-        tokio::time::timeout(Duration::from_secs(60), async {
-            while outbox.undelivered() > 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await
-        .expect("the relay drains the outbox");
+        drained(&outbox).await;
         stop.cancel();
         task.await.unwrap();
         assert_eq!(*fake.sizes.lock().unwrap(), vec![3, 4]);
