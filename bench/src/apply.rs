@@ -35,38 +35,15 @@ fn events(n: usize) -> Vec<ev::Event> {
             payload: Some(payload),
         }
     };
-    let proto_date = talent_metrics::codes::proto_date;
     let mut i = 0_u64;
     while out.len() < n {
         let p = data::person(i);
-        for e in &p.emps {
-            out.push(event(
-                e.platform,
-                e.recorded_at,
-                Payload::Hired(ev::Hired {
-                    employment: e.id.clone(),
-                    person_key: p.key.clone(),
-                    employer_credit_code: crate::recruiting::employer_code(i % 1000),
-                    workplace_district: e.district.into(),
-                    industry: e.industry.into(),
-                    start_date: Some(proto_date(e.start_day)),
-                    reporting_platform_id: e.platform.into(),
-                    ..Default::default()
-                }),
-            ));
-            if let Some(end) = e.end_day {
-                out.push(event(
-                    e.platform,
-                    e.recorded_at,
-                    Payload::Separated(ev::Separated {
-                        employment: e.id.clone(),
-                        person_key: p.key.clone(),
-                        end_date: Some(proto_date(end)),
-                        revision: 1,
-                    }),
-                ));
-            }
-        }
+        crate::service::employment_events(
+            &p,
+            &crate::recruiting::employer_code(i % 1000),
+            &mut event,
+            &mut out,
+        );
         i += 1;
     }
     out.truncate(n);

@@ -353,34 +353,7 @@ impl Service {
         let proto_date = talent_metrics::codes::proto_date;
         for i in 0..persons {
             let p = data::person(i);
-            for e in &p.emps {
-                events.push(event(
-                    e.platform,
-                    e.recorded_at,
-                    Payload::Hired(ev::Hired {
-                        employment: e.id.clone(),
-                        person_key: p.key.clone(),
-                        employer_credit_code: employer(i),
-                        workplace_district: e.district.into(),
-                        industry: e.industry.into(),
-                        start_date: Some(proto_date(e.start_day)),
-                        reporting_platform_id: e.platform.into(),
-                        ..Default::default()
-                    }),
-                ));
-                if let Some(end) = e.end_day {
-                    events.push(event(
-                        e.platform,
-                        e.recorded_at,
-                        Payload::Separated(ev::Separated {
-                            employment: e.id.clone(),
-                            person_key: p.key.clone(),
-                            end_date: Some(proto_date(end)),
-                            revision: 1,
-                        }),
-                    ));
-                }
-            }
+            employment_events(&p, &employer(i), &mut event, &mut events);
             if let Some(r) = &p.resume {
                 events.push(event(
                     r.platform,
@@ -458,6 +431,45 @@ impl Service {
             bail!("roster rows were rejected: {:?}", r.rejected_rows);
         }
         Ok(sent)
+    }
+}
+
+/// Person `p`'s hires and separations (a Separated after each ended
+/// employment), made into events by `event` and pushed onto `out`.
+pub fn employment_events(
+    p: &data::Person,
+    employer: &str,
+    event: &mut impl FnMut(&str, i64, Payload) -> ev::Event,
+    out: &mut Vec<ev::Event>,
+) {
+    let proto_date = talent_metrics::codes::proto_date;
+    for e in &p.emps {
+        out.push(event(
+            e.platform,
+            e.recorded_at,
+            Payload::Hired(ev::Hired {
+                employment: e.id.clone(),
+                person_key: p.key.clone(),
+                employer_credit_code: employer.to_owned(),
+                workplace_district: e.district.into(),
+                industry: e.industry.into(),
+                start_date: Some(proto_date(e.start_day)),
+                reporting_platform_id: e.platform.into(),
+                ..Default::default()
+            }),
+        ));
+        if let Some(end) = e.end_day {
+            out.push(event(
+                e.platform,
+                e.recorded_at,
+                Payload::Separated(ev::Separated {
+                    employment: e.id.clone(),
+                    person_key: p.key.clone(),
+                    end_date: Some(proto_date(end)),
+                    revision: 1,
+                }),
+            ));
+        }
     }
 }
 
