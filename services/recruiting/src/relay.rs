@@ -348,10 +348,17 @@ impl<O: Outbox> Relay<O> {
         let mut last_sent: Option<i64> = None;
         let mut renewed = Instant::now();
         let mut drained = false;
+        let mut marks = Marks::new(self.outbox.clone());
         loop {
+            marks.start();
             let stopping = shutdown.is_cancelled();
             if stopping && in_flight.is_empty() {
-                return Ok(());
+                if marks.idle() {
+                    return Ok(());
+                }
+                // Acknowledged rows are marked before the relay stops.
+                marks.finished().await?;
+                continue;
             }
             // The lease is renewed well before it would expire, not before
             // every batch: a third of its lifetime at most between renewals.
@@ -373,11 +380,11 @@ impl<O: Outbox> Relay<O> {
             // durable transaction) while a lone hire still goes at once.
             let short_in_flight = in_flight.iter().any(|b| b.short);
             if !stopping && in_flight.len() < self.config.max_in_flight && !short_in_flight {
-                // With nothing in flight, read from the first undelivered
-                // row again, as after a reconnect: a row that became
-                // undelivered behind the last one sent (an operator's
-                // reset, say) is not left behind.
-                if in_flight.is_empty() {
+                // With nothing in flight and every acknowledged row marked,
+                // read from the first undelivered row again, as after a
+                // reconnect: a row that became undelivered behind the last
+                // one sent (an operator's reset, say) is not left behind.
+                if in_flight.is_empty() && marks.idle() {
                     last_sent = None;
                 }
                 let rows = self
@@ -402,7 +409,7 @@ impl<O: Outbox> Relay<O> {
                         }
                     }
                     if events.is_empty() {
-                        self.outbox.mark_delivered(&[], &undecodable).await?;
+                        marks.push(Vec::new(), undecodable);
                         continue;
                     }
                     let sent: Vec<(i64, String)> = events
@@ -431,6 +438,7 @@ impl<O: Outbox> Relay<O> {
                     () = self.wake.notified() => {}
                     () = tokio::time::sleep(self.config.idle_poll) => {}
                     () = shutdown.cancelled() => {}
+                    r = marks.finished() => r?,
                 }
                 continue;
             };
@@ -446,22 +454,24 @@ impl<O: Outbox> Relay<O> {
                     .ok_or_else(|| anyhow!("metrics ended the stream"))?,
                 () = tokio::time::sleep(self.config.idle_poll), if look_again => continue,
                 () = self.wake.notified(), if look_again => continue,
+                r = marks.finished() => { r?; continue }
             };
             let Some(batch) = in_flight.pop_front() else {
                 bail!("an acknowledgement without a batch");
             };
-            self.acknowledged(batch, response).await?;
+            let (delivered, rejected) = self.acknowledged(batch, response)?;
+            marks.push(delivered, rejected);
             *attempt = 0;
         }
     }
 
-    /// Marks a batch delivered (and rejected events set aside) once metrics
-    /// acknowledged it.
-    async fn acknowledged(
+    /// Checks a batch's acknowledgement and counts it; returns the rows to
+    /// mark delivered and those to set aside (rejected).
+    fn acknowledged(
         &self,
         batch: InFlight,
         response: talent_proto::talent::metrics::v1::PublishEventsResponse,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
         let InFlight {
             sent, undecodable, ..
         } = batch;
@@ -492,13 +502,77 @@ impl<O: Outbox> Relay<O> {
                 EventOutcome::Unspecified => bail!("an acknowledgement without outcome"),
             }
         }
-        self.outbox.mark_delivered(&delivered, &rejected).await?;
         self.metrics.delivered.inc_by(delivered.len() as u64);
         self.metrics.rejected.inc_by(rejected.len() as u64);
         self.status
             .delivered
             .fetch_add(delivered.len() as u64, Ordering::Relaxed);
-        Ok(())
+        Ok((delivered, rejected))
+    }
+}
+
+/// Acknowledged rows waiting to be marked delivered, and the one marking
+/// statement running beside the relay loop.
+///
+/// Marking is off the loop's path: the loop keeps reading and sending past
+/// the last row sent while the rows acknowledged before are marked, and the
+/// rows acknowledged meanwhile are marked together by the next statement.
+/// On SQLite the marking statement waits for the database's write lock
+/// behind the API's transactions (over a second under a stream of hires);
+/// awaited in the loop, that wait stopped delivery. A row acknowledged but
+/// not yet marked when the relay fails is sent again after the reconnect,
+/// and metrics acknowledges it as a duplicate.
+struct Marks<O> {
+    outbox: O,
+    delivered: Vec<i64>,
+    rejected: Vec<i64>,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl<O: Outbox> Marks<O> {
+    fn new(outbox: O) -> Self {
+        Self {
+            outbox,
+            delivered: Vec::new(),
+            rejected: Vec::new(),
+            running: None,
+        }
+    }
+
+    fn push(&mut self, delivered: Vec<i64>, rejected: Vec<i64>) {
+        self.delivered.extend(delivered);
+        self.rejected.extend(rejected);
+    }
+
+    /// Nothing waits to be marked and no marking runs.
+    fn idle(&self) -> bool {
+        self.running.is_none() && self.delivered.is_empty() && self.rejected.is_empty()
+    }
+
+    /// Starts marking everything waiting, unless a marking already runs.
+    fn start(&mut self) {
+        if self.running.is_some() || (self.delivered.is_empty() && self.rejected.is_empty()) {
+            return;
+        }
+        let outbox = self.outbox.clone();
+        let delivered = std::mem::take(&mut self.delivered);
+        let rejected = std::mem::take(&mut self.rejected);
+        self.running = Some(tokio::spawn(async move {
+            outbox.mark_delivered(&delivered, &rejected).await
+        }));
+    }
+
+    /// Resolves when the running marking ends (with its error, if it
+    /// failed); never, while none runs. Cancel-safe.
+    async fn finished(&mut self) -> anyhow::Result<()> {
+        let Some(running) = &mut self.running else {
+            return std::future::pending().await;
+        };
+        let result = running.await;
+        self.running = None;
+        result
+            .context("the marking task")?
+            .context("marking rows delivered")
     }
 }
 
@@ -785,6 +859,9 @@ mod tests {
     #[derive(Clone, Default)]
     struct MemoryOutbox {
         inner: Arc<Mutex<MemoryState>>,
+        /// When set, every marking waits for a permit (a database whose
+        /// write lock is busy).
+        mark_gate: Option<Arc<tokio::sync::Semaphore>>,
     }
 
     #[derive(Default)]
@@ -847,6 +924,9 @@ mod tests {
                 .collect())
         }
         async fn mark_delivered(&self, delivered: &[i64], rejected: &[i64]) -> anyhow::Result<()> {
+            if let Some(gate) = &self.mark_gate {
+                gate.acquire().await.unwrap().forget();
+            }
             let mut state = self.inner.lock().unwrap();
             for seq in delivered {
                 state.rows.get_mut(seq).unwrap().1 = Some(true);
@@ -1092,6 +1172,39 @@ mod tests {
         task.await.unwrap();
         assert_eq!(*fake.sizes.lock().unwrap(), vec![3, 4]);
         assert_eq!(*fake.applied.lock().unwrap(), ids(1..=7));
+    }
+
+    #[tokio::test]
+    async fn delivery_goes_on_while_marking_rows_delivered_waits() {
+        let fake = FakeMetrics::default();
+        let (addr, _stop) = serve(fake.clone()).await;
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let outbox = MemoryOutbox {
+            mark_gate: Some(gate.clone()),
+            ..MemoryOutbox::with_events(50)
+        };
+        let relay = Relay::new(outbox.clone(), config(addr, "a"), &Registry::new()).unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(relay.run(stop.clone()));
+        // No row can be marked delivered, yet every batch (8 of them, two
+        // times more than may be in flight) reaches metrics.
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while fake.applied.lock().unwrap().len() < 50 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("delivery does not wait for the marking");
+        assert_eq!(outbox.undelivered(), 50);
+        // A stop waits for the acknowledged rows to be marked.
+        stop.cancel();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(!task.is_finished());
+        gate.add_permits(1000);
+        task.await.unwrap();
+        assert_eq!(outbox.undelivered(), 0);
+        assert_eq!(*fake.applied.lock().unwrap(), ids(1..=50));
+        assert_eq!(fake.duplicates.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
