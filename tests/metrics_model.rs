@@ -255,6 +255,62 @@ async fn check_seed(seed: u64) {
             })
             .collect();
         assert_eq!(got, expected, "seed {seed}: gathered in {start:?}..{end:?}");
+        // Broken down by district as well, or filtered to one district,
+        // the same figures: the district is summed in the query unless the
+        // request groups or filters by it.
+        let by_district = metrics
+            .gathered(pb::GetTalentGatheredRequest {
+                period: period(d(start), d(end)),
+                group_by: vec![Dimension::Month as i32, Dimension::District as i32],
+                ..Default::default()
+            })
+            .await;
+        let mut per_district: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+        let mut summed: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for r in &by_district.rows {
+            let f = r.figures.as_ref().unwrap();
+            let v = (value(&f.talents_gathered), value(&f.high_tier));
+            let Some(Value::District(district)) = r.dimensions[1].value.clone() else {
+                panic!("{:?}", r.dimensions);
+            };
+            assert!(DISTRICTS.contains(&district.as_str()), "{district:?}");
+            let m = month(&r.dimensions[0]);
+            per_district.insert((district, m.clone()), v);
+            let e = summed.entry(m).or_default();
+            e.0 += v.0;
+            e.1 += v.1;
+        }
+        assert_eq!(summed, expected, "seed {seed}: by month and district");
+        for district in DISTRICTS {
+            let one = metrics
+                .gathered(pb::GetTalentGatheredRequest {
+                    period: period(d(start), d(end)),
+                    group_by: vec![Dimension::Month as i32],
+                    filter: Some(pb::Filter {
+                        districts: vec![district.into()],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .await;
+            let got: BTreeMap<String, (i64, i64)> = one
+                .rows
+                .iter()
+                .map(|r| {
+                    let f = r.figures.as_ref().unwrap();
+                    (
+                        month(&r.dimensions[0]),
+                        (value(&f.talents_gathered), value(&f.high_tier)),
+                    )
+                })
+                .collect();
+            let want: BTreeMap<String, (i64, i64)> = per_district
+                .iter()
+                .filter(|((dist, _), _)| dist == district)
+                .map(|((_, m), v)| (m.clone(), *v))
+                .collect();
+            assert_eq!(got, want, "seed {seed}: filtered to {district}");
+        }
         let replay = metrics
             .gathered(pb::GetTalentGatheredRequest {
                 period: period(d(start), d(end)),

@@ -10,7 +10,7 @@ use talent_server::{ApiError, FieldViolations};
 use crate::{
     codes,
     domain::{NONE, OUTSIDE, TIER_GENERAL, TIER_HIGH, kind},
-    store::{Store, outcome_dim},
+    store::{GatheredDims, Store, outcome_dim},
 };
 
 /// The version of the statistical definitions these figures follow.
@@ -530,7 +530,15 @@ async fn gathered(
     ApiError,
 > {
     let by_day = by.contains(&Dimension::Month);
-    let raw = store.gathered_rows(start, end, by_day, known_at).await?;
+    let needs = |d: Dimension| by.contains(&d) || filter.dims().contains(&d);
+    let keep = GatheredDims {
+        district: needs(Dimension::District),
+        industry: needs(Dimension::Industry),
+        platform: needs(Dimension::Platform),
+    };
+    let raw = store
+        .gathered_rows(start, end, by_day, keep, known_at)
+        .await?;
     let rows: Vec<(Attrs, [i64; 3])> = raw
         .into_iter()
         .map(|(day, district, industry, platform, tier, n)| {

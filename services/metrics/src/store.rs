@@ -68,6 +68,15 @@ pub struct KeyRow {
 const KEY_COLUMNS: &str =
     "id, kind, display_name, secret_prefix, disclosure_threshold, created_at, revoked_at";
 
+/// Which cell dimensions of the talents gathered a query needs apart from
+/// the day and the tier (those it groups or filters by).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GatheredDims {
+    pub district: bool,
+    pub industry: bool,
+    pub platform: bool,
+}
+
 /// The metrics service's storage.
 #[derive(Clone)]
 pub struct Store {
@@ -155,19 +164,40 @@ impl Store {
     /// read whole years (unless `by_day`) and whole months of the period
     /// from `agg_gathered_roll` and only the days at its edges from
     /// `agg_gathered_now`, all in one statement (one snapshot).
+    ///
+    /// Cells are summed over the dimensions `keep` leaves out (district,
+    /// industry, platform; those come back empty) in SQL, so a two-way
+    /// breakdown reads tens of rows, not the thousands of every cell.
     pub async fn gathered_rows(
         &self,
         start: i64,
         end: i64,
         by_day: bool,
+        keep: GatheredDims,
         known_at: Option<i64>,
     ) -> R<Vec<(i64, String, String, String, i64, i64)>> {
+        let mut select = Vec::new();
+        let mut group = vec!["d"];
+        for (name, kept) in [
+            ("district", keep.district),
+            ("industry", keep.industry),
+            ("platform", keep.platform),
+        ] {
+            if kept {
+                select.push(name.to_owned());
+                group.push(name);
+            } else {
+                select.push(format!("CAST('' AS TEXT) AS {name}"));
+            }
+        }
+        group.push("tier");
+        let (select, group) = (select.join(", "), group.join(", "));
         if let Some(known_at) = known_at {
             let day = if by_day { "day" } else { "CAST(0 AS BIGINT)" };
             let sql = format!(
-                "SELECT {day} AS d, district, industry, platform, tier, \
+                "SELECT {day} AS d, {select}, tier, \
                  CAST(SUM(n) AS BIGINT) FROM agg_gathered_log WHERE day >= $1 AND day < $2 \
-                 AND known_at <= $3 GROUP BY d, district, industry, platform, tier"
+                 AND known_at <= $3 GROUP BY {group}"
             );
             return on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(start)
@@ -198,8 +228,7 @@ impl Store {
             })
             .collect();
         let sql = format!(
-            "SELECT d, district, industry, platform, tier, CAST(SUM(n) AS BIGINT) FROM ({}) x \
-             GROUP BY d, district, industry, platform, tier",
+            "SELECT d, {select}, tier, CAST(SUM(n) AS BIGINT) FROM ({}) x GROUP BY {group}",
             branches.join(" UNION ALL ")
         );
         on_pool!(&self.db, p => {
