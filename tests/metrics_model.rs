@@ -174,6 +174,20 @@ fn month(dv: &pb::DimensionValue) -> String {
     }
 }
 
+/// (talents gathered, high tier) per month of a response grouped by month.
+fn by_month(g: &pb::GetTalentGatheredResponse) -> BTreeMap<String, (i64, i64)> {
+    g.rows
+        .iter()
+        .map(|r| {
+            let f = r.figures.as_ref().unwrap();
+            (
+                month(&r.dimensions[0]),
+                (value(&f.talents_gathered), value(&f.high_tier)),
+            )
+        })
+        .collect()
+}
+
 async fn check_seed(seed: u64) {
     let mut rng = Rng(seed);
     let people = history(&mut rng);
@@ -243,17 +257,7 @@ async fn check_seed(seed: u64) {
                 ..Default::default()
             })
             .await;
-        let got: BTreeMap<String, (i64, i64)> = g
-            .rows
-            .iter()
-            .map(|r| {
-                let f = r.figures.as_ref().unwrap();
-                (
-                    month(&r.dimensions[0]),
-                    (value(&f.talents_gathered), value(&f.high_tier)),
-                )
-            })
-            .collect();
+        let got = by_month(&g);
         assert_eq!(got, expected, "seed {seed}: gathered in {start:?}..{end:?}");
         // Broken down by district as well, or filtered to one district,
         // the same figures: the district is summed in the query unless the
@@ -293,17 +297,7 @@ async fn check_seed(seed: u64) {
                     ..Default::default()
                 })
                 .await;
-            let got: BTreeMap<String, (i64, i64)> = one
-                .rows
-                .iter()
-                .map(|r| {
-                    let f = r.figures.as_ref().unwrap();
-                    (
-                        month(&r.dimensions[0]),
-                        (value(&f.talents_gathered), value(&f.high_tier)),
-                    )
-                })
-                .collect();
+            let got = by_month(&one);
             let want: BTreeMap<String, (i64, i64)> = per_district
                 .iter()
                 .filter(|((dist, _), _)| dist == district)
