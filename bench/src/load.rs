@@ -115,6 +115,7 @@ pub async fn load(pool: &Pool, persons: u64) -> anyhow::Result<Aggregates> {
             sqlite_aggregates(p, &aggs).await?;
         }
         Pool::Postgres(p) => {
+            let indexes = drop_secondary_indexes(p).await?;
             let chunk = 10_000;
             let mut start = 0;
             while start < persons {
@@ -126,11 +127,42 @@ pub async fn load(pool: &Pool, persons: u64) -> anyhow::Result<Aggregates> {
                 postgres_facts(p, &ps).await?;
                 start = end;
             }
+            for definition in indexes {
+                sqlx::query(sqlx::AssertSqlSafe(definition))
+                    .execute(p)
+                    .await?;
+            }
             aggs.prune();
             postgres_aggregates(p, &aggs).await?;
         }
     }
     Ok(aggs)
+}
+
+/// Drops the indexes of the fact tables that are not constraints (those on
+/// `person_key`, whose values are random) and returns their definitions,
+/// to be built again once the rows are in. Inserting 20 million rows into
+/// a random-key index touches a random leaf page per row, and after every
+/// checkpoint each page touched is written to the WAL whole: building the
+/// index afterwards, in one sorted pass, is several times faster.
+async fn drop_secondary_indexes(p: &PgPool) -> anyhow::Result<Vec<String>> {
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT indexname, indexdef FROM pg_indexes \
+         WHERE schemaname = current_schema() \
+         AND tablename IN ('employments', 'resumes', 'roster') \
+         AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+    )
+    .fetch_all(p)
+    .await?;
+    for (name, _) in &indexes {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
+            .execute(p)
+            .await?;
+    }
+    Ok(indexes
+        .into_iter()
+        .map(|(_, definition)| definition)
+        .collect())
 }
 
 type SqliteTx = sqlx::Transaction<'static, Sqlite>;
