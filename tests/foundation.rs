@@ -305,3 +305,25 @@ async fn a_message_over_the_size_limit_gets_resource_exhausted() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn postgresql_connections_plan_without_parallel_workers() {
+    let app = TestApp::spawn().await;
+    let db = talent_server::Db::connect(
+        app.recruiting_database_url(),
+        1,
+        talent_recruiting::MIGRATIONS,
+    )
+    .await
+    .unwrap();
+    // On SQLite there is no parallel query to turn off.
+    if let talent_server::Db::Postgres(pool) = &db {
+        let workers: String = sqlx::query_scalar("SHOW max_parallel_workers_per_gather")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(workers, "0");
+    }
+    db.close().await;
+    app.stop().await;
+}
