@@ -5,7 +5,9 @@
 //! `agg_outcome_now` and its running totals `agg_outcome_roll`), computed
 //! by the model in `data`. Multi-row VALUES (1,000 persons a statement) in transactions of
 //! 50 statements on SQLite; UNNEST of 10,000 persons a statement on
-//! PostgreSQL. Not written: the `*_log` tables ("as known at" queries),
+//! PostgreSQL, two statements at a time on two connections (the person
+//! indexes built afterwards). The outcome running totals are computed on
+//! a blocking thread while the database works. Not written: the `*_log` tables ("as known at" queries),
 //! `entity_state`, `applied_events` and the activity aggregates, which the
 //! measured queries do not read.
 
@@ -17,8 +19,12 @@ use sqlx::{
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
+use tokio::task::JoinHandle;
 
 use crate::data::{self, Aggregates, Person};
+
+/// Connections loading PostgreSQL at once (the machine's cores).
+const LOAD_CONNECTIONS: usize = 2;
 
 /// A connection pool to the database being loaded or scanned.
 pub enum Pool {
@@ -27,7 +33,8 @@ pub enum Pool {
 }
 
 impl Pool {
-    /// A small pool for loading and the full-scan baseline. SQLite loads
+    /// A small pool for loading and the full-scan baseline (one connection
+    /// on SQLite, which has one writer; two on PostgreSQL). SQLite loads
     /// with `synchronous=OFF` (a crash during set-up only loses the
     /// benchmark's own data); PostgreSQL with `synchronous_commit=off`.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
@@ -44,7 +51,7 @@ impl Pool {
             Ok(Self::Sqlite(pool))
         } else {
             let pool = PgPoolOptions::new()
-                .max_connections(1)
+                .max_connections(LOAD_CONNECTIONS as u32)
                 .after_connect(|c, _| {
                     Box::pin(async move {
                         sqlx::query("SET synchronous_commit = off")
@@ -112,28 +119,40 @@ pub async fn load(pool: &Pool, persons: u64) -> anyhow::Result<Aggregates> {
             }
             tx.commit().await?;
             aggs.prune();
-            sqlite_aggregates(p, &aggs).await?;
+            let roll = spawn_outcome_roll(&aggs);
+            sqlite_aggregates(p, &aggs, roll).await?;
         }
         Pool::Postgres(p) => {
             let indexes = drop_secondary_indexes(p).await?;
             let chunk = 10_000;
             let mut start = 0;
+            // One PostgreSQL backend is one core: statements on both of the
+            // pool's connections load twice as fast as one at a time.
+            let mut inserting = tokio::task::JoinSet::new();
             while start < persons {
                 let end = (start + chunk).min(persons);
                 let ps: Vec<Person> = (start..end).map(data::person).collect();
                 for person in &ps {
                     aggs.add(person);
                 }
-                postgres_facts(p, &ps).await?;
+                if inserting.len() >= LOAD_CONNECTIONS {
+                    inserting.join_next().await.context("an insert task")???;
+                }
+                let p = p.clone();
+                inserting.spawn(async move { postgres_facts(&p, &ps).await });
                 start = end;
             }
+            while let Some(done) = inserting.join_next().await {
+                done??;
+            }
+            aggs.prune();
+            let roll = spawn_outcome_roll(&aggs);
             for definition in indexes {
                 sqlx::query(sqlx::AssertSqlSafe(definition))
                     .execute(p)
                     .await?;
             }
-            aggs.prune();
-            postgres_aggregates(p, &aggs).await?;
+            postgres_aggregates(p, &aggs, roll).await?;
         }
     }
     Ok(aggs)
@@ -303,13 +322,9 @@ fn roll_rows(
         .collect()
 }
 
-/// The outcome running totals (`agg_outcome_roll`) as owned rows in key
-/// order: (cohort, proj, level, bucket, university, degree, discipline,
-/// district, industry, status, n).
-#[allow(clippy::type_complexity)]
-fn outcome_roll_rows(
-    aggs: &Aggregates,
-) -> Vec<(
+/// A row of `agg_outcome_roll`: (cohort, proj, level, bucket, university,
+/// degree, discipline, district, industry, status, n).
+type RollRow = (
     i64,
     i64,
     &'static str,
@@ -321,7 +336,22 @@ fn outcome_roll_rows(
     &'static str,
     i64,
     i64,
-)> {
+);
+
+/// Computes the outcome running totals on a blocking thread (about 20 s of
+/// one core at 10 million persons) while the database builds indexes and
+/// takes the other aggregates.
+fn spawn_outcome_roll(aggs: &Aggregates) -> JoinHandle<Vec<RollRow>> {
+    let outcome = Aggregates {
+        gathered: Default::default(),
+        outcome: aggs.outcome.clone(),
+    };
+    tokio::task::spawn_blocking(move || outcome_roll_rows(&outcome))
+}
+
+/// The outcome running totals (`agg_outcome_roll`) as owned rows in key
+/// order.
+fn outcome_roll_rows(aggs: &Aggregates) -> Vec<RollRow> {
     let mut cells: Vec<(data::RollCell, i64)> = aggs.outcome_roll().into_iter().collect();
     cells.sort_unstable();
     cells
@@ -354,7 +384,11 @@ fn universities() -> Vec<(String, String)> {
         .collect()
 }
 
-async fn sqlite_aggregates(p: &SqlitePool, aggs: &Aggregates) -> anyhow::Result<()> {
+async fn sqlite_aggregates(
+    p: &SqlitePool,
+    aggs: &Aggregates,
+    roll: JoinHandle<Vec<RollRow>>,
+) -> anyhow::Result<()> {
     let mut tx = p.begin().await?;
     let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO universities (code, name) ");
     let unis = universities();
@@ -408,7 +442,7 @@ async fn sqlite_aggregates(p: &SqlitePool, aggs: &Aggregates) -> anyhow::Result<
         });
         q.build().execute(&mut *tx).await?;
     }
-    let roll = outcome_roll_rows(aggs);
+    let roll = roll.await.context("computing the outcome running totals")?;
     eprintln!("bench: {} outcome running-total rows", roll.len());
     for chunk in roll.chunks(1000) {
         let mut q = QueryBuilder::<Sqlite>::new(
@@ -548,7 +582,11 @@ async fn postgres_facts(p: &PgPool, ps: &[Person]) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn postgres_aggregates(p: &PgPool, aggs: &Aggregates) -> anyhow::Result<()> {
+async fn postgres_aggregates(
+    p: &PgPool,
+    aggs: &Aggregates,
+    roll: JoinHandle<Vec<RollRow>>,
+) -> anyhow::Result<()> {
     let unis = universities();
     sqlx::query(
         "INSERT INTO universities (code, name) SELECT * FROM UNNEST($1::text[], $2::text[])",
@@ -605,7 +643,7 @@ async fn postgres_aggregates(p: &PgPool, aggs: &Aggregates) -> anyhow::Result<()
         .execute(p)
         .await?;
     }
-    let roll = outcome_roll_rows(aggs);
+    let roll = roll.await.context("computing the outcome running totals")?;
     eprintln!("bench: {} outcome running-total rows", roll.len());
     for chunk in roll.chunks(20_000) {
         sqlx::query(
