@@ -528,6 +528,103 @@ async fn metrics_down_in_the_middle_of_the_stream_loses_and_doubles_nothing() {
     app.stop().await;
 }
 
+/// Holds the advisory lock of `platform` on the PostgreSQL recruiting
+/// database, which every writer of the platform takes first: a writer then
+/// waits holding its pool connection.
+async fn hold_platform_lock(app: &TestApp, platform: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(app.recruiting_database_url())
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+        .bind(format!("platform:{platform}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    c
+}
+
+/// gRPC calls recruiting is serving now (its Prometheus gauge).
+async fn calls_in_flight(app: &TestApp) -> i64 {
+    let text = TestApp::prometheus_text(app.recruiting_prometheus_addr).await;
+    text.lines()
+        .find_map(|l| l.strip_prefix("talent_grpc_server_in_flight "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn the_relay_delivers_while_api_calls_hold_every_connection_of_the_pool() {
+    let mut app = TestApp::spawn_with_relay().await;
+    // PostgreSQL only: on SQLite the only way to make writers wait is to
+    // hold the database's write lock, which the relay's lease needs too.
+    if app.backend != talent_server::Backend::Postgres {
+        app.stop().await;
+        return;
+    }
+    let (_, operator, platform, employer) = fault_setup(&app).await;
+    // Events waiting in the outbox while metrics is down.
+    app.stop_metrics().await;
+    push_many(&app, &platform, &employer, 0..50).await;
+
+    // As many posting batches as the service's pool has connections, each
+    // waiting for the write lock while holding its connection.
+    let mut blocker = hold_platform_lock(&app, &platform.id).await;
+    let mut waiting = tokio::task::JoinSet::new();
+    for i in 0..support::POOL_SIZE {
+        let mut client = app.recruiting().await.postings;
+        let request = authed(
+            rpb::BatchUpsertPostingsRequest {
+                postings: vec![{
+                    let mut p = posting(&format!("late-{i}"), "Late job", &employer);
+                    p.publish_time = Some(noon(2020, 5, 1));
+                    p
+                }],
+            },
+            &platform.key,
+        );
+        waiting.spawn(async move { client.batch_upsert_postings(request).await });
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while calls_in_flight(&app).await < i64::from(support::POOL_SIZE) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batches never all waited: {}",
+            TestApp::prometheus_text(app.recruiting_prometheus_addr).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    // The relay delivers the waiting events meanwhile, on its own
+    // connections.
+    app.start_metrics().await;
+    let metrics = Metrics::connect(&app).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while postings_count(&metrics, &operator).await < 50 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay delivered nothing while the API's calls held the pool"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    sqlx::query("SELECT pg_advisory_unlock_all()")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    while let Some(call) = waiting.join_next().await {
+        let results = call
+            .unwrap()
+            .expect("the waiting batch is written")
+            .into_inner()
+            .results;
+        assert!(results[0].error.is_none(), "{results:?}");
+    }
+    app.relay_drained().await;
+    assert_eq!(postings_count(&metrics, &operator).await, 54);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn recruiting_restarted_in_the_middle_of_a_relay_batch_resumes_where_it_stopped() {
     let mut app = TestApp::spawn_with_relay().await;

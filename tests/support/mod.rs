@@ -21,6 +21,9 @@ use talent_server::{Backend, CancellationToken};
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 
+/// Connections of each service's pool in the tests.
+pub const POOL_SIZE: u32 = 4;
+
 /// The environment variable that switches the tests to PostgreSQL.
 pub const POSTGRES_URL_VAR: &str = "TALENT_TEST_POSTGRES_URL";
 
@@ -100,7 +103,7 @@ impl TestApp {
             server.listen_addr = local(0);
             server.prometheus_addr = Some(local(0));
             server.database_url = url.clone();
-            server.database_max_connections = 4;
+            server.database_max_connections = POOL_SIZE;
             server.max_message_bytes = options.max_message_bytes;
             server.max_concurrent_requests = options.max_concurrent_requests;
             server.shutdown_grace_secs = options.shutdown_grace_secs;

@@ -35,6 +35,10 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The schema of this service's database, one migration set per back end.
+/// Connections of the relay's own pool: its delivery loop, the marking of
+/// delivered rows beside it, and the backlog monitor.
+const RELAY_CONNECTIONS: u32 = 3;
+
 pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE_MIGRATIONS,
     postgres: &POSTGRES_MIGRATIONS,
@@ -157,7 +161,8 @@ pub struct Application {
     server: Server,
     db: Db,
     sweep: Option<(Duration, Sweep)>,
-    relay: Option<relay::Relay<relay::SqlOutbox>>,
+    /// The relay and its own pool (see `RELAY_CONNECTIONS`).
+    relay: Option<(relay::Relay<relay::SqlOutbox>, Db)>,
 }
 
 /// Adds every gRPC service of this crate, over `store`.
@@ -284,8 +289,15 @@ impl Application {
         let mut server = server;
         let relay = match relay_config(&config)? {
             Some(relay_config) => {
+                // The relay's own connections: on the service's pool its
+                // reads and marks queued behind every API call waiting
+                // for a lock (or for SQLite's write lock) while holding a
+                // connection, so at a steady stream of small writes each
+                // relay statement waited hundreds of milliseconds and
+                // events reached metrics seconds late.
+                let relay_db = Db::open(&server_config.database_url, RELAY_CONNECTIONS).await?;
                 let relay = relay::Relay::new(
-                    relay::SqlOutbox::new(db.clone()),
+                    relay::SqlOutbox::new(relay_db.clone()),
                     relay_config,
                     server.registry(),
                 )?;
@@ -293,7 +305,7 @@ impl Application {
                 server.set_health_detail(Arc::new(move || {
                     (true, serde_json::json!({ "relay": status.detail() }))
                 }));
-                Some(relay)
+                Some((relay, relay_db))
             }
             None => None,
         };
@@ -331,14 +343,15 @@ impl Application {
         });
         let relay = self
             .relay
-            .map(|relay| tokio::spawn(relay.run(shutdown.clone())));
+            .map(|(relay, db)| (tokio::spawn(relay.run(shutdown.clone())), db));
         let result = self.server.run(shutdown).await;
         if let Some(task) = sweeper {
             let _ = task.await;
         }
         // The relay finishes the batch in flight, then stops.
-        if let Some(task) = relay {
+        if let Some((task, db)) = relay {
             let _ = task.await;
+            db.close().await;
         }
         self.db.close().await;
         result

@@ -69,6 +69,26 @@ impl Db {
         max_connections: u32,
         migrations: Migrations,
     ) -> anyhow::Result<Self> {
+        let db = Self::open(url, max_connections).await?;
+        match &db {
+            Db::Sqlite(pool) => migrations
+                .sqlite
+                .run(pool)
+                .await
+                .context("migrating the SQLite database")?,
+            Db::Postgres(pool) => migrations
+                .postgres
+                .run(pool)
+                .await
+                .context("migrating the PostgreSQL database")?,
+        }
+        Ok(db)
+    }
+
+    /// A second pool on a database `connect` has already migrated, with
+    /// the same settings (a component that must not wait behind the
+    /// service's calls for a connection, such as the outbox relay).
+    pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let db = match Backend::of_url(url)? {
             Backend::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url)
@@ -96,11 +116,6 @@ impl Db {
                     .connect_with(options)
                     .await
                     .context("opening the SQLite database")?;
-                migrations
-                    .sqlite
-                    .run(&pool)
-                    .await
-                    .context("migrating the SQLite database")?;
                 Db::Sqlite(pool)
             }
             Backend::Postgres => {
@@ -119,11 +134,6 @@ impl Db {
                     .connect_with(options)
                     .await
                     .context("connecting to PostgreSQL")?;
-                migrations
-                    .postgres
-                    .run(&pool)
-                    .await
-                    .context("migrating the PostgreSQL database")?;
                 Db::Postgres(pool)
             }
         };
