@@ -307,7 +307,7 @@ async fn a_message_over_the_size_limit_gets_resource_exhausted() {
 }
 
 #[tokio::test]
-async fn postgresql_connections_plan_without_parallel_workers() {
+async fn postgresql_connections_plan_without_parallel_workers_or_jit() {
     let app = TestApp::spawn().await;
     let db = talent_server::Db::connect(
         app.recruiting_database_url(),
@@ -316,13 +316,18 @@ async fn postgresql_connections_plan_without_parallel_workers() {
     )
     .await
     .unwrap();
-    // On SQLite there is no parallel query to turn off.
+    // On SQLite there is no parallel query or JIT to turn off.
     if let talent_server::Db::Postgres(pool) = &db {
         let workers: String = sqlx::query_scalar("SHOW max_parallel_workers_per_gather")
             .fetch_one(pool)
             .await
             .unwrap();
         assert_eq!(workers, "0");
+        let jit: String = sqlx::query_scalar("SHOW jit")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(jit, "off");
     }
     db.close().await;
     app.stop().await;

@@ -127,7 +127,13 @@ impl Db {
                     // than it saves: the graduate outcomes query took 6.6 ms
                     // at p50 with two workers and 1.6 ms without, on the
                     // 10-million-person city.
-                    .options([("max_parallel_workers_per_gather", "0")]);
+                    //
+                    // No JIT either: a batch of keys looked up one index
+                    // probe each (`VALUES … LATERAL`) on a table without
+                    // statistics is estimated at hundreds of rows a probe,
+                    // past `jit_above_cost`, and compiling the plan took
+                    // ~100 ms for a 12 ms lookup of 1,000 keys.
+                    .options([("max_parallel_workers_per_gather", "0"), ("jit", "off")]);
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))

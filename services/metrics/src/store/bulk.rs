@@ -89,20 +89,39 @@ pub struct ParticipationRow {
 
 type ParticipationTuple = (String, String, String, String, String, i64, i64);
 
-/// Runs `SELECT {select} WHERE {column} IN (keys…) {tail}` in chunks and
-/// collects the rows; `$T` is the row tuple type.
+/// Runs `{select} WHERE {column} = key` for every key, in chunks, and
+/// collects the rows; `$T` is the row tuple type. SQLite takes the keys as
+/// an `IN (…)` list (it searches the index once per listed key). On
+/// PostgreSQL the keys go in a `VALUES` list joined `LATERAL` to the
+/// select behind `OFFSET 0`, which the planner cannot flatten, so each key
+/// is one index probe whatever the table's statistics say: with an `IN`
+/// list, a table never analyzed (a new database, or a server without
+/// autovacuum) was read whole for every message.
 macro_rules! fetch_in {
-    ($tx:expr, $T:ty, $select:expr, $column:expr, $keys:expr, $tail:expr) => {{
+    ($tx:expr, $T:ty, $select:expr, $column:expr, $keys:expr) => {{
+        let pg = matches!($tx, Tx::Postgres(_));
         let mut out: Vec<$T> = Vec::new();
         for chunk in $keys.chunks(KEYS) {
             on_conn!($tx, c => {
-                let mut q = QueryBuilder::new(format!("{} WHERE {} IN (", $select, $column));
-                let mut list = q.separated(", ");
-                for k in chunk {
-                    list.push_bind(k.as_str());
-                }
-                q.push(")");
-                q.push($tail);
+                let mut q = if pg {
+                    let mut q = QueryBuilder::new("SELECT r.* FROM (");
+                    q.push_values(chunk, |mut b, k| {
+                        b.push_bind(k.as_str());
+                    });
+                    q.push(format!(
+                        ") AS k (v) CROSS JOIN LATERAL ({} WHERE {} = k.v OFFSET 0) AS r",
+                        $select, $column
+                    ));
+                    q
+                } else {
+                    let mut q = QueryBuilder::new(format!("{} WHERE {} IN (", $select, $column));
+                    let mut list = q.separated(", ");
+                    for k in chunk {
+                        list.push_bind(k.as_str());
+                    }
+                    q.push(")");
+                    q
+                };
                 out.extend(q.build_query_as::<$T>().per_batch().fetch_all(&mut *c).await?);
             });
         }
@@ -158,22 +177,38 @@ impl Tx {
                 q.build().per_batch().execute(&mut *c).await?;
             });
         }
-        let tail = match self {
-            Tx::Sqlite(_) => "",
-            Tx::Postgres(_) => " ORDER BY id COLLATE \"C\" FOR UPDATE",
-        };
+        let pg = matches!(self, Tx::Postgres(_));
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(KEYS) {
             on_conn!(self, c => {
-                let mut q = QueryBuilder::new("SELECT id, contribution FROM entity_state WHERE kind = ");
-                q.push_bind(kind);
-                q.push(" AND id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(id.as_str());
-                }
-                q.push(")");
-                q.push(tail);
+                let mut q = if pg {
+                    // One index probe per id, as in `fetch_in!`; the lateral
+                    // subquery locks its row, and the ids come in order
+                    // (sorted by byte, as `COLLATE "C"`), so rows are
+                    // locked in id order.
+                    let mut q = QueryBuilder::new("SELECT r.id, r.contribution FROM (");
+                    q.push_values(chunk, |mut b, id| {
+                        b.push_bind(id.as_str());
+                    });
+                    q.push(
+                        ") AS k (v) CROSS JOIN LATERAL (SELECT id, contribution FROM entity_state \
+                         WHERE kind = ",
+                    );
+                    q.push_bind(kind);
+                    q.push(" AND id = k.v FOR UPDATE) AS r");
+                    q
+                } else {
+                    let mut q =
+                        QueryBuilder::new("SELECT id, contribution FROM entity_state WHERE kind = ");
+                    q.push_bind(kind);
+                    q.push(" AND id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.as_str());
+                    }
+                    q.push(")");
+                    q
+                };
                 let rows: Vec<(String, String)> = q.build_query_as().per_batch().fetch_all(&mut *c).await?;
                 for (id, json) in rows {
                     let c = Contribution::from_json(&json)?;
@@ -208,14 +243,13 @@ impl Tx {
         let select = format!("SELECT {EMPLOYMENT_COLUMNS} FROM employments");
         let ids: Vec<&String> = ids.iter().collect();
         let persons: Vec<&String> = persons.iter().collect();
-        let mut rows = fetch_in!(self, EmploymentTuple, select, "employment_id", ids, "");
+        let mut rows = fetch_in!(self, EmploymentTuple, select, "employment_id", ids);
         rows.extend(fetch_in!(
             self,
             EmploymentTuple,
             select,
             "person_key",
-            persons,
-            ""
+            persons
         ));
         Ok(rows
             .into_iter()
@@ -277,15 +311,8 @@ impl Tx {
         let select = format!("SELECT {RESUME_COLUMNS} FROM resumes");
         let ids: Vec<&String> = ids.iter().collect();
         let persons: Vec<&String> = persons.iter().collect();
-        let mut rows = fetch_in!(self, ResumeTuple, select, "resume_id", ids, "");
-        rows.extend(fetch_in!(
-            self,
-            ResumeTuple,
-            select,
-            "person_key",
-            persons,
-            ""
-        ));
+        let mut rows = fetch_in!(self, ResumeTuple, select, "resume_id", ids);
+        rows.extend(fetch_in!(self, ResumeTuple, select, "person_key", persons));
         Ok(rows
             .into_iter()
             .map(|r| ResumeRow {
@@ -337,8 +364,7 @@ impl Tx {
             Six,
             "SELECT person_key, university_code, degree, discipline, cohort, import_seq FROM roster",
             "person_key",
-            persons,
-            ""
+            persons
         );
         Ok(rows
             .into_iter()
@@ -373,7 +399,7 @@ impl Tx {
             ("employer", employers),
         ] {
             let keys: Vec<&String> = keys.iter().collect();
-            rows.extend(fetch_in!(self, PostingRow, select, column, keys, ""));
+            rows.extend(fetch_in!(self, PostingRow, select, column, keys));
         }
         Ok(rows.into_iter().map(posting_of).collect())
     }
@@ -438,8 +464,7 @@ impl Tx {
             "SELECT fair_id, employer, district, industry, platform, start_day, register_at \
              FROM fair_participations",
             "fair_id",
-            fairs,
-            ""
+            fairs
         );
         Ok(rows
             .into_iter()
