@@ -485,7 +485,7 @@ struct Applied(Arc<crate::load::Pool>);
 const SAMPLE_MS: u64 = 100;
 const POLL_MS: u64 = 5;
 /// How often the lag phase sends the hires due (one BatchRecordHires).
-const SEND_MS: u64 = 5;
+const SEND_MS: u64 = 20;
 
 impl Applied {
     async fn open(url: &str) -> anyhow::Result<Self> {
