@@ -568,7 +568,7 @@ async fn the_relay_delivers_while_api_calls_hold_every_connection_of_the_pool() 
     push_many(&app, &platform, &employer, 0..50).await;
 
     // As many posting batches as the service's pool has connections, each
-    // waiting for the write lock while holding its connection.
+    // waiting for the platform's lock while holding its connection.
     let mut blocker = hold_platform_lock(&app, &platform.id).await;
     let mut waiting = tokio::task::JoinSet::new();
     for i in 0..support::POOL_SIZE {

@@ -3,13 +3,14 @@
 //! and the current aggregates the two measured queries read
 //! (`agg_gathered_now` and its month/year roll-up `agg_gathered_roll`,
 //! `agg_outcome_now` and its running totals `agg_outcome_roll`), computed
-//! by the model in `data`. Multi-row VALUES (1,000 persons a statement) in transactions of
-//! 50 statements on SQLite; UNNEST of 10,000 persons a statement on
-//! PostgreSQL, two statements at a time on two connections (the person
-//! indexes built afterwards). The outcome running totals are computed on
-//! a blocking thread while the database works. Not written: the `*_log` tables ("as known at" queries),
-//! `entity_state`, `applied_events` and the activity aggregates, which the
-//! measured queries do not read.
+//! by the model in `data`. Multi-row VALUES (1,000 persons a statement)
+//! in transactions of 50 statements on SQLite; UNNEST of 10,000 persons a
+//! statement on PostgreSQL, two statements at a time on two connections
+//! (the person indexes built afterwards). The outcome running totals are
+//! computed on a blocking thread while the database works. Not written:
+//! the `*_log` tables ("as known at" queries), `entity_state`,
+//! `applied_events` and the activity aggregates, which the measured
+//! queries do not read.
 
 use std::str::FromStr;
 

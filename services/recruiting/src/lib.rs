@@ -34,11 +34,11 @@ pub const PROMETHEUS_ADDR: &str = "127.0.0.1:9051";
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// The schema of this service's database, one migration set per back end.
 /// Connections of the relay's own pool: its delivery loop, the marking of
 /// delivered rows beside it, and the backlog monitor.
 const RELAY_CONNECTIONS: u32 = 3;
 
+/// The schema of this service's database, one migration set per back end.
 pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE_MIGRATIONS,
     postgres: &POSTGRES_MIGRATIONS,
