@@ -1057,6 +1057,51 @@ async fn concurrent_copies_from_several_platforms_still_form_one_opening() {
     app.stop().await;
 }
 
+/// The stream validates a message while the one before it is in the
+/// store; each message must still see what the messages before it stored.
+#[tokio::test]
+async fn each_stream_message_sees_what_the_messages_before_it_stored() {
+    let app = TestApp::spawn().await;
+    let (a, _, e1, _) = setup(&app).await;
+    let mut client = app.recruiting().await.postings;
+    let versions: Vec<pb::Posting> = (1..=3)
+        .map(|heads| pb::Posting {
+            headcount: heads.min(2),
+            ..posting("p-1", "Job", &e1)
+        })
+        .collect();
+    let messages: Vec<pb::UpsertPostingsRequest> = versions
+        .iter()
+        .cycle()
+        .take(12)
+        .map(|p| pb::UpsertPostingsRequest {
+            postings: vec![p.clone()],
+        })
+        .collect();
+    let responses = client
+        .upsert_postings(authed(tokio_stream::iter(messages), &a.key))
+        .await
+        .unwrap()
+        .into_inner();
+    let responses: Vec<pb::UpsertPostingsResponse> =
+        tokio_stream::StreamExt::collect::<Result<Vec<_>, _>>(responses)
+            .await
+            .unwrap();
+    let seen: Vec<pb::UpsertOutcome> = responses
+        .iter()
+        .flat_map(|r| outcomes(&r.results))
+        .collect();
+    use pb::UpsertOutcome::{Created, Unchanged, Updated};
+    let mut expected = vec![Created, Updated, Unchanged];
+    for _ in 0..3 {
+        expected.extend([Updated, Updated, Unchanged]);
+    }
+    assert_eq!(seen, expected);
+    // Headcount 1 → 2 → (2) → 1 → 2 → ...: one event per change.
+    assert_eq!(app.outbox().await.len(), 8);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn an_oversized_stream_message_is_resource_exhausted_after_earlier_ones_commit() {
     let app = TestApp::spawn_with(support::Options {

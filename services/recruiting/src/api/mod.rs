@@ -3,13 +3,15 @@
 //! paths) → call the store → map the result. Services not implemented yet
 //! answer `UNIMPLEMENTED` through the generated default methods.
 
-use std::sync::Arc;
+use std::{pin::Pin, sync::Arc};
 
 use base64::Engine as _;
+use futures::{Stream, future::BoxFuture};
 use prost::Message as _;
 use sha2::{Digest, Sha256};
-use talent_server::{ApiError, FieldViolations};
-use tonic::Status;
+use talent_server::{ApiError, CancellationToken, FieldViolations};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Status, Streaming};
 
 use crate::store::{ItemError, RecruitingStore};
 
@@ -69,6 +71,63 @@ impl<S: RecruitingStore> Context<S> {
 /// Turns a handler error into the response status.
 pub fn status(err: impl Into<ApiError>) -> Status {
     err.into().into()
+}
+
+/// The answers of a client-streaming batch upsert.
+pub type BatchStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// Serves a stream of batch messages in two stages joined by a
+/// one-message queue, so that the reading task decodes and validates
+/// message N+1 (`prepare`) while the writing task has message N in the
+/// store (`store`); the store sees the messages one at a time, in order.
+/// Answers keep the order of the messages, and the first error ends the
+/// stream after the answers before it. On shutdown the batches already
+/// read are finished, then the stream ends with UNAVAILABLE and the
+/// platform reconnects.
+pub fn serve_batches<In, P, Out>(
+    mut inbound: Streaming<In>,
+    draining: CancellationToken,
+    prepare: impl Fn(In) -> Result<P, ApiError> + Send + 'static,
+    store: impl Fn(P) -> BoxFuture<'static, Result<Out, ApiError>> + Send + 'static,
+) -> BatchStream<Out>
+where
+    In: Send + 'static,
+    P: Send + 'static,
+    Out: Send + 'static,
+{
+    let (prepared, mut to_store) = tokio::sync::mpsc::channel::<Result<P, Status>>(1);
+    let (answers, receiver) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        loop {
+            let item = tokio::select! {
+                next = inbound.message() => match next {
+                    Ok(Some(message)) => prepare(message).map_err(status),
+                    Ok(None) => break,
+                    Err(err) => Err(err),
+                },
+                () = draining.cancelled() => {
+                    Err(Status::unavailable("the recruiting service is shutting down"))
+                }
+            };
+            let last = item.is_err();
+            if prepared.send(item).await.is_err() || last {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(item) = to_store.recv().await {
+            let answer = match item {
+                Ok(batch) => store(batch).await.map_err(status),
+                Err(err) => Err(err),
+            };
+            let last = answer.is_err();
+            if answers.send(answer).await.is_err() || last {
+                break;
+            }
+        }
+    });
+    Box::pin(ReceiverStream::new(receiver))
 }
 
 /// The `google.rpc.Status` of a rejected batch item, with field paths under

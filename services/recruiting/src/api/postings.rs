@@ -1,16 +1,14 @@
 //! `PostingService`: job postings, their openings and their lifecycle.
 
-use std::{collections::HashSet, pin::Pin};
+use std::collections::HashSet;
 
-use futures::Stream;
 use talent_proto::talent::{recruiting::v1 as pb, r#type::v1 as types};
 use talent_server::{ApiError, FieldViolations};
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{
-    Context, check_parent, employers::outcome_pb, item_status, own_child, page_token,
-    parse_child_name, read_page_token, status, violations_of,
+    BatchStream, Context, check_parent, employers::outcome_pb, item_status, own_child, page_token,
+    parse_child_name, read_page_token, serve_batches, status, violations_of,
 };
 use crate::{
     store::{
@@ -237,13 +235,19 @@ fn prefixed(prefix: &str, violations: FieldViolations) -> FieldViolations {
     out
 }
 
-/// Upserts one request message's postings: validation per item, then one
-/// store transaction for the valid ones; one result per posting in order.
-async fn upsert_batch<S: RecruitingStore>(
-    ctx: &Context<S>,
-    platform: &str,
-    postings: Vec<pb::Posting>,
-) -> Result<Vec<pb::PostingResult>, ApiError> {
+/// One request message's postings, validated, waiting for the store.
+struct Prepared {
+    now: i64,
+    /// One slot per posting: the rejection of an invalid one, `None` for
+    /// one the store decides.
+    results: Vec<Option<pb::PostingResult>>,
+    valid: Vec<PostingInput>,
+    /// The position of each of `valid` in the message.
+    positions: Vec<usize>,
+}
+
+/// Validates one request message's postings, each on its own.
+fn prepare(platform: &str, postings: Vec<pb::Posting>) -> Result<Prepared, ApiError> {
     if postings.is_empty() || postings.len() > MAX_BATCH {
         return Err(ApiError::invalid(
             "postings",
@@ -252,23 +256,42 @@ async fn upsert_batch<S: RecruitingStore>(
     }
     let now = now_micros();
     let rules = FieldRules { platform, now };
-    let mut results: Vec<Option<pb::PostingResult>> = Vec::with_capacity(postings.len());
-    let mut valid = Vec::new();
-    let mut positions = Vec::new();
+    let mut prepared = Prepared {
+        now,
+        results: Vec::with_capacity(postings.len()),
+        valid: Vec::with_capacity(postings.len()),
+        positions: Vec::with_capacity(postings.len()),
+    };
     for (index, posting) in postings.iter().enumerate() {
         match rules.posting(posting) {
             Ok(input) => {
-                positions.push(index);
-                valid.push(input);
-                results.push(None);
+                prepared.positions.push(index);
+                prepared.valid.push(input);
+                prepared.results.push(None);
             }
-            Err(v) => results.push(Some(rejected(
+            Err(v) => prepared.results.push(Some(rejected(
                 index,
                 posting.external_id.clone(),
                 item_status(&format!("postings[{index}]"), violations_of(v)),
             ))),
         }
     }
+    Ok(prepared)
+}
+
+/// Stores a message's valid postings in one store transaction; one result
+/// per posting of the message, in order.
+async fn store<S: RecruitingStore>(
+    ctx: &Context<S>,
+    platform: &str,
+    prepared: Prepared,
+) -> Result<Vec<pb::PostingResult>, ApiError> {
+    let Prepared {
+        now,
+        mut results,
+        valid,
+        positions,
+    } = prepared;
     if !valid.is_empty() {
         let ids: Vec<String> = valid.iter().map(|p| p.external_id.clone()).collect();
         let stored = ctx
@@ -328,56 +351,30 @@ const MASKABLE: &[&str] = &[
     "tags",
 ];
 
-type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings<S> {
     #[tracing::instrument(skip_all, fields(platform))]
     async fn upsert_postings(
         &self,
         request: Request<Streaming<pb::UpsertPostingsRequest>>,
-    ) -> Result<Response<ResponseStream<pb::UpsertPostingsResponse>>, Status> {
+    ) -> Result<Response<BatchStream<pb::UpsertPostingsResponse>>, Status> {
         let platform = self.0.platform(&request).await.map_err(status)?;
         tracing::Span::current().record("platform", platform.as_str());
-        let mut inbound = request.into_inner();
         let ctx = self.0.clone();
-        let (sender, receiver) = tokio::sync::mpsc::channel(2);
-        tokio::spawn(async move {
-            loop {
-                // The batch in hand is finished; on shutdown the stream then
-                // ends with UNAVAILABLE and the platform reconnects.
-                let next = tokio::select! {
-                    next = inbound.message() => next,
-                    () = ctx.draining.cancelled() => {
-                        let _ = sender
-                            .send(Err(Status::unavailable("the recruiting service is shutting down")))
-                            .await;
-                        break;
-                    }
-                };
-                let message = match next {
-                    Ok(Some(message)) => message,
-                    Ok(None) => break,
-                    Err(err) => {
-                        let _ = sender.send(Err(err)).await;
-                        break;
-                    }
-                };
-                match upsert_batch(&ctx, &platform, message.postings).await {
-                    Ok(results) => {
-                        let response = pb::UpsertPostingsResponse { results };
-                        if sender.send(Ok(response)).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(err) => {
-                        let _ = sender.send(Err(status(err))).await;
-                        break;
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        let draining = ctx.draining.clone();
+        let owner = platform.clone();
+        Ok(Response::new(serve_batches(
+            request.into_inner(),
+            draining,
+            move |message: pb::UpsertPostingsRequest| prepare(&owner, message.postings),
+            move |prepared| {
+                let (ctx, platform) = (ctx.clone(), platform.clone());
+                Box::pin(async move {
+                    let results = store(&ctx, &platform, prepared).await?;
+                    Ok(pb::UpsertPostingsResponse { results })
+                })
+            },
+        )))
     }
 
     #[tracing::instrument(skip_all, fields(platform, items))]
@@ -390,9 +387,8 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         tracing::Span::current()
             .record("platform", platform.as_str())
             .record("items", postings.len());
-        let results = upsert_batch(&self.0, &platform, postings)
-            .await
-            .map_err(status)?;
+        let prepared = prepare(&platform, postings).map_err(status)?;
+        let results = store(&self.0, &platform, prepared).await.map_err(status)?;
         Ok(Response::new(pb::BatchUpsertPostingsResponse { results }))
     }
 

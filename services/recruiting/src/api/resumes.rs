@@ -1,16 +1,17 @@
 //! `ResumeService`: résumés with their encrypted personal fields, and the
 //! job seeker's rights of access (export) and erasure.
 
-use std::{collections::HashSet, pin::Pin};
+use std::collections::HashSet;
 
-use futures::Stream;
 use serde_json::json;
 use talent_proto::talent::{recruiting::v1 as pb, r#type::v1 as types};
 use talent_server::{ApiError, FieldViolations};
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{Context, employers::outcome_pb, item_status, own_child, status, violations_of};
+use super::{
+    BatchStream, Context, employers::outcome_pb, item_status, own_child, serve_batches, status,
+    violations_of,
+};
 use crate::{
     auth::{self, Caller},
     pii,
@@ -238,33 +239,59 @@ pub fn resume_pb(r: ResumeRecord) -> pb::Resume {
     }
 }
 
-/// Upserts one request message's résumés.
-async fn upsert_batch<S: RecruitingStore>(
-    ctx: &Context<S>,
-    platform: &str,
-    resumes: Vec<pb::Resume>,
-) -> Result<Vec<pb::ResumeResult>, ApiError> {
+/// One request message's résumés, validated, waiting for the store.
+struct Prepared {
+    now: i64,
+    /// One slot per résumé: the rejection of an invalid one, `None` for
+    /// one the store decides.
+    results: Vec<Option<pb::ResumeResult>>,
+    valid: Vec<ResumeInput>,
+    /// The position of each of `valid` in the message.
+    positions: Vec<usize>,
+}
+
+/// Validates one request message's résumés, each on its own.
+fn prepare(person_key_secret: &[u8], resumes: Vec<pb::Resume>) -> Result<Prepared, ApiError> {
     if resumes.is_empty() || resumes.len() > MAX_BATCH {
         return Err(ApiError::invalid("resumes", "must hold 1 to 1,000 résumés"));
     }
     let now = now_micros();
-    let mut results: Vec<Option<pb::ResumeResult>> = Vec::with_capacity(resumes.len());
-    let mut valid = Vec::new();
-    let mut positions = Vec::new();
+    let mut prepared = Prepared {
+        now,
+        results: Vec::with_capacity(resumes.len()),
+        valid: Vec::with_capacity(resumes.len()),
+        positions: Vec::with_capacity(resumes.len()),
+    };
     for (index, resume) in resumes.iter().enumerate() {
-        match resume_input(resume, &ctx.person_key_secret, now) {
+        match resume_input(resume, person_key_secret, now) {
             Ok(input) => {
-                positions.push(index);
-                valid.push(input);
-                results.push(None);
+                prepared.positions.push(index);
+                prepared.valid.push(input);
+                prepared.results.push(None);
             }
-            Err(v) => results.push(Some(rejected(
+            Err(v) => prepared.results.push(Some(rejected(
                 index,
                 resume.external_id.clone(),
                 item_status(&format!("resumes[{index}]"), violations_of(v)),
             ))),
         }
     }
+    Ok(prepared)
+}
+
+/// Stores a message's valid résumés in one store transaction; one result
+/// per résumé of the message, in order.
+async fn store<S: RecruitingStore>(
+    ctx: &Context<S>,
+    platform: &str,
+    prepared: Prepared,
+) -> Result<Vec<pb::ResumeResult>, ApiError> {
+    let Prepared {
+        now,
+        mut results,
+        valid,
+        positions,
+    } = prepared;
     if !valid.is_empty() {
         let ids: Vec<String> = valid.iter().map(|r| r.external_id.clone()).collect();
         let stored = ctx
@@ -443,56 +470,30 @@ fn employment_json(e: &pb::Employment) -> serde_json::Value {
     })
 }
 
-type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S> {
     #[tracing::instrument(skip_all, fields(platform))]
     async fn upsert_resumes(
         &self,
         request: Request<Streaming<pb::UpsertResumesRequest>>,
-    ) -> Result<Response<ResponseStream<pb::UpsertResumesResponse>>, Status> {
+    ) -> Result<Response<BatchStream<pb::UpsertResumesResponse>>, Status> {
         let platform = self.0.platform(&request).await.map_err(status)?;
         tracing::Span::current().record("platform", platform.as_str());
-        let mut inbound = request.into_inner();
         let ctx = self.0.clone();
-        let (sender, receiver) = tokio::sync::mpsc::channel(2);
-        tokio::spawn(async move {
-            loop {
-                // The batch in hand is finished; on shutdown the stream then
-                // ends with UNAVAILABLE and the platform reconnects.
-                let next = tokio::select! {
-                    next = inbound.message() => next,
-                    () = ctx.draining.cancelled() => {
-                        let _ = sender
-                            .send(Err(Status::unavailable("the recruiting service is shutting down")))
-                            .await;
-                        break;
-                    }
-                };
-                let message = match next {
-                    Ok(Some(message)) => message,
-                    Ok(None) => break,
-                    Err(err) => {
-                        let _ = sender.send(Err(err)).await;
-                        break;
-                    }
-                };
-                match upsert_batch(&ctx, &platform, message.resumes).await {
-                    Ok(results) => {
-                        let response = pb::UpsertResumesResponse { results };
-                        if sender.send(Ok(response)).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(err) => {
-                        let _ = sender.send(Err(status(err))).await;
-                        break;
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        let draining = ctx.draining.clone();
+        let secret = ctx.person_key_secret.clone();
+        Ok(Response::new(serve_batches(
+            request.into_inner(),
+            draining,
+            move |message: pb::UpsertResumesRequest| prepare(&secret, message.resumes),
+            move |prepared| {
+                let (ctx, platform) = (ctx.clone(), platform.clone());
+                Box::pin(async move {
+                    let results = store(&ctx, &platform, prepared).await?;
+                    Ok(pb::UpsertResumesResponse { results })
+                })
+            },
+        )))
     }
 
     #[tracing::instrument(skip_all)]
