@@ -15,8 +15,9 @@
 //! VALUES on SQLite, UNNEST on PostgreSQL), each statement its own
 //! committed transaction, with the durability the service runs with. The
 //! floor rows add, in the same transaction, one outbox row per posting
-//! (payloads of the size the service wrote), which the service must also
-//! write (its outbox invariant).
+//! (payloads of the size the service wrote, ids in time order as the
+//! service's are), which the service must also write (its outbox
+//! invariant).
 
 use std::time::{Duration, Instant};
 
@@ -324,7 +325,8 @@ fn outbox_rows(first: u64, count: usize, payload_len: usize) -> Vec<(i64, String
                 .collect();
             (
                 seq as i64,
-                format!("{:08x}-0000-7000-8000-{seq:012x}", mix(seq) as u32),
+                // In time order, as the service's UUIDv7 ids are.
+                format!("00000000-0000-7000-8000-{seq:012x}"),
                 payload,
             )
         })

@@ -25,7 +25,7 @@ pub struct OutboxEvent {
 impl OutboxEvent {
     pub fn new(platform_id: &str, occurred_at: i64, payload: ev::event::Payload) -> Self {
         Self {
-            event_id: uuid::Uuid::new_v4().to_string(),
+            event_id: crate::store::new_id(),
             platform_id: platform_id.to_owned(),
             occurred_at,
             payload,

@@ -97,7 +97,7 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
             &mut v,
         );
         let application_id = if req.application_id.is_empty() {
-            uuid::Uuid::new_v4().to_string()
+            crate::store::new_id()
         } else {
             validate::external_id(&req.application_id, "application_id", &mut v);
             req.application_id.clone()

@@ -81,7 +81,7 @@ impl<S: RecruitingStore> pb::fair_service_server::FairService for Fairs<S> {
             validate::district(&fair.district, "fair.district", &mut v);
         }
         let fair_id = if req.fair_id.is_empty() {
-            uuid::Uuid::new_v4().to_string()
+            crate::store::new_id()
         } else {
             validate::external_id(&req.fair_id, "fair_id", &mut v);
             req.fair_id.clone()

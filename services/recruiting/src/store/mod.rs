@@ -331,6 +331,17 @@ impl PostingRecord {
     }
 }
 
+/// A new id for a record or an event this service assigns: a UUIDv7, whose
+/// leading bits are the time. Ids minted in time order land at the right
+/// edge of the indexes that key them (the outbox's, an employment's
+/// primary key, metrics' ledger of applied events) instead of on a random
+/// page of an ever larger index; with random (v4) ids, the outbox's index
+/// alone tripled the time of writing a 1,000-event batch at 300,000 rows
+/// on SQLite.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 pub fn posting_name(platform: &str, external_id: &str) -> String {
     format!("platforms/{platform}/postings/{external_id}")
 }

@@ -521,7 +521,7 @@ macro_rules! sql_store {
                         return Ok(posting.opening_id.clone());
                     }
                 }
-                Ok(uuid::Uuid::new_v4().to_string())
+                Ok(new_id())
             }
 
             /// A batch's state before its first item: the stored rows its
@@ -2397,7 +2397,7 @@ macro_rules! sql_store {
                         };
                         let record = EmploymentRecord {
                             platform_id: platform.clone(),
-                            employment_id: uuid::Uuid::new_v4().to_string(),
+                            employment_id: new_id(),
                             resume_id,
                             person_key,
                             employer_code: hire.employer_code,
@@ -2681,7 +2681,7 @@ macro_rules! sql_store {
                         .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("application without posting")))?;
                         let employment = EmploymentRecord {
                             platform_id: platform.clone(),
-                            employment_id: uuid::Uuid::new_v4().to_string(),
+                            employment_id: new_id(),
                             resume_id: Some(record.resume_id.clone()),
                             person_key: resume.person_key,
                             employer_code: posting.fields.employer_code.clone(),
