@@ -200,7 +200,7 @@ fn print_table(r: &Report) {
             if row.value.is_some() { &unit } else { "" },
             fmt(row.baseline),
             if row.baseline.is_some() { &unit } else { "" },
-            row.ratio.map_or("-".into(), |x| format!("{x:.1}×")),
+            row.ratio.map_or("-".into(), |x| format!("{x:.2}×")),
             row.target,
             row.status,
             row.note
