@@ -8,8 +8,12 @@ use support::{
     recruiting::{DAY, credit_code, employer, now_secs, posting, ts},
 };
 use talent_proto::talent::{events::v1 as ev, recruiting::v1 as pb};
-use talent_recruiting::{pii::Cipher, store::RecruitingStore};
-use talent_server::Backend;
+use talent_recruiting::{
+    pii::Cipher,
+    relay::{Outbox, SqlOutbox},
+    store::RecruitingStore,
+};
+use talent_server::{Backend, Db};
 use tonic::Code;
 
 /// Runs `statements` on the recruiting database, beside the service.
@@ -219,5 +223,56 @@ async fn the_expiry_sweep_emits_each_expiry_once() {
         panic!("expected PostingUpdated, got {:?}", events[3]);
     };
     assert_eq!(updated.facts.as_ref().unwrap().revision, 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn marks_of_a_long_backlog_reach_exactly_their_rows() {
+    // More acknowledged rows than SQLite takes parameters in a statement
+    // (32,766), with gaps: rows not acknowledged stay undelivered, rejected
+    // ones are marked as such, and no row between two marked ones is.
+    let app = TestApp::spawn().await;
+    const ROWS: i64 = 50_000;
+    let fill = match app.backend {
+        Backend::Sqlite => format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS}) \
+             INSERT INTO outbox (event_id, payload, created_at) SELECT 'e' || i, X'00', 0 FROM n"
+        ),
+        Backend::Postgres => format!(
+            "INSERT INTO outbox (event_id, payload, created_at) \
+             SELECT 'e' || i, '\\x00'::bytea, 0 FROM generate_series(1, {ROWS}) i"
+        ),
+    };
+    execute(&app, &[&fill]).await;
+
+    let db = Db::open(app.recruiting_database_url(), 2).await.unwrap();
+    let outbox = SqlOutbox::new(db.clone());
+    let undelivered = async || -> Vec<i64> {
+        let rows = outbox.next_batch(None, 100_000).await.unwrap();
+        rows.iter().map(|r| r.seq).collect()
+    };
+    let seqs = undelivered().await;
+    assert_eq!(seqs.len(), ROWS as usize);
+    let (mut delivered, mut rejected, mut left) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, seq) in seqs.iter().enumerate() {
+        match (i % 7, i % 11) {
+            (0, _) => left.push(*seq),
+            (_, 0) => rejected.push(*seq),
+            _ => delivered.push(*seq),
+        }
+    }
+    delivered.reverse(); // the order given does not matter
+    assert!(delivered.len() > 32_766);
+    outbox.mark_delivered(&delivered, &rejected).await.unwrap();
+
+    assert_eq!(undelivered().await, left);
+    let count_rejected = "SELECT COUNT(*) FROM outbox WHERE rejected AND delivered_at IS NOT NULL";
+    let marked_rejected: i64 = match &db {
+        Db::Sqlite(pool) => sqlx::query_scalar(count_rejected).fetch_one(pool).await,
+        Db::Postgres(pool) => sqlx::query_scalar(count_rejected).fetch_one(pool).await,
+    }
+    .unwrap();
+    assert_eq!(marked_rejected, rejected.len() as i64);
+    db.close().await;
     app.stop().await;
 }

@@ -765,12 +765,13 @@ impl Outbox for SqlOutbox {
 
     async fn mark_delivered(&self, delivered: &[i64], rejected: &[i64]) -> anyhow::Result<()> {
         let now = now_micros();
-        for (seqs, is_rejected) in [(delivered, false), (rejected, true)] {
-            if seqs.is_empty() {
-                continue;
-            }
-            match &self.db {
-                Db::Postgres(pool) => {
+        match &self.db {
+            Db::Postgres(pool) => {
+                for (seqs, is_rejected) in [(delivered, false), (rejected, true)] {
+                    if seqs.is_empty() {
+                        continue;
+                    }
+                    // One array parameter, however many rows.
                     sqlx::query(
                         "UPDATE outbox SET delivered_at = $1, rejected = $2 WHERE seq = ANY($3)",
                     )
@@ -780,19 +781,34 @@ impl Outbox for SqlOutbox {
                     .execute(pool)
                     .await?;
                 }
-                Db::Sqlite(pool) => {
-                    let mut query = sqlx::QueryBuilder::new("UPDATE outbox SET delivered_at = ");
-                    query.push_bind(now);
-                    query.push(", rejected = ");
-                    query.push_bind(is_rejected);
-                    query.push(" WHERE seq IN (");
-                    let mut list = query.separated(", ");
-                    for seq in seqs {
-                        list.push_bind(*seq);
+            }
+            Db::Sqlite(pool) => {
+                // SQLite takes at most 32,766 parameters a statement, and
+                // the marks of a long backlog grow past that: the rows go
+                // as runs of consecutive seqs (a whole batch is usually
+                // one), a bounded number of runs a statement, all in one
+                // transaction (one commit).
+                let mut tx = pool.begin().await?;
+                for (seqs, is_rejected) in [(delivered, false), (rejected, true)] {
+                    let runs = seq_runs(seqs);
+                    for chunk in runs.chunks(RUNS_PER_STATEMENT) {
+                        let mut query =
+                            sqlx::QueryBuilder::new("UPDATE outbox SET delivered_at = ");
+                        query.push_bind(now);
+                        query.push(", rejected = ");
+                        query.push_bind(is_rejected);
+                        query.push(" WHERE ");
+                        let mut any = query.separated(" OR ");
+                        for (first, last) in chunk {
+                            any.push("seq BETWEEN ");
+                            any.push_bind_unseparated(*first);
+                            any.push_unseparated(" AND ");
+                            any.push_bind_unseparated(*last);
+                        }
+                        query.build().execute(&mut *tx).await?;
                     }
-                    query.push(")");
-                    query.build().execute(pool).await?;
                 }
+                tx.commit().await?;
             }
         }
         Ok(())
@@ -830,6 +846,25 @@ impl Outbox for SqlOutbox {
         };
         Ok(affected)
     }
+}
+
+/// Runs of a marking statement on SQLite (two parameters each).
+const RUNS_PER_STATEMENT: usize = 500;
+
+/// `seqs` as runs of consecutive numbers, `(first, last)` inclusive, in
+/// order; each run covers exactly the seqs given, never a row between them.
+fn seq_runs(seqs: &[i64]) -> Vec<(i64, i64)> {
+    let mut sorted = seqs.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for seq in sorted {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == seq => *last = seq,
+            _ => runs.push((seq, seq)),
+        }
+    }
+    runs
 }
 
 #[cfg(test)]
@@ -1108,6 +1143,15 @@ mod tests {
 
     fn ids(range: std::ops::RangeInclusive<i64>) -> Vec<String> {
         range.map(|seq| event(seq).event_id).collect()
+    }
+
+    #[test]
+    fn seq_runs_cover_exactly_the_seqs_given() {
+        assert_eq!(super::seq_runs(&[]), vec![]);
+        assert_eq!(
+            super::seq_runs(&[9, 3, 4, 5, 7, 4, 10, 12]),
+            vec![(3, 5), (7, 7), (9, 10), (12, 12)]
+        );
     }
 
     #[tokio::test]
