@@ -273,6 +273,60 @@ type AckStream = Pin<Box<dyn Stream<Item = Result<pb::PublishEventsResponse, Sta
 /// Most rejected rows returned by one roster import.
 const MAX_REJECTED_ROWS: usize = 10_000;
 
+/// Request messages applied in one transaction, at most.
+const GROUP_MESSAGES: usize = 4;
+
+/// Group commit: `first` and the messages `incoming` already holds (taken
+/// without waiting), up to [`GROUP_MESSAGES`], are applied in one
+/// transaction. A relay keeps several messages in flight, so under load
+/// each transaction's fixed cost (its commit's fsync, the statements'
+/// round trips) is shared by several messages; alone, a message goes at
+/// once. The acks are what separate transactions would give: events are
+/// applied in order, and a later copy of an id is a duplicate either way.
+/// A message that cannot join (a stream error, too many events) is left in
+/// `held`, answered after the group; `ended` is set when the stream ends.
+fn take_group<S>(
+    first: Result<pb::PublishEventsRequest, Status>,
+    incoming: &mut S,
+    held: &mut Option<Result<pb::PublishEventsRequest, Status>>,
+    ended: &mut bool,
+) -> Result<Vec<pb::PublishEventsRequest>, Status>
+where
+    S: Stream<Item = Result<pb::PublishEventsRequest, Status>> + Unpin,
+{
+    let check = |message: Result<pb::PublishEventsRequest, Status>| {
+        let message = message?;
+        if message.events.len() > MAX_EVENTS {
+            return Err(Status::from(ApiError::invalid(
+                "events",
+                "at most 1,000 events per message",
+            )));
+        }
+        Ok(message)
+    };
+    let mut group = vec![check(first)?];
+    while group.len() < GROUP_MESSAGES {
+        match futures::FutureExt::now_or_never(incoming.next()) {
+            None => break,
+            Some(None) => {
+                *ended = true;
+                break;
+            }
+            Some(Some(message)) => match check(message) {
+                Ok(message) => group.push(message),
+                Err(status) => {
+                    *held = Some(Err(status));
+                    break;
+                }
+            },
+        }
+    }
+    Ok(group)
+}
+
+/// Events in one request message, at most.
+const MAX_EVENTS: usize = 1000;
+
 #[tonic::async_trait]
 impl pb::ingest_service_server::IngestService for Ingest {
     #[tracing::instrument(skip_all)]
@@ -283,41 +337,55 @@ impl pb::ingest_service_server::IngestService for Ingest {
         self.0.caller(request.metadata(), Need::Ingest).await?;
         let mut incoming = request.into_inner();
         let state = self.0.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let (tx, rx) = tokio::sync::mpsc::channel(GROUP_MESSAGES);
         tokio::spawn(async move {
-            loop {
-                // A message being applied is finished; then the stream
-                // ends so that the sender reconnects (to another replica).
-                let message = tokio::select! {
-                    message = incoming.next() => message,
-                    () = state.draining.cancelled() => {
-                        let _ = tx
-                            .send(Err(Status::unavailable("the metrics service is shutting down")))
-                            .await;
+            // A message the stream had ready that could not join a group
+            // (it is answered next), and whether the stream has ended.
+            let (mut held, mut ended) = (None, false);
+            while !ended {
+                // A group being applied is finished; then the stream ends
+                // so that the sender reconnects (to another replica).
+                let message = match held.take() {
+                    Some(message) => Some(message),
+                    None => tokio::select! {
+                        message = incoming.next() => message,
+                        () = state.draining.cancelled() => {
+                            let _ = tx
+                                .send(Err(Status::unavailable("the metrics service is shutting down")))
+                                .await;
+                            break;
+                        }
+                    },
+                };
+                let Some(message) = message else { break };
+                let group = match take_group(message, &mut incoming, &mut held, &mut ended) {
+                    Ok(group) => group,
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
                         break;
                     }
                 };
-                let Some(message) = message else { break };
-                let result = match message {
-                    Ok(m) if m.events.len() > 1000 => Err(Status::from(ApiError::invalid(
-                        "events",
-                        "at most 1,000 events per message",
-                    ))),
-                    Ok(m) => {
-                        let n = m.events.len();
-                        ingest::publish(&state.store, &state.ingest, &m.events)
-                            .await
-                            .map(|acks| {
-                                tracing::debug!(events = n, "applied");
-                                pb::PublishEventsResponse { acks }
-                            })
-                            .map_err(Status::from)
+                let sizes: Vec<usize> = group.iter().map(|m| m.events.len()).collect();
+                let events: Vec<_> = group.into_iter().flat_map(|m| m.events).collect();
+                match ingest::publish(&state.store, &state.ingest, &events).await {
+                    Ok(acks) => {
+                        tracing::debug!(events = events.len(), messages = sizes.len(), "applied");
+                        let mut acks = acks.into_iter();
+                        for n in sizes {
+                            let acks = acks.by_ref().take(n).collect();
+                            if tx
+                                .send(Ok(pb::PublishEventsResponse { acks }))
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
                     }
-                    Err(status) => Err(status),
-                };
-                let stop = result.is_err();
-                if tx.send(result).await.is_err() || stop {
-                    break;
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        break;
+                    }
                 }
             }
         });
@@ -418,5 +486,54 @@ impl pb::statistics_service_server::StatisticsService for Statistics {
         Ok(Response::new(
             stats::period_report(&self.0.store, viewer, request.get_ref()).await?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use talent_proto::talent::events::v1 as ev;
+
+    fn message(events: usize) -> Result<pb::PublishEventsRequest, Status> {
+        Ok(pb::PublishEventsRequest {
+            events: vec![ev::Event::default(); events],
+        })
+    }
+
+    fn sizes(group: &[pb::PublishEventsRequest]) -> Vec<usize> {
+        group.iter().map(|m| m.events.len()).collect()
+    }
+
+    #[test]
+    fn a_group_takes_the_messages_ready_up_to_its_limit() {
+        let mut incoming = tokio_stream::iter([message(2), message(3), message(4), message(5)]);
+        let (mut held, mut ended) = (None, false);
+        let group = take_group(message(1), &mut incoming, &mut held, &mut ended).unwrap();
+        assert_eq!(sizes(&group), [1, 2, 3, 4]);
+        assert!(held.is_none() && !ended);
+        let next = futures::FutureExt::now_or_never(incoming.next()).flatten();
+        let group = take_group(next.unwrap(), &mut incoming, &mut held, &mut ended).unwrap();
+        assert_eq!(sizes(&group), [5]);
+        assert!(held.is_none() && ended);
+    }
+
+    #[test]
+    fn a_message_that_cannot_join_is_answered_after_the_group() {
+        let mut incoming = tokio_stream::iter([message(2), message(1001), message(3)]);
+        let (mut held, mut ended) = (None, false);
+        let group = take_group(message(1), &mut incoming, &mut held, &mut ended).unwrap();
+        assert_eq!(sizes(&group), [1, 2]);
+        let error =
+            take_group(held.take().unwrap(), &mut incoming, &mut held, &mut ended).unwrap_err();
+        assert_eq!(error.code(), tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn a_group_does_not_wait_for_messages_not_yet_sent() {
+        let mut incoming = futures::stream::pending();
+        let (mut held, mut ended) = (None, false);
+        let group = take_group(message(7), &mut incoming, &mut held, &mut ended).unwrap();
+        assert_eq!(sizes(&group), [7]);
+        assert!(held.is_none() && !ended);
     }
 }

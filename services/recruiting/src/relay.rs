@@ -105,7 +105,8 @@ pub struct RelayConfig {
     /// Events per request message (1 to 1,000).
     pub batch_size: usize,
     /// Batches sent and not yet acknowledged, at most (1 to 64): while
-    /// metrics applies one, the next is read and on its way.
+    /// metrics applies some, the next are read and on their way, and
+    /// metrics applies those waiting in one transaction (up to four).
     pub max_in_flight: usize,
     /// How often an idle relay looks at the outbox when nothing woke it.
     pub idle_poll: Duration,
@@ -130,7 +131,7 @@ impl RelayConfig {
             metrics_url: metrics_url.into(),
             ingest_key: ingest_key.into(),
             batch_size: 1000,
-            max_in_flight: 4,
+            max_in_flight: 8,
             idle_poll: Duration::from_millis(500),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
