@@ -187,17 +187,19 @@ macro_rules! sql_store {
                     .try_get(0)?;
                     last + 1
                 };
-                let mut builder: QueryBuilder<Db> = QueryBuilder::new(
-                    "INSERT INTO outbox (seq, event_id, payload, created_at) ",
-                );
-                builder.push_values(events.iter().enumerate(), |mut row, (i, event)| {
-                    let seq = first + i64::try_from(i).unwrap_or(0);
-                    row.push_bind(seq)
-                        .push_bind(event.event_id.clone())
-                        .push_bind(event.encode(seq, now))
-                        .push_bind(now);
-                });
-                builder.build().per_batch().execute(&mut **tx).await?;
+                let rows = events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, event)| {
+                        let seq = first + i64::try_from(i).unwrap_or(0);
+                        OutboxInsert {
+                            seq,
+                            event_id: event.event_id.clone(),
+                            payload: event.encode(seq, now),
+                        }
+                    })
+                    .collect();
+                <Db as BatchSql>::insert_outbox_rows(&mut **tx, rows, now).await?;
                 Ok(())
             }
 
@@ -328,12 +330,13 @@ macro_rules! sql_store {
             ) -> QueryBuilder<Db> {
                 let mut builder: QueryBuilder<Db>;
                 if PG {
-                    builder = QueryBuilder::new("SELECT r.* FROM (");
-                    builder.push_values(ids, |mut row, id| {
-                        row.push_bind(id.clone());
-                    });
+                    builder = QueryBuilder::new("SELECT r.* FROM ");
+                    <Db as BatchSql>::push_text_rows(
+                        &mut builder,
+                        vec![ids.iter().cloned().collect()],
+                    );
                     builder.push(format_args!(
-                        ") AS k (id) CROSS JOIN LATERAL (SELECT {columns} FROM {table} \
+                        " AS k (id) CROSS JOIN LATERAL (SELECT {columns} FROM {table} \
                          WHERE platform_id = "
                     ));
                     builder.push_bind(platform.to_owned());
@@ -416,25 +419,35 @@ macro_rules! sql_store {
                     // `IN (VALUES …)` scans the table); on PostgreSQL a
                     // LATERAL subquery behind `OFFSET 0` does whatever the
                     // table's statistics say (see `by_external_ids`).
-                    let mut builder: QueryBuilder<Db> = QueryBuilder::new(if PG {
-                        "SELECT m.* FROM ("
+                    let mut builder: QueryBuilder<Db>;
+                    if PG {
+                        builder = QueryBuilder::new("SELECT m.* FROM ");
+                        <Db as BatchSql>::push_text_rows(
+                            &mut builder,
+                            vec![
+                                chunk.iter().map(|k| k.0.clone()).collect(),
+                                chunk.iter().map(|k| k.1.clone()).collect(),
+                                chunk.iter().map(|k| k.2.clone()).collect(),
+                            ],
+                        );
                     } else {
-                        "WITH k (e, t, d) AS ("
-                    });
-                    builder.push_values(chunk, |mut row, key| {
-                        row.push_bind(key.0.clone())
-                            .push_bind(key.1.clone())
-                            .push_bind(key.2.clone());
-                    });
+                        builder = QueryBuilder::new("WITH k (e, t, d) AS (");
+                        builder.push_values(chunk, |mut row, key| {
+                            row.push_bind(key.0.clone())
+                                .push_bind(key.1.clone())
+                                .push_bind(key.2.clone());
+                        });
+                        builder.push(")");
+                    }
                     builder.push(if PG {
                         format!(
-                            ") AS k (e, t, d) CROSS JOIN LATERAL (SELECT {COLUMNS} FROM postings \
+                            " AS k (e, t, d) CROSS JOIN LATERAL (SELECT {COLUMNS} FROM postings \
                              WHERE employer_code = k.e AND title_key = k.t AND district = k.d \
                              OFFSET 0) AS m"
                         )
                     } else {
                         format!(
-                            ") SELECT {COLUMNS} FROM postings \
+                            " SELECT {COLUMNS} FROM postings \
                              WHERE (employer_code, title_key, district) IN (SELECT e, t, d FROM k)"
                         )
                     });
@@ -607,61 +620,7 @@ macro_rules! sql_store {
                 records: &[&PostingRecord],
                 replace: bool,
             ) -> StoreResult<()> {
-                const COLUMNS: usize = 25;
-                let max_params: usize = if PG { 65_535 } else { 32_766 };
-                for chunk in records.chunks(max_params / COLUMNS) {
-                    let mut builder: QueryBuilder<Db> =
-                        QueryBuilder::new(concat!("INSERT INTO postings (", posting_columns!(), ") "));
-                    builder.push_values(chunk, |mut row, p| {
-                        let f = &p.fields;
-                        row.push_bind(p.platform_id.clone())
-                            .push_bind(p.external_id.clone())
-                            .push_bind(f.title.clone())
-                            .push_bind(f.title_key.clone())
-                            .push_bind(f.description.clone())
-                            .push_bind(f.employer_code.clone())
-                            .push_bind(f.district.clone())
-                            .push_bind(f.industry.clone())
-                            .push_bind(f.occupation.clone())
-                            .push_bind(i64::from(f.min_degree))
-                            .push_bind(i64::from(f.experience_years))
-                            .push_bind(f.salary.map(|s| i64::from(s.0)))
-                            .push_bind(f.salary.map(|s| i64::from(s.1)))
-                            .push_bind(i64::from(f.headcount))
-                            .push_bind(i64::from(f.employment_type))
-                            .push_bind(f.publish_at)
-                            .push_bind(f.expire_at)
-                            .push_bind(f.fair_id.clone())
-                            .push_bind(json(&f.tags))
-                            .push_bind(p.close_reason as i64)
-                            .push_bind(p.closed_at)
-                            .push_bind(p.opening_id.clone())
-                            .push_bind(p.revision)
-                            .push_bind(p.created_at)
-                            .push_bind(p.updated_at);
-                    });
-                    if replace {
-                        builder.push(
-                            " ON CONFLICT (platform_id, external_id) DO UPDATE SET \
-                             title = excluded.title, title_key = excluded.title_key, \
-                             description = excluded.description, \
-                             employer_code = excluded.employer_code, district = excluded.district, \
-                             industry = excluded.industry, occupation = excluded.occupation, \
-                             min_degree = excluded.min_degree, \
-                             experience_years = excluded.experience_years, \
-                             salary_min = excluded.salary_min, salary_max = excluded.salary_max, \
-                             headcount = excluded.headcount, \
-                             employment_type = excluded.employment_type, \
-                             publish_at = excluded.publish_at, expire_at = excluded.expire_at, \
-                             fair_id = excluded.fair_id, tags = excluded.tags, \
-                             close_reason = excluded.close_reason, closed_at = excluded.closed_at, \
-                             opening_id = excluded.opening_id, revision = excluded.revision, \
-                             updated_at = excluded.updated_at",
-                        );
-                    }
-                    builder.build().per_batch().execute(&mut **tx).await?;
-                }
-                Ok(())
+                <Db as BatchSql>::write_posting_rows(&mut **tx, records, replace).await
             }
 
             /// Writes what a batch decided: its new postings, its changed
@@ -3041,6 +3000,251 @@ fn record_source(
 /// Stored integers that came from `i32` fields.
 fn int(value: i64) -> i32 {
     i32::try_from(value).unwrap_or_default()
+}
+
+/// One row of an outbox append.
+struct OutboxInsert {
+    seq: i64,
+    event_id: String,
+    payload: Vec<u8>,
+}
+
+/// What an upsert of stored postings overwrites (all but `created_at`).
+const POSTING_UPSERT_TAIL: &str = " ON CONFLICT (platform_id, external_id) DO UPDATE SET \
+                             title = excluded.title, title_key = excluded.title_key, \
+                             description = excluded.description, \
+                             employer_code = excluded.employer_code, district = excluded.district, \
+                             industry = excluded.industry, occupation = excluded.occupation, \
+                             min_degree = excluded.min_degree, \
+                             experience_years = excluded.experience_years, \
+                             salary_min = excluded.salary_min, salary_max = excluded.salary_max, \
+                             headcount = excluded.headcount, \
+                             employment_type = excluded.employment_type, \
+                             publish_at = excluded.publish_at, expire_at = excluded.expire_at, \
+                             fair_id = excluded.fair_id, tags = excluded.tags, \
+                             close_reason = excluded.close_reason, closed_at = excluded.closed_at, \
+                             opening_id = excluded.opening_id, revision = excluded.revision, \
+                             updated_at = excluded.updated_at";
+
+/// The multi-row statements of a batch, per back end. SQLite takes
+/// multi-row `VALUES` lists (its statements are cheap to bind). PostgreSQL
+/// takes one array per column through `UNNEST`: a 1,000-posting `VALUES`
+/// list is 25,000 bound parameters, which the server receives, types and
+/// parses one by one on every batch; with arrays a statement has one
+/// parameter per column (PostgreSQL ingest 10.8k → 14.6k postings/s in
+/// `bench`, writes alone).
+trait BatchSql: sqlx::Database {
+    /// Writes `records`; `replace`: they exist and are overwritten.
+    async fn write_posting_rows(
+        conn: &mut Self::Connection,
+        records: &[&PostingRecord],
+        replace: bool,
+    ) -> StoreResult<()>;
+
+    /// Appends outbox rows written at `now`.
+    async fn insert_outbox_rows(
+        conn: &mut Self::Connection,
+        rows: Vec<OutboxInsert>,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// Pushes a table of text rows given by column (all of one length), to
+    /// be named by `AS k (…)`: `(VALUES (…), …)` on SQLite, `UNNEST` of
+    /// one array per column on PostgreSQL.
+    fn push_text_rows(builder: &mut QueryBuilder<Self>, columns: Vec<Vec<String>>);
+}
+
+impl BatchSql for sqlx::Sqlite {
+    fn push_text_rows(builder: &mut QueryBuilder<Self>, columns: Vec<Vec<String>>) {
+        let rows = columns.first().map_or(0, Vec::len);
+        builder.push("(");
+        builder.push_values(0..rows, |mut row, i| {
+            for column in &columns {
+                row.push_bind(column[i].clone());
+            }
+        });
+        builder.push(")");
+    }
+
+    async fn write_posting_rows(
+        conn: &mut sqlx::SqliteConnection,
+        records: &[&PostingRecord],
+        replace: bool,
+    ) -> StoreResult<()> {
+        const COLUMNS: usize = 25;
+        let max_params: usize = 32_766;
+        for chunk in records.chunks(max_params / COLUMNS) {
+            let mut builder: QueryBuilder<sqlx::Sqlite> =
+                QueryBuilder::new(concat!("INSERT INTO postings (", posting_columns!(), ") "));
+            builder.push_values(chunk, |mut row, p| {
+                let f = &p.fields;
+                row.push_bind(p.platform_id.clone())
+                    .push_bind(p.external_id.clone())
+                    .push_bind(f.title.clone())
+                    .push_bind(f.title_key.clone())
+                    .push_bind(f.description.clone())
+                    .push_bind(f.employer_code.clone())
+                    .push_bind(f.district.clone())
+                    .push_bind(f.industry.clone())
+                    .push_bind(f.occupation.clone())
+                    .push_bind(i64::from(f.min_degree))
+                    .push_bind(i64::from(f.experience_years))
+                    .push_bind(f.salary.map(|s| i64::from(s.0)))
+                    .push_bind(f.salary.map(|s| i64::from(s.1)))
+                    .push_bind(i64::from(f.headcount))
+                    .push_bind(i64::from(f.employment_type))
+                    .push_bind(f.publish_at)
+                    .push_bind(f.expire_at)
+                    .push_bind(f.fair_id.clone())
+                    .push_bind(json(&f.tags))
+                    .push_bind(p.close_reason as i64)
+                    .push_bind(p.closed_at)
+                    .push_bind(p.opening_id.clone())
+                    .push_bind(p.revision)
+                    .push_bind(p.created_at)
+                    .push_bind(p.updated_at);
+            });
+            if replace {
+                builder.push(POSTING_UPSERT_TAIL);
+            }
+            builder.build().per_batch().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_outbox_rows(
+        conn: &mut sqlx::SqliteConnection,
+        rows: Vec<OutboxInsert>,
+        now: i64,
+    ) -> StoreResult<()> {
+        for chunk in rows.chunks(32_766 / 4) {
+            let mut builder: QueryBuilder<sqlx::Sqlite> =
+                QueryBuilder::new("INSERT INTO outbox (seq, event_id, payload, created_at) ");
+            builder.push_values(chunk, |mut row, r| {
+                row.push_bind(r.seq)
+                    .push_bind(r.event_id.as_str())
+                    .push_bind(r.payload.as_slice())
+                    .push_bind(now);
+            });
+            builder.build().per_batch().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
+impl BatchSql for sqlx::Postgres {
+    fn push_text_rows(builder: &mut QueryBuilder<Self>, columns: Vec<Vec<String>>) {
+        builder.push("UNNEST(");
+        let mut list = builder.separated(", ");
+        for column in columns {
+            list.push_bind(column);
+            list.push_unseparated("::text[]");
+        }
+        builder.push(")");
+    }
+
+    async fn write_posting_rows(
+        conn: &mut sqlx::PgConnection,
+        records: &[&PostingRecord],
+        replace: bool,
+    ) -> StoreResult<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let texts = |get: &dyn Fn(&PostingRecord) -> &str| -> Vec<String> {
+            records.iter().map(|p| get(p).to_owned()).collect()
+        };
+        let ints = |get: &dyn Fn(&PostingRecord) -> i64| -> Vec<i64> {
+            records.iter().map(|p| get(p)).collect()
+        };
+        let sql = format!(
+            "INSERT INTO postings ({}) SELECT * FROM UNNEST(\
+             $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[], \
+             $13::int8[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], \
+             $18::text[], $19::text[], $20::int8[], $21::int8[], $22::text[], \
+             $23::int8[], $24::int8[], $25::int8[]){}",
+            posting_columns!(),
+            if replace { POSTING_UPSERT_TAIL } else { "" }
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(texts(&|p| &p.platform_id))
+            .bind(texts(&|p| &p.external_id))
+            .bind(texts(&|p| &p.fields.title))
+            .bind(texts(&|p| &p.fields.title_key))
+            .bind(texts(&|p| &p.fields.description))
+            .bind(texts(&|p| &p.fields.employer_code))
+            .bind(texts(&|p| &p.fields.district))
+            .bind(texts(&|p| &p.fields.industry))
+            .bind(texts(&|p| &p.fields.occupation))
+            .bind(ints(&|p| i64::from(p.fields.min_degree)))
+            .bind(ints(&|p| i64::from(p.fields.experience_years)))
+            .bind(
+                records
+                    .iter()
+                    .map(|p| p.fields.salary.map(|s| i64::from(s.0)))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                records
+                    .iter()
+                    .map(|p| p.fields.salary.map(|s| i64::from(s.1)))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(ints(&|p| i64::from(p.fields.headcount)))
+            .bind(ints(&|p| i64::from(p.fields.employment_type)))
+            .bind(ints(&|p| p.fields.publish_at))
+            .bind(ints(&|p| p.fields.expire_at))
+            .bind(
+                records
+                    .iter()
+                    .map(|p| p.fields.fair_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                records
+                    .iter()
+                    .map(|p| json(&p.fields.tags))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(ints(&|p| p.close_reason as i64))
+            .bind(records.iter().map(|p| p.closed_at).collect::<Vec<_>>())
+            .bind(texts(&|p| &p.opening_id))
+            .bind(ints(&|p| p.revision))
+            .bind(ints(&|p| p.created_at))
+            .bind(ints(&|p| p.updated_at))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_outbox_rows(
+        conn: &mut sqlx::PgConnection,
+        rows: Vec<OutboxInsert>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (mut seqs, mut ids, mut payloads) = (
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+        );
+        for r in rows {
+            seqs.push(r.seq);
+            ids.push(r.event_id);
+            payloads.push(r.payload);
+        }
+        sqlx::query(
+            "INSERT INTO outbox (seq, event_id, payload, created_at) \
+             SELECT s, i, p, $4 FROM UNNEST($1::int8[], $2::text[], $3::bytea[]) AS t(s, i, p)",
+        )
+        .bind(seqs)
+        .bind(ids)
+        .bind(payloads)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
