@@ -910,3 +910,15 @@ pub trait RecruitingStore: Clone + Send + Sync + 'static {
         person_key: String,
     ) -> impl Future<Output = StoreResult<(Vec<ApplicationRecord>, Vec<EmploymentRecord>)>> + Send;
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn new_ids_sort_in_the_order_they_were_minted() {
+        // Outbox rows, employments and applied-event rows go to the end of
+        // their unique index only while ids minted later sort later, as
+        // text, even within one millisecond.
+        let ids: Vec<String> = (0..10_000).map(|_| super::new_id()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids out of order");
+    }
+}
