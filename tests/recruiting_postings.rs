@@ -1009,6 +1009,70 @@ async fn list_postings_filters_pages_and_isolates_platforms() {
     app.stop().await;
 }
 
+/// `GetPosting` calls in flight together are answered by shared batch
+/// reads: each must still get its own platform's posting, `NOT_FOUND` for
+/// an id its platform does not have, and what the last write stored.
+#[tokio::test]
+async fn concurrent_reads_each_get_their_own_platforms_posting() {
+    let app = TestApp::spawn().await;
+    let (a, b, e1, _) = setup(&app).await;
+    app.push_employers(&b, vec![employer(&e1, "", "", "")])
+        .await;
+    let of = |prefix: &str, n: usize| -> Vec<pb::Posting> {
+        (0..n)
+            .map(|i| posting(&format!("x-{i}"), &format!("{prefix} {i}"), &e1))
+            .collect()
+    };
+    app.push_postings(&a, of("a", 40)).await;
+    app.push_postings(&b, of("b", 10)).await;
+
+    let channel = app.recruiting_channel().await;
+    let mut calls = Vec::new();
+    for _ in 0..3 {
+        for (platform, prefix) in [(&a, "a"), (&b, "b")] {
+            for i in 0..50 {
+                let mut client =
+                    pb::posting_service_client::PostingServiceClient::new(channel.clone());
+                let (name, key) = (
+                    platform.posting_name(&format!("x-{i}")),
+                    platform.key.clone(),
+                );
+                let expected = format!("{prefix} {i}");
+                calls.push(tokio::spawn(async move {
+                    let answer = client
+                        .get_posting(authed(pb::GetPostingRequest { name: name.clone() }, &key))
+                        .await;
+                    (name, expected, answer)
+                }));
+            }
+        }
+    }
+    let (mut found, mut missing) = (0, 0);
+    for call in calls {
+        let (name, expected, answer) = call.await.unwrap();
+        match answer {
+            Ok(response) => {
+                let posting = response.into_inner().posting.unwrap();
+                assert_eq!(posting.name, name);
+                assert_eq!(posting.title, expected, "{name}");
+                found += 1;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::NotFound, "{name}: {status:?}");
+                missing += 1;
+            }
+        }
+    }
+    assert_eq!((found, missing), (3 * (40 + 10), 3 * (10 + 40)));
+
+    // A read asked for after a write returns what it wrote.
+    app.push_postings(&b, vec![posting("x-3", "b 3 renamed", &e1)])
+        .await;
+    assert_eq!(app.get_posting(&b, "x-3").await.title, "b 3 renamed");
+    assert_eq!(app.get_posting(&a, "x-3").await.title, "a 3");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn concurrent_copies_from_several_platforms_still_form_one_opening() {
     let app = TestApp::spawn().await;

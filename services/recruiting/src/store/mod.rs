@@ -13,6 +13,7 @@ use std::{collections::BTreeMap, future::Future};
 
 use talent_server::{ApiError, FieldViolations};
 
+mod coalesce;
 pub mod sql;
 
 pub use sql::{PgStore, SqliteStore};

@@ -13,16 +13,28 @@
 //!   an outbox lock just before appending events, held until commit, so that
 //!   outbox sequence numbers are handed out in commit order.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use sqlx::{QueryBuilder, Row};
 use talent_server::PerBatch;
 
-use super::*;
+use super::{
+    coalesce::{Coalesced, Load, PointReads},
+    *,
+};
 use crate::{
     events::{self, OutboxEvent},
     pii::Cipher,
 };
+
+/// How many coalesced point reads (`get_posting`) run at once; the
+/// lookups that arrive meanwhile wait for the next batch.
+const POINT_READ_BATCHES: usize = 2;
+/// The most lookups one coalesced read carries.
+const POINT_READ_KEYS: usize = 128;
 
 /// How long a request id is remembered: 7 days.
 const REQUEST_ID_RETENTION_MICROS: i64 = 7 * crate::validate::DAY_MICROS;
@@ -84,11 +96,18 @@ macro_rules! sql_store {
             pub struct $Store {
                 pool: Pool,
                 cipher: Cipher,
+                /// `get_posting`'s lookups, by (platform, external id).
+                postings: Arc<PointReads<(String, String), PostingRecord>>,
             }
 
             impl $Store {
                 pub fn new(pool: Pool, cipher: Cipher) -> Self {
-                    Self { pool, cipher }
+                    let postings = Arc::new(PointReads::new(
+                        POINT_READ_BATCHES,
+                        POINT_READ_KEYS,
+                        read_postings(pool.clone()),
+                    ));
+                    Self { pool, cipher, postings }
                 }
 
                 /// A writing transaction.
@@ -322,18 +341,18 @@ macro_rules! sql_store {
             /// read all the platform's rows for every batch: 22 ms a batch
             /// at 60,000 postings, growing with the table. SQLite searches
             /// the index once per listed id.
-            fn by_external_ids(
+            fn by_external_ids<'a>(
                 columns: &str,
                 table: &str,
                 platform: &str,
-                ids: &HashSet<String>,
+                ids: impl IntoIterator<Item = &'a String>,
             ) -> QueryBuilder<Db> {
                 let mut builder: QueryBuilder<Db>;
                 if PG {
                     builder = QueryBuilder::new("SELECT r.* FROM ");
                     <Db as BatchSql>::push_text_rows(
                         &mut builder,
-                        vec![ids.iter().cloned().collect()],
+                        vec![ids.into_iter().cloned().collect()],
                     );
                     builder.push(format_args!(
                         " AS k (id) CROSS JOIN LATERAL (SELECT {columns} FROM {table} \
@@ -354,6 +373,41 @@ macro_rules! sql_store {
                     builder.push(")");
                 }
                 builder
+            }
+
+            /// Reads the postings of coalesced `get_posting` lookups: one
+            /// statement per platform among them. On SQLite, whose `IN`
+            /// list has one parameter per id, the list is padded to a power
+            /// of two by repeating an id, so that a handful of prepared
+            /// statements serve every batch size.
+            fn read_postings(pool: Pool) -> Load<(String, String), PostingRecord> {
+                Arc::new(move |keys: Vec<(String, String)>| {
+                    let pool = pool.clone();
+                    Box::pin(async move {
+                        let mut by_platform: HashMap<String, Vec<String>> = HashMap::new();
+                        for (platform, id) in keys {
+                            by_platform.entry(platform).or_default().push(id);
+                        }
+                        let mut found = HashMap::new();
+                        for (platform, mut ids) in by_platform {
+                            if !PG {
+                                let padded = ids.len().next_power_of_two();
+                                let first = ids[0].clone();
+                                ids.resize(padded, first);
+                            }
+                            let mut builder =
+                                by_external_ids(posting_columns!(), "postings", &platform, &ids);
+                            for row in builder.build().fetch_all(&pool).await? {
+                                let posting = posting_from_row(&row)?;
+                                found.insert(
+                                    (platform.clone(), posting.external_id.clone()),
+                                    posting,
+                                );
+                            }
+                        }
+                        Ok(found)
+                    })
+                })
             }
 
             /// The platform's postings with these external ids.
@@ -1724,6 +1778,11 @@ macro_rules! sql_store {
                     platform: String,
                     external_id: String,
                 ) -> StoreResult<Option<PostingRecord>> {
+                    match self.postings.get((platform.clone(), external_id.clone())).await {
+                        Coalesced::Found(posting) => return Ok(Some(posting)),
+                        Coalesced::Missing => return Ok(None),
+                        Coalesced::Failed => {}
+                    }
                     let row = sqlx::query(concat!(
                         "SELECT ",
                         posting_columns!(),
