@@ -1355,3 +1355,149 @@ fn check_row(
         cohort: i64::from(codes::date_of_day(day).year()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use talent_proto::google::r#type::Date;
+    use talent_server::Db;
+
+    use super::*;
+    use crate::store::test_db::{database, migrate};
+
+    const PLATFORM: &str = "p";
+
+    /// A valid unified social credit code.
+    fn employer() -> String {
+        const CHARS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+        const WEIGHTS: [u32; 17] = [
+            1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+        ];
+        let body = "91370200000000001";
+        let sum: u32 = body
+            .bytes()
+            .zip(WEIGHTS)
+            .map(|(b, w)| u32::from(b - b'0') * w)
+            .sum();
+        format!("{body}{}", CHARS[((31 - sum % 31) % 31) as usize] as char)
+    }
+
+    fn event(n: u64, payload: Payload) -> ev::Event {
+        ev::Event {
+            event_id: format!("00000000-0000-4000-8000-{n:012x}"),
+            source: "recruiting".into(),
+            sequence: n,
+            occurred_at: Some(prost_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 0,
+            }),
+            recorded_at: Some(prost_types::Timestamp {
+                seconds: 1_700_000_000 + n as i64,
+                nanos: 0,
+            }),
+            platform_id: PLATFORM.into(),
+            payload: Some(payload),
+        }
+    }
+
+    fn date(month: i32) -> Option<Date> {
+        Some(Date {
+            year: 2025,
+            month,
+            day: 1,
+        })
+    }
+
+    async fn count(db: &Db, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match db {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// Group commit applies several request messages in one transaction,
+    /// so one `publish` can touch more persons and employments than one
+    /// key list of a bulk statement holds (2,000): each list is cut in
+    /// chunks, and every event must still be applied once.
+    #[tokio::test]
+    async fn a_transaction_past_one_key_list_applies_every_event_once() {
+        const PERSONS: u64 = 2_500;
+        let (db, _guard) = database().await;
+        migrate(&db, None).await;
+        let store = Store::new(db.clone());
+        let settings = IngestSettings {
+            person_key_secret: "test".into(),
+            city_prefix: "3702".into(),
+        };
+        let employment = |n: u64| format!("platforms/{PLATFORM}/employments/e-{n}");
+        let person = |n: u64| format!("{n:064x}");
+        let hires: Vec<ev::Event> = (0..PERSONS)
+            .map(|n| {
+                event(
+                    n + 1,
+                    Payload::Hired(ev::Hired {
+                        employment: employment(n),
+                        person_key: person(n),
+                        employer_credit_code: employer(),
+                        workplace_district: "370212".into(),
+                        industry: "C39".into(),
+                        start_date: date(1),
+                        reporting_platform_id: PLATFORM.into(),
+                        ..Default::default()
+                    }),
+                )
+            })
+            .collect();
+        let outcomes = |acks: Vec<pb::EventAck>| -> BTreeMap<i32, usize> {
+            let mut out = BTreeMap::new();
+            for ack in acks {
+                *out.entry(ack.outcome).or_default() += 1;
+            }
+            out
+        };
+        let applied = pb::EventOutcome::Applied as i32;
+        let duplicate = pb::EventOutcome::Duplicate as i32;
+
+        let acks = publish(&store, &settings, &hires).await.unwrap();
+        assert_eq!(outcomes(acks), BTreeMap::from([(applied, 2_500)]));
+        // Every hire separated, and the hires sent again, in one call:
+        // the separations read and lock what the hires stored.
+        let mut next: Vec<ev::Event> = (0..PERSONS)
+            .map(|n| {
+                event(
+                    PERSONS + n + 1,
+                    Payload::Separated(ev::Separated {
+                        employment: employment(n),
+                        person_key: person(n),
+                        end_date: date(7),
+                        revision: 1,
+                    }),
+                )
+            })
+            .collect();
+        next.extend(hires.iter().cloned());
+        let acks = publish(&store, &settings, &next).await.unwrap();
+        assert_eq!(
+            outcomes(acks),
+            BTreeMap::from([(applied, 2_500), (duplicate, 2_500)])
+        );
+
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM applied_events").await,
+            5_000
+        );
+        assert_eq!(
+            count(
+                &db,
+                "SELECT COUNT(*) FROM employments WHERE hired = 1 AND in_city = 1 \
+                 AND end_day IS NOT NULL AND end_revision = 1"
+            )
+            .await,
+            2_500
+        );
+        assert_eq!(
+            count(&db, "SELECT COUNT(DISTINCT person_key) FROM employments").await,
+            2_500
+        );
+    }
+}

@@ -986,6 +986,101 @@ impl Tx {
     }
 }
 
+/// A fresh database for a test, on the back end the test suite runs on
+/// (`TALENT_TEST_POSTGRES_URL` set: PostgreSQL, else SQLite).
+#[cfg(test)]
+pub(crate) mod test_db {
+    use sqlx::migrate::Migrator;
+
+    use super::*;
+
+    const POSTGRES_URL_VAR: &str = "TALENT_TEST_POSTGRES_URL";
+
+    /// A fresh, empty database (see [`migrate`]), and a guard that drops
+    /// it (PostgreSQL) or its folder (SQLite).
+    pub(crate) async fn database() -> (Db, Box<dyn std::any::Any>) {
+        match std::env::var(POSTGRES_URL_VAR) {
+            Ok(server) if !server.is_empty() => {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let name = format!(
+                    "talent_test_metrics_{}_{}_{}",
+                    std::process::id(),
+                    codes::now_micros(),
+                    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                );
+                let admin = sqlx::PgPool::connect(&server).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let (base, _) = server.rsplit_once('/').unwrap();
+                let pool = sqlx::PgPool::connect(&format!("{base}/{name}"))
+                    .await
+                    .unwrap();
+                /// Drops the database from a runtime of its own (drop is
+                /// not async).
+                struct DropDatabase(Option<(String, String)>);
+                impl Drop for DropDatabase {
+                    fn drop(&mut self) {
+                        let Some((server, name)) = self.0.take() else {
+                            return;
+                        };
+                        std::thread::spawn(move || {
+                            tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                                .unwrap()
+                                .block_on(async move {
+                                    let admin = sqlx::PgPool::connect(&server).await?;
+                                    let sql =
+                                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                                        .execute(&admin)
+                                        .await?;
+                                    admin.close().await;
+                                    Ok::<_, sqlx::Error>(())
+                                })
+                        })
+                        .join()
+                        .expect("the clean-up thread ends")
+                        .expect("dropping the test database");
+                    }
+                }
+                (
+                    Db::Postgres(pool),
+                    Box::new(DropDatabase(Some((server, name)))),
+                )
+            }
+            _ => {
+                let dir = tempfile::tempdir().unwrap();
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(dir.path().join("metrics.db"))
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+                let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+                (Db::Sqlite(pool), Box::new(dir))
+            }
+        }
+    }
+
+    /// Runs the migrations up to (and including) version `to`, or all.
+    pub(crate) async fn migrate(db: &Db, to: Option<i64>) {
+        let run = |m: &'static Migrator| async move {
+            match (db, to) {
+                (Db::Sqlite(p), Some(v)) => m.run_to(v, p).await,
+                (Db::Sqlite(p), None) => m.run(p).await,
+                (Db::Postgres(p), Some(v)) => m.run_to(v, p).await,
+                (Db::Postgres(p), None) => m.run(p).await,
+            }
+        };
+        match db {
+            Db::Sqlite(_) => run(crate::MIGRATIONS.sqlite).await.unwrap(),
+            Db::Postgres(_) => run(crate::MIGRATIONS.postgres).await.unwrap(),
+        }
+    }
+}
+
 /// The running totals of graduate outcomes (`agg_outcome_roll`) against
 /// the day-level rows they summarise, on the back end the test suite runs
 /// on (`TALENT_TEST_POSTGRES_URL` set: PostgreSQL, else SQLite).
@@ -993,12 +1088,11 @@ impl Tx {
 mod outcome_roll_tests {
     use std::collections::BTreeMap;
 
-    use sqlx::migrate::Migrator;
-
-    use super::*;
+    use super::{
+        test_db::{database, migrate},
+        *,
+    };
     use crate::domain::{BEGINNING, NONE, OUTSIDE};
-
-    const POSTGRES_URL_VAR: &str = "TALENT_TEST_POSTGRES_URL";
 
     /// xorshift64*: deterministic, so a failure replays.
     struct Rng(u64);
@@ -1119,87 +1213,6 @@ mod outcome_roll_tests {
         let mut rows: Vec<OutcomeRow> = rows.rows.into_iter().filter(|r| r.6 != 0).collect();
         rows.sort();
         rows
-    }
-
-    /// A fresh database migrated up to (and including) `version`, and a
-    /// guard that drops it (PostgreSQL) or its folder (SQLite).
-    async fn database() -> (Db, Box<dyn std::any::Any>) {
-        match std::env::var(POSTGRES_URL_VAR) {
-            Ok(server) if !server.is_empty() => {
-                let name = format!(
-                    "talent_test_outcome_roll_{}_{}",
-                    std::process::id(),
-                    codes::now_micros()
-                );
-                let admin = sqlx::PgPool::connect(&server).await.unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&admin)
-                    .await
-                    .unwrap();
-                admin.close().await;
-                let (base, _) = server.rsplit_once('/').unwrap();
-                let pool = sqlx::PgPool::connect(&format!("{base}/{name}"))
-                    .await
-                    .unwrap();
-                /// Drops the database from a runtime of its own (drop is
-                /// not async).
-                struct DropDatabase(Option<(String, String)>);
-                impl Drop for DropDatabase {
-                    fn drop(&mut self) {
-                        let Some((server, name)) = self.0.take() else {
-                            return;
-                        };
-                        std::thread::spawn(move || {
-                            tokio::runtime::Builder::new_current_thread()
-                                .enable_all()
-                                .build()
-                                .unwrap()
-                                .block_on(async move {
-                                    let admin = sqlx::PgPool::connect(&server).await?;
-                                    let sql =
-                                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                                        .execute(&admin)
-                                        .await?;
-                                    admin.close().await;
-                                    Ok::<_, sqlx::Error>(())
-                                })
-                        })
-                        .join()
-                        .expect("the clean-up thread ends")
-                        .expect("dropping the test database");
-                    }
-                }
-                (
-                    Db::Postgres(pool),
-                    Box::new(DropDatabase(Some((server, name)))),
-                )
-            }
-            _ => {
-                let dir = tempfile::tempdir().unwrap();
-                let options = sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(dir.path().join("metrics.db"))
-                    .create_if_missing(true)
-                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-                let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-                (Db::Sqlite(pool), Box::new(dir))
-            }
-        }
-    }
-
-    async fn migrate(db: &Db, to: Option<i64>) {
-        let run = |m: &'static Migrator| async move {
-            match (db, to) {
-                (Db::Sqlite(p), Some(v)) => m.run_to(v, p).await,
-                (Db::Sqlite(p), None) => m.run(p).await,
-                (Db::Postgres(p), Some(v)) => m.run_to(v, p).await,
-                (Db::Postgres(p), None) => m.run(p).await,
-            }
-        };
-        match db {
-            Db::Sqlite(_) => run(crate::MIGRATIONS.sqlite).await.unwrap(),
-            Db::Postgres(_) => run(crate::MIGRATIONS.postgres).await.unwrap(),
-        }
     }
 
     /// Outcomes written before migration 0003 (rolled up by the migration)
