@@ -136,6 +136,11 @@ async fn scenario(
     )
     .await?;
     let unary_rate = sizes.unary as f64 / began.elapsed().as_secs_f64();
+    eprintln!(
+        "bench: relay, unary: {} hires in {:.2} s",
+        sizes.unary,
+        began.elapsed().as_secs_f64()
+    );
     applied.settle().await?;
 
     // (a) Throughput: a fixed number of hires as fast as the API takes them.
@@ -155,6 +160,10 @@ async fn scenario(
     let samples = sampler.await??;
     let api_rate = sizes.hires as f64 / pushed_in;
     let (rate, window, reached) = steady_rate(&samples, before, sizes.hires);
+    eprintln!(
+        "bench: relay, throughput: {} hires pushed in {pushed_in:.2} s, {rate:.0} events/s applied",
+        sizes.hires
+    );
     rows.push(Row {
         scenario: 3,
         figure: "relay: events applied per second".into(),
@@ -222,6 +231,10 @@ async fn scenario(
         sizes.catch_up,
     )
     .await?;
+    eprintln!(
+        "bench: relay, lag: {persons} hires at {half:.0}/s, p50 {:.3} s, p99 {:.3} s",
+        lag.p50, lag.p99
+    );
     let rate_note = if half < TARGET_RATE / 2.0 {
         format!("{half:.0} hires/s: half the applied rate above (below half the target)")
     } else {
