@@ -136,22 +136,9 @@ where
         }
     }
     match load(keys).await {
-        Ok(mut found) => {
-            // The last asker of a key takes the value, the others a copy.
-            let mut askers: HashMap<K, usize> = HashMap::with_capacity(batch.len());
-            for lookup in &batch {
-                *askers.entry(lookup.key.clone()).or_default() += 1;
-            }
+        Ok(found) => {
             for Lookup { key, answer } in batch {
-                let left = askers.get_mut(&key).map(|n| {
-                    *n -= 1;
-                    *n
-                });
-                let value = if left == Some(0) {
-                    found.remove(&key)
-                } else {
-                    found.get(&key).cloned()
-                };
+                let value = found.get(&key).cloned();
                 // A caller that stopped waiting dropped its receiver.
                 let _ = answer.send(value.map_or(Coalesced::Missing, Coalesced::Found));
             }
