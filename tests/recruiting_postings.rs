@@ -1166,6 +1166,73 @@ async fn each_stream_message_sees_what_the_messages_before_it_stored() {
     app.stop().await;
 }
 
+/// Full messages sent without waiting for answers: the service may store
+/// the ones waiting together (up to 4,000 postings in one transaction);
+/// whatever it groups, each message's results are those of the messages
+/// applied one after the other.
+#[tokio::test]
+async fn full_messages_in_flight_decide_as_if_stored_one_by_one() {
+    let app = TestApp::spawn().await;
+    let (a, _, e1, e2) = setup(&app).await;
+    let mut client = app.recruiting().await.postings;
+    let job = |i: usize, headcount: i32| pb::Posting {
+        headcount,
+        ..posting(
+            &format!("g-{i}"),
+            &format!("Job {}", i % 37),
+            if i.is_multiple_of(2) { &e1 } else { &e2 },
+        )
+    };
+    // 1: g-0..999 new. 2: g-500..1499, the first half with a new
+    // headcount. 3: message 1 again: g-0..499 as stored, g-500..999 back
+    // to headcount 1. 4: message 3 again, all as stored.
+    let first: Vec<pb::Posting> = (0..1000).map(|i| job(i, 1)).collect();
+    let messages = vec![
+        first.clone(),
+        (500..1500).map(|i| job(i, 2)).collect(),
+        first.clone(),
+        first,
+    ];
+    let responses = client
+        .upsert_postings(authed(
+            tokio_stream::iter(
+                messages
+                    .into_iter()
+                    .map(|postings| pb::UpsertPostingsRequest { postings }),
+            ),
+            &a.key,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let responses: Vec<pb::UpsertPostingsResponse> =
+        tokio_stream::StreamExt::collect::<Result<Vec<_>, _>>(responses)
+            .await
+            .unwrap();
+    use pb::UpsertOutcome::{Created, Unchanged, Updated};
+    let expected = [
+        vec![Created; 1000],
+        [vec![Updated; 500], vec![Created; 500]].concat(),
+        [vec![Unchanged; 500], vec![Updated; 500]].concat(),
+        vec![Unchanged; 1000],
+    ];
+    assert_eq!(responses.len(), expected.len());
+    for (n, (response, expected)) in responses.iter().zip(&expected).enumerate() {
+        assert_eq!(&outcomes(&response.results), expected, "message {n}");
+        let indexes: Vec<i32> = response.results.iter().map(|r| r.index).collect();
+        assert_eq!(indexes, (0..1000).collect::<Vec<i32>>(), "message {n}");
+    }
+    assert_eq!(responses[1].results[0].external_id, "g-500");
+    // 1,500 published, 500 headcount changes and 500 changed back.
+    let payloads = app.outbox_payloads().await;
+    let kinds = payloads.iter().map(|p| facts(p).0);
+    assert_eq!(kinds.clone().filter(|k| *k == "published").count(), 1500);
+    assert_eq!(kinds.filter(|k| *k == "updated").count(), 1000);
+    assert_eq!(app.get_posting(&a, "g-700").await.headcount, 1);
+    assert_eq!(app.get_posting(&a, "g-1200").await.headcount, 2);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn an_oversized_stream_message_is_resource_exhausted_after_earlier_ones_commit() {
     let app = TestApp::spawn_with(support::Options {

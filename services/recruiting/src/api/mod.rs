@@ -85,7 +85,7 @@ pub type BatchStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 /// read are finished, then the stream ends with UNAVAILABLE and the
 /// platform reconnects.
 pub fn serve_batches<In, P, Out>(
-    mut inbound: Streaming<In>,
+    inbound: Streaming<In>,
     draining: CancellationToken,
     prepare: impl Fn(In) -> Result<P, ApiError> + Send + 'static,
     store: impl Fn(P) -> BoxFuture<'static, Result<Out, ApiError>> + Send + 'static,
@@ -95,8 +95,116 @@ where
     P: Send + 'static,
     Out: Send + 'static,
 {
-    let (prepared, mut to_store) = tokio::sync::mpsc::channel::<Result<P, Status>>(1);
+    let mut to_store = read_prepared(inbound, draining, prepare, 1);
     let (answers, receiver) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(async move {
+        while let Some(item) = to_store.recv().await {
+            let answer = match item {
+                Ok(batch) => store(batch).await.map_err(status),
+                Err(err) => Err(err),
+            };
+            let last = answer.is_err();
+            if answers.send(answer).await.is_err() || last {
+                break;
+            }
+        }
+    });
+    Box::pin(ReceiverStream::new(receiver))
+}
+
+/// Messages of one stream stored together at most (see
+/// [`serve_grouped_batches`]); with 1,000 items a message, a store call
+/// sees at most 4,000 items.
+pub const GROUP_MESSAGES: usize = 4;
+
+/// [`serve_batches`] with group commit: the messages that are already
+/// validated and waiting when the store becomes free (up to
+/// [`GROUP_MESSAGES`]) go to `store` together, which applies them in
+/// order in one transaction and returns one answer per message. A stream
+/// whose client keeps several messages in flight then pays one
+/// transaction (one commit, one set of reads and writes) per group
+/// instead of per message; a client that waits for each answer still
+/// gets its message stored alone, at once. Every answer is sent after
+/// its group committed, in message order. A message that fails
+/// validation or a broken stream ends the stream after the answers of the
+/// messages before it (their group is stored first); a group the store
+/// fails ends the stream with that error, and nothing of the group was
+/// written.
+pub fn serve_grouped_batches<In, P, Out>(
+    inbound: Streaming<In>,
+    draining: CancellationToken,
+    prepare: impl Fn(In) -> Result<P, ApiError> + Send + 'static,
+    store: impl Fn(Vec<P>) -> BoxFuture<'static, Result<Vec<Out>, ApiError>> + Send + 'static,
+) -> BatchStream<Out>
+where
+    In: Send + 'static,
+    P: Send + 'static,
+    Out: Send + 'static,
+{
+    let mut to_store = read_prepared(inbound, draining, prepare, GROUP_MESSAGES);
+    let (answers, receiver) = tokio::sync::mpsc::channel(GROUP_MESSAGES);
+    tokio::spawn(async move {
+        while let Some(first) = to_store.recv().await {
+            let (group, failed) = take_group(first, &mut to_store, GROUP_MESSAGES);
+            if !group.is_empty() {
+                match store(group).await {
+                    Ok(outs) => {
+                        for out in outs {
+                            if answers.send(Ok(out)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        let _ = answers.send(Err(status(err))).await;
+                        return;
+                    }
+                }
+            }
+            if let Some(err) = failed {
+                let _ = answers.send(Err(err)).await;
+                return;
+            }
+        }
+    });
+    Box::pin(ReceiverStream::new(receiver))
+}
+
+/// `first` and the prepared messages already waiting behind it, up to
+/// `max` messages; a waiting error ends the group and is returned beside
+/// it (nothing after it is taken).
+fn take_group<P>(
+    first: Result<P, Status>,
+    waiting: &mut tokio::sync::mpsc::Receiver<Result<P, Status>>,
+    max: usize,
+) -> (Vec<P>, Option<Status>) {
+    let mut group = Vec::with_capacity(max);
+    let mut next = Some(first);
+    while let Some(item) = next.take() {
+        match item {
+            Ok(message) => group.push(message),
+            Err(err) => return (group, Some(err)),
+        }
+        if group.len() < max {
+            next = waiting.try_recv().ok();
+        }
+    }
+    (group, None)
+}
+
+/// Spawns the reading stage: each inbound message is prepared and queued
+/// (at most `queue` waiting); the first error is queued last.
+fn read_prepared<In, P>(
+    mut inbound: Streaming<In>,
+    draining: CancellationToken,
+    prepare: impl Fn(In) -> Result<P, ApiError> + Send + 'static,
+    queue: usize,
+) -> tokio::sync::mpsc::Receiver<Result<P, Status>>
+where
+    In: Send + 'static,
+    P: Send + 'static,
+{
+    let (prepared, to_store) = tokio::sync::mpsc::channel::<Result<P, Status>>(queue);
     tokio::spawn(async move {
         loop {
             let item = tokio::select! {
@@ -115,19 +223,7 @@ where
             }
         }
     });
-    tokio::spawn(async move {
-        while let Some(item) = to_store.recv().await {
-            let answer = match item {
-                Ok(batch) => store(batch).await.map_err(status),
-                Err(err) => Err(err),
-            };
-            let last = answer.is_err();
-            if answers.send(answer).await.is_err() || last {
-                break;
-            }
-        }
-    });
-    Box::pin(ReceiverStream::new(receiver))
+    to_store
 }
 
 /// The `google.rpc.Status` of a rejected batch item, with field paths under
@@ -279,4 +375,56 @@ pub fn request_id(value: &str, field: &str, violations: &mut FieldViolations) ->
 /// A SHA-256 fingerprint of a request's canonical form, for request ids.
 pub fn fingerprint(canonical: &impl std::fmt::Debug) -> Vec<u8> {
     Sha256::digest(format!("{canonical:?}")).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::{Code, Status};
+
+    use super::take_group;
+
+    /// A queue holding `items`, as the reading stage leaves it.
+    fn queued(items: Vec<Result<u32, Status>>) -> tokio::sync::mpsc::Receiver<Result<u32, Status>> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        for item in items {
+            sender.try_send(item).expect("room in the queue");
+        }
+        receiver
+    }
+
+    #[test]
+    fn a_group_takes_what_waits_up_to_its_size() {
+        let mut waiting = queued((2..=6).map(Ok).collect());
+        let (group, failed) = take_group(Ok(1), &mut waiting, 4);
+        assert_eq!(group, [1, 2, 3, 4]);
+        assert!(failed.is_none());
+        let (group, failed) = take_group(waiting.try_recv().unwrap(), &mut waiting, 4);
+        assert_eq!(group, [5, 6]);
+        assert!(failed.is_none());
+    }
+
+    #[test]
+    fn a_message_with_nothing_behind_it_is_a_group_of_one() {
+        let mut waiting = queued(Vec::new());
+        let (group, failed) = take_group(Ok(7), &mut waiting, 4);
+        assert_eq!(group, [7]);
+        assert!(failed.is_none());
+    }
+
+    #[test]
+    fn an_error_ends_the_group_and_nothing_after_it_is_taken() {
+        let mut waiting = queued(vec![
+            Ok(2),
+            Err(Status::invalid_argument("bad message")),
+            Ok(4),
+        ]);
+        let (group, failed) = take_group(Ok(1), &mut waiting, 4);
+        assert_eq!(group, [1, 2]);
+        assert_eq!(failed.map(|s| s.code()), Some(Code::InvalidArgument));
+        assert_eq!(waiting.try_recv().ok().map(Result::unwrap), Some(4));
+
+        let (group, failed) = take_group(Err(Status::unavailable("closing")), &mut waiting, 4);
+        assert!(group.is_empty());
+        assert_eq!(failed.map(|s| s.code()), Some(Code::Unavailable));
+    }
 }

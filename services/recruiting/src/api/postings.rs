@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::{
     BatchStream, Context, check_parent, employers::outcome_pb, item_status, own_child, page_token,
-    parse_child_name, read_page_token, serve_batches, status, violations_of,
+    parse_child_name, read_page_token, serve_grouped_batches, status, violations_of,
 };
 use crate::{
     store::{
@@ -286,19 +286,39 @@ async fn store<S: RecruitingStore>(
     platform: &str,
     prepared: Prepared,
 ) -> Result<Vec<pb::PostingResult>, ApiError> {
-    let Prepared {
-        now,
-        mut results,
-        valid,
-        positions,
-    } = prepared;
-    if !valid.is_empty() {
-        let ids: Vec<String> = valid.iter().map(|p| p.external_id.clone()).collect();
-        let stored = ctx
-            .store
+    let mut answers = store_group(ctx, platform, vec![prepared]).await?;
+    Ok(answers.pop().unwrap_or_default())
+}
+
+/// Stores the valid postings of several messages in one store
+/// transaction, applied in message order as one batch (a posting repeated
+/// in a later message sees what the earlier one stored, as it would in
+/// its own transaction after it); the results of each message, in order.
+async fn store_group<S: RecruitingStore>(
+    ctx: &Context<S>,
+    platform: &str,
+    group: Vec<Prepared>,
+) -> Result<Vec<Vec<pb::PostingResult>>, ApiError> {
+    let now = group.iter().map(|p| p.now).max().unwrap_or_else(now_micros);
+    let mut valid = Vec::new();
+    let mut messages = Vec::with_capacity(group.len());
+    for prepared in group {
+        valid.extend(prepared.valid);
+        messages.push((prepared.results, prepared.positions));
+    }
+    let ids: Vec<String> = valid.iter().map(|p| p.external_id.clone()).collect();
+    let mut stored = if valid.is_empty() {
+        Vec::new()
+    } else {
+        ctx.store
             .upsert_postings(platform.to_owned(), valid, now)
-            .await?;
-        for ((index, external_id), result) in positions.into_iter().zip(ids).zip(stored) {
+            .await?
+    }
+    .into_iter()
+    .zip(ids);
+    let mut answers = Vec::with_capacity(messages.len());
+    for (mut results, positions) in messages {
+        for (index, (result, external_id)) in positions.into_iter().zip(stored.by_ref()) {
             results[index] = Some(match result {
                 Ok(summary) => pb::PostingResult {
                     index: i32::try_from(index).unwrap_or(i32::MAX),
@@ -315,8 +335,9 @@ async fn store<S: RecruitingStore>(
                 ),
             });
         }
+        answers.push(results.into_iter().flatten().collect());
     }
-    Ok(results.into_iter().flatten().collect())
+    Ok(answers)
 }
 
 fn rejected(
@@ -363,15 +384,18 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         let ctx = self.0.clone();
         let draining = ctx.draining.clone();
         let owner = platform.clone();
-        Ok(Response::new(serve_batches(
+        Ok(Response::new(serve_grouped_batches(
             request.into_inner(),
             draining,
             move |message: pb::UpsertPostingsRequest| prepare(&owner, message.postings),
-            move |prepared| {
+            move |group| {
                 let (ctx, platform) = (ctx.clone(), platform.clone());
                 Box::pin(async move {
-                    let results = store(&ctx, &platform, prepared).await?;
-                    Ok(pb::UpsertPostingsResponse { results })
+                    let answers = store_group(&ctx, &platform, group).await?;
+                    Ok(answers
+                        .into_iter()
+                        .map(|results| pb::UpsertPostingsResponse { results })
+                        .collect())
                 })
             },
         )))
