@@ -538,3 +538,90 @@ async fn erasure_removes_personal_data_everywhere_and_export_shows_what_is_held(
     assert_eq!(unauthenticated.code(), Code::Unauthenticated);
     app.stop().await;
 }
+
+/// Messages sent without waiting for answers may be stored together in one
+/// transaction; whatever the service groups, the outcomes and the events
+/// are those of the same messages sent one at a time, each after the
+/// answer to the one before.
+#[tokio::test]
+async fn messages_in_flight_decide_as_if_sent_one_at_a_time() {
+    let app = TestApp::spawn().await;
+    let a = app.create_platform("a").await;
+    let b = app.create_platform("b").await;
+    let batch = |ids: std::ops::Range<usize>, consent: bool| -> Vec<pb::Resume> {
+        ids.map(|i| {
+            resume(
+                &format!("r-{i}"),
+                if i % 3 == 0 { ID_1 } else { ID_2 },
+                consent,
+            )
+        })
+        .collect()
+    };
+    // New, then half of them again with consent withdrawn beside new
+    // ones, then the first message twice.
+    let messages = vec![
+        batch(0..300, true),
+        batch(150..450, false),
+        batch(0..300, true),
+        batch(0..300, true),
+    ];
+
+    let before = app.outbox().await.len();
+    let mut grouped = client(&app)
+        .await
+        .upsert_resumes(authed(
+            tokio_stream::iter(
+                messages
+                    .clone()
+                    .into_iter()
+                    .map(|resumes| pb::UpsertResumesRequest { resumes }),
+            ),
+            &a.key,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut in_flight = Vec::new();
+    while let Some(response) = grouped.message().await.unwrap() {
+        in_flight.push(response.results);
+    }
+    let events_in_flight = app.outbox().await.len() - before;
+
+    let before = app.outbox().await.len();
+    let mut one_at_a_time = Vec::new();
+    for resumes in messages {
+        one_at_a_time.push(push(&app, &b, resumes).await);
+    }
+    let events_one_at_a_time = app.outbox().await.len() - before;
+
+    let outcomes = |answers: &[Vec<pb::ResumeResult>]| -> Vec<Vec<(String, pb::UpsertOutcome)>> {
+        answers
+            .iter()
+            .map(|results| {
+                results
+                    .iter()
+                    .map(|r| (r.external_id.clone(), r.outcome()))
+                    .collect()
+            })
+            .collect()
+    };
+    assert_eq!(outcomes(&in_flight), outcomes(&one_at_a_time));
+    use pb::UpsertOutcome::{Created, Unchanged, Updated};
+    let seen: Vec<Vec<pb::UpsertOutcome>> = in_flight
+        .iter()
+        .map(|results| results.iter().map(|r| r.outcome()).collect())
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            vec![Created; 300],
+            [vec![Updated; 150], vec![Created; 150]].concat(),
+            [vec![Unchanged; 150], vec![Updated; 150]].concat(),
+            vec![Unchanged; 300],
+        ]
+    );
+    assert!(events_in_flight > 0);
+    assert_eq!(events_in_flight, events_one_at_a_time);
+    app.stop().await;
+}

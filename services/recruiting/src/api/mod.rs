@@ -76,61 +76,29 @@ pub fn status(err: impl Into<ApiError>) -> Status {
 /// The answers of a client-streaming batch upsert.
 pub type BatchStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
-/// Serves a stream of batch messages in two stages joined by a
-/// one-message queue, so that the reading task decodes and validates
-/// message N+1 (`prepare`) while the writing task has message N in the
-/// store (`store`); the store sees the messages one at a time, in order.
-/// Answers keep the order of the messages, and the first error ends the
-/// stream after the answers before it. On shutdown the batches already
-/// read are finished, then the stream ends with UNAVAILABLE and the
-/// platform reconnects.
-pub fn serve_batches<In, P, Out>(
-    inbound: Streaming<In>,
-    draining: CancellationToken,
-    prepare: impl Fn(In) -> Result<P, ApiError> + Send + 'static,
-    store: impl Fn(P) -> BoxFuture<'static, Result<Out, ApiError>> + Send + 'static,
-) -> BatchStream<Out>
-where
-    In: Send + 'static,
-    P: Send + 'static,
-    Out: Send + 'static,
-{
-    let mut to_store = read_prepared(inbound, draining, prepare, 1);
-    let (answers, receiver) = tokio::sync::mpsc::channel(2);
-    tokio::spawn(async move {
-        while let Some(item) = to_store.recv().await {
-            let answer = match item {
-                Ok(batch) => store(batch).await.map_err(status),
-                Err(err) => Err(err),
-            };
-            let last = answer.is_err();
-            if answers.send(answer).await.is_err() || last {
-                break;
-            }
-        }
-    });
-    Box::pin(ReceiverStream::new(receiver))
-}
-
 /// Messages of one stream stored together at most (see
-/// [`serve_grouped_batches`]); with 1,000 items a message, a store call
+/// [`serve_batches`]); with 1,000 items a message, a store call
 /// sees at most 4,000 items.
 pub const GROUP_MESSAGES: usize = 4;
 
-/// [`serve_batches`] with group commit: the messages that are already
-/// validated and waiting when the store becomes free (up to
-/// [`GROUP_MESSAGES`]) go to `store` together, which applies them in
-/// order in one transaction and returns one answer per message. A stream
-/// whose client keeps several messages in flight then pays one
-/// transaction (one commit, one set of reads and writes) per group
-/// instead of per message; a client that waits for each answer still
-/// gets its message stored alone, at once. Every answer is sent after
-/// its group committed, in message order. A message that fails
-/// validation or a broken stream ends the stream after the answers of the
-/// messages before it (their group is stored first); a group the store
-/// fails ends the stream with that error, and nothing of the group was
-/// written.
-pub fn serve_grouped_batches<In, P, Out>(
+/// Serves a stream of batch messages in two stages joined by a queue, so
+/// that the reading task decodes and validates the next messages
+/// (`prepare`) while the writing task has earlier ones in the store
+/// (`store`), with group commit: the messages that are already validated
+/// and waiting when the store becomes free (up to [`GROUP_MESSAGES`]) go
+/// to `store` together, which applies them in order in one transaction
+/// and returns one answer per message. A client that keeps several
+/// messages in flight then pays one transaction (one commit, one set of
+/// reads and writes) per group instead of per message; a client that
+/// waits for each answer still gets its message stored alone, at once.
+/// Answers keep the order of the messages, each sent after its group
+/// committed. The first error ends the stream after the answers before
+/// it: a message that fails validation or a broken stream after the
+/// messages before it are stored; a group the store fails with that
+/// error, nothing of the group written. On shutdown the messages already
+/// read are finished, then the stream ends with UNAVAILABLE and the
+/// platform reconnects.
+pub fn serve_batches<In, P, Out>(
     inbound: Streaming<In>,
     draining: CancellationToken,
     prepare: impl Fn(In) -> Result<P, ApiError> + Send + 'static,

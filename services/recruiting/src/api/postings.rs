@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::{
     BatchStream, Context, check_parent, employers::outcome_pb, item_status, own_child, page_token,
-    parse_child_name, read_page_token, serve_grouped_batches, status, violations_of,
+    parse_child_name, read_page_token, serve_batches, status, violations_of,
 };
 use crate::{
     store::{
@@ -384,7 +384,7 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         let ctx = self.0.clone();
         let draining = ctx.draining.clone();
         let owner = platform.clone();
-        Ok(Response::new(serve_grouped_batches(
+        Ok(Response::new(serve_batches(
             request.into_inner(),
             draining,
             move |message: pb::UpsertPostingsRequest| prepare(&owner, message.postings),

@@ -279,26 +279,35 @@ fn prepare(person_key_secret: &[u8], resumes: Vec<pb::Resume>) -> Result<Prepare
     Ok(prepared)
 }
 
-/// Stores a message's valid résumés in one store transaction; one result
-/// per résumé of the message, in order.
-async fn store<S: RecruitingStore>(
+/// Stores the valid résumés of several messages in one store transaction,
+/// applied in message order as one batch (a résumé repeated in a later
+/// message sees what the earlier one stored, as it would in its own
+/// transaction after it); the results of each message, in order.
+async fn store_group<S: RecruitingStore>(
     ctx: &Context<S>,
     platform: &str,
-    prepared: Prepared,
-) -> Result<Vec<pb::ResumeResult>, ApiError> {
-    let Prepared {
-        now,
-        mut results,
-        valid,
-        positions,
-    } = prepared;
-    if !valid.is_empty() {
-        let ids: Vec<String> = valid.iter().map(|r| r.external_id.clone()).collect();
-        let stored = ctx
-            .store
+    group: Vec<Prepared>,
+) -> Result<Vec<Vec<pb::ResumeResult>>, ApiError> {
+    let now = group.iter().map(|p| p.now).max().unwrap_or_else(now_micros);
+    let mut valid = Vec::new();
+    let mut messages = Vec::with_capacity(group.len());
+    for prepared in group {
+        valid.extend(prepared.valid);
+        messages.push((prepared.results, prepared.positions));
+    }
+    let ids: Vec<String> = valid.iter().map(|r| r.external_id.clone()).collect();
+    let mut stored = if valid.is_empty() {
+        Vec::new()
+    } else {
+        ctx.store
             .upsert_resumes(platform.to_owned(), valid, now)
-            .await?;
-        for ((index, external_id), result) in positions.into_iter().zip(ids).zip(stored) {
+            .await?
+    }
+    .into_iter()
+    .zip(ids);
+    let mut answers = Vec::with_capacity(messages.len());
+    for (mut results, positions) in messages {
+        for (index, (result, external_id)) in positions.into_iter().zip(stored.by_ref()) {
             results[index] = Some(match result {
                 Ok(summary) => pb::ResumeResult {
                     index: i32::try_from(index).unwrap_or(i32::MAX),
@@ -315,8 +324,9 @@ async fn store<S: RecruitingStore>(
                 ),
             });
         }
+        answers.push(results.into_iter().flatten().collect());
     }
-    Ok(results.into_iter().flatten().collect())
+    Ok(answers)
 }
 
 fn rejected(index: usize, external_id: String, error: tonic_types::pb::Status) -> pb::ResumeResult {
@@ -486,11 +496,14 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
             request.into_inner(),
             draining,
             move |message: pb::UpsertResumesRequest| prepare(&secret, message.resumes),
-            move |prepared| {
+            move |group| {
                 let (ctx, platform) = (ctx.clone(), platform.clone());
                 Box::pin(async move {
-                    let results = store(&ctx, &platform, prepared).await?;
-                    Ok(pb::UpsertResumesResponse { results })
+                    let answers = store_group(&ctx, &platform, group).await?;
+                    Ok(answers
+                        .into_iter()
+                        .map(|results| pb::UpsertResumesResponse { results })
+                        .collect())
                 })
             },
         )))
