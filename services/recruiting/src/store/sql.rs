@@ -485,6 +485,13 @@ macro_rules! sql_store {
                             ],
                         );
                     } else {
+                        // Padded to a power of two by repeating a key (the
+                        // `IN` ignores repeats), so that a few prepared
+                        // statements serve every size: one per size filled
+                        // SQLite's statement cache with programs of
+                        // thousands of parameters, each used once.
+                        let padded = chunk.len().next_power_of_two();
+                        let chunk = chunk.iter().chain(std::iter::repeat_n(&chunk[0], padded - chunk.len()));
                         builder = QueryBuilder::new("WITH k (e, t, d) AS (");
                         builder.push_values(chunk, |mut row, key| {
                             row.push_bind(key.0.clone())
