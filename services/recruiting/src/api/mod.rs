@@ -76,16 +76,12 @@ pub fn status(err: impl Into<ApiError>) -> Status {
 /// The answers of a client-streaming batch upsert.
 pub type BatchStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
-/// Messages of one stream stored together at most (see
-/// [`serve_batches`]); with 1,000 items a message, a store call
-/// sees at most 4,000 items.
-pub const GROUP_MESSAGES: usize = 4;
-
 /// Serves a stream of batch messages in two stages joined by a queue, so
 /// that the reading task decodes and validates the next messages
 /// (`prepare`) while the writing task has earlier ones in the store
 /// (`store`), with group commit: the messages that are already validated
-/// and waiting when the store becomes free (up to [`GROUP_MESSAGES`]) go
+/// and waiting when the store becomes free (up to `group`, which the
+/// store chooses: [`RecruitingStore::stream_group`]) go
 /// to `store` together, which applies them in order in one transaction
 /// and returns one answer per message. A client that keeps several
 /// messages in flight then pays one transaction (one commit, one set of
@@ -101,6 +97,7 @@ pub const GROUP_MESSAGES: usize = 4;
 pub fn serve_batches<In, P, Out>(
     inbound: Streaming<In>,
     draining: CancellationToken,
+    group: usize,
     prepare: impl Fn(In) -> Result<P, ApiError> + Send + 'static,
     store: impl Fn(Vec<P>) -> BoxFuture<'static, Result<Vec<Out>, ApiError>> + Send + 'static,
 ) -> BatchStream<Out>
@@ -109,11 +106,12 @@ where
     P: Send + 'static,
     Out: Send + 'static,
 {
-    let mut to_store = read_prepared(inbound, draining, prepare, GROUP_MESSAGES);
-    let (answers, receiver) = tokio::sync::mpsc::channel(GROUP_MESSAGES);
+    let group = group.max(1);
+    let mut to_store = read_prepared(inbound, draining, prepare, group);
+    let (answers, receiver) = tokio::sync::mpsc::channel(group.max(2));
     tokio::spawn(async move {
         while let Some(first) = to_store.recv().await {
-            let (group, failed) = take_group(first, &mut to_store, GROUP_MESSAGES);
+            let (group, failed) = take_group(first, &mut to_store, group);
             if !group.is_empty() {
                 match store(group).await {
                     Ok(outs) => {

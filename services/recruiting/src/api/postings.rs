@@ -383,10 +383,12 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         tracing::Span::current().record("platform", platform.as_str());
         let ctx = self.0.clone();
         let draining = ctx.draining.clone();
+        let group = ctx.store.stream_group();
         let owner = platform.clone();
         Ok(Response::new(serve_batches(
             request.into_inner(),
             draining,
+            group,
             move |message: pb::UpsertPostingsRequest| prepare(&owner, message.postings),
             move |group| {
                 let (ctx, platform) = (ctx.clone(), platform.clone());

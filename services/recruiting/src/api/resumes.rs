@@ -491,10 +491,12 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
         tracing::Span::current().record("platform", platform.as_str());
         let ctx = self.0.clone();
         let draining = ctx.draining.clone();
+        let group = ctx.store.stream_group();
         let secret = ctx.person_key_secret.clone();
         Ok(Response::new(serve_batches(
             request.into_inner(),
             draining,
+            group,
             move |message: pb::UpsertResumesRequest| prepare(&secret, message.resumes),
             move |group| {
                 let (ctx, platform) = (ctx.clone(), platform.clone());

@@ -632,6 +632,12 @@ pub struct ApplicationFilter {
 
 /// The storage of the recruiting service.
 pub trait RecruitingStore: Clone + Send + Sync + 'static {
+    /// Messages of an upsert stream stored together in one transaction at
+    /// most (group commit, see `api::serve_batches`).
+    fn stream_group(&self) -> usize {
+        1
+    }
+
     // Platforms and keys.
 
     /// Creates a platform; `ALREADY_EXISTS` when the id is taken. With a
