@@ -13,7 +13,8 @@ use talent_server::{ApiError, CancellationToken, FieldViolations};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
-use crate::store::{ItemError, RecruitingStore};
+use crate::store::{ItemError, ItemResult, RecruitingStore, StoreResult};
+use crate::validate::now_micros;
 
 mod admin;
 mod applications;
@@ -134,6 +135,57 @@ where
         }
     });
     Box::pin(ReceiverStream::new(receiver))
+}
+
+/// One request message's items, validated, waiting for the store.
+struct Prepared<I, R> {
+    now: i64,
+    /// One slot per item: the rejection of an invalid one, `None` for one
+    /// the store decides.
+    results: Vec<Option<R>>,
+    valid: Vec<I>,
+    /// The position of each of `valid` in the message.
+    positions: Vec<usize>,
+}
+
+/// Stores the valid items of several messages with one call of `store`
+/// (one store transaction), applied in message order as one batch (an
+/// item repeated in a later message sees what the earlier one stored, as
+/// it would in its own transaction after it); `answer` makes the result
+/// of the item at a position of its message, with its external id, from
+/// what the store decided. The results of each message, in order.
+async fn store_group<I, S, R, Fut>(
+    group: Vec<Prepared<I, R>>,
+    external_id: impl Fn(&I) -> String,
+    store: impl FnOnce(Vec<I>, i64) -> Fut,
+    answer: impl Fn(usize, String, ItemResult<S>) -> R,
+) -> Result<Vec<Vec<R>>, ApiError>
+where
+    Fut: std::future::Future<Output = StoreResult<Vec<ItemResult<S>>>>,
+{
+    let now = group.iter().map(|p| p.now).max().unwrap_or_else(now_micros);
+    let mut valid = Vec::new();
+    let mut messages = Vec::with_capacity(group.len());
+    for prepared in group {
+        valid.extend(prepared.valid);
+        messages.push((prepared.results, prepared.positions));
+    }
+    let ids: Vec<String> = valid.iter().map(external_id).collect();
+    let mut stored = if valid.is_empty() {
+        Vec::new()
+    } else {
+        store(valid, now).await?
+    }
+    .into_iter()
+    .zip(ids);
+    let mut answers = Vec::with_capacity(messages.len());
+    for (mut results, positions) in messages {
+        for (index, (result, id)) in positions.into_iter().zip(stored.by_ref()) {
+            results[index] = Some(answer(index, id, result));
+        }
+        answers.push(results.into_iter().flatten().collect());
+    }
+    Ok(answers)
 }
 
 /// `first` and the prepared messages already waiting behind it, up to

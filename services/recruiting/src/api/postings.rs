@@ -236,15 +236,7 @@ fn prefixed(prefix: &str, violations: FieldViolations) -> FieldViolations {
 }
 
 /// One request message's postings, validated, waiting for the store.
-struct Prepared {
-    now: i64,
-    /// One slot per posting: the rejection of an invalid one, `None` for
-    /// one the store decides.
-    results: Vec<Option<pb::PostingResult>>,
-    valid: Vec<PostingInput>,
-    /// The position of each of `valid` in the message.
-    positions: Vec<usize>,
-}
+type Prepared = super::Prepared<PostingInput, pb::PostingResult>;
 
 /// Validates one request message's postings, each on its own.
 fn prepare(platform: &str, postings: Vec<pb::Posting>) -> Result<Prepared, ApiError> {
@@ -291,53 +283,33 @@ async fn store<S: RecruitingStore>(
 }
 
 /// Stores the valid postings of several messages in one store
-/// transaction, applied in message order as one batch (a posting repeated
-/// in a later message sees what the earlier one stored, as it would in
-/// its own transaction after it); the results of each message, in order.
+/// transaction (see `super::store_group`); the results of each message.
 async fn store_group<S: RecruitingStore>(
     ctx: &Context<S>,
     platform: &str,
     group: Vec<Prepared>,
 ) -> Result<Vec<Vec<pb::PostingResult>>, ApiError> {
-    let now = group.iter().map(|p| p.now).max().unwrap_or_else(now_micros);
-    let mut valid = Vec::new();
-    let mut messages = Vec::with_capacity(group.len());
-    for prepared in group {
-        valid.extend(prepared.valid);
-        messages.push((prepared.results, prepared.positions));
-    }
-    let ids: Vec<String> = valid.iter().map(|p| p.external_id.clone()).collect();
-    let mut stored = if valid.is_empty() {
-        Vec::new()
-    } else {
-        ctx.store
-            .upsert_postings(platform.to_owned(), valid, now)
-            .await?
-    }
-    .into_iter()
-    .zip(ids);
-    let mut answers = Vec::with_capacity(messages.len());
-    for (mut results, positions) in messages {
-        for (index, (result, external_id)) in positions.into_iter().zip(stored.by_ref()) {
-            results[index] = Some(match result {
-                Ok(summary) => pb::PostingResult {
-                    index: i32::try_from(index).unwrap_or(i32::MAX),
-                    name: crate::store::posting_name(platform, &external_id),
-                    external_id,
-                    outcome: outcome_pb(summary.outcome) as i32,
-                    opening_id: summary.opening_id,
-                    error: None,
-                },
-                Err(err) => rejected(
-                    index,
-                    external_id,
-                    item_status(&format!("postings[{index}]"), err),
-                ),
-            });
-        }
-        answers.push(results.into_iter().flatten().collect());
-    }
-    Ok(answers)
+    super::store_group(
+        group,
+        |p| p.external_id.clone(),
+        |valid, now| ctx.store.upsert_postings(platform.to_owned(), valid, now),
+        |index, external_id, result| match result {
+            Ok(summary) => pb::PostingResult {
+                index: i32::try_from(index).unwrap_or(i32::MAX),
+                name: crate::store::posting_name(platform, &external_id),
+                external_id,
+                outcome: outcome_pb(summary.outcome) as i32,
+                opening_id: summary.opening_id,
+                error: None,
+            },
+            Err(err) => rejected(
+                index,
+                external_id,
+                item_status(&format!("postings[{index}]"), err),
+            ),
+        },
+    )
+    .await
 }
 
 fn rejected(

@@ -240,15 +240,7 @@ pub fn resume_pb(r: ResumeRecord) -> pb::Resume {
 }
 
 /// One request message's résumés, validated, waiting for the store.
-struct Prepared {
-    now: i64,
-    /// One slot per résumé: the rejection of an invalid one, `None` for
-    /// one the store decides.
-    results: Vec<Option<pb::ResumeResult>>,
-    valid: Vec<ResumeInput>,
-    /// The position of each of `valid` in the message.
-    positions: Vec<usize>,
-}
+type Prepared = super::Prepared<ResumeInput, pb::ResumeResult>;
 
 /// Validates one request message's résumés, each on its own.
 fn prepare(person_key_secret: &[u8], resumes: Vec<pb::Resume>) -> Result<Prepared, ApiError> {
@@ -279,54 +271,34 @@ fn prepare(person_key_secret: &[u8], resumes: Vec<pb::Resume>) -> Result<Prepare
     Ok(prepared)
 }
 
-/// Stores the valid résumés of several messages in one store transaction,
-/// applied in message order as one batch (a résumé repeated in a later
-/// message sees what the earlier one stored, as it would in its own
-/// transaction after it); the results of each message, in order.
+/// Stores the valid résumés of several messages in one store transaction
+/// (see `super::store_group`); the results of each message.
 async fn store_group<S: RecruitingStore>(
     ctx: &Context<S>,
     platform: &str,
     group: Vec<Prepared>,
 ) -> Result<Vec<Vec<pb::ResumeResult>>, ApiError> {
-    let now = group.iter().map(|p| p.now).max().unwrap_or_else(now_micros);
-    let mut valid = Vec::new();
-    let mut messages = Vec::with_capacity(group.len());
-    for prepared in group {
-        valid.extend(prepared.valid);
-        messages.push((prepared.results, prepared.positions));
-    }
-    let ids: Vec<String> = valid.iter().map(|r| r.external_id.clone()).collect();
-    let mut stored = if valid.is_empty() {
-        Vec::new()
-    } else {
-        ctx.store
-            .upsert_resumes(platform.to_owned(), valid, now)
-            .await?
-    }
-    .into_iter()
-    .zip(ids);
-    let mut answers = Vec::with_capacity(messages.len());
-    for (mut results, positions) in messages {
-        for (index, (result, external_id)) in positions.into_iter().zip(stored.by_ref()) {
-            results[index] = Some(match result {
-                Ok(summary) => pb::ResumeResult {
-                    index: i32::try_from(index).unwrap_or(i32::MAX),
-                    name: crate::store::resume_name(platform, &external_id),
-                    external_id,
-                    outcome: outcome_pb(summary.outcome) as i32,
-                    person_key: summary.person_key,
-                    error: None,
-                },
-                Err(err) => rejected(
-                    index,
-                    external_id,
-                    item_status(&format!("resumes[{index}]"), err),
-                ),
-            });
-        }
-        answers.push(results.into_iter().flatten().collect());
-    }
-    Ok(answers)
+    super::store_group(
+        group,
+        |r| r.external_id.clone(),
+        |valid, now| ctx.store.upsert_resumes(platform.to_owned(), valid, now),
+        |index, external_id, result| match result {
+            Ok(summary) => pb::ResumeResult {
+                index: i32::try_from(index).unwrap_or(i32::MAX),
+                name: crate::store::resume_name(platform, &external_id),
+                external_id,
+                outcome: outcome_pb(summary.outcome) as i32,
+                person_key: summary.person_key,
+                error: None,
+            },
+            Err(err) => rejected(
+                index,
+                external_id,
+                item_status(&format!("resumes[{index}]"), err),
+            ),
+        },
+    )
+    .await
 }
 
 fn rejected(index: usize, external_id: String, error: tonic_types::pb::Status) -> pb::ResumeResult {
