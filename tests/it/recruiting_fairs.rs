@@ -1,7 +1,7 @@
 //! FairService: fairs, participations (explicit and through postings), and
 //! their events.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

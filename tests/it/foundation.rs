@@ -2,7 +2,7 @@
 //! databases, report health, describe themselves through reflection, honour
 //! deadlines and limits, export metrics, and drain on shutdown.
 
-mod support;
+use crate::support;
 
 use std::{collections::BTreeSet, time::Duration};
 

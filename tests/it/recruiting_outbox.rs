@@ -1,7 +1,7 @@
 //! The outbox: an event row exists exactly when its change committed, and
 //! the expiry sweep emits each posting's expiry once.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

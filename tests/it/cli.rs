@@ -2,7 +2,7 @@
 //! push with rejects, roster import, stats in each format, the HTML report,
 //! and the demo producing the same figures twice for one seed.
 
-mod support;
+use crate::support;
 
 use std::{path::Path, process::Output};
 

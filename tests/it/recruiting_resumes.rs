@@ -1,7 +1,7 @@
 //! ResumeService: person keys, personal data encrypted at rest, consent,
 //! erasure and export.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

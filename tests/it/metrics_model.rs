@@ -2,7 +2,7 @@
 //! and the roster split around them, checked figure by figure against a
 //! straightforward in-memory model of the definitions written here.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 

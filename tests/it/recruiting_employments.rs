@@ -1,7 +1,7 @@
 //! EmploymentService: direct hires, separations, where a hire is placed,
 //! idempotency, and the Hired / Separated events.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

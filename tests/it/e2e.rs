@@ -5,7 +5,7 @@
 //! faults: metrics down mid-stream, recruiting restarted mid-relay, and
 //! duplicate deliveries.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

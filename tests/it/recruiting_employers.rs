@@ -1,7 +1,7 @@
 //! EmployerService: one shared record per credit code, last write wins per
 //! field, visible to the platforms that upserted it.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

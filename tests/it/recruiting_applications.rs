@@ -1,7 +1,7 @@
 //! ApplicationService: creation (idempotent), the state machine with every
 //! illegal move, hiring through an application, listing and isolation.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

@@ -2,7 +2,7 @@
 //! per hire in order, each checked and recorded as RecordHire would, and
 //! one Hired event per recorded hire in request order.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

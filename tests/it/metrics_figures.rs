@@ -1,7 +1,7 @@
 //! The statistics, on small scenarios built by hand; every expected figure
 //! is worked out in the comments of the test, not read from the service.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

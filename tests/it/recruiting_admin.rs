@@ -1,6 +1,6 @@
 //! AdminService and authentication: platforms, API keys, and who may call.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

@@ -5,7 +5,7 @@
 //! same events sent one per message. Each case runs on two services side by
 //! side and compares them, and checks a few figures worked out by hand.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

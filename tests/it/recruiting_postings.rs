@@ -2,7 +2,7 @@
 //! updates, closing, expiry, listing, isolation, and the outbox events each
 //! change writes.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

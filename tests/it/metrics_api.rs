@@ -2,7 +2,7 @@
 //! exactly-once event ingestion, event rejection with field paths, and the
 //! graduate roster import.
 
-mod support;
+use crate::support;
 
 use support::{
     TestApp,

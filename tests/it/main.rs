@@ -1,0 +1,22 @@
+//! The end-to-end tests: both services in-process on fresh databases,
+//! reached through their public gRPC APIs (see `support`). One test binary
+//! for all of them, so the workspace links it once instead of once a file.
+
+mod support;
+
+mod cli;
+mod e2e;
+mod foundation;
+mod metrics_api;
+mod metrics_bulk;
+mod metrics_figures;
+mod metrics_model;
+mod recruiting_admin;
+mod recruiting_applications;
+mod recruiting_employers;
+mod recruiting_employments;
+mod recruiting_fairs;
+mod recruiting_hires_batch;
+mod recruiting_outbox;
+mod recruiting_postings;
+mod recruiting_resumes;
