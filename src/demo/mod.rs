@@ -62,7 +62,9 @@ use talent_proto::talent::r#type::v1::{
 };
 use time::{Date, Duration, Month};
 
-use crate::codes::{self, CITY_UNIVERSITIES, OUTSIDE_DISTRICTS};
+use talent_codes::{credit_code, resident_id};
+
+use crate::codes::{self, CITY_PREFIX, CITY_UNIVERSITIES, OUTSIDE_DISTRICTS};
 
 // Sizes at scale 1 (see the module table).
 const GRADUATES: f64 = 108_000.0;
@@ -542,7 +544,13 @@ impl Gen {
             } else {
                 *pick(&mut self.rng, vocab::DISTRICT_WEIGHTS)
             };
-            let code = codes::generate_credit_code(&mut self.rng, district);
+            let digits = std::array::from_fn(|_| {
+                let digit: u32 = self.rng.random_range(0..10);
+                digit as u8
+            });
+            let Some(code) = credit_code::enterprise(district, digits) else {
+                continue;
+            };
             if !seen.insert(code.clone()) {
                 continue;
             }
@@ -760,7 +768,9 @@ impl Gen {
             ],
         );
         let employer_district = self.employer_info[e].district;
-        let workplace = if codes::in_city(employer_district) && self.rng.random_bool(0.15) {
+        let workplace = if talent_codes::in_city(employer_district, CITY_PREFIX)
+            && self.rng.random_bool(0.15)
+        {
             (*pick(&mut self.rng, vocab::DISTRICT_WEIGHTS)).to_string()
         } else {
             employer_district.to_string()
@@ -844,7 +854,7 @@ impl Gen {
                 ],
                 ..Default::default()
             };
-            if codes::in_city(&workplace) {
+            if talent_codes::in_city(&workplace, CITY_PREFIX) {
                 let end = close_day.unwrap_or(copy_publish + duration);
                 self.windows
                     .entry(platform.clone())
@@ -871,7 +881,7 @@ impl Gen {
             let year = self.rng.random_range(years.clone());
             let ordinal = self.rng.random_range(1..=365);
             let birth = Date::from_ordinal_date(year, ordinal).unwrap_or(self.start);
-            let id = codes::make_resident_id(district, birth, self.rng.random_range(0..1000));
+            let id = resident_id::make(district, birth, self.rng.random_range(0..1000));
             if self.ids.insert(id.clone()) {
                 return id;
             }
@@ -1093,7 +1103,7 @@ impl Gen {
                     let emp = Emp {
                         start: self.day(start),
                         end: end.map(|e| self.day(e)),
-                        in_city: codes::in_city(&district),
+                        in_city: talent_codes::in_city(&district, CITY_PREFIX),
                     };
                     self.persons[p].emps.push(emp);
                     return;
@@ -1143,7 +1153,7 @@ impl Gen {
         let emp = Emp {
             start: self.day(start),
             end: end.map(|e| self.day(e)),
-            in_city: codes::in_city(&district),
+            in_city: talent_codes::in_city(&district, CITY_PREFIX),
         };
         self.persons[p].emps.push(emp);
     }
@@ -1427,16 +1437,16 @@ mod tests {
     fn codes_are_valid_and_keys_unique() {
         let city = generate(0.005, 1);
         for e in &city.employers {
-            assert!(codes::is_valid_credit_code(&e.item.credit_code));
+            assert!(credit_code::credit_code(&e.item.credit_code).is_ok());
         }
         for r in &city.resumes {
-            assert!(codes::is_valid_resident_id(&r.item.resident_id_number));
+            assert!(talent_codes::ResidentId::parse(&r.item.resident_id_number).is_ok());
         }
         for row in &city.roster {
             let Some(graduate_roster_row::Person::ResidentIdNumber(id)) = &row.person else {
                 panic!("roster row without an ID number");
             };
-            assert!(codes::is_valid_resident_id(id));
+            assert!(talent_codes::ResidentId::parse(id).is_ok());
             assert_eq!(row.university_code.len(), 10);
         }
         let keys: HashSet<_> = city

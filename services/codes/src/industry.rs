@@ -6,7 +6,8 @@
 /// A section of GB/T 4754-2017 with its divisions `first..=last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Section {
-    pub letter: char,
+    /// The section letter, as a code ("C").
+    pub code: &'static str,
     pub first: u8,
     pub last: u8,
     /// The standard's (Chinese) name.
@@ -22,9 +23,15 @@ impl Section {
     }
 }
 
-const fn section(letter: char, first: u8, last: u8, zh: &'static str, en: &'static str) -> Section {
+const fn section(
+    code: &'static str,
+    first: u8,
+    last: u8,
+    zh: &'static str,
+    en: &'static str,
+) -> Section {
     Section {
-        letter,
+        code,
         first,
         last,
         zh,
@@ -36,85 +43,85 @@ const fn section(letter: char, first: u8, last: u8, zh: &'static str, en: &'stat
 /// once.
 pub const SECTIONS: [Section; 20] = [
     section(
-        'A',
+        "A",
         1,
         5,
         "农、林、牧、渔业",
         "Agriculture, forestry, animal husbandry and fishery",
     ),
-    section('B', 6, 12, "采矿业", "Mining"),
-    section('C', 13, 43, "制造业", "Manufacturing"),
+    section("B", 6, 12, "采矿业", "Mining"),
+    section("C", 13, 43, "制造业", "Manufacturing"),
     section(
-        'D',
+        "D",
         44,
         46,
         "电力、热力、燃气及水生产和供应业",
         "Electricity, heat, gas and water supply",
     ),
-    section('E', 47, 50, "建筑业", "Construction"),
-    section('F', 51, 52, "批发和零售业", "Wholesale and retail trade"),
+    section("E", 47, 50, "建筑业", "Construction"),
+    section("F", 51, 52, "批发和零售业", "Wholesale and retail trade"),
     section(
-        'G',
+        "G",
         53,
         60,
         "交通运输、仓储和邮政业",
         "Transport, storage and post",
     ),
-    section('H', 61, 62, "住宿和餐饮业", "Accommodation and catering"),
+    section("H", 61, 62, "住宿和餐饮业", "Accommodation and catering"),
     section(
-        'I',
+        "I",
         63,
         65,
         "信息传输、软件和信息技术服务业",
         "Information transmission, software and IT services",
     ),
-    section('J', 66, 69, "金融业", "Finance"),
-    section('K', 70, 70, "房地产业", "Real estate"),
+    section("J", 66, 69, "金融业", "Finance"),
+    section("K", 70, 70, "房地产业", "Real estate"),
     section(
-        'L',
+        "L",
         71,
         72,
         "租赁和商务服务业",
         "Leasing and business services",
     ),
     section(
-        'M',
+        "M",
         73,
         75,
         "科学研究和技术服务业",
         "Scientific research and technical services",
     ),
     section(
-        'N',
+        "N",
         76,
         79,
         "水利、环境和公共设施管理业",
         "Water, environment and public facilities management",
     ),
     section(
-        'O',
+        "O",
         80,
         82,
         "居民服务、修理和其他服务业",
         "Resident, repair and other services",
     ),
-    section('P', 83, 83, "教育", "Education"),
-    section('Q', 84, 85, "卫生和社会工作", "Health and social work"),
+    section("P", 83, 83, "教育", "Education"),
+    section("Q", 84, 85, "卫生和社会工作", "Health and social work"),
     section(
-        'R',
+        "R",
         86,
         90,
         "文化、体育和娱乐业",
         "Culture, sports and entertainment",
     ),
     section(
-        'S',
+        "S",
         91,
         96,
         "公共管理、社会保障和社会组织",
         "Public administration, social security and social organisations",
     ),
-    section('T', 97, 97, "国际组织", "International organisations"),
+    section("T", 97, 97, "国际组织", "International organisations"),
 ];
 
 /// Why an industry code is invalid.
@@ -123,7 +130,7 @@ pub const RULE: &str = "must be a GB/T 4754-2017 code: a section letter A to T, 
 /// The section of a letter (either case).
 pub fn section_of_letter(letter: char) -> Option<&'static Section> {
     let letter = letter.to_ascii_uppercase();
-    SECTIONS.iter().find(|s| s.letter == letter)
+    SECTIONS.iter().find(|s| s.code.starts_with(letter))
 }
 
 /// The section that holds a division.
@@ -169,13 +176,13 @@ mod tests {
     fn every_section_holds_the_divisions_of_the_standard() {
         let table: Vec<String> = SECTIONS
             .iter()
-            .map(|s| format!("{}{:02}-{:02}", s.letter, s.first, s.last))
+            .map(|s| format!("{}{:02}-{:02}", s.code, s.first, s.last))
             .collect();
         assert_eq!(
             table.join(" "),
             STANDARD.split_whitespace().collect::<Vec<_>>().join(" ")
         );
-        let letters: String = SECTIONS.iter().map(|s| s.letter).collect();
+        let letters: String = SECTIONS.iter().map(|s| s.code).collect();
         assert_eq!(letters, "ABCDEFGHIJKLMNOPQRST");
     }
 
@@ -194,12 +201,12 @@ mod tests {
     #[test]
     fn every_division_is_valid_with_its_section_only() {
         for s in &SECTIONS {
-            assert_eq!(industry(&s.letter.to_string()), Ok(s.letter.to_string()));
+            assert_eq!(industry(s.code), Ok(s.code.to_owned()));
             for division in 0..=99u8 {
                 for other in &SECTIONS {
-                    let code = format!("{}{division:02}", other.letter);
-                    let valid = other.letter == s.letter && s.holds(division);
-                    if other.letter == s.letter {
+                    let code = format!("{}{division:02}", other.code);
+                    let valid = other.code == s.code && s.holds(division);
+                    if other.code == s.code {
                         assert_eq!(industry(&code).is_ok(), valid, "{code}");
                     }
                     if valid {
