@@ -324,13 +324,11 @@ pub fn pb_date(d: Date) -> PbDate {
     }
 }
 
-/// The instant `seconds` after local midnight of `d` in the city (UTC+8).
+/// The instant `seconds` after midnight of `d` in the city.
 pub fn local_time(d: Date, seconds: i64) -> Timestamp {
-    let midnight_utc = d.midnight().assume_utc().unix_timestamp();
-    Timestamp {
-        seconds: midnight_utc - 8 * 3600 + seconds,
-        nanos: 0,
-    }
+    let month = u32::from(u8::from(d.month()));
+    let day = talent_codes::day_of_date(d.year(), month, u32::from(d.day())).unwrap_or(0);
+    talent_codes::timestamp_of_micros(talent_codes::day::day_start(day) + seconds * 1_000_000)
 }
 
 /// `d` plus `months` calendar months (day kept, clamped to 28).
