@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod codes_conformance;
 mod e2e;
 mod foundation;
 mod metrics_api;
