@@ -21,3 +21,4 @@ mod recruiting_hires_batch;
 mod recruiting_outbox;
 mod recruiting_postings;
 mod recruiting_resumes;
+mod timestamps;
