@@ -528,7 +528,7 @@ async fn facts_of_sections_s_and_t_reach_every_figure_through_the_relay() {
     };
     let g = metrics
         .gathered(mpb::GetTalentGatheredRequest {
-            period: year.clone(),
+            period: year,
             group_by: by_industry.clone(),
             ..Default::default()
         })
@@ -549,7 +549,7 @@ async fn facts_of_sections_s_and_t_reach_every_figure_through_the_relay() {
     // The division itself arrived: a filter on T97 finds its hire.
     let t97 = metrics
         .gathered(mpb::GetTalentGatheredRequest {
-            period: year.clone(),
+            period: year,
             filter: Some(mpb::Filter {
                 industries: vec!["T97".into()],
                 ..Default::default()
