@@ -1,5 +1,5 @@
 //! The pure parts of the `talent` command, independent of the services:
-//! code names and check characters, the demo city generator, data file
+//! code display names, the demo city generator, data file
 //! parsing, statistics rendering and the period report.
 //!
 //! Everything here works on the generated contract types

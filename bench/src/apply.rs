@@ -24,7 +24,7 @@ fn events(n: usize) -> Vec<ev::Event> {
     let mut seq = 0_u64;
     let mut event = |platform: &str, recorded: i64, payload: Payload| {
         seq += 1;
-        let at = talent_metrics::codes::timestamp_of_micros(recorded);
+        let at = talent_codes::timestamp_of_micros(recorded);
         ev::Event {
             event_id: format!("00000000-0000-4000-8000-{seq:012x}"),
             source: "bench-apply".into(),

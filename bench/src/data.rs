@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 
-use talent_metrics::codes;
+use talent_codes as codes;
+use talent_proto::talent::r#type::v1::TalentTier;
 
 /// In-city districts (the city prefix is `3702`).
 pub const DISTRICTS_IN: [&str; 10] = [
@@ -27,9 +28,6 @@ pub const UNIVERSITIES: usize = 20;
 pub const OUTSIDE: &str = "OUTSIDE";
 pub const NONE: &str = "NONE";
 const BEGINNING: i64 = -1_000_000;
-const TIER_NONE: i64 = 1;
-const TIER_GENERAL: i64 = 2;
-const TIER_HIGH: i64 = 3;
 
 pub fn university_code(u: usize) -> String {
     format!("37020{u:05}")
@@ -200,16 +198,6 @@ pub struct Aggregates {
     pub outcome: HashMap<OutcomeCell, i64>,
 }
 
-fn tier(degree: i64) -> i64 {
-    if degree >= 4 {
-        TIER_HIGH
-    } else if (2..=3).contains(&degree) {
-        TIER_GENERAL
-    } else {
-        TIER_NONE
-    }
-}
-
 fn active_on(e: &Emp, day: i64) -> bool {
     e.start_day <= day && e.end_day.is_none_or(|end| end > day)
 }
@@ -238,8 +226,9 @@ impl Aggregates {
             .chain(p.roster.iter().map(|r| r.degree))
             .max()
             .unwrap_or(0);
-        let tier = tier(degree);
-        if tier != TIER_NONE
+        // The bench's persons have no title or skill level.
+        let tier = codes::tier(degree, 0, 0);
+        if tier != TalentTier::None
             && let Some(first) = p.emps.iter().filter(|e| e.in_city).min_by(|a, b| {
                 (a.start_day, a.recorded_at, &a.id).cmp(&(b.start_day, b.recorded_at, &b.id))
             })
@@ -251,7 +240,7 @@ impl Aggregates {
                     first.district,
                     first.industry,
                     first.platform,
-                    tier,
+                    tier as i64,
                 ))
                 .or_default() += 1;
         }

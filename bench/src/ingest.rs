@@ -204,7 +204,9 @@ struct PostingRow {
 }
 
 fn micros(t: &Option<prost_types::Timestamp>) -> i64 {
-    t.as_ref().map_or(0, |t| t.seconds * 1_000_000)
+    t.as_ref()
+        .and_then(|t| talent_codes::micros(t).ok())
+        .unwrap_or(0)
 }
 
 impl PostingRow {

@@ -310,7 +310,7 @@ fn roll_rows(
 )> {
     let mut roll: std::collections::BTreeMap<_, i64> = std::collections::BTreeMap::new();
     for ((day, d, i, p, t), n) in &aggs.gathered {
-        let date = talent_metrics::codes::date_of_day(*day);
+        let date = talent_codes::date_of_day(*day);
         let month = day - i64::from(date.day()) + 1;
         let year = day - i64::from(date.ordinal()) + 1;
         for (level, bucket) in [("M", month), ("Y", year)] {

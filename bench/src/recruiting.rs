@@ -218,16 +218,6 @@ impl Recruiting {
 
 /// A valid unified social credit code for employer `n` (GB 32100-2015).
 pub fn employer_code(n: u64) -> String {
-    const CHARS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [u32; 17] = [
-        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-    ];
-    let body = format!("913702{n:011}");
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let check = CHARS[((31 - sum % 31) % 31) as usize] as char;
-    format!("{body}{check}")
+    talent_codes::credit_code::with_check_character(&format!("913702{n:011}"))
+        .expect("seventeen digits")
 }

@@ -287,22 +287,8 @@ async fn scenario(
 /// A valid resident ID number for person `n` (district 370202, a birth
 /// date from 1970 on, order code `n % 1000`).
 fn resident_id(n: u64) -> String {
-    let birth = talent_metrics::codes::proto_date(i64::try_from(n / 1000).unwrap_or(0));
-    let body = format!(
-        "370202{:04}{:02}{:02}{:03}",
-        birth.year,
-        birth.month,
-        birth.day,
-        n % 1000
-    );
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
-    format!("{body}{check}")
+    let birth = talent_codes::date_of_day(i64::try_from(n / 1000).unwrap_or(0));
+    talent_codes::resident_id::make("370202", birth, (n % 1000) as u16)
 }
 
 fn start_date() -> Date {

@@ -339,7 +339,7 @@ impl Service {
         let mut seq = 0_u64;
         let mut event = |platform: &str, recorded: i64, payload: Payload| {
             seq += 1;
-            let at = talent_metrics::codes::timestamp_of_micros(recorded);
+            let at = talent_codes::timestamp_of_micros(recorded);
             ev::Event {
                 event_id: format!("00000000-0000-4000-8000-{seq:012x}"),
                 source: "bench".into(),
@@ -350,7 +350,7 @@ impl Service {
                 payload: Some(payload),
             }
         };
-        let proto_date = talent_metrics::codes::proto_date;
+        let proto_date = talent_codes::proto_date;
         for i in 0..persons {
             let p = data::person(i);
             employment_events(&p, &employer(i), &mut event, &mut events);
@@ -363,10 +363,10 @@ impl Service {
                         revision: 1,
                         person_key: p.key.clone(),
                         // Midday in the city on the first day.
-                        first_received_at: Some(prost_types::Timestamp {
-                            seconds: r.first_day * 86_400 + 4 * 3600,
-                            nanos: 0,
-                        }),
+                        first_received_at: Some(talent_codes::timestamp_of_micros(
+                            talent_codes::day::day_start(r.first_day)
+                                + talent_codes::day::DAY_MICROS / 2,
+                        )),
                         statistical_use_consent: true,
                         attributes: Some(ev::ResumeAttributes {
                             education: vec![ev::EducationFacts {
@@ -442,7 +442,7 @@ pub fn employment_events(
     event: &mut impl FnMut(&str, i64, Payload) -> ev::Event,
     out: &mut Vec<ev::Event>,
 ) {
-    let proto_date = talent_metrics::codes::proto_date;
+    let proto_date = talent_codes::proto_date;
     for e in &p.emps {
         out.push(event(
             e.platform,

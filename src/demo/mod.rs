@@ -62,7 +62,9 @@ use talent_proto::talent::r#type::v1::{
 };
 use time::{Date, Duration, Month};
 
-use crate::codes::{self, CITY_UNIVERSITIES, OUTSIDE_DISTRICTS};
+use talent_codes::{credit_code, resident_id};
+
+use crate::codes::{self, CITY_PREFIX, CITY_UNIVERSITIES, OUTSIDE_DISTRICTS};
 
 // Sizes at scale 1 (see the module table).
 const GRADUATES: f64 = 108_000.0;
@@ -322,13 +324,11 @@ pub fn pb_date(d: Date) -> PbDate {
     }
 }
 
-/// The instant `seconds` after local midnight of `d` in the city (UTC+8).
+/// The instant `seconds` after midnight of `d` in the city.
 pub fn local_time(d: Date, seconds: i64) -> Timestamp {
-    let midnight_utc = d.midnight().assume_utc().unix_timestamp();
-    Timestamp {
-        seconds: midnight_utc - 8 * 3600 + seconds,
-        nanos: 0,
-    }
+    let month = u32::from(u8::from(d.month()));
+    let day = talent_codes::day_of_date(d.year(), month, u32::from(d.day())).unwrap_or(0);
+    talent_codes::timestamp_of_micros(talent_codes::day::day_start(day) + seconds * 1_000_000)
 }
 
 /// `d` plus `months` calendar months (day kept, clamped to 28).
@@ -542,7 +542,13 @@ impl Gen {
             } else {
                 *pick(&mut self.rng, vocab::DISTRICT_WEIGHTS)
             };
-            let code = codes::generate_credit_code(&mut self.rng, district);
+            let digits = std::array::from_fn(|_| {
+                let digit: u32 = self.rng.random_range(0..10);
+                digit as u8
+            });
+            let Some(code) = credit_code::enterprise(district, digits) else {
+                continue;
+            };
             if !seen.insert(code.clone()) {
                 continue;
             }
@@ -760,7 +766,9 @@ impl Gen {
             ],
         );
         let employer_district = self.employer_info[e].district;
-        let workplace = if codes::in_city(employer_district) && self.rng.random_bool(0.15) {
+        let workplace = if talent_codes::in_city(employer_district, CITY_PREFIX)
+            && self.rng.random_bool(0.15)
+        {
             (*pick(&mut self.rng, vocab::DISTRICT_WEIGHTS)).to_string()
         } else {
             employer_district.to_string()
@@ -844,7 +852,7 @@ impl Gen {
                 ],
                 ..Default::default()
             };
-            if codes::in_city(&workplace) {
+            if talent_codes::in_city(&workplace, CITY_PREFIX) {
                 let end = close_day.unwrap_or(copy_publish + duration);
                 self.windows
                     .entry(platform.clone())
@@ -871,7 +879,7 @@ impl Gen {
             let year = self.rng.random_range(years.clone());
             let ordinal = self.rng.random_range(1..=365);
             let birth = Date::from_ordinal_date(year, ordinal).unwrap_or(self.start);
-            let id = codes::make_resident_id(district, birth, self.rng.random_range(0..1000));
+            let id = resident_id::make(district, birth, self.rng.random_range(0..1000));
             if self.ids.insert(id.clone()) {
                 return id;
             }
@@ -1093,7 +1101,7 @@ impl Gen {
                     let emp = Emp {
                         start: self.day(start),
                         end: end.map(|e| self.day(e)),
-                        in_city: codes::in_city(&district),
+                        in_city: talent_codes::in_city(&district, CITY_PREFIX),
                     };
                     self.persons[p].emps.push(emp);
                     return;
@@ -1143,7 +1151,7 @@ impl Gen {
         let emp = Emp {
             start: self.day(start),
             end: end.map(|e| self.day(e)),
-            in_city: codes::in_city(&district),
+            in_city: talent_codes::in_city(&district, CITY_PREFIX),
         };
         self.persons[p].emps.push(emp);
     }
@@ -1427,16 +1435,16 @@ mod tests {
     fn codes_are_valid_and_keys_unique() {
         let city = generate(0.005, 1);
         for e in &city.employers {
-            assert!(codes::is_valid_credit_code(&e.item.credit_code));
+            assert!(credit_code::credit_code(&e.item.credit_code).is_ok());
         }
         for r in &city.resumes {
-            assert!(codes::is_valid_resident_id(&r.item.resident_id_number));
+            assert!(talent_codes::ResidentId::parse(&r.item.resident_id_number).is_ok());
         }
         for row in &city.roster {
             let Some(graduate_roster_row::Person::ResidentIdNumber(id)) = &row.person else {
                 panic!("roster row without an ID number");
             };
-            assert!(codes::is_valid_resident_id(id));
+            assert!(talent_codes::ResidentId::parse(id).is_ok());
             assert_eq!(row.university_code.len(), 10);
         }
         let keys: HashSet<_> = city

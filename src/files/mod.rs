@@ -61,8 +61,6 @@ use talent_proto::talent::r#type::v1::{
     VocationalSkillLevel,
 };
 
-use crate::codes;
-
 /// How a file is written, from its extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileFormat {
@@ -420,7 +418,7 @@ impl<'a> Fields<'a> {
             if required {
                 self.fail(key, "required");
             }
-        } else if !codes::is_valid_credit_code(&code) {
+        } else if talent_codes::credit_code::credit_code(&code).is_err() {
             self.fail(
                 key,
                 "not a unified social credit code (18 characters, GB 32100 check character)",
@@ -429,12 +427,19 @@ impl<'a> Fields<'a> {
         code
     }
 
+    /// A resident ID number in the normal form the services key it by.
     fn resident_id(&mut self, key: &str) -> String {
-        let id = self.string(key).trim().to_ascii_uppercase();
-        if !id.is_empty() && !codes::is_valid_resident_id(&id) {
-            self.fail(key, "not a resident ID number (18 characters, GB 11643 check character, valid birth date)");
+        let raw = self.string(key);
+        if raw.trim().is_empty() {
+            return String::new();
         }
-        id
+        match talent_codes::ResidentId::parse(&raw) {
+            Ok(id) => id.into_string(),
+            Err(_) => {
+                self.fail(key, "not a resident ID number (18 characters, GB 11643 check character, valid birth date)");
+                raw.trim().to_string()
+            }
+        }
     }
 
     fn finish<T>(self, value: T) -> Result<T, Vec<Violation>> {

@@ -204,7 +204,7 @@ async fn roster_import_stats_and_the_html_report() {
     let metrics = Metrics::connect(&app).await;
     let dir = tempfile::tempdir().unwrap();
     let id = |n: u16| {
-        talent::codes::make_resident_id(
+        talent_codes::resident_id::make(
             "370202",
             time::Date::from_calendar_date(1998, time::Month::March, 1).unwrap(),
             n,

@@ -42,7 +42,7 @@ fn noon(y: i32, mo: u8, d: u8) -> prost_types::Timestamp {
 }
 
 fn resident_id(n: u16) -> String {
-    talent::codes::make_resident_id(
+    talent_codes::resident_id::make(
         "370202",
         time::Date::from_calendar_date(1998, time::Month::March, 1).unwrap(),
         n,

@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod codes_conformance;
 mod e2e;
 mod foundation;
 mod metrics_api;
@@ -20,3 +21,4 @@ mod recruiting_hires_batch;
 mod recruiting_outbox;
 mod recruiting_postings;
 mod recruiting_resumes;
+mod timestamps;

@@ -281,17 +281,8 @@ async fn the_request_as_a_whole_is_checked() {
 /// 1990 on day `n / 1000`, order code `n % 1000`), with its check
 /// character computed by the ISO 7064 MOD 11-2 rule.
 fn resident_id(n: u32) -> String {
-    let body = format!(
-        "37020219900{}{:02}{:03}",
-        1 + n / 1000 / 28,
-        1 + n / 1000 % 28,
-        n % 1000
-    );
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+    let month = time::Month::try_from(u8::try_from(1 + n / 1000 / 28).unwrap()).unwrap();
+    let day = u8::try_from(1 + n / 1000 % 28).unwrap();
+    let birth = time::Date::from_calendar_date(1990, month, day).unwrap();
+    talent_codes::resident_id::make("370202", birth, u16::try_from(n % 1000).unwrap())
 }

@@ -12,9 +12,11 @@ use talent_server::{ApiError, FieldViolations};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming, metadata::MetadataMap};
 
+use talent_codes as codes;
+
 use crate::{
-    codes,
     ingest::{self, IngestSettings, RowOutcome},
+    names,
     stats::{self, Viewer},
     store::{KeyRow, Store},
 };
@@ -245,7 +247,7 @@ impl pb::admin_service_server::AdminService for Admin {
         let id = req
             .name
             .strip_prefix("keys/")
-            .filter(|id| codes::is_uuid(id))
+            .filter(|id| names::is_uuid(id))
             .ok_or_else(|| ApiError::invalid("name", "must be keys/{key}"))?;
         let store = &self.0.store;
         if store.key_by_id(id).await.map_err(ApiError::from)?.is_none() {

@@ -8,11 +8,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use talent_proto::talent::r#type::v1::TalentTier;
 
 /// Talent tiers as `talent.type.v1.TalentTier` numbers.
-pub const TIER_NONE: i64 = 1;
-pub const TIER_GENERAL: i64 = 2;
-pub const TIER_HIGH: i64 = 3;
+pub const TIER_NONE: i64 = TalentTier::None as i64;
+pub const TIER_GENERAL: i64 = TalentTier::General as i64;
+pub const TIER_HIGH: i64 = TalentTier::High as i64;
 
 /// The day before every real day: the start of every outcome timeline.
 pub const BEGINNING: i64 = -1_000_000;
@@ -130,17 +131,6 @@ impl Contribution {
     }
 }
 
-/// The tier of the highest degree, title and skill known for a person.
-pub fn tier(degree: i64, title: i64, skill: i64) -> i64 {
-    if degree >= 4 || title >= 4 || skill >= 4 {
-        TIER_HIGH
-    } else if (2..=3).contains(&degree) || (2..=3).contains(&title) || (2..=3).contains(&skill) {
-        TIER_GENERAL
-    } else {
-        TIER_NONE
-    }
-}
-
 /// An employment of a person as the facts know it.
 #[derive(Debug, Clone)]
 pub struct Employment {
@@ -216,7 +206,7 @@ impl PersonFacts {
             .unwrap_or(0);
         let title = self.resumes.iter().map(|r| r.title).max().unwrap_or(0);
         let skill = self.resumes.iter().map(|r| r.skill).max().unwrap_or(0);
-        tier(degree, title, skill)
+        talent_codes::tier(degree, title, skill) as i64
     }
 
     /// The person's cells: talent gathered, cohort outcomes, résumés.
@@ -429,13 +419,6 @@ mod tests {
             recorded_at: 0,
             end_day: end,
         }
-    }
-
-    #[test]
-    fn tiers() {
-        assert_eq!(tier(3, 0, 0), TIER_GENERAL);
-        assert_eq!(tier(1, 1, 4), TIER_HIGH);
-        assert_eq!(tier(1, 1, 1), TIER_NONE);
     }
 
     #[test]

@@ -10,11 +10,13 @@ use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{ApiError, FieldViolations};
 use tonic_types::pb::Status as RpcStatus;
 
+use talent_codes::{self as codes, ResidentId};
+
 use crate::{
-    codes,
     domain::{
         self, Amount, Cell, Contribution, Employment, PersonFacts, Posting, Resume, RosterRow, kind,
     },
+    names,
     store::{EmploymentRow, ParticipationRow, ResumeRow, Store, Tx},
 };
 
@@ -919,18 +921,18 @@ impl Checker {
     }
     fn person_key(&mut self, field: &str, s: &str) -> String {
         if !codes::is_person_key(s) {
-            self.add(field, "must be 64 lower-case hexadecimal characters");
+            self.add(field, codes::person_key::RULE);
         }
         s.to_string()
     }
     fn district(&mut self, field: &str, s: &str) -> String {
         if !codes::is_district(s) {
-            self.add(field, "must be a six-digit GB/T 2260 code");
+            self.add(field, codes::district::RULE);
         }
         s.to_string()
     }
     fn industry(&mut self, field: &str, s: &str) -> String {
-        match codes::industry(s) {
+        match codes::industry::industry(s) {
             Ok(i) => i,
             Err(why) => {
                 self.add(field, why);
@@ -939,7 +941,7 @@ impl Checker {
         }
     }
     fn employer(&mut self, field: &str, s: &str) -> String {
-        match codes::credit_code(s) {
+        match codes::credit_code::credit_code(s) {
             Ok(c) => c,
             Err(why) => {
                 self.add(field, why);
@@ -948,7 +950,7 @@ impl Checker {
         }
     }
     fn name(&mut self, field: &str, s: &str, collection: &str) -> String {
-        match codes::resource_platform(s, collection) {
+        match names::resource_platform(s, collection) {
             Some(p) => p.to_string(),
             None => {
                 self.add(
@@ -960,22 +962,25 @@ impl Checker {
         }
     }
     fn uuid(&mut self, field: &str, s: &str) {
-        if !codes::is_uuid(s) {
+        if !names::is_uuid(s) {
             self.add(field, "must be a lower-case hyphenated UUID");
         }
     }
-    fn time(&mut self, field: &str, t: Option<&prost_types::Timestamp>) -> prost_types::Timestamp {
-        match t {
-            Some(t) if t.nanos >= 0 && t.nanos < 1_000_000_000 => *t,
-            Some(_) => {
-                self.add(field, "not a valid timestamp");
-                prost_types::Timestamp::default()
-            }
-            None => {
-                self.add(field, "required");
-                prost_types::Timestamp::default()
-            }
-        }
+    /// A required instant as unix microseconds; `None` when invalid.
+    fn time(&mut self, field: &str, t: Option<&prost_types::Timestamp>) -> Option<i64> {
+        let Some(t) = t else {
+            self.add(field, "required");
+            return None;
+        };
+        codes::micros(t).map_err(|why| self.add(field, why)).ok()
+    }
+    /// An optional instant as unix microseconds; 0 when unset or invalid.
+    fn optional_time(&mut self, field: &str, t: Option<&prost_types::Timestamp>) -> i64 {
+        t.map_or(0, |t| self.time(field, Some(t)).unwrap_or(0))
+    }
+    /// The city's day of a required instant.
+    fn day(&mut self, field: &str, t: Option<&prost_types::Timestamp>) -> i64 {
+        self.time(field, t).map_or(0, codes::day_of_micros)
     }
     fn date(&mut self, field: &str, d: Option<&talent_proto::google::r#type::Date>) -> i64 {
         match codes::check_date(d, 1900..=2100) {
@@ -1008,10 +1013,13 @@ fn check_event(e: &ev::Event, settings: &IngestSettings) -> Result<Fact, FieldVi
     }
     let occurred = c.time("occurred_at", e.occurred_at.as_ref());
     let recorded = c.time("recorded_at", e.recorded_at.as_ref());
-    if codes::micros(&recorded) < codes::micros(&occurred) {
+    if let (Some(occurred), Some(recorded)) = (occurred, recorded)
+        && recorded < occurred
+    {
         c.add("recorded_at", "must not be before occurred_at");
     }
-    let in_city = |district: &str| district.starts_with(&settings.city_prefix);
+    let recorded = recorded.unwrap_or(0);
+    let in_city = |district: &str| codes::in_city(district, &settings.city_prefix);
     let fact = match &e.payload {
         None => {
             c.add("payload", "exactly one fact is required");
@@ -1042,7 +1050,7 @@ fn check_event(e: &ev::Event, settings: &IngestSettings) -> Result<Fact, FieldVi
                     industry,
                     start_day,
                     platform: reporter,
-                    recorded_at: codes::micros(&recorded),
+                    recorded_at: recorded,
                     end_day: None,
                 },
             }
@@ -1087,7 +1095,7 @@ fn check_event(e: &ev::Event, settings: &IngestSettings) -> Result<Fact, FieldVi
             let platform = c.name("resume", &r.resume, "resumes");
             let revision = c.revision("revision", r.revision);
             let person_key = c.person_key("person_key", &r.person_key);
-            let first = c.time("first_received_at", r.first_received_at.as_ref());
+            let first_day = c.day("first_received_at", r.first_received_at.as_ref());
             let (mut degree, mut title, mut skill) = (0, 0, 0);
             match (&r.attributes, r.statistical_use_consent) {
                 (Some(_), false) => c.add(
@@ -1123,7 +1131,7 @@ fn check_event(e: &ev::Event, settings: &IngestSettings) -> Result<Fact, FieldVi
                 revision,
                 person_key,
                 platform,
-                first_day: codes::local_day(&first),
+                first_day,
                 degree,
                 title,
                 skill,
@@ -1136,13 +1144,13 @@ fn check_event(e: &ev::Event, settings: &IngestSettings) -> Result<Fact, FieldVi
             c.name("posting", &a.posting, "postings");
             let district = c.district("workplace_district", &a.workplace_district);
             let industry = c.industry("industry", &a.industry);
-            let t = c.time("submit_time", a.submit_time.as_ref());
+            let day = c.day("submit_time", a.submit_time.as_ref());
             Fact::Application {
                 id: a.application.clone(),
                 district,
                 industry,
                 platform,
-                day: codes::local_day(&t),
+                day,
             }
         }
         Some(Payload::FairHeld(f)) => {
@@ -1151,11 +1159,11 @@ fn check_event(e: &ev::Event, settings: &IngestSettings) -> Result<Fact, FieldVi
             if f.format == 0 || f.format > 3 {
                 c.add("format", "must be ONLINE, ONSITE or HYBRID");
             }
-            let t = c.time("start_time", f.start_time.as_ref());
+            let start_day = c.day("start_time", f.start_time.as_ref());
             Fact::Fair {
                 id: f.fair.clone(),
                 platform,
-                start_day: codes::local_day(&t),
+                start_day,
             }
         }
         Some(Payload::FairParticipation(p)) => {
@@ -1164,25 +1172,23 @@ fn check_event(e: &ev::Event, settings: &IngestSettings) -> Result<Fact, FieldVi
             let employer = c.employer("employer_credit_code", &p.employer_credit_code);
             let district = c.district("employer_district", &p.employer_district);
             let industry = c.industry("employer_industry", &p.employer_industry);
-            let t = c.time("fair_start_time", p.fair_start_time.as_ref());
-            let register = p.register_time.as_ref().map(codes::micros).unwrap_or(0);
+            let start_day = c.day("fair_start_time", p.fair_start_time.as_ref());
+            let register = c.optional_time("register_time", p.register_time.as_ref());
             Fact::Participation {
                 fair: p.fair.clone(),
                 employer,
                 district,
                 industry,
                 platform,
-                start_day: codes::local_day(&t),
+                start_day,
                 register_at: register,
             }
         }
         Some(Payload::PersonErased(p)) => {
             c.prefix = "person_erased";
             let person_key = c.person_key("person_key", &p.person_key);
-            Fact::Erased {
-                person_key,
-                at: p.erase_time.as_ref().map(codes::micros).unwrap_or(0),
-            }
+            let at = c.optional_time("erase_time", p.erase_time.as_ref());
+            Fact::Erased { person_key, at }
         }
     };
     if c.v.is_empty() { Ok(fact) } else { Err(c.v) }
@@ -1198,7 +1204,9 @@ fn check_posting(c: &mut Checker, f: &ev::PostingFacts) -> Fact {
     if f.headcount < 1 {
         c.add("facts.headcount", "must be at least 1");
     }
-    let publish = c.time("facts.publish_time", f.publish_time.as_ref());
+    let publish = c
+        .time("facts.publish_time", f.publish_time.as_ref())
+        .unwrap_or(0);
     if !f.fair.is_empty() {
         c.name("facts.fair", &f.fair, "fairs");
     }
@@ -1211,8 +1219,8 @@ fn check_posting(c: &mut Checker, f: &ev::PostingFacts) -> Fact {
             district,
             industry,
             headcount: i64::from(f.headcount),
-            publish_at: codes::micros(&publish),
-            publish_day: codes::local_day(&publish),
+            publish_at: publish,
+            publish_day: codes::day_of_micros(publish),
             platform,
         },
     }
@@ -1307,12 +1315,12 @@ fn check_row(
         }
         Some(Person::PersonKey(k)) => {
             if !codes::is_person_key(k) {
-                v.add("person_key", "must be 64 lower-case hexadecimal characters");
+                v.add("person_key", codes::person_key::RULE);
             }
             k.clone()
         }
-        Some(Person::ResidentIdNumber(id)) => match codes::resident_id(id) {
-            Ok(normalised) => codes::person_key(&settings.person_key_secret, &normalised),
+        Some(Person::ResidentIdNumber(id)) => match ResidentId::parse(id) {
+            Ok(id) => codes::person_key(settings.person_key_secret.as_bytes(), &id),
             Err(why) => {
                 v.add("resident_id_number", why);
                 String::new()
@@ -1320,7 +1328,7 @@ fn check_row(
         },
     };
     if !codes::is_university_code(&row.university_code) {
-        v.add("university_code", "must be ten digits");
+        v.add("university_code", codes::university::RULE);
     }
     let name = row.university_name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
@@ -1368,17 +1376,7 @@ mod tests {
 
     /// A valid unified social credit code.
     fn employer() -> String {
-        const CHARS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-        const WEIGHTS: [u32; 17] = [
-            1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-        ];
-        let body = "91370200000000001";
-        let sum: u32 = body
-            .bytes()
-            .zip(WEIGHTS)
-            .map(|(b, w)| u32::from(b - b'0') * w)
-            .sum();
-        format!("{body}{}", CHARS[((31 - sum % 31) % 31) as usize] as char)
+        codes::credit_code::with_check_character("91370200000000001").unwrap()
     }
 
     fn event(n: u64, payload: Payload) -> ev::Event {

@@ -32,9 +32,9 @@ use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{CancellationToken, Db, Migrations, Server, ServerConfig};
 
 mod api;
-pub mod codes;
 mod domain;
 mod ingest;
+mod names;
 mod stats;
 mod store;
 
@@ -103,13 +103,7 @@ impl Application {
                  secret is needed to hash roster ID numbers into person keys"
             );
         }
-        if config.city_district_prefix.is_empty()
-            || config.city_district_prefix.len() > 6
-            || !config
-                .city_district_prefix
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        {
+        if !talent_codes::district::is_prefix(&config.city_district_prefix) {
             anyhow::bail!("city_district_prefix must be 1 to 6 digits");
         }
         if !(1..=1000).contains(&config.default_disclosure_threshold) {

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use talent_codes as codes;
 use talent_proto::talent::metrics::v1::{self as pb, Dimension, dimension_value::Value};
 use talent_proto::talent::r#type::v1::Period;
 use talent_server::{ApiError, FieldViolations};
 
 use crate::{
-    codes,
     domain::{NONE, OUTSIDE, TIER_GENERAL, TIER_HIGH, kind},
     store::{GatheredDims, Store, outcome_dim},
 };
@@ -280,10 +280,10 @@ fn check_period(v: &mut FieldViolations, field: &str, p: Option<&Period>) -> (i6
 
 fn check_known_at(v: &mut FieldViolations, t: Option<&prost_types::Timestamp>) -> Option<i64> {
     let t = t?;
-    let us = codes::micros(t);
-    if t.nanos < 0 || t.nanos >= 1_000_000_000 {
-        v.add("as_known_at", "not a valid timestamp");
-    } else if us > codes::now_micros() {
+    let us = codes::micros(t)
+        .map_err(|why| v.add("as_known_at", why))
+        .ok()?;
+    if us > codes::now_micros() {
         v.add("as_known_at", "must not be in the future");
     }
     Some(us)
@@ -361,7 +361,7 @@ fn check_filter(
     }
     if i {
         for (n, x) in f.industries.iter().enumerate() {
-            match codes::industry_filter(x) {
+            match codes::industry::industry(x) {
                 Ok(x) => out.industries.push(x),
                 Err(why) => v.add(format!("filter.industries[{n}]"), why),
             }
@@ -597,7 +597,7 @@ pub async fn graduate_outcomes(
             .map_err(|why| v.add("as_of", why))
             .unwrap_or(0),
         None => known_at
-            .map(|t| (t / 1_000_000 + codes::CITY_UTC_OFFSET_SECS).div_euclid(86_400))
+            .map(codes::day_of_micros)
             .unwrap_or_else(codes::today),
     };
     v.into_result()?;

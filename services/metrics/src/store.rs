@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
 use talent_server::{Db, PerBatch};
 
-use crate::codes;
 use crate::domain::{
     Amount, Cell, Contribution, Employment, PersonFacts, Posting, Resume, RosterRow,
 };
+use talent_codes as codes;
 
 /// An open transaction on either back end.
 pub enum Tx {

@@ -1,61 +1,13 @@
-//! Personal data: the person key, encryption at rest, and the formats of
-//! resident ID numbers, phone numbers and e-mail addresses.
+//! Personal data: encryption at rest and the formats of phone numbers and
+//! e-mail addresses. Resident ID numbers and the person key are rules both
+//! services apply, in `talent_codes`.
 
 use chacha20poly1305::{
     XChaCha20Poly1305, XNonce,
     aead::{Aead, KeyInit, Payload},
 };
-use hmac::{Hmac, Mac};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
-
-/// The weights of GB 11643-1999 (ISO 7064 MOD 11-2).
-const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const ID_CHECK: &[u8; 11] = b"10X98765432";
-
-/// A resident ID number, normalised (final "x" upper-cased), when it has a
-/// valid check character and birth date.
-pub fn resident_id(value: &str) -> Option<String> {
-    let upper = value.to_ascii_uppercase();
-    let bytes = upper.as_bytes();
-    if bytes.len() != 18 || !bytes[..17].iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let sum: u32 = bytes[..17]
-        .iter()
-        .zip(ID_WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    if bytes[17] != ID_CHECK[(sum % 11) as usize] {
-        return None;
-    }
-    let year: i32 = upper[6..10].parse().ok()?;
-    let month: u8 = upper[10..12].parse().ok()?;
-    let day: u8 = upper[12..14].parse().ok()?;
-    if !(1900..=2100).contains(&year) {
-        return None;
-    }
-    time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
-    Some(upper)
-}
-
-/// person_key = HMAC-SHA256(secret, normalised resident ID), as 64
-/// lower-case hexadecimal characters.
-pub fn person_key(secret: &[u8], resident_id: &str) -> String {
-    // HMAC accepts keys of any length.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(resident_id.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// Whether `value` looks like a person key.
-pub fn is_person_key(value: &str) -> bool {
-    value.len() == 64
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
 
 /// A phone number in E.164 form: mainland mobiles (11 digits starting with
 /// "1", optionally "+86"-prefixed) or "+" and up to 15 digits.
@@ -163,17 +115,6 @@ impl Cipher {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn resident_ids() {
-        // The GB 11643-1999 example number.
-        assert_eq!(
-            resident_id("11010519491231002x").as_deref(),
-            Some("11010519491231002X")
-        );
-        assert!(resident_id("110105194912310021").is_none());
-        assert!(resident_id("110105194913310028").is_none());
-    }
 
     #[test]
     fn phones() {

@@ -26,6 +26,7 @@ use std::{
 use anyhow::{Context, anyhow, bail};
 use prost::Message;
 use rand::Rng;
+use talent_codes::now_micros;
 use talent_proto::talent::{
     events::v1::Event,
     metrics::v1::{EventOutcome, PublishEventsRequest, ingest_service_client::IngestServiceClient},
@@ -661,12 +662,6 @@ async fn monitor<O: Outbox>(
             }
         }
     }
-}
-
-pub(crate) fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// The outbox and relay lease tables of the recruiting database.

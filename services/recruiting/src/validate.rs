@@ -1,34 +1,22 @@
-//! Input rules shared by every RPC: text normalisation, the code formats of
-//! `talent/type/v1/codes.proto`, identifiers, times and page sizes. Each
-//! check records a field violation under the path it is given; none of them
-//! touches the database.
+//! Input rules shared by every RPC: text normalisation, identifiers, times
+//! and page sizes, and the field-violation side of the code formats whose
+//! rules live in `talent_codes`. Each check records a field violation under
+//! the path it is given; none of them touches the database.
 
 use std::borrow::Cow;
 
+use talent_codes::{TimestampError, credit_code, district, industry};
 use talent_server::FieldViolations;
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick, is_nfkc_quick};
 
-/// Accepted instants: 2000-01-01T00:00:00Z (inclusive) to
-/// 2100-01-01T00:00:00Z (exclusive), in unix seconds.
-pub const MIN_TIME_SECS: i64 = 946_684_800;
-pub const MAX_TIME_SECS: i64 = 4_102_444_800;
-/// One day in microseconds.
-pub const DAY_MICROS: i64 = 86_400 * 1_000_000;
+pub use talent_codes::day::DAY_MICROS;
+pub use talent_codes::{now_micros, timestamp_of_micros as timestamp};
 
-/// The current time in unix microseconds.
-pub fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
-/// Unix microseconds as a protobuf timestamp.
-pub fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1000).unwrap_or(0),
-    }
-}
+/// Instants recruiting accepts, narrower than what `talent_codes` accepts
+/// at all: 2000-01-01T00:00:00Z (inclusive) to 2100-01-01T00:00:00Z
+/// (exclusive), in unix microseconds.
+const MIN_TIME_MICROS: i64 = 946_684_800 * 1_000_000;
+const MAX_TIME_MICROS: i64 = 4_102_444_800 * 1_000_000;
 
 /// A protobuf timestamp in the accepted range, as unix microseconds.
 pub fn micros(
@@ -36,18 +24,21 @@ pub fn micros(
     field: &str,
     violations: &mut FieldViolations,
 ) -> Option<i64> {
-    if !(0..1_000_000_000).contains(&ts.nanos) {
-        violations.add(field, "nanos must be 0 to 999,999,999");
-        return None;
-    }
-    if !(MIN_TIME_SECS..MAX_TIME_SECS).contains(&ts.seconds) {
+    let us = match talent_codes::micros(ts) {
+        Err(TimestampError::Nanos) => {
+            violations.add(field, TimestampError::Nanos);
+            return None;
+        }
+        Err(TimestampError::OutOfRange) => None,
+        Ok(us) => Some(us).filter(|us| (MIN_TIME_MICROS..MAX_TIME_MICROS).contains(us)),
+    };
+    if us.is_none() {
         violations.add(
             field,
             "must be from 2000-01-01T00:00:00Z to before 2100-01-01T00:00:00Z",
         );
-        return None;
     }
-    Some(ts.seconds * 1_000_000 + i64::from(ts.nanos) / 1000)
+    us
 }
 
 /// How far ahead of this server's clock a platform's "now" may be.
@@ -61,7 +52,7 @@ pub fn past_time(
     v: &mut FieldViolations,
 ) -> Option<i64> {
     let at = micros(value?, field, v)?;
-    if at > now + CLOCK_LEEWAY_MICROS {
+    if at > now.saturating_add(CLOCK_LEEWAY_MICROS) {
         v.add(field, "must not be in the future");
     }
     Some(at)
@@ -160,75 +151,25 @@ pub fn is_platform_id(value: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
-/// A GB/T 2260 district: exactly six ASCII digits.
-pub fn is_district(value: &str) -> bool {
-    value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Records a violation unless `value` is a district code.
+/// Records a violation unless `value` is a GB/T 2260 district code.
 pub fn district(value: &str, field: &str, violations: &mut FieldViolations) {
-    if !is_district(value) {
-        violations.add(field, "must be a GB/T 2260 district code of six digits");
+    if !district::is_district(value) {
+        violations.add(field, district::RULE);
     }
 }
 
 /// A district prefix filter: 1 to 6 digits.
 pub fn district_prefix(value: &str, field: &str, violations: &mut FieldViolations) {
-    if value.is_empty() || value.len() > 6 || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if !district::is_prefix(value) {
         violations.add(field, "must be 1 to 6 digits");
     }
 }
 
-/// The GB/T 4754-2017 divisions of each section, "A".."T".
-const SECTION_DIVISIONS: [(u8, u8, u8); 20] = [
-    (b'A', 1, 5),
-    (b'B', 6, 12),
-    (b'C', 13, 43),
-    (b'D', 44, 46),
-    (b'E', 47, 50),
-    (b'F', 51, 52),
-    (b'G', 53, 60),
-    (b'H', 61, 62),
-    (b'I', 63, 65),
-    (b'J', 66, 69),
-    (b'K', 70, 70),
-    (b'L', 71, 72),
-    (b'M', 73, 75),
-    (b'N', 76, 79),
-    (b'O', 80, 82),
-    (b'P', 83, 83),
-    (b'Q', 84, 85),
-    (b'R', 86, 90),
-    (b'S', 91, 96),
-    (b'T', 97, 97),
-];
-
-/// A GB/T 4754-2017 industry code, upper-cased: a section letter with an
-/// optional division of that section. `None` when invalid.
-pub fn industry_code(value: &str) -> Option<String> {
-    let upper = value.to_ascii_uppercase();
-    let bytes = upper.as_bytes();
-    let section = SECTION_DIVISIONS
-        .iter()
-        .find(|(letter, _, _)| Some(letter) == bytes.first())?;
-    match bytes.len() {
-        1 => Some(upper),
-        3 if bytes[1..].iter().all(u8::is_ascii_digit) => {
-            let division = (bytes[1] - b'0') * 10 + (bytes[2] - b'0');
-            (section.1..=section.2).contains(&division).then_some(upper)
-        }
-        _ => None,
-    }
-}
-
-/// Records a violation unless `value` is an industry code; returns it
-/// upper-cased.
+/// Records a violation unless `value` is a GB/T 4754-2017 industry code;
+/// returns it upper-cased.
 pub fn industry(value: &str, field: &str, violations: &mut FieldViolations) -> String {
-    industry_code(value).unwrap_or_else(|| {
-        violations.add(
-            field,
-            "must be a GB/T 4754-2017 code: a section letter A to T, optionally with a division of that section (\"C\" or \"C39\")",
-        );
+    industry::industry(value).unwrap_or_else(|why| {
+        violations.add(field, why);
         String::new()
     })
 }
@@ -238,46 +179,11 @@ pub fn industry_prefix(value: &str, field: &str, violations: &mut FieldViolation
     industry(value, field, violations)
 }
 
-/// Characters of a unified social credit code, in the order of their
-/// values (GB 32100-2015: digits and upper-case letters except I, O, Z, S
-/// and V).
-const CREDIT_CODE_CHARS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const CREDIT_CODE_WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
-
-/// A unified social credit code with a valid check character, upper-cased.
-pub fn credit_code_value(value: &str) -> Option<String> {
-    let upper = value.to_ascii_uppercase();
-    let bytes = upper.as_bytes();
-    if bytes.len() != 18 {
-        return None;
-    }
-    let mut values = [0u32; 18];
-    for (slot, b) in values.iter_mut().zip(bytes) {
-        *slot = u32::try_from(CREDIT_CODE_CHARS.iter().position(|c| c == b)?).ok()?;
-    }
-    let sum: u32 = values[..17]
-        .iter()
-        .zip(CREDIT_CODE_WEIGHTS)
-        .map(|(v, w)| v * w)
-        .sum();
-    let check = (31 - sum % 31) % 31;
-    (values[17] == check).then_some(upper)
-}
-
-/// Records a violation unless `value` is a valid credit code; returns it
-/// upper-cased.
+/// Records a violation unless `value` is a valid unified social credit
+/// code; returns it upper-cased.
 pub fn credit_code(value: &str, field: &str, violations: &mut FieldViolations) -> String {
-    if value.is_empty() {
-        violations.add(field, "is required");
-        return String::new();
-    }
-    credit_code_value(value).unwrap_or_else(|| {
-        violations.add(
-            field,
-            "must be an 18-character unified social credit code with a valid GB 32100-2015 check character",
-        );
+    credit_code::credit_code(value).unwrap_or_else(|why| {
+        violations.add(field, why);
         String::new()
     })
 }
@@ -331,23 +237,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credit_code_check_character() {
+    fn timestamps_outside_the_range_are_refused_with_the_field() {
+        let mut v = FieldViolations::new();
+        let ts = |seconds, nanos| prost_types::Timestamp { seconds, nanos };
         assert_eq!(
-            credit_code_value("91350100m000100y43").as_deref(),
-            Some("91350100M000100Y43")
+            micros(&ts(946_684_800, 1_000), "a", &mut v),
+            Some(MIN_TIME_MICROS + 1)
         );
-        assert!(credit_code_value("91350100M000100Y44").is_none());
-        assert!(credit_code_value("91350100M000100Y4").is_none());
-        assert!(credit_code_value("I1350100M000100Y43").is_none());
-    }
-
-    #[test]
-    fn industries() {
-        assert_eq!(industry_code("c39").as_deref(), Some("C39"));
-        assert_eq!(industry_code("T").as_deref(), Some("T"));
-        assert!(industry_code("A39").is_none());
-        assert!(industry_code("U").is_none());
-        assert!(industry_code("C3").is_none());
+        assert!(v.is_empty());
+        for (field, t) in [
+            ("b", ts(i64::MAX, 0)),
+            ("c", ts(i64::MIN, 0)),
+            ("d", ts(946_684_799, 999_999_999)),
+            ("e", ts(4_102_444_800, 0)),
+            ("f", ts(0, -1)),
+            ("g", ts(946_684_800, 1_000_000_000)),
+        ] {
+            assert_eq!(micros(&t, field, &mut v), None);
+        }
+        let fields: Vec<_> = v.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["b", "c", "d", "e", "f", "g"]);
+        // A future check cannot overflow next to the last accepted instant.
+        let mut v = FieldViolations::new();
+        past_time(Some(&ts(4_102_444_799, 0)), "h", i64::MAX, &mut v);
+        assert!(v.is_empty());
     }
 
     #[test]

@@ -206,23 +206,11 @@ pub fn period(start: Date, end: Date) -> Option<talent_proto::talent::r#type::v1
     })
 }
 
-/// Midday in the city (UTC+8) of a date, as an instant.
+/// Midday in the city of a date, as an instant.
 pub fn at(d: Date) -> prost_types::Timestamp {
-    let days = days_from_civil(d.year, d.month, d.day);
-    prost_types::Timestamp {
-        seconds: days * 86_400 + 4 * 3600,
-        nanos: 0,
-    }
-}
-
-fn days_from_civil(y: i32, m: i32, d: i32) -> i64 {
-    let y = i64::from(if m <= 2 { y - 1 } else { y });
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    use talent_codes::day::{DAY_MICROS, day_start};
+    let day = talent_codes::check_date(Some(&d), 1..=9999).expect("a valid date");
+    talent_codes::timestamp_of_micros(day_start(day) + DAY_MICROS / 2)
 }
 
 /// A person key for test person `n`.
@@ -232,18 +220,8 @@ pub fn person(n: u64) -> String {
 
 /// A valid unified social credit code for test employer `n`.
 pub fn employer(n: u32) -> String {
-    const CHARS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [u32; 17] = [
-        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-    ];
-    let body = format!("913702{n:011}");
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let check = CHARS[((31 - sum % 31) % 31) as usize] as char;
-    format!("{body}{check}")
+    talent_codes::credit_code::with_check_character(&format!("913702{n:011}"))
+        .expect("seventeen digits")
 }
 
 static EVENT_COUNTER: AtomicU64 = AtomicU64::new(1);

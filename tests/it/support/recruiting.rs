@@ -194,20 +194,9 @@ impl TestApp {
 }
 
 /// The unified social credit code `base17` + its GB 32100-2015 check
-/// character (an independent implementation of the rule).
+/// character.
 pub fn credit_code(base17: &str) -> String {
-    const CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [usize; 17] = [
-        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-    ];
-    assert_eq!(base17.len(), 17);
-    let sum: usize = base17
-        .chars()
-        .zip(WEIGHTS)
-        .map(|(c, w)| CHARS.find(c).expect("a credit code character") * w)
-        .sum();
-    let check = (31 - sum % 31) % 31;
-    format!("{base17}{}", CHARS.chars().nth(check).unwrap())
+    talent_codes::credit_code::with_check_character(base17).expect("17 credit code characters")
 }
 
 pub fn employer(code: &str, name: &str, district: &str, industry: &str) -> pb::Employer {

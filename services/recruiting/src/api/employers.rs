@@ -91,7 +91,7 @@ fn employer_input(e: &pb::Employer) -> Result<EmployerInput, FieldViolations> {
 /// A credit code from `employers/{credit_code}`.
 fn credit_code_of(name: &str) -> Result<String, ApiError> {
     name.strip_prefix("employers/")
-        .and_then(validate::credit_code_value)
+        .and_then(|code| talent_codes::credit_code::credit_code(code).ok())
         .ok_or_else(|| {
             ApiError::invalid(
                 "name",

@@ -1,5 +1,6 @@
 //! `EmploymentService`: hires and separations reported by platforms.
 
+use talent_codes::ResidentId;
 use talent_proto::talent::recruiting::v1 as pb;
 use talent_server::{ApiError, FieldViolations};
 use tonic::{Request, Response, Status};
@@ -10,7 +11,6 @@ use super::{
 };
 use crate::{
     events::date,
-    pii,
     store::{
         Day, EmploymentFilter, EmploymentRecord, HireInput, HirePerson, RecruitingStore, RequestId,
         day_text, posting_name, resume_name,
@@ -77,16 +77,13 @@ impl<S: RecruitingStore> Employments<S> {
             Some(Person::Resume(name)) => Some(HirePerson::Resume(own_child(
                 name, "resumes", "resume", platform,
             )?)),
-            Some(Person::ResidentIdNumber(id)) => match pii::resident_id(id) {
-                Some(id) => Some(HirePerson::PersonKey(pii::person_key(
+            Some(Person::ResidentIdNumber(id)) => match ResidentId::parse(id) {
+                Ok(id) => Some(HirePerson::PersonKey(talent_codes::person_key(
                     &self.0.person_key_secret,
                     &id,
                 ))),
-                None => {
-                    v.add(
-                        "resident_id_number",
-                        "must be an 18-character resident ID number with a valid birth date and check character",
-                    );
+                Err(why) => {
+                    v.add("resident_id_number", why);
                     None
                 }
             },
@@ -104,7 +101,7 @@ impl<S: RecruitingStore> Employments<S> {
         let industry = (!req.industry.is_empty())
             .then(|| validate::industry(&req.industry, "industry", &mut v));
         let start = day(req.start_date.as_ref(), "start_date", &mut v);
-        let today = now_micros().div_euclid(validate::DAY_MICROS);
+        let today = talent_codes::today();
         if let Some((_, n)) = start
             && n > today + 366
         {
@@ -296,8 +293,8 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
             ));
         }
         if !req.person_key.is_empty() {
-            if !pii::is_person_key(&req.person_key) {
-                v.add("person_key", "must be 64 lower-case hexadecimal characters");
+            if !talent_codes::is_person_key(&req.person_key) {
+                v.add("person_key", talent_codes::person_key::RULE);
             }
             filter.person_key = Some(req.person_key.clone());
         }

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use serde_json::json;
+use talent_codes::ResidentId;
 use talent_proto::talent::{recruiting::v1 as pb, r#type::v1 as types};
 use talent_server::{ApiError, FieldViolations};
 use tonic::{Request, Response, Status, Streaming};
@@ -31,46 +32,19 @@ pub(crate) fn calendar_date(
     field: &str,
     v: &mut FieldViolations,
 ) -> Option<((i32, i32, i32), i64)> {
-    let Some(d) = date else {
-        v.add(field, "is required");
-        return None;
-    };
-    let valid = (1900..=2100)
-        .contains(&d.year)
-        .then_some(())
-        .and_then(|()| u8::try_from(d.month).ok())
-        .and_then(|m| time::Month::try_from(m).ok())
-        .zip(u8::try_from(d.day).ok())
-        .and_then(|(m, day)| time::Date::from_calendar_date(d.year, m, day).ok());
-    match valid {
-        Some(date) => Some((
-            (d.year, d.month, d.day),
-            i64::from(date.to_julian_day()) - 2_440_588,
-        )),
-        None => {
-            v.add(field, "must be a full, valid date from year 1900 to 2100");
-            None
-        }
-    }
+    let day = talent_codes::check_date(date, 1900..=2100)
+        .map_err(|why| v.add(field, why))
+        .ok()?;
+    date.map(|d| ((d.year, d.month, d.day), day))
 }
 
 /// Validates one résumé; paths relative to it.
 fn resume_input(r: &pb::Resume, secret: &[u8], now: i64) -> Result<ResumeInput, FieldViolations> {
     let mut v = FieldViolations::new();
     validate::external_id(&r.external_id, "external_id", &mut v);
-    let resident_id = if r.resident_id_number.is_empty() {
-        v.add("resident_id_number", "is required");
-        None
-    } else {
-        let id = pii::resident_id(&r.resident_id_number);
-        if id.is_none() {
-            v.add(
-                "resident_id_number",
-                "must be an 18-character resident ID number with a valid birth date and check character",
-            );
-        }
-        id
-    };
+    let resident_id = ResidentId::parse(&r.resident_id_number)
+        .map_err(|why| v.add("resident_id_number", why))
+        .ok();
     let full_name = validate::text(&r.full_name, "full_name", 1, 64, Lines::Single, &mut v);
     let phone = if r.phone.is_empty() {
         String::new()
@@ -93,17 +67,14 @@ fn resume_input(r: &pb::Resume, secret: &[u8], now: i64) -> Result<ResumeInput, 
     if r.education.len() > 10 {
         v.add("education", "must hold at most 10 entries");
     }
-    let today = now.div_euclid(validate::DAY_MICROS);
+    let today = talent_codes::day_of_micros(now);
     let mut education = Vec::new();
     for (i, e) in r.education.iter().enumerate() {
         let path = |field: &str| format!("education[{i}].{field}");
         let known = types::DegreeLevel::try_from(e.degree_level).is_ok();
         validate::enum_value(e.degree_level, known, false, &path("degree_level"), &mut v);
-        if !e.university_code.is_empty()
-            && (e.university_code.len() != 10
-                || !e.university_code.bytes().all(|b| b.is_ascii_digit()))
-        {
-            v.add(path("university_code"), "must be ten digits");
+        if !e.university_code.is_empty() && !talent_codes::is_university_code(&e.university_code) {
+            v.add(path("university_code"), talent_codes::university::RULE);
         }
         let university_name = validate::text(
             &e.university_name,
@@ -180,9 +151,9 @@ fn resume_input(r: &pb::Resume, secret: &[u8], now: i64) -> Result<ResumeInput, 
     match resident_id {
         Some(id) if v.is_empty() => Ok(ResumeInput {
             external_id: r.external_id.clone(),
-            person_key: pii::person_key(secret, &id),
+            person_key: talent_codes::person_key(secret, &id),
             personal: pii::Personal {
-                resident_id_number: id,
+                resident_id_number: id.into_string(),
                 full_name,
                 phone,
                 email,
@@ -319,18 +290,13 @@ fn person_key_of(
     person_key: Option<&str>,
 ) -> Result<String, ApiError> {
     match (resident_id_number, person_key) {
-        (Some(id), _) => pii::resident_id(id)
-            .map(|id| pii::person_key(secret, &id))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "resident_id_number",
-                    "must be an 18-character resident ID number with a valid birth date and check character",
-                )
-            }),
-        (None, Some(key)) if pii::is_person_key(key) => Ok(key.to_owned()),
+        (Some(id), _) => ResidentId::parse(id)
+            .map(|id| talent_codes::person_key(secret, &id))
+            .map_err(|why| ApiError::invalid("resident_id_number", why)),
+        (None, Some(key)) if talent_codes::is_person_key(key) => Ok(key.to_owned()),
         (None, Some(_)) => Err(ApiError::invalid(
             "person_key",
-            "must be 64 lower-case hexadecimal characters",
+            talent_codes::person_key::RULE,
         )),
         (None, None) => Err(ApiError::invalid(
             "person",
