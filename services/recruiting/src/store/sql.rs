@@ -1348,6 +1348,9 @@ macro_rules! sql_store {
                     if PG { 4 } else { 1 }
                 }
 
+            }
+
+            impl PlatformStore for $Store {
                 async fn create_platform(
                     &self,
                     platform: PlatformRecord,
@@ -1552,6 +1555,9 @@ macro_rules! sql_store {
                     })
                 }
 
+            }
+
+            impl EmployerStore for $Store {
                 async fn upsert_employers(
                     &self,
                     platform: String,
@@ -1735,6 +1741,9 @@ macro_rules! sql_store {
                     rows.iter().map(employer_from_row).collect()
                 }
 
+            }
+
+            impl PostingStore for $Store {
                 async fn upsert_postings(
                     &self,
                     platform: String,
@@ -1997,6 +2006,9 @@ macro_rules! sql_store {
                     Ok(count)
                 }
 
+            }
+
+            impl ResumeStore for $Store {
                 async fn upsert_resumes(
                     &self,
                     platform: String,
@@ -2183,6 +2195,9 @@ macro_rules! sql_store {
                         .collect()
                 }
 
+            }
+
+            impl FairStore for $Store {
                 async fn create_fair(
                     &self,
                     platform: String,
@@ -2322,6 +2337,9 @@ macro_rules! sql_store {
                     rows.iter().map(fair_from_row).collect()
                 }
 
+            }
+
+            impl EmploymentStore for $Store {
                 async fn record_hire(
                     &self,
                     platform: String,
@@ -2563,6 +2581,9 @@ macro_rules! sql_store {
                     rows.iter().map(employment_from_row).collect()
                 }
 
+            }
+
+            impl ApplicationStore for $Store {
                 async fn create_application(
                     &self,
                     platform: String,
