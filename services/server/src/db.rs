@@ -191,7 +191,9 @@ impl Db {
 /// missing is a compile error naming it. Where the back ends differ, a
 /// component defines a trait of its own over `Sql` (the statements, the
 /// locks) with one implementation per back end, which needs no such bounds.
-pub trait Sql: Database<Arguments: IntoArguments<Self>> + HasStatementCache {
+pub trait Sql:
+    Database<Arguments: IntoArguments<Self>, QueryResult: RowsAffected> + HasStatementCache
+{
     /// Which back end this is.
     const BACKEND: Backend;
 }
@@ -202,6 +204,23 @@ impl Sql for sqlx::Sqlite {
 
 impl Sql for sqlx::Postgres {
     const BACKEND: Backend = Backend::Postgres;
+}
+
+/// The rows a statement changed, on either back end.
+pub trait RowsAffected {
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::sqlite::SqliteQueryResult::rows_affected(self)
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::postgres::PgQueryResult::rows_affected(self)
+    }
 }
 
 /// A Rust type that back end `DB` binds as a parameter and reads from a

@@ -1,8 +1,10 @@
-//! Storage of the recruiting service: one trait, [`RecruitingStore`], with a
-//! SQLite and a PostgreSQL implementation side by side ([`sql`]). Every
-//! method that changes something writes its `talent.events.v1` events into
-//! the outbox in the same transaction, so an event exists exactly when its
-//! change committed.
+//! Storage of the recruiting service: [`RecruitingStore`], the sum of one
+//! trait per aggregate ([`PlatformStore`], [`EmployerStore`],
+//! [`PostingStore`], …), and its SQL implementation, written once for
+//! SQLite and PostgreSQL ([`SqlStore`], one file per aggregate; what differs
+//! by back end is [`RecruitingSql`]). Every method that changes something
+//! writes its `talent.events.v1` events into the outbox in the same
+//! transaction, so an event exists exactly when its change committed.
 //!
 //! The store speaks domain types (validated input, records); it knows
 //! nothing of gRPC. Problems an item of a batch can have that only the
@@ -13,11 +15,24 @@ use std::future::Future;
 
 use talent_server::{ApiError, FieldViolations};
 
+mod applications;
+mod backend;
 mod coalesce;
-pub mod sql;
+mod employers;
+mod employments;
+mod fairs;
+mod idempotency;
+mod openings;
+mod outbox;
+mod platforms;
+mod posting_batch;
+mod postings;
+mod resumes;
+mod sql;
 mod types;
 
-pub use sql::{PgStore, SqliteStore};
+pub use backend::RecruitingSql;
+pub use sql::{PgStore, SqlStore, SqliteStore};
 pub use types::*;
 
 /// Why one item of a batch was rejected, without failing the others.
@@ -79,7 +94,7 @@ impl From<StoreError> for ApiError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The storage of the recruiting service: every aggregate's trait, one
-/// implementation for all (see [`sql`]).
+/// implementation for both back ends ([`SqlStore`]).
 pub trait RecruitingStore:
     PlatformStore
     + EmployerStore
