@@ -55,7 +55,7 @@ pub async fn load(db: &Db, persons: u64) -> anyhow::Result<Aggregates> {
     }
 }
 
-/// Loading and the full scans, on each back end.
+/// Loading, on each back end.
 trait Loader: Sql {
     fn open(url: &str) -> impl Future<Output = anyhow::Result<Pool<Self>>> + Send;
 
@@ -65,15 +65,6 @@ trait Loader: Sql {
         pool: &Pool<Self>,
         persons: u64,
     ) -> impl Future<Output = anyhow::Result<Aggregates>> + Send;
-
-    /// Runs one of the scans: rows of (text, text-or-integer, count) as
-    /// (text, text, count).
-    fn scan(
-        pool: &Pool<Self>,
-        sql: &'static str,
-        a: i64,
-        b: i64,
-    ) -> impl Future<Output = anyhow::Result<Vec<(String, String, i64)>>> + Send;
 }
 
 /// Multi-row VALUES (1,000 persons a statement) in transactions of 50
@@ -127,23 +118,6 @@ impl Loader for Sqlite {
         let roll = spawn_outcome_roll(&aggs);
         sqlite_aggregates(pool, &aggs, roll).await?;
         Ok(aggs)
-    }
-
-    async fn scan(
-        pool: &SqlitePool,
-        sql: &'static str,
-        a: i64,
-        b: i64,
-    ) -> anyhow::Result<Vec<(String, String, i64)>> {
-        Ok(if sql == GATHERED_SCAN {
-            let rows: Vec<(String, i64, i64)> =
-                sqlx::query_as(sql).bind(a).bind(b).fetch_all(pool).await?;
-            rows.into_iter()
-                .map(|(x, y, n)| (x, y.to_string(), n))
-                .collect()
-        } else {
-            sqlx::query_as(sql).bind(a).bind(b).fetch_all(pool).await?
-        })
     }
 }
 
@@ -204,23 +178,6 @@ impl Loader for Postgres {
         }
         postgres_aggregates(pool, &aggs, roll).await?;
         Ok(aggs)
-    }
-
-    async fn scan(
-        pool: &PgPool,
-        sql: &'static str,
-        a: i64,
-        b: i64,
-    ) -> anyhow::Result<Vec<(String, String, i64)>> {
-        Ok(if sql == GATHERED_SCAN {
-            let rows: Vec<(String, i32, i64)> =
-                sqlx::query_as(sql).bind(a).bind(b).fetch_all(pool).await?;
-            rows.into_iter()
-                .map(|(x, y, n)| (x, y.to_string(), n))
-                .collect()
-        } else {
-            sqlx::query_as(sql).bind(a).bind(b).fetch_all(pool).await?
-        })
     }
 }
 
@@ -789,10 +746,36 @@ pub async fn scan(
     a: i64,
     b: i64,
 ) -> anyhow::Result<Vec<(String, String, i64)>> {
+    // The gathered scan's tier is an INTEGER on SQLite, an int4 on
+    // PostgreSQL.
     match db {
-        Db::Sqlite(pool) => Sqlite::scan(pool, sql, a, b).await,
-        Db::Postgres(pool) => Postgres::scan(pool, sql, a, b).await,
+        Db::Sqlite(pool) => scan_on::<_, i64>(pool, sql, a, b).await,
+        Db::Postgres(pool) => scan_on::<_, i32>(pool, sql, a, b).await,
     }
+}
+
+async fn scan_on<DB: Sql, Tier>(
+    pool: &Pool<DB>,
+    sql: &'static str,
+    a: i64,
+    b: i64,
+) -> anyhow::Result<Vec<(String, String, i64)>>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    usize: ColumnIndex<DB::Row>,
+    String: Column<DB>,
+    i64: Column<DB>,
+    Tier: Column<DB> + ToString + Send + Unpin,
+{
+    Ok(if sql == GATHERED_SCAN {
+        let rows: Vec<(String, Tier, i64)> =
+            sqlx::query_as(sql).bind(a).bind(b).fetch_all(pool).await?;
+        rows.into_iter()
+            .map(|(x, y, n)| (x, y.to_string(), n))
+            .collect()
+    } else {
+        sqlx::query_as(sql).bind(a).bind(b).fetch_all(pool).await?
+    })
 }
 
 /// A count (`SELECT COUNT(*) …`) on either back end.
