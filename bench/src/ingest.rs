@@ -22,10 +22,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use sqlx::{ColumnIndex, Executor, Pool, Postgres, QueryBuilder, Sqlite};
 use talent_proto::talent::recruiting::v1::{
     self as pb, posting_service_client::PostingServiceClient,
 };
-use talent_server::Db;
+use talent_server::{Column, Db, Sql};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::recruiting::{Recruiting, employer_code, with_key};
@@ -359,83 +360,53 @@ async fn baseline_db(dbs: &mut Databases, name: &str, platform: &str) -> anyhow:
     let now = now_secs() * 1_000_000;
     let codes: Vec<String> = (0..EMPLOYERS).map(employer_code).collect();
     match &db {
-        Db::Sqlite(pool) => {
-            sqlx::query("INSERT INTO platforms (id, display_name, created_at) VALUES ($1, $2, $3)")
-                .bind(platform)
-                .bind("bench")
-                .bind(now)
-                .execute(pool)
-                .await?;
-            let mut b = sqlx::QueryBuilder::new(
-                "INSERT INTO employers (credit_code, display_name, district, industry, size, \
-                 field_sources, created_at, updated_at) ",
-            );
-            b.push_values(&codes, |mut r, code| {
-                r.push_bind(code.clone())
-                    .push_bind("employer")
-                    .push_bind("370202")
-                    .push_bind("I64")
-                    .push_bind(0i64)
-                    .push_bind("{}")
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-            b.build().execute(pool).await?;
-        }
-        Db::Postgres(pool) => {
-            sqlx::query("INSERT INTO platforms (id, display_name, created_at) VALUES ($1, $2, $3)")
-                .bind(platform)
-                .bind("bench")
-                .bind(now)
-                .execute(pool)
-                .await?;
-            let mut b = sqlx::QueryBuilder::new(
-                "INSERT INTO employers (credit_code, display_name, district, industry, size, \
-                 field_sources, created_at, updated_at) ",
-            );
-            b.push_values(&codes, |mut r, code| {
-                r.push_bind(code.clone())
-                    .push_bind("employer")
-                    .push_bind("370202")
-                    .push_bind("I64")
-                    .push_bind(0i64)
-                    .push_bind("{}")
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-            b.build().execute(pool).await?;
-        }
+        Db::Sqlite(pool) => seed(pool, platform, &codes, now).await?,
+        Db::Postgres(pool) => seed(pool, platform, &codes, now).await?,
     }
     Ok(db)
 }
 
+async fn seed<DB: Sql>(
+    pool: &Pool<DB>,
+    platform: &str,
+    codes: &[String],
+    now: i64,
+) -> anyhow::Result<()>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    String: Column<DB>,
+    i64: Column<DB>,
+{
+    sqlx::query("INSERT INTO platforms (id, display_name, created_at) VALUES ($1, $2, $3)")
+        .bind(platform.to_owned())
+        .bind("bench".to_owned())
+        .bind(now)
+        .execute(pool)
+        .await?;
+    let mut b = QueryBuilder::new(
+        "INSERT INTO employers (credit_code, display_name, district, industry, size, \
+         field_sources, created_at, updated_at) ",
+    );
+    b.push_values(codes, |mut r, code| {
+        r.push_bind(code.clone())
+            .push_bind("employer".to_owned())
+            .push_bind("370202".to_owned())
+            .push_bind("I64".to_owned())
+            .push_bind(0i64)
+            .push_bind("{}".to_owned())
+            .push_bind(now)
+            .push_bind(now);
+    });
+    b.build().execute(pool).await?;
+    Ok(())
+}
+
 /// The durability the database runs with, as it reports it.
 async fn durability(db: &Db) -> anyhow::Result<String> {
-    Ok(match db {
-        Db::Sqlite(pool) => {
-            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-                .fetch_one(pool)
-                .await?;
-            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-                .fetch_one(pool)
-                .await?;
-            let sync = match sync {
-                0 => "OFF",
-                1 => "NORMAL",
-                2 => "FULL",
-                3 => "EXTRA",
-                _ => "?",
-            };
-            format!("SQLite journal_mode={mode}, synchronous={sync}")
-        }
-        Db::Postgres(pool) => {
-            let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(pool).await?;
-            let commit: String = sqlx::query_scalar("SHOW synchronous_commit")
-                .fetch_one(pool)
-                .await?;
-            format!("PostgreSQL fsync={fsync}, synchronous_commit={commit}")
-        }
-    })
+    match db {
+        Db::Sqlite(pool) => Sqlite::durability(pool).await,
+        Db::Postgres(pool) => Postgres::durability(pool).await,
+    }
 }
 
 /// Upserts `batches` directly, each batch one statement (plus, with
@@ -446,128 +417,201 @@ async fn direct(
     batches: Vec<Vec<PostingRow>>,
     outbox_payload: Option<(u64, usize)>,
 ) -> anyhow::Result<Pass> {
+    match db {
+        Db::Sqlite(pool) => direct_on(pool, platform, batches, outbox_payload).await,
+        Db::Postgres(pool) => direct_on(pool, platform, batches, outbox_payload).await,
+    }
+}
+
+async fn direct_on<DB: Baseline>(
+    pool: &Pool<DB>,
+    platform: &str,
+    batches: Vec<Vec<PostingRow>>,
+    outbox_payload: Option<(u64, usize)>,
+) -> anyhow::Result<Pass> {
     let rows = batches.iter().map(|b| b.len() as u64).sum();
     let mut seq = outbox_payload.map_or(0, |(first, _)| first);
     let began = Instant::now();
     for batch in batches {
         let outbox = outbox_payload.map(|(_, len)| outbox_rows(seq, batch.len(), len));
         seq += batch.len() as u64;
-        match db {
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                let mut b = sqlx::QueryBuilder::new(format!("INSERT INTO postings ({COLUMNS}) "));
-                b.push_values(batch, |mut r, p| {
-                    r.push_bind(platform.to_owned())
-                        .push_bind(p.external_id)
-                        .push_bind(p.title)
-                        .push_bind(p.title_key)
-                        .push_bind(p.description)
-                        .push_bind(p.employer_code)
-                        .push_bind(p.district)
-                        .push_bind(p.industry)
-                        .push_bind(p.occupation)
-                        .push_bind(p.min_degree)
-                        .push_bind(p.experience_years)
-                        .push_bind(p.salary_min)
-                        .push_bind(p.salary_max)
-                        .push_bind(p.headcount)
-                        .push_bind(p.employment_type)
-                        .push_bind(p.publish_at)
-                        .push_bind(p.expire_at)
-                        .push_bind(p.fair_id)
-                        .push_bind(p.tags)
-                        .push_bind(0i64)
-                        .push_bind(None::<i64>)
-                        .push_bind(p.opening_id)
-                        .push_bind(p.revision)
-                        .push_bind(p.now)
-                        .push_bind(p.now);
-                });
-                b.push(UPSERT_TAIL);
-                b.build().execute(&mut *tx).await?;
-                if let Some(outbox) = outbox {
-                    let mut b = sqlx::QueryBuilder::new(
-                        "INSERT INTO outbox (seq, event_id, payload, created_at) ",
-                    );
-                    b.push_values(outbox, |mut r, (seq, id, payload)| {
-                        r.push_bind(seq)
-                            .push_bind(id)
-                            .push_bind(payload)
-                            .push_bind(0i64);
-                    });
-                    b.build().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-            }
-            Db::Postgres(pool) => {
-                let mut c = PgColumns::default();
-                for p in batch {
-                    c.push(platform, p);
-                }
-                let mut tx = pool.begin().await?;
-                let sql = format!(
-                    "INSERT INTO postings ({COLUMNS}) SELECT * FROM UNNEST(\
-                     $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                     $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[], \
-                     $13::int8[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], \
-                     $18::text[], $19::text[], $20::int8[], $21::int8[], $22::text[], \
-                     $23::int8[], $24::int8[], $25::int8[]){UPSERT_TAIL}"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(c.platform_id)
-                    .bind(c.external_id)
-                    .bind(c.title)
-                    .bind(c.title_key)
-                    .bind(c.description)
-                    .bind(c.employer_code)
-                    .bind(c.district)
-                    .bind(c.industry)
-                    .bind(c.occupation)
-                    .bind(c.min_degree)
-                    .bind(c.experience_years)
-                    .bind(c.salary_min)
-                    .bind(c.salary_max)
-                    .bind(c.headcount)
-                    .bind(c.employment_type)
-                    .bind(c.publish_at)
-                    .bind(c.expire_at)
-                    .bind(c.fair_id)
-                    .bind(c.tags)
-                    .bind(c.close_reason)
-                    .bind(c.closed_at)
-                    .bind(c.opening_id)
-                    .bind(c.revision)
-                    .bind(c.created_at)
-                    .bind(c.updated_at)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some(outbox) = outbox {
-                    let mut seqs = Vec::with_capacity(outbox.len());
-                    let mut ids = Vec::with_capacity(outbox.len());
-                    let mut payloads = Vec::with_capacity(outbox.len());
-                    for (seq, id, payload) in outbox {
-                        seqs.push(seq);
-                        ids.push(id);
-                        payloads.push(payload);
-                    }
-                    sqlx::query(
-                        "INSERT INTO outbox (seq, event_id, payload, created_at) \
-                         SELECT s, i, p, 0 FROM UNNEST($1::int8[], $2::text[], $3::bytea[]) AS t(s, i, p)",
-                    )
-                    .bind(seqs)
-                    .bind(ids)
-                    .bind(payloads)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-            }
-        }
+        DB::upsert(pool, platform, batch, outbox).await?;
     }
     Ok(Pass {
         rows,
         elapsed: began.elapsed(),
     })
+}
+
+/// One outbox row of the floor: (seq, event id, payload).
+type OutboxRow = (i64, String, Vec<u8>);
+
+/// The baseline's statements on each back end: the cheapest form of what
+/// the service writes there.
+trait Baseline: Sql {
+    fn durability(pool: &Pool<Self>) -> impl Future<Output = anyhow::Result<String>> + Send;
+
+    /// Upserts `batch` in one statement (and appends `outbox` in a second),
+    /// in one committed transaction.
+    fn upsert(
+        pool: &Pool<Self>,
+        platform: &str,
+        batch: Vec<PostingRow>,
+        outbox: Option<Vec<OutboxRow>>,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+impl Baseline for Sqlite {
+    async fn durability(pool: &Pool<Self>) -> anyhow::Result<String> {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await?;
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await?;
+        let sync = match sync {
+            0 => "OFF",
+            1 => "NORMAL",
+            2 => "FULL",
+            3 => "EXTRA",
+            _ => "?",
+        };
+        Ok(format!("SQLite journal_mode={mode}, synchronous={sync}"))
+    }
+
+    async fn upsert(
+        pool: &Pool<Self>,
+        platform: &str,
+        batch: Vec<PostingRow>,
+        outbox: Option<Vec<OutboxRow>>,
+    ) -> anyhow::Result<()> {
+        let mut tx = pool.begin().await?;
+        let mut b = sqlx::QueryBuilder::new(format!("INSERT INTO postings ({COLUMNS}) "));
+        b.push_values(batch, |mut r, p| {
+            r.push_bind(platform.to_owned())
+                .push_bind(p.external_id)
+                .push_bind(p.title)
+                .push_bind(p.title_key)
+                .push_bind(p.description)
+                .push_bind(p.employer_code)
+                .push_bind(p.district)
+                .push_bind(p.industry)
+                .push_bind(p.occupation)
+                .push_bind(p.min_degree)
+                .push_bind(p.experience_years)
+                .push_bind(p.salary_min)
+                .push_bind(p.salary_max)
+                .push_bind(p.headcount)
+                .push_bind(p.employment_type)
+                .push_bind(p.publish_at)
+                .push_bind(p.expire_at)
+                .push_bind(p.fair_id)
+                .push_bind(p.tags)
+                .push_bind(0i64)
+                .push_bind(None::<i64>)
+                .push_bind(p.opening_id)
+                .push_bind(p.revision)
+                .push_bind(p.now)
+                .push_bind(p.now);
+        });
+        b.push(UPSERT_TAIL);
+        b.build().execute(&mut *tx).await?;
+        if let Some(outbox) = outbox {
+            let mut b =
+                sqlx::QueryBuilder::new("INSERT INTO outbox (seq, event_id, payload, created_at) ");
+            b.push_values(outbox, |mut r, (seq, id, payload)| {
+                r.push_bind(seq)
+                    .push_bind(id)
+                    .push_bind(payload)
+                    .push_bind(0i64);
+            });
+            b.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Baseline for Postgres {
+    async fn durability(pool: &Pool<Self>) -> anyhow::Result<String> {
+        let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(pool).await?;
+        let commit: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(pool)
+            .await?;
+        Ok(format!(
+            "PostgreSQL fsync={fsync}, synchronous_commit={commit}"
+        ))
+    }
+
+    async fn upsert(
+        pool: &Pool<Self>,
+        platform: &str,
+        batch: Vec<PostingRow>,
+        outbox: Option<Vec<OutboxRow>>,
+    ) -> anyhow::Result<()> {
+        let mut c = PgColumns::default();
+        for p in batch {
+            c.push(platform, p);
+        }
+        let mut tx = pool.begin().await?;
+        let sql = format!(
+            "INSERT INTO postings ({COLUMNS}) SELECT * FROM UNNEST(\
+             $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[], \
+             $13::int8[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], \
+             $18::text[], $19::text[], $20::int8[], $21::int8[], $22::text[], \
+             $23::int8[], $24::int8[], $25::int8[]){UPSERT_TAIL}"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(c.platform_id)
+            .bind(c.external_id)
+            .bind(c.title)
+            .bind(c.title_key)
+            .bind(c.description)
+            .bind(c.employer_code)
+            .bind(c.district)
+            .bind(c.industry)
+            .bind(c.occupation)
+            .bind(c.min_degree)
+            .bind(c.experience_years)
+            .bind(c.salary_min)
+            .bind(c.salary_max)
+            .bind(c.headcount)
+            .bind(c.employment_type)
+            .bind(c.publish_at)
+            .bind(c.expire_at)
+            .bind(c.fair_id)
+            .bind(c.tags)
+            .bind(c.close_reason)
+            .bind(c.closed_at)
+            .bind(c.opening_id)
+            .bind(c.revision)
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(outbox) = outbox {
+            let mut seqs = Vec::with_capacity(outbox.len());
+            let mut ids = Vec::with_capacity(outbox.len());
+            let mut payloads = Vec::with_capacity(outbox.len());
+            for (seq, id, payload) in outbox {
+                seqs.push(seq);
+                ids.push(id);
+                payloads.push(payload);
+            }
+            sqlx::query(
+                "INSERT INTO outbox (seq, event_id, payload, created_at) \
+                 SELECT s, i, p, 0 FROM UNNEST($1::int8[], $2::text[], $3::bytea[]) AS t(s, i, p)",
+            )
+            .bind(seqs)
+            .bind(ids)
+            .bind(payloads)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// The columns of one UNNEST statement.
@@ -633,23 +677,29 @@ impl PgColumns {
 /// Rows stored in `postings` and (count, mean payload bytes) of `outbox`.
 async fn stored(url: &str) -> anyhow::Result<(i64, i64, i64)> {
     let db = Db::connect(url, 1, talent_recruiting::MIGRATIONS).await?;
-    const POSTINGS: &str = "SELECT COUNT(*) FROM postings";
-    const OUTBOX: &str =
-        "SELECT COUNT(*), CAST(COALESCE(AVG(LENGTH(payload)), 0) AS BIGINT) FROM outbox";
-    let r = match &db {
-        Db::Sqlite(pool) => {
-            let p: i64 = sqlx::query_scalar(POSTINGS).fetch_one(pool).await?;
-            let (n, len): (i64, i64) = sqlx::query_as(OUTBOX).fetch_one(pool).await?;
-            (p, n, len)
-        }
-        Db::Postgres(pool) => {
-            let p: i64 = sqlx::query_scalar(POSTINGS).fetch_one(pool).await?;
-            let (n, len): (i64, i64) = sqlx::query_as(OUTBOX).fetch_one(pool).await?;
-            (p, n, len)
-        }
+    let counts = match &db {
+        Db::Sqlite(pool) => counts(pool).await,
+        Db::Postgres(pool) => counts(pool).await,
     };
     db.close().await;
-    Ok(r)
+    counts
+}
+
+async fn counts<DB: Sql>(pool: &Pool<DB>) -> anyhow::Result<(i64, i64, i64)>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    usize: ColumnIndex<DB::Row>,
+    i64: Column<DB>,
+{
+    let postings: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM postings")
+        .fetch_one(pool)
+        .await?;
+    let (n, len): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(AVG(LENGTH(payload)), 0) AS BIGINT) FROM outbox",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((postings, n, len))
 }
 
 /// Scenario 1 and the recruiting row of scenario 5: `n` postings.

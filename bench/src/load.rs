@@ -16,10 +16,11 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use sqlx::{
-    PgPool, QueryBuilder, Sqlite, SqlitePool,
+    ColumnIndex, Executor, PgPool, Pool, Postgres, QueryBuilder, Sqlite, SqlitePool,
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
+use talent_server::{Backend, Column, Db, Sql};
 use tokio::task::JoinHandle;
 
 use crate::data::{self, Aggregates, Person};
@@ -27,136 +28,157 @@ use crate::data::{self, Aggregates, Person};
 /// Connections loading PostgreSQL at once (the machine's cores).
 const LOAD_CONNECTIONS: usize = 2;
 
-/// A connection pool to the database being loaded or scanned.
-pub enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+/// A small pool for loading and the full-scan baseline (one connection on
+/// SQLite, which has one writer; two on PostgreSQL). SQLite loads with
+/// `synchronous=OFF` (a crash during set-up only loses the benchmark's own
+/// data); PostgreSQL with `synchronous_commit=off`.
+pub async fn open(url: &str) -> anyhow::Result<Db> {
+    Ok(match Backend::of_url(url)? {
+        Backend::Sqlite => Db::Sqlite(Sqlite::open(url).await?),
+        Backend::Postgres => Db::Postgres(Postgres::open(url).await?),
+    })
 }
 
-impl Pool {
-    /// A small pool for loading and the full-scan baseline (one connection
-    /// on SQLite, which has one writer; two on PostgreSQL). SQLite loads
-    /// with `synchronous=OFF` (a crash during set-up only loses the
-    /// benchmark's own data); PostgreSQL with `synchronous_commit=off`.
-    pub async fn open(url: &str) -> anyhow::Result<Self> {
-        if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Off)
-                .pragma("cache_size", "-262144");
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options)
-                .await
-                .context("opening the SQLite database")?;
-            Ok(Self::Sqlite(pool))
-        } else {
-            let pool = PgPoolOptions::new()
-                .max_connections(LOAD_CONNECTIONS as u32)
-                .after_connect(|c, _| {
-                    Box::pin(async move {
-                        sqlx::query("SET synchronous_commit = off")
-                            .execute(&mut *c)
-                            .await?;
-                        Ok(())
-                    })
-                })
-                .connect(url)
-                .await
-                .context("connecting to PostgreSQL")?;
-            Ok(Self::Postgres(pool))
-        }
-    }
-
-    pub async fn close(&self) {
-        match self {
-            Self::Sqlite(p) => p.close().await,
-            Self::Postgres(p) => p.close().await,
-        }
-    }
-
-    /// Refreshes the planner statistics, as a running database would have.
-    pub async fn analyze(&self) -> anyhow::Result<()> {
-        match self {
-            Self::Sqlite(p) => {
-                sqlx::query("PRAGMA analysis_limit = 1000")
-                    .execute(p)
-                    .await?;
-                sqlx::query("ANALYZE").execute(p).await?;
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(p)
-                    .await?;
-            }
-            Self::Postgres(p) => {
-                sqlx::query("VACUUM ANALYZE").execute(p).await?;
-            }
-        }
-        Ok(())
+/// Refreshes the planner statistics, as a running database would have.
+pub async fn analyze(db: &Db) -> anyhow::Result<()> {
+    match db {
+        Db::Sqlite(pool) => Sqlite::analyze(pool).await,
+        Db::Postgres(pool) => Postgres::analyze(pool).await,
     }
 }
 
 /// Loads persons `0..persons`; returns the aggregates written.
-pub async fn load(pool: &Pool, persons: u64) -> anyhow::Result<Aggregates> {
-    let mut aggs = Aggregates::default();
-    match pool {
-        Pool::Sqlite(p) => {
-            let chunk = 1000;
-            let mut tx = p.begin().await?;
-            let mut statements = 0;
-            let mut start = 0;
-            while start < persons {
-                let end = (start + chunk).min(persons);
-                let ps: Vec<Person> = (start..end).map(data::person).collect();
-                for person in &ps {
-                    aggs.add(person);
-                }
-                sqlite_facts(&mut tx, &ps).await?;
-                statements += 1;
-                if statements % 50 == 0 {
-                    tx.commit().await?;
-                    tx = p.begin().await?;
-                }
-                start = end;
-            }
-            tx.commit().await?;
-            aggs.prune();
-            let roll = spawn_outcome_roll(&aggs);
-            sqlite_aggregates(p, &aggs, roll).await?;
-        }
-        Pool::Postgres(p) => {
-            let indexes = drop_secondary_indexes(p).await?;
-            let chunk = 10_000;
-            let mut start = 0;
-            // One PostgreSQL backend is one core: statements on both of the
-            // pool's connections load twice as fast as one at a time.
-            let mut inserting = tokio::task::JoinSet::new();
-            while start < persons {
-                let end = (start + chunk).min(persons);
-                let ps: Vec<Person> = (start..end).map(data::person).collect();
-                for person in &ps {
-                    aggs.add(person);
-                }
-                if inserting.len() >= LOAD_CONNECTIONS {
-                    inserting.join_next().await.context("an insert task")???;
-                }
-                let p = p.clone();
-                inserting.spawn(async move { postgres_facts(&p, &ps).await });
-                start = end;
-            }
-            while let Some(done) = inserting.join_next().await {
-                done??;
-            }
-            aggs.prune();
-            let roll = spawn_outcome_roll(&aggs);
-            for definition in indexes {
-                sqlx::query(sqlx::AssertSqlSafe(definition))
-                    .execute(p)
-                    .await?;
-            }
-            postgres_aggregates(p, &aggs, roll).await?;
-        }
+pub async fn load(db: &Db, persons: u64) -> anyhow::Result<Aggregates> {
+    match db {
+        Db::Sqlite(pool) => Sqlite::load(pool, persons).await,
+        Db::Postgres(pool) => Postgres::load(pool, persons).await,
     }
-    Ok(aggs)
+}
+
+/// Loading, on each back end.
+trait Loader: Sql {
+    fn open(url: &str) -> impl Future<Output = anyhow::Result<Pool<Self>>> + Send;
+
+    fn analyze(pool: &Pool<Self>) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    fn load(
+        pool: &Pool<Self>,
+        persons: u64,
+    ) -> impl Future<Output = anyhow::Result<Aggregates>> + Send;
+}
+
+/// Multi-row VALUES (1,000 persons a statement) in transactions of 50
+/// statements.
+impl Loader for Sqlite {
+    async fn open(url: &str) -> anyhow::Result<SqlitePool> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Off)
+            .pragma("cache_size", "-262144");
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .context("opening the SQLite database")
+    }
+
+    async fn analyze(pool: &SqlitePool) -> anyhow::Result<()> {
+        sqlx::query("PRAGMA analysis_limit = 1000")
+            .execute(pool)
+            .await?;
+        sqlx::query("ANALYZE").execute(pool).await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn load(pool: &SqlitePool, persons: u64) -> anyhow::Result<Aggregates> {
+        let mut aggs = Aggregates::default();
+        let chunk = 1000;
+        let mut tx = pool.begin().await?;
+        let mut statements = 0;
+        let mut start = 0;
+        while start < persons {
+            let end = (start + chunk).min(persons);
+            let ps: Vec<Person> = (start..end).map(data::person).collect();
+            for person in &ps {
+                aggs.add(person);
+            }
+            sqlite_facts(&mut tx, &ps).await?;
+            statements += 1;
+            if statements % 50 == 0 {
+                tx.commit().await?;
+                tx = pool.begin().await?;
+            }
+            start = end;
+        }
+        tx.commit().await?;
+        aggs.prune();
+        let roll = spawn_outcome_roll(&aggs);
+        sqlite_aggregates(pool, &aggs, roll).await?;
+        Ok(aggs)
+    }
+}
+
+/// UNNEST of 10,000 persons a statement, two statements at a time on two
+/// connections, the person indexes built afterwards.
+impl Loader for Postgres {
+    async fn open(url: &str) -> anyhow::Result<PgPool> {
+        PgPoolOptions::new()
+            .max_connections(LOAD_CONNECTIONS as u32)
+            .after_connect(|c, _| {
+                Box::pin(async move {
+                    sqlx::query("SET synchronous_commit = off")
+                        .execute(&mut *c)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .context("connecting to PostgreSQL")
+    }
+
+    async fn analyze(pool: &PgPool) -> anyhow::Result<()> {
+        sqlx::query("VACUUM ANALYZE").execute(pool).await?;
+        Ok(())
+    }
+
+    async fn load(pool: &PgPool, persons: u64) -> anyhow::Result<Aggregates> {
+        let mut aggs = Aggregates::default();
+        let indexes = drop_secondary_indexes(pool).await?;
+        let chunk = 10_000;
+        let mut start = 0;
+        // One PostgreSQL backend is one core: statements on both of the
+        // pool's connections load twice as fast as one at a time.
+        let mut inserting = tokio::task::JoinSet::new();
+        while start < persons {
+            let end = (start + chunk).min(persons);
+            let ps: Vec<Person> = (start..end).map(data::person).collect();
+            for person in &ps {
+                aggs.add(person);
+            }
+            if inserting.len() >= LOAD_CONNECTIONS {
+                inserting.join_next().await.context("an insert task")???;
+            }
+            let pool = pool.clone();
+            inserting.spawn(async move { postgres_facts(&pool, &ps).await });
+            start = end;
+        }
+        while let Some(done) = inserting.join_next().await {
+            done??;
+        }
+        aggs.prune();
+        let roll = spawn_outcome_roll(&aggs);
+        for definition in indexes {
+            sqlx::query(sqlx::AssertSqlSafe(definition))
+                .execute(pool)
+                .await?;
+        }
+        postgres_aggregates(pool, &aggs, roll).await?;
+        Ok(aggs)
+    }
 }
 
 /// Drops the indexes of the fact tables that are not constraints (those on
@@ -719,34 +741,56 @@ GROUP BY r.university_code, place";
 /// Runs one of the scans: rows of (text, text-or-integer, count) as
 /// (text, text, count).
 pub async fn scan(
-    pool: &Pool,
+    db: &Db,
     sql: &'static str,
     a: i64,
     b: i64,
 ) -> anyhow::Result<Vec<(String, String, i64)>> {
-    let gathered = sql == GATHERED_SCAN;
-    Ok(match pool {
-        Pool::Sqlite(p) => {
-            if gathered {
-                let rows: Vec<(String, i64, i64)> =
-                    sqlx::query_as(sql).bind(a).bind(b).fetch_all(p).await?;
-                rows.into_iter()
-                    .map(|(x, y, n)| (x, y.to_string(), n))
-                    .collect()
-            } else {
-                sqlx::query_as(sql).bind(a).bind(b).fetch_all(p).await?
-            }
-        }
-        Pool::Postgres(p) => {
-            if gathered {
-                let rows: Vec<(String, i32, i64)> =
-                    sqlx::query_as(sql).bind(a).bind(b).fetch_all(p).await?;
-                rows.into_iter()
-                    .map(|(x, y, n)| (x, y.to_string(), n))
-                    .collect()
-            } else {
-                sqlx::query_as(sql).bind(a).bind(b).fetch_all(p).await?
-            }
-        }
+    // The gathered scan's tier is an INTEGER on SQLite, an int4 on
+    // PostgreSQL.
+    match db {
+        Db::Sqlite(pool) => scan_on::<_, i64>(pool, sql, a, b).await,
+        Db::Postgres(pool) => scan_on::<_, i32>(pool, sql, a, b).await,
+    }
+}
+
+async fn scan_on<DB: Sql, Tier>(
+    pool: &Pool<DB>,
+    sql: &'static str,
+    a: i64,
+    b: i64,
+) -> anyhow::Result<Vec<(String, String, i64)>>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    usize: ColumnIndex<DB::Row>,
+    String: Column<DB>,
+    i64: Column<DB>,
+    Tier: Column<DB> + ToString + Send + Unpin,
+{
+    Ok(if sql == GATHERED_SCAN {
+        let rows: Vec<(String, Tier, i64)> =
+            sqlx::query_as(sql).bind(a).bind(b).fetch_all(pool).await?;
+        rows.into_iter()
+            .map(|(x, y, n)| (x, y.to_string(), n))
+            .collect()
+    } else {
+        sqlx::query_as(sql).bind(a).bind(b).fetch_all(pool).await?
     })
+}
+
+/// A count (`SELECT COUNT(*) …`) on either back end.
+pub async fn count(db: &Db, sql: &'static str) -> anyhow::Result<i64> {
+    match db {
+        Db::Sqlite(pool) => count_on(pool, sql).await,
+        Db::Postgres(pool) => count_on(pool, sql).await,
+    }
+}
+
+async fn count_on<DB: Sql>(pool: &Pool<DB>, sql: &'static str) -> anyhow::Result<i64>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    usize: ColumnIndex<DB::Row>,
+    i64: Column<DB>,
+{
+    Ok(sqlx::query_scalar(sql).fetch_one(pool).await?)
 }

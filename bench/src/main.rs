@@ -25,7 +25,6 @@ use clap::Parser;
 use serde::Serialize;
 use talent_proto::talent::metrics::v1::{self as pb, Dimension};
 
-use crate::load::Pool;
 use crate::service::{Databases, Service};
 use crate::table::{Row, Status};
 
@@ -385,9 +384,9 @@ async fn check(dbs: &mut Databases) -> anyhow::Result<String> {
     let bulk_url = dbs.create("check_bulk").await?;
     service::migrate(&events_url).await?;
     service::migrate(&bulk_url).await?;
-    let pool = Pool::open(&bulk_url).await?;
-    load::load(&pool, CHECK_PERSONS).await?;
-    pool.close().await;
+    let db = load::open(&bulk_url).await?;
+    load::load(&db, CHECK_PERSONS).await?;
+    db.close().await;
 
     let events = Service::in_process(&events_url).await?;
     let bulk = Service::in_process(&bulk_url).await?;
@@ -407,7 +406,7 @@ async fn check(dbs: &mut Databases) -> anyhow::Result<String> {
     // The baseline computes the same figure, from the facts the service
     // itself stored.
     let ((gs, ge), (cohort, as_of)) = scan_args();
-    let scan_pool = Pool::open(&events_url).await?;
+    let scan_pool = load::open(&events_url).await?;
     let g = gathered_scan_answer(&load::scan(&scan_pool, load::GATHERED_SCAN, gs, ge).await?);
     let o = outcomes_scan_answer(&load::scan(&scan_pool, load::OUTCOME_SCAN, cohort, as_of).await?);
     scan_pool.close().await;
@@ -461,10 +460,10 @@ async fn statistics(
 
     let url = dbs.create("city").await?;
     service::migrate(&url).await?;
-    let pool = Pool::open(&url).await?;
+    let db = load::open(&url).await?;
     let t = Instant::now();
-    let aggs = load::load(&pool, persons).await?;
-    pool.analyze().await?;
+    let aggs = load::load(&db, persons).await?;
+    load::analyze(&db).await?;
     let load_secs = t.elapsed().as_secs_f64();
     eprintln!(
         "bench: loaded {persons} persons in {load_secs:.1} s ({} gathered cells, {} outcome cells)",
@@ -519,7 +518,7 @@ async fn statistics(
     outcome_times.sort();
 
     let ((gs, ge), (cohort, as_of)) = scan_args();
-    let pool = Pool::open(&url).await?;
+    let pool = load::open(&url).await?;
     let mut scans = [Vec::new(), Vec::new()];
     let scanning = Instant::now();
     for run in 0..baseline_runs {

@@ -480,7 +480,7 @@ async fn upload_resumes(recruiting: &Recruiting, key: &str, persons: u64) -> any
 
 /// Metrics' count of applied events, read from its database.
 #[derive(Clone)]
-struct Applied(Arc<crate::load::Pool>);
+struct Applied(Arc<talent_server::Db>);
 
 const SAMPLE_MS: u64 = 100;
 const POLL_MS: u64 = 5;
@@ -489,15 +489,11 @@ const SEND_MS: u64 = 20;
 
 impl Applied {
     async fn open(url: &str) -> anyhow::Result<Self> {
-        Ok(Self(Arc::new(crate::load::Pool::open(url).await?)))
+        Ok(Self(Arc::new(crate::load::open(url).await?)))
     }
 
     async fn count(&self) -> anyhow::Result<u64> {
-        let sql = "SELECT COUNT(*) FROM applied_events";
-        let n: i64 = match &*self.0 {
-            crate::load::Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
-            crate::load::Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
-        };
+        let n = crate::load::count(&self.0, "SELECT COUNT(*) FROM applied_events").await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 

@@ -22,3 +22,4 @@ mod recruiting_outbox;
 mod recruiting_postings;
 mod recruiting_resumes;
 mod timestamps;
+mod recruiting_store;

@@ -1,11 +1,19 @@
 //! The database pool, chosen by URL: embedded SQLite (`sqlite:`) by default,
 //! PostgreSQL (`postgres:`) in production. Each service embeds one folder of
 //! migrations per back end and runs it at start.
+//!
+//! SQL that both back ends run alike is written once, generic over [`Sql`];
+//! the [`Db`] a service opened picks the back end once, where the component
+//! is built (`Db::Sqlite(pool) => Component::new(pool)`, the same for
+//! PostgreSQL). What differs by back end lives in a trait of the component
+//! implemented for `Sqlite` and `Postgres` side by side.
 
 use std::{str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
 use sqlx::{
+    Database, Decode, Encode, IntoArguments, Type,
+    database::HasStatementCache,
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPool, PgPoolOptions},
     sqlite::{
@@ -162,6 +170,68 @@ impl Db {
     }
 }
 
+/// A back end as a type: SQL written once for both is generic over
+/// `DB: Sql` (`sqlx::Sqlite` or `sqlx::Postgres`).
+///
+/// Generic code also states the Rust types it binds and reads, because Rust
+/// carries a trait's bounds on `Self` and its associated types to every
+/// user of the trait, but not bounds on other types (`String: Encode<DB>`).
+/// A block of such code reads:
+///
+/// ```ignore
+/// impl<DB: Sql> Store<DB>
+/// where
+///     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+///     for<'n> &'n str: ColumnIndex<DB::Row>,
+///     String: Column<DB>,
+///     Option<i64>: Column<DB>,
+/// ```
+///
+/// naming the types it uses; both back ends have them all, and one that is
+/// missing is a compile error naming it. Where the back ends differ, a
+/// component defines a trait of its own over `Sql` (the statements, the
+/// locks) with one implementation per back end, which needs no such bounds.
+pub trait Sql:
+    Database<Arguments: IntoArguments<Self>, QueryResult: RowsAffected> + HasStatementCache
+{
+    /// Which back end this is.
+    const BACKEND: Backend;
+}
+
+impl Sql for sqlx::Sqlite {
+    const BACKEND: Backend = Backend::Sqlite;
+}
+
+impl Sql for sqlx::Postgres {
+    const BACKEND: Backend = Backend::Postgres;
+}
+
+/// The rows a statement changed, on either back end.
+pub trait RowsAffected {
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::sqlite::SqliteQueryResult::rows_affected(self)
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::postgres::PgQueryResult::rows_affected(self)
+    }
+}
+
+/// A Rust type that back end `DB` binds as a parameter and reads from a
+/// column (`String`, `i64`, `Vec<u8>`, `bool` and their `Option`s on both).
+pub trait Column<DB: Database>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB> {}
+
+impl<DB: Database, T> Column<DB> for T where
+    T: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
+{
+}
+
 /// How a statement whose text is built per batch (an `IN` list or a
 /// multi-row `VALUES` of the batch's size) is sent.
 ///
@@ -180,21 +250,18 @@ pub trait PerBatch: Sized {
     fn per_batch(self) -> Self;
 }
 
-fn keep_prepared<DB: sqlx::Database>() -> bool {
-    DB::NAME != <sqlx::Postgres as sqlx::Database>::NAME
+/// Whether back end `DB` keeps a per-batch statement prepared.
+fn keep_prepared<DB: Sql>() -> bool {
+    DB::BACKEND == Backend::Sqlite
 }
 
-impl<DB: sqlx::Database + sqlx::database::HasStatementCache, A> PerBatch
-    for sqlx::query::Query<'_, DB, A>
-{
+impl<DB: Sql, A> PerBatch for sqlx::query::Query<'_, DB, A> {
     fn per_batch(self) -> Self {
         self.persistent(keep_prepared::<DB>())
     }
 }
 
-impl<DB: sqlx::Database + sqlx::database::HasStatementCache, O, A> PerBatch
-    for sqlx::query::QueryAs<'_, DB, O, A>
-{
+impl<DB: Sql, O, A> PerBatch for sqlx::query::QueryAs<'_, DB, O, A> {
     fn per_batch(self) -> Self {
         self.persistent(keep_prepared::<DB>())
     }

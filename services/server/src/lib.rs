@@ -17,7 +17,7 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use config::{LogFormat, ServerConfig, ServerFlags};
-pub use db::{Backend, Db, Migrations, PerBatch};
+pub use db::{Backend, Column, Db, Migrations, PerBatch, RowsAffected, Sql};
 pub use error::{ApiError, FieldViolations};
 pub use prometheus;
 pub use server::Server;

@@ -10,6 +10,7 @@
 
 pub mod metrics;
 pub mod recruiting;
+pub mod store;
 
 use std::{
     net::SocketAddr,

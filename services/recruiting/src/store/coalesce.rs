@@ -144,7 +144,11 @@ where
             }
         }
         Err(err) => {
-            tracing::warn!(error = %err, keys = batch.len(), "a coalesced batch read failed; reading alone");
+            tracing::warn!(
+                error = %err,
+                keys = batch.len(),
+                "a coalesced batch read failed; reading alone"
+            );
             for lookup in batch {
                 let _ = lookup.answer.send(Coalesced::Failed);
             }

@@ -1,0 +1,402 @@
+//! Applications and their states, and what a person applied for and was
+//! hired as.
+
+use std::collections::HashSet;
+
+use sqlx::{AssertSqlSafe, ColumnIndex, Executor, QueryBuilder, Row};
+use talent_server::{Column, FieldViolations, PerBatch};
+
+use super::{
+    ApplicationFilter, ApplicationInput, ApplicationRecord, ApplicationStore, EmploymentRecord,
+    RequestId, SqlStore, StatusChange, StoreError, StoreResult, Transition, app_state,
+    backend::RecruitingSql,
+    employments::EMPLOYMENT_COLUMNS,
+    new_id,
+    openings::open_period_end,
+    outbox::write_outbox,
+    sql::{Tx, int, invalid, json},
+};
+use crate::events::{self, OutboxEvent};
+
+/// The columns of an application as `application_from_row` reads them.
+const APPLICATION_COLUMNS: &str = "platform_id, application_id, resume_id, posting_id, fair_id, \
+     state, history, submit_at, employment_id, created_at, updated_at";
+
+impl<DB: RecruitingSql> ApplicationStore for SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+    String: Column<DB>,
+    Option<String>: Column<DB>,
+    i64: Column<DB>,
+    Option<i64>: Column<DB>,
+    Vec<u8>: Column<DB>,
+    Option<Vec<u8>>: Column<DB>,
+{
+    async fn create_application(
+        &self,
+        platform: String,
+        input: ApplicationInput,
+        request_id: Option<RequestId>,
+        now: i64,
+    ) -> StoreResult<ApplicationRecord> {
+        let mut tx = self.begin().await?;
+        DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
+        if let Some(id) = Self::seen_request(&mut tx, &platform, request_id.as_ref(), now).await? {
+            let id = id.strip_prefix("application:").unwrap_or(&id).to_owned();
+            return Self::load_application(&mut tx, &platform, &id)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Internal(anyhow::anyhow!(
+                        "idempotency row names a missing application"
+                    ))
+                });
+        }
+        if Self::load_application(&mut tx, &platform, &input.application_id)
+            .await?
+            .is_some()
+        {
+            return Err(StoreError::AlreadyExists(format!(
+                "platforms/{platform}/applications/{} already exists",
+                input.application_id
+            )));
+        }
+        let mut v = FieldViolations::new();
+        let resume = Self::load_resumes(
+            &mut tx,
+            &self.cipher,
+            &platform,
+            &HashSet::from([input.resume_id.clone()]),
+        )
+        .await?
+        .remove(&input.resume_id);
+        if resume.is_none() {
+            v.add(
+                "application.resume",
+                "no résumé of the calling platform has this name",
+            );
+        }
+        let posting = Self::load_postings(
+            &mut tx,
+            &platform,
+            &HashSet::from([input.posting_id.clone()]),
+        )
+        .await?
+        .remove(&input.posting_id);
+        if posting.is_none() {
+            v.add(
+                "application.posting",
+                "no posting of the calling platform has this name",
+            );
+        }
+        if let Some(fair) = &input.fair_id
+            && Self::load_fair(&mut tx, &platform, fair).await?.is_none()
+        {
+            v.add(
+                "application.fair",
+                "no fair of the calling platform has this name",
+            );
+        }
+        let Some(posting) = posting.filter(|_| v.is_empty()) else {
+            return Err(StoreError::Invalid(v));
+        };
+        let submit_at = input.submit_at.unwrap_or(now);
+        let end = open_period_end(&posting, now);
+        if submit_at < posting.fields.publish_at || submit_at >= end {
+            return Err(StoreError::FailedPrecondition(
+                "the posting was not OPEN at the application's submit_time".into(),
+            ));
+        }
+        let record = ApplicationRecord {
+            platform_id: platform.clone(),
+            application_id: input.application_id,
+            resume_id: input.resume_id,
+            posting_id: input.posting_id,
+            fair_id: input.fair_id.or_else(|| posting.fields.fair_id.clone()),
+            state: app_state::SUBMITTED,
+            history: vec![(0, app_state::SUBMITTED, submit_at, String::new())],
+            submit_at,
+            employment_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO applications ({APPLICATION_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $9)"
+        )))
+        .bind(record.platform_id.clone())
+        .bind(record.application_id.clone())
+        .bind(record.resume_id.clone())
+        .bind(record.posting_id.clone())
+        .bind(record.fair_id.clone())
+        .bind(i64::from(record.state))
+        .bind(json(&record.history))
+        .bind(record.submit_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        Self::remember_request(
+            &mut tx,
+            &platform,
+            request_id,
+            &format!("application:{}", record.application_id),
+            now,
+        )
+        .await?;
+        let event = OutboxEvent::new(
+            &platform,
+            now,
+            events::application_submitted(&record, &posting),
+        );
+        write_outbox(&mut tx, vec![event], now).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn update_application_status(
+        &self,
+        platform: String,
+        application_id: String,
+        change: StatusChange,
+        now: i64,
+    ) -> StoreResult<ApplicationRecord> {
+        let mut tx = self.begin().await?;
+        DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
+        let mut record = Self::load_application(&mut tx, &platform, &application_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "platforms/{platform}/applications/{application_id} not found"
+                ))
+            })?;
+        if !app_state::allowed(record.state, change.to) {
+            return Err(StoreError::FailedPrecondition(format!(
+                "an application in state {} cannot move to state {}",
+                record.state, change.to
+            )));
+        }
+        let at = change.at.unwrap_or(now);
+        let last = record.history.last().map_or(record.submit_at, |t| t.2);
+        if at < last {
+            return Err(invalid(
+                "transition_time",
+                "must not be before the previous transition",
+            ));
+        }
+        let mut events = Vec::new();
+        if change.to == app_state::HIRED {
+            let Some(hire) = change.hire else {
+                return Err(invalid("hire", "is required when state is HIRED"));
+            };
+            let resume = Self::load_resumes(
+                &mut tx,
+                &self.cipher,
+                &platform,
+                &HashSet::from([record.resume_id.clone()]),
+            )
+            .await?
+            .remove(&record.resume_id)
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("application without résumé")))?;
+            let posting = Self::load_postings(
+                &mut tx,
+                &platform,
+                &HashSet::from([record.posting_id.clone()]),
+            )
+            .await?
+            .remove(&record.posting_id)
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("application without posting")))?;
+            let employment = EmploymentRecord {
+                platform_id: platform.clone(),
+                employment_id: new_id(),
+                resume_id: Some(record.resume_id.clone()),
+                person_key: resume.person_key,
+                employer_code: posting.fields.employer_code.clone(),
+                district: hire
+                    .district
+                    .unwrap_or_else(|| posting.fields.district.clone()),
+                industry: hire
+                    .industry
+                    .unwrap_or_else(|| posting.fields.industry.clone()),
+                start: hire.start,
+                end: None,
+                posting_id: Some(record.posting_id.clone()),
+                application_id: Some(record.application_id.clone()),
+                separation_revision: 0,
+                created_at: now,
+                updated_at: now,
+            };
+            Self::insert_employment(&mut tx, &employment).await?;
+            events.push(OutboxEvent::new(
+                &platform,
+                now,
+                events::hired(&employment, &posting.opening_id),
+            ));
+            record.employment_id = Some(employment.employment_id);
+        }
+        record
+            .history
+            .push((record.state, change.to, at, change.reason));
+        record.state = change.to;
+        record.updated_at = now;
+        sqlx::query(
+            "UPDATE applications SET state = $3, history = $4, employment_id = $5, updated_at = $6 \
+             WHERE platform_id = $1 AND application_id = $2",
+        )
+        .bind(platform.clone())
+        .bind(application_id)
+        .bind(i64::from(record.state))
+        .bind(json(&record.history))
+        .bind(record.employment_id.clone())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        write_outbox(&mut tx, events, now).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn get_application(
+        &self,
+        platform: String,
+        application_id: String,
+    ) -> StoreResult<Option<ApplicationRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications \
+             WHERE platform_id = $1 AND application_id = $2"
+        )))
+        .bind(platform)
+        .bind(application_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::application_from_row).transpose()
+    }
+
+    async fn list_applications(
+        &self,
+        platform: String,
+        filter: ApplicationFilter,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> StoreResult<Vec<ApplicationRecord>> {
+        let mut builder: QueryBuilder<DB> = QueryBuilder::new(format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE platform_id = "
+        ));
+        builder.push_bind(platform);
+        if let Some(posting) = filter.posting_id {
+            builder.push(" AND posting_id = ");
+            builder.push_bind(posting);
+        }
+        if let Some(resume) = filter.resume_id {
+            builder.push(" AND resume_id = ");
+            builder.push_bind(resume);
+        }
+        if let Some(state) = filter.state {
+            builder.push(" AND state = ");
+            builder.push_bind(i64::from(state));
+        }
+        if let Some((created, id)) = after {
+            builder.push(" AND (created_at > ");
+            builder.push_bind(created);
+            builder.push(" OR (created_at = ");
+            builder.push_bind(created);
+            builder.push(" AND application_id > ");
+            builder.push_bind(id);
+            builder.push("))");
+        }
+        builder.push(" ORDER BY created_at, application_id LIMIT ");
+        builder.push_bind(limit);
+        let rows = builder.build().per_batch().fetch_all(&self.pool).await?;
+        rows.iter().map(Self::application_from_row).collect()
+    }
+
+    async fn person_records(
+        &self,
+        platform: Option<String>,
+        person_key: String,
+    ) -> StoreResult<(Vec<ApplicationRecord>, Vec<EmploymentRecord>)> {
+        let mut builder: QueryBuilder<DB> = QueryBuilder::new(
+            "SELECT a.platform_id, a.application_id, a.resume_id, a.posting_id, a.fair_id, \
+             a.state, a.history, a.submit_at, a.employment_id, a.created_at, a.updated_at \
+             FROM applications a JOIN resumes r \
+             ON r.platform_id = a.platform_id AND r.external_id = a.resume_id \
+             WHERE r.person_key = ",
+        );
+        builder.push_bind(person_key.clone());
+        if let Some(platform) = &platform {
+            builder.push(" AND a.platform_id = ");
+            builder.push_bind(platform.clone());
+        }
+        builder.push(" ORDER BY a.platform_id, a.created_at, a.application_id");
+        let applications = builder
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(Self::application_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut builder: QueryBuilder<DB> = QueryBuilder::new(format!(
+            "SELECT {EMPLOYMENT_COLUMNS} FROM employments WHERE person_key = "
+        ));
+        builder.push_bind(person_key);
+        if let Some(platform) = platform {
+            builder.push(" AND platform_id = ");
+            builder.push_bind(platform);
+        }
+        builder.push(" ORDER BY platform_id, start_date, employment_id");
+        let employments = builder
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(Self::employment_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((applications, employments))
+    }
+}
+
+impl<DB: RecruitingSql> SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+    String: Column<DB>,
+    Option<String>: Column<DB>,
+    i64: Column<DB>,
+    Option<i64>: Column<DB>,
+    Vec<u8>: Column<DB>,
+    Option<Vec<u8>>: Column<DB>,
+{
+    async fn load_application(
+        tx: &mut Tx<DB>,
+        platform: &str,
+        application_id: &str,
+    ) -> StoreResult<Option<ApplicationRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications \
+             WHERE platform_id = $1 AND application_id = $2"
+        )))
+        .bind(platform.to_owned())
+        .bind(application_id.to_owned())
+        .fetch_optional(&mut **tx)
+        .await?;
+        row.as_ref().map(Self::application_from_row).transpose()
+    }
+
+    fn application_from_row(row: &DB::Row) -> StoreResult<ApplicationRecord> {
+        let history: String = row.try_get("history")?;
+        let history: Vec<Transition> = serde_json::from_str(&history)
+            .map_err(|e| anyhow::anyhow!("application history: {e}"))?;
+        Ok(ApplicationRecord {
+            platform_id: row.try_get("platform_id")?,
+            application_id: row.try_get("application_id")?,
+            resume_id: row.try_get("resume_id")?,
+            posting_id: row.try_get("posting_id")?,
+            fair_id: row.try_get("fair_id")?,
+            state: int(row.try_get("state")?),
+            history,
+            submit_at: row.try_get("submit_at")?,
+            employment_id: row.try_get("employment_id")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
