@@ -21,3 +21,4 @@ mod recruiting_outbox;
 mod recruiting_postings;
 mod recruiting_resumes;
 mod reflection;
+mod relay_key_file;

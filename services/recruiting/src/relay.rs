@@ -36,6 +36,10 @@ use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
 
+mod key;
+
+pub use key::IngestKey;
+
 /// One undelivered outbox row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
@@ -100,8 +104,8 @@ pub trait Outbox: Clone + Send + Sync + 'static {
 pub struct RelayConfig {
     /// The metrics service, `http://host:port`.
     pub metrics_url: String,
-    /// An INGEST key of the metrics service.
-    pub ingest_key: String,
+    /// An INGEST key of the metrics service, or the file that holds it.
+    pub ingest_key: IngestKey,
     /// Events per request message (1 to 1,000).
     pub batch_size: usize,
     /// Batches sent and not yet acknowledged, at most (1 to 64): while
@@ -126,7 +130,7 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
-    pub fn new(metrics_url: impl Into<String>, ingest_key: impl Into<String>) -> Self {
+    pub fn new(metrics_url: impl Into<String>, ingest_key: impl Into<IngestKey>) -> Self {
         Self {
             metrics_url: metrics_url.into(),
             ingest_key: ingest_key.into(),
@@ -307,6 +311,9 @@ impl<O: Outbox> Relay<O> {
     /// One connection to metrics: delivers batches until shutdown (Ok) or
     /// until anything fails (Err, and the caller backs off).
     async fn session(&self, shutdown: &CancellationToken, attempt: &mut u32) -> anyhow::Result<()> {
+        // Read before taking the lease: a replica whose key file is not
+        // written yet must not hold up one that could deliver.
+        let ingest_key = self.config.ingest_key.read()?;
         // Only the lease holder opens a stream.
         while !self
             .outbox
@@ -330,7 +337,7 @@ impl<O: Outbox> Relay<O> {
         let mut request = tonic::Request::new(ReceiverStream::new(stream));
         request.metadata_mut().insert(
             "authorization",
-            format!("Bearer {}", self.config.ingest_key)
+            format!("Bearer {ingest_key}")
                 .parse()
                 .context("the ingest key is not valid header text")?,
         );
