@@ -1,11 +1,20 @@
 //! Compiles every `.proto` under `talent/` with protox (pure Rust, so no
 //! `protoc` binary is needed anywhere) and generates prost messages and tonic
 //! clients and servers. The encoded descriptor set is kept for reflection.
+//!
+//! `google/rpc/error_details.proto` is compiled too, though no talent file
+//! imports it: error responses carry its messages (`BadRequest`,
+//! `ErrorInfo`, ...) packed in `Any`, and a client that knows the contracts
+//! only through reflection must be able to resolve them by name.
 
 use std::{
     fs,
     path::{Path, PathBuf},
 };
+
+/// The error detail messages, served by reflection (their Rust types come
+/// from `tonic-types`, like `google.rpc.Status`'s).
+const ERROR_DETAILS: &str = "google/rpc/error_details.proto";
 
 fn proto_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in fs::read_dir(dir)? {
@@ -26,10 +35,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Sorted so that the generated code and the descriptor set do not depend
     // on the order in which the file system lists the directory.
     files.sort();
-    let relative: Vec<PathBuf> = files
+    let mut relative: Vec<PathBuf> = files
         .iter()
         .map(|f| f.strip_prefix(&root).map(Path::to_path_buf))
         .collect::<Result<_, _>>()?;
+    relative.push(PathBuf::from(ERROR_DETAILS));
 
     let mut compiler = protox::Compiler::new([&root])?;
     compiler.include_imports(true).include_source_info(true);

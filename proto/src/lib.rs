@@ -10,6 +10,7 @@
 include!(concat!(env!("OUT_DIR"), "/_includes.rs"));
 
 /// The encoded `FileDescriptorSet` of every talent `.proto` file and its
-/// imports, for `tonic-reflection`.
+/// imports, and of `google/rpc/error_details.proto` (the messages error
+/// details carry), for `tonic-reflection`.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/talent_descriptor.bin"));

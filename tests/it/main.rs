@@ -21,5 +21,7 @@ mod recruiting_hires_batch;
 mod recruiting_outbox;
 mod recruiting_postings;
 mod recruiting_resumes;
-mod timestamps;
 mod recruiting_store;
+mod reflection;
+mod relay_key_file;
+mod timestamps;

@@ -6,7 +6,7 @@
 //! [`Application`] is the one entry point: the binary, the `talent`
 //! command and the tests all build and run it the same way.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
@@ -67,9 +67,14 @@ pub struct Config {
     /// delivers events to. None: no relay runs in this replica (events wait
     /// in the outbox).
     pub metrics_url: Option<String>,
-    /// The INGEST key the relay presents to the metrics service. Required
-    /// with `metrics_url`.
+    /// The INGEST key the relay presents to the metrics service. With
+    /// `metrics_url`, this or `metrics_ingest_key_file` is required.
     pub metrics_ingest_key: Option<String>,
+    /// A file holding that key instead (a mounted Docker or Kubernetes
+    /// secret), read whenever the relay connects: a key written after the
+    /// service started, or rotated in place, is used from the next
+    /// connection on; while the file is missing the relay retries.
+    pub metrics_ingest_key_file: Option<PathBuf>,
     /// Relay: events per request message, 1 to 1,000.
     pub relay_batch_size: usize,
     /// Relay: hours delivered outbox rows are kept before they are pruned.
@@ -98,6 +103,7 @@ impl Default for Config {
             expiry_sweep_secs: 60,
             metrics_url: None,
             metrics_ingest_key: None,
+            metrics_ingest_key_file: None,
             relay_batch_size: 1000,
             relay_retention_hours: 7 * 24,
             relay_idle_poll_ms: 100,
@@ -220,11 +226,17 @@ fn relay_config(config: &Config) -> anyhow::Result<Option<relay::RelayConfig>> {
     let Some(url) = &config.metrics_url else {
         return Ok(None);
     };
-    let Some(key) = &config.metrics_ingest_key else {
-        bail!(
-            "metrics_ingest_key (TALENT_RECRUITING_METRICS_INGEST_KEY) is required with metrics_url: \
-             issue an INGEST key with the metrics service's AdminService"
-        );
+    let key = match (&config.metrics_ingest_key, &config.metrics_ingest_key_file) {
+        (Some(key), None) => relay::IngestKey::Value(key.clone()),
+        (None, Some(file)) => relay::IngestKey::File(file.clone()),
+        (Some(_), Some(_)) => bail!(
+            "set one of metrics_ingest_key and metrics_ingest_key_file \
+             (TALENT_RECRUITING_METRICS_INGEST_KEY[_FILE]), not both"
+        ),
+        (None, None) => bail!(
+            "metrics_ingest_key (TALENT_RECRUITING_METRICS_INGEST_KEY) or metrics_ingest_key_file \
+             is required with metrics_url: issue an INGEST key with the metrics service's AdminService"
+        ),
     };
     let ms = Duration::from_millis;
     Ok(Some(relay::RelayConfig {
@@ -234,7 +246,7 @@ fn relay_config(config: &Config) -> anyhow::Result<Option<relay::RelayConfig>> {
         backoff_max: ms(config.relay_backoff_max_ms),
         monitor_interval: ms(config.relay_monitor_interval_ms),
         retention: Duration::from_secs(config.relay_retention_hours * 3600),
-        ..relay::RelayConfig::new(url.clone(), key.clone())
+        ..relay::RelayConfig::new(url.clone(), key)
     }))
 }
 
@@ -355,5 +367,45 @@ impl Application {
         }
         self.db.close().await;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relaying() -> Config {
+        Config {
+            metrics_url: Some("http://metrics:50052".into()),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn the_relay_key_comes_from_the_setting_or_its_file_but_not_both() {
+        let inline = Config {
+            metrics_ingest_key: Some("ing_inline".into()),
+            ..relaying()
+        };
+        let relay = relay_config(&inline).unwrap().unwrap();
+        assert_eq!(relay.ingest_key, relay::IngestKey::from("ing_inline"));
+
+        let file = Config {
+            metrics_ingest_key_file: Some("/run/secrets/relay-key".into()),
+            ..relaying()
+        };
+        let relay = relay_config(&file).unwrap().unwrap();
+        assert_eq!(
+            relay.ingest_key,
+            relay::IngestKey::File("/run/secrets/relay-key".into())
+        );
+
+        let both = Config {
+            metrics_ingest_key: Some("ing_inline".into()),
+            ..file
+        };
+        assert!(format!("{:#}", relay_config(&both).unwrap_err()).contains("not both"));
+        assert!(relay_config(&relaying()).is_err(), "a relay needs a key");
+        assert!(relay_config(&Config::default()).unwrap().is_none());
     }
 }

@@ -26,8 +26,8 @@ use std::{
 use anyhow::{Context, anyhow, bail};
 use prost::Message;
 use rand::Rng;
-use talent_codes::now_micros;
 use sqlx::{ColumnIndex, Database, Executor, Pool};
+use talent_codes::now_micros;
 use talent_proto::talent::{
     events::v1::Event,
     metrics::v1::{EventOutcome, PublishEventsRequest, ingest_service_client::IngestServiceClient},
@@ -37,6 +37,10 @@ use talent_server::{CancellationToken, Column, Db, RowsAffected, Sql};
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
+
+mod key;
+
+pub use key::IngestKey;
 
 /// One undelivered outbox row.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,8 +106,8 @@ pub trait Outbox: Clone + Send + Sync + 'static {
 pub struct RelayConfig {
     /// The metrics service, `http://host:port`.
     pub metrics_url: String,
-    /// An INGEST key of the metrics service.
-    pub ingest_key: String,
+    /// An INGEST key of the metrics service, or the file that holds it.
+    pub ingest_key: IngestKey,
     /// Events per request message (1 to 1,000).
     pub batch_size: usize,
     /// Batches sent and not yet acknowledged, at most (1 to 64): while
@@ -128,7 +132,7 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
-    pub fn new(metrics_url: impl Into<String>, ingest_key: impl Into<String>) -> Self {
+    pub fn new(metrics_url: impl Into<String>, ingest_key: impl Into<IngestKey>) -> Self {
         Self {
             metrics_url: metrics_url.into(),
             ingest_key: ingest_key.into(),
@@ -309,6 +313,9 @@ impl<O: Outbox> Relay<O> {
     /// One connection to metrics: delivers batches until shutdown (Ok) or
     /// until anything fails (Err, and the caller backs off).
     async fn session(&self, shutdown: &CancellationToken, attempt: &mut u32) -> anyhow::Result<()> {
+        // Read before taking the lease: a replica whose key file is not
+        // written yet must not hold up one that could deliver.
+        let ingest_key = self.config.ingest_key.read()?;
         // Only the lease holder opens a stream.
         while !self
             .outbox
@@ -332,7 +339,7 @@ impl<O: Outbox> Relay<O> {
         let mut request = tonic::Request::new(ReceiverStream::new(stream));
         request.metadata_mut().insert(
             "authorization",
-            format!("Bearer {}", self.config.ingest_key)
+            format!("Bearer {ingest_key}")
                 .parse()
                 .context("the ingest key is not valid header text")?,
         );

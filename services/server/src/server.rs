@@ -135,10 +135,18 @@ impl Server {
             draining,
         } = self;
 
+        // Both versions describe every service either lists, the other
+        // version's reflection service included (a builder registers only
+        // its own), so that clients which resolve each listed service
+        // (`buf curl --list-methods`) succeed on either.
         let reflection = |builder: tonic_reflection::server::Builder<'static>| {
             let mut builder = builder
                 .register_encoded_file_descriptor_set(talent_proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(
+                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                )
                 .with_service_name("grpc.health.v1.Health")
                 .with_service_name("grpc.reflection.v1.ServerReflection")
                 .with_service_name("grpc.reflection.v1alpha.ServerReflection");

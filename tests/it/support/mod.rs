@@ -64,6 +64,9 @@ pub struct Options {
     /// Whether recruiting relays its outbox to metrics (with an INGEST key
     /// issued through the metrics AdminService, as an operator would).
     pub relay: bool,
+    /// With `relay`: the relay reads its key from this file, which the test
+    /// writes (no key is issued for it).
+    pub relay_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -73,6 +76,7 @@ impl Default for Options {
             max_concurrent_requests: 1024,
             shutdown_grace_secs: 30,
             relay: false,
+            relay_key_file: None,
         }
     }
 }
@@ -118,9 +122,14 @@ impl TestApp {
             // The city secret is one value wherever person keys are derived
             // (the roster in metrics meets résumés from recruiting).
             recruiting.person_key_secret = metrics_config.person_key_secret.clone();
-            let key = metrics::issue_ingest_key(metrics_config.server.listen_addr).await;
             recruiting.metrics_url = Some(format!("http://{}", metrics_config.server.listen_addr));
-            recruiting.metrics_ingest_key = Some(key);
+            match options.relay_key_file {
+                Some(file) => recruiting.metrics_ingest_key_file = Some(file),
+                None => {
+                    let key = metrics::issue_ingest_key(metrics_config.server.listen_addr).await;
+                    recruiting.metrics_ingest_key = Some(key);
+                }
+            }
             // Fast polls and short backoffs: tests wait on results, not time.
             recruiting.relay_idle_poll_ms = 20;
             recruiting.relay_backoff_min_ms = 10;
