@@ -20,3 +20,4 @@ mod recruiting_hires_batch;
 mod recruiting_outbox;
 mod recruiting_postings;
 mod recruiting_resumes;
+mod tls;
