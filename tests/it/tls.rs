@@ -2,7 +2,8 @@
 //! over TLS and mutual TLS succeed, plaintext and unknown client
 //! certificates are refused, the relay delivers over mutual TLS, a
 //! certificate replaced on disk reaches the next connection, and the
-//! `talent` command reaches a TLS service with `--tls-ca`.
+//! `talent` command reaches a TLS service with `--tls-ca`, and `talent up`
+//! runs both services and its relay over mutual TLS.
 
 use crate::support;
 
@@ -151,8 +152,9 @@ async fn tls_connect(
     addr: SocketAddr,
     ca: &Path,
     alpn: &[u8],
+    identity: Option<&Leaf>,
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
@@ -161,11 +163,19 @@ async fn tls_connect(
     // post-quantum key exchange).
     #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        Some(leaf) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from(leaf.der.clone())],
+                PrivateKeyDer::from_pem_file(&leaf.key).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
     config.alpn_protocols = vec![alpn.to_vec()];
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tokio_rustls::TlsConnector::from(Arc::new(config))
@@ -176,7 +186,7 @@ async fn tls_connect(
 
 /// The certificate a new connection to `addr` is served.
 async fn served_certificate(addr: SocketAddr, ca: &Path) -> Vec<u8> {
-    let stream = tls_connect(addr, ca, b"h2").await;
+    let stream = tls_connect(addr, ca, b"h2", None).await;
     let (_, session) = stream.get_ref();
     session.peer_certificates().unwrap()[0].to_vec()
 }
@@ -224,7 +234,7 @@ async fn a_tls_call_succeeds_and_a_plaintext_call_fails() {
 
     // The Prometheus port speaks TLS with the same certificate.
     let prometheus = app.metrics_prometheus_addr;
-    let mut stream = tls_connect(prometheus, &pki.ca_file(), b"http/1.1").await;
+    let mut stream = tls_connect(prometheus, &pki.ca_file(), b"http/1.1", None).await;
     assert_eq!(
         stream.get_ref().1.peer_certificates().unwrap()[0].as_ref(),
         server.der
@@ -406,4 +416,108 @@ async fn the_command_reaches_a_tls_service_with_tls_ca() {
     let untrusted = talent(vec!["health".into(), url]).await.unwrap();
     assert!(!untrusted.status.success());
     app.stop().await;
+}
+
+/// A `talent up` process of this test; killed when dropped.
+struct Up(std::process::Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The addresses `talent up` printed: (gRPC, Prometheus) of recruiting,
+/// then of metrics.
+fn banner_addresses(stdout: std::process::ChildStdout) -> Vec<SocketAddr> {
+    use std::io::BufRead;
+    let mut addrs = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let Some(rest) = line.trim_start().split_once("https://").map(|(_, r)| r) else {
+            continue;
+        };
+        let addr = rest.split(['/', ' ']).next().unwrap();
+        addrs.push(addr.parse().unwrap());
+        if addrs.len() == 4 {
+            return addrs;
+        }
+    }
+    panic!("talent up ended before printing its addresses");
+}
+
+#[tokio::test]
+async fn talent_up_serves_mutual_tls_and_its_relay_reaches_metrics() {
+    let pki = Pki::new("up");
+    let leaf = pki.leaf("talent");
+    let data = pki.dir.path().join("data");
+    let log = std::fs::File::create(pki.dir.path().join("up.log")).unwrap();
+    let path = |p: &Path| p.display().to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_talent"))
+        .args(["up", "--data-dir", &path(&data)])
+        .args([
+            "--tls-cert",
+            &path(&leaf.cert),
+            "--tls-key",
+            &path(&leaf.key),
+        ])
+        .args(["--tls-client-ca", &path(&pki.ca_file())])
+        .args(["--tls-ca", &path(&pki.ca_file())])
+        .args([
+            "--recruiting-addr",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--recruiting-prometheus-addr", "127.0.0.1:0"])
+        .args(["--metrics-prometheus-addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let up = Up(child);
+    let addrs = tokio::task::spawn_blocking(move || banner_addresses(stdout))
+        .await
+        .unwrap();
+    let (recruiting, metrics, recruiting_prometheus) = (addrs[0], addrs[1], addrs[2]);
+
+    let client = client_tls(&pki.ca_file(), Some(&leaf.identity()));
+    for addr in [recruiting, metrics] {
+        assert_eq!(
+            health(addr, Some(client.clone())).await,
+            Ok(ServingStatus::Serving)
+        );
+        let anonymous = health(addr, Some(client_tls(&pki.ca_file(), None))).await;
+        assert!(anonymous.is_err(), "{anonymous:?}");
+    }
+
+    // The relay (over https://localhost, presenting the certificate)
+    // holds its stream to metrics open.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut stream = tls_connect(
+            recruiting_prometheus,
+            &pki.ca_file(),
+            b"http/1.1",
+            Some(&leaf),
+        )
+        .await;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let response = String::from_utf8(read_all(&mut stream).await).unwrap();
+        if response.contains("\"connected\":true") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay never connected: {response}\n{}",
+            std::fs::read_to_string(pki.dir.path().join("up.log")).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(up);
 }
