@@ -8,7 +8,7 @@ use crate::support;
 
 use std::{collections::BTreeSet, time::Duration};
 
-use support::TestApp;
+use support::{TestApp, sample};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_health::pb::{
@@ -668,12 +668,6 @@ async fn a_client_stream_that_sends_nothing_is_ended_with_deadline_exceeded() {
     app.stop().await;
 }
 
-/// The value of the sample `name` (a whole line's name and labels).
-fn sample(page: &str, name: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
-
 #[tokio::test]
 async fn the_relay_reopens_a_stream_metrics_ended_for_silence_without_a_retry() {
     let app = TestApp::spawn_with(support::Options {
@@ -693,28 +687,7 @@ async fn the_relay_reopens_a_stream_metrics_ended_for_silence_without_a_retry() 
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let platform = app.create_platform("after-silence").await;
-    let code = support::recruiting::credit_code("91370212MA3C00009");
-    app.push_employers(
-        &platform,
-        vec![support::recruiting::employer(
-            &code, "Quiet Co", "370212", "I",
-        )],
-    )
-    .await;
-    app.push_postings(
-        &platform,
-        vec![support::recruiting::posting("p1", "Rust Engineer", &code)],
-    )
-    .await;
-    let written = app.outbox().await.len();
-    assert!(written > 0, "the posting wrote events");
-    app.relay_drained().await;
-    let page = metrics_page(app.recruiting_prometheus_addr).await;
-    assert_eq!(
-        sample(&page, "talent_relay_delivered_total"),
-        Some(written as f64)
-    );
+    let page = app.relay_a_posting("after-silence").await;
     assert_eq!(
         sample(&page, "talent_relay_retries_total"),
         Some(0.0),

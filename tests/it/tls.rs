@@ -298,32 +298,7 @@ async fn the_relay_delivers_over_mutual_tls() {
         ..Default::default()
     })
     .await;
-    let platform = app.create_platform("tls").await;
-    let code = support::recruiting::credit_code("91370212MA3C00007");
-    app.push_employers(
-        &platform,
-        vec![support::recruiting::employer(
-            &code,
-            "Laoshan Software",
-            "370212",
-            "I",
-        )],
-    )
-    .await;
-    app.push_postings(
-        &platform,
-        vec![support::recruiting::posting("p1", "Rust Engineer", &code)],
-    )
-    .await;
-    let written = app.outbox().await.len();
-    assert!(written > 0, "the posting wrote events");
-    app.relay_drained().await;
-    let text = TestApp::prometheus_text(app.recruiting_prometheus_addr).await;
-    let delivered = text
-        .lines()
-        .find_map(|l| l.strip_prefix("talent_relay_delivered_total "))
-        .unwrap_or_else(|| panic!("no relay counter in:\n{text}"));
-    assert_eq!(delivered, written.to_string());
+    app.relay_a_posting("tls").await;
     app.stop().await;
 }
 

@@ -96,16 +96,22 @@ impl ConnectionSettings {
     }
 }
 
-/// Accepts connections on `listener` and serves each with `service` until
-/// `stop` is cancelled; then closes the listener, asks every connection to
-/// close once its calls are done, and returns when all have closed.
-/// Dropping the future instead aborts every connection.
-pub(crate) async fn serve<S, B>(
-    listener: TcpListener,
-    settings: ConnectionSettings,
-    service: S,
-    stop: CancellationToken,
-) where
+/// What a port serves: a service hyper can run on a connection.
+pub(crate) trait HttpService:
+    Service<
+        Request<Incoming>,
+        Response = Response<Self::ResponseBody>,
+        Future: Send + 'static,
+        Error: Into<BoxError>,
+    > + Clone
+    + Send
+    + 'static
+{
+    type ResponseBody: HttpBody<Data: Send, Error: Into<BoxError>> + Send + 'static;
+}
+
+impl<S, B> HttpService for S
+where
     S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
@@ -113,6 +119,19 @@ pub(crate) async fn serve<S, B>(
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
+    type ResponseBody = B;
+}
+
+/// Accepts connections on `listener` and serves each with `service` until
+/// `stop` is cancelled; then closes the listener, asks every connection to
+/// close once its calls are done, and returns when all have closed.
+/// Dropping the future instead aborts every connection.
+pub(crate) async fn serve<S: HttpService>(
+    listener: TcpListener,
+    settings: ConnectionSettings,
+    service: S,
+    stop: CancellationToken,
+) {
     let settings = Arc::new(settings);
     let mut connections = JoinSet::new();
     loop {
@@ -136,19 +155,12 @@ pub(crate) async fn serve<S, B>(
     while connections.join_next().await.is_some() {}
 }
 
-async fn connection<S, B>(
+async fn connection<S: HttpService>(
     tcp: TcpStream,
     settings: Arc<ConnectionSettings>,
     service: S,
     stop: CancellationToken,
-) where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: HttpBody + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
+) {
     // Small gRPC messages must not wait for Nagle's algorithm.
     let _ = tcp.set_nodelay(true);
     let Some(tls) = &settings.tls else {
@@ -168,19 +180,13 @@ async fn connection<S, B>(
     }
 }
 
-async fn serve_io<I, S, B>(
+async fn serve_io<I, S: HttpService>(
     io: I,
     settings: &ConnectionSettings,
     service: S,
     stop: &CancellationToken,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: HttpBody + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
 {
     let activity = Arc::new(Activity::new());
     let service = Tracked {

@@ -293,6 +293,13 @@ impl TestApp {
     }
 }
 
+/// The value of the sample `name` (a line's whole name and labels) in a
+/// Prometheus page.
+pub fn sample(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// Starts metrics; returns it and its config with the real addresses (so a
 /// restart binds the same ports).
 async fn start_metrics(
