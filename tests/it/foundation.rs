@@ -171,6 +171,8 @@ async fn reflection_describes_the_contracts() {
 struct Raw {
     sender: hyper::client::conn::http2::SendRequest<http_body_util::Full<bytes::Bytes>>,
     addr: std::net::SocketAddr,
+    /// Ends when the server closes the connection.
+    connection: tokio::task::JoinHandle<Result<(), hyper::Error>>,
 }
 
 impl Raw {
@@ -182,8 +184,12 @@ impl Raw {
         )
         .await
         .unwrap();
-        tokio::spawn(connection);
-        Self { sender, addr }
+        let connection = tokio::spawn(connection);
+        Self {
+            sender,
+            addr,
+            connection,
+        }
     }
 
     /// Sends `body` (gRPC frames, see [`frame`]) to `path`; the status the
@@ -235,6 +241,32 @@ async fn raw_health_check(addr: std::net::SocketAddr, grpc_timeout: &str) -> Opt
         )
         .await;
     Some((status.code() as i32).to_string())
+}
+
+#[tokio::test]
+async fn a_connection_without_calls_is_closed_by_the_server() {
+    let app = TestApp::spawn_with(support::Options {
+        connection_idle_timeout_secs: Some(1),
+        ..Default::default()
+    })
+    .await;
+    for addr in [app.recruiting_addr, app.metrics_addr] {
+        let mut raw = Raw::connect(addr).await;
+        assert_eq!(
+            raw.call("/grpc.health.v1.Health/Check", frame(&[]), &[])
+                .await
+                .code(),
+            Code::Ok
+        );
+        // The server says GOAWAY once the connection has had no call for
+        // a second; the client's side of the connection then ends cleanly.
+        tokio::time::timeout(Duration::from_secs(60), raw.connection)
+            .await
+            .expect("the idle connection is closed")
+            .unwrap()
+            .expect("a graceful close");
+    }
+    app.stop().await;
 }
 
 #[tokio::test]

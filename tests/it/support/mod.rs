@@ -100,6 +100,8 @@ pub struct Options {
     pub relay: bool,
     /// Both services' `stream_idle_timeout_secs`; none: the default.
     pub stream_idle_timeout_secs: Option<u64>,
+    /// Both services' `connection_idle_timeout_secs`; none: the default.
+    pub connection_idle_timeout_secs: Option<u64>,
     /// TLS on recruiting's ports.
     pub recruiting_tls: Option<ServiceTls>,
     /// TLS on metrics' ports; the relay then reaches metrics with the
@@ -115,6 +117,7 @@ impl Default for Options {
             shutdown_grace_secs: 30,
             relay: false,
             stream_idle_timeout_secs: None,
+            connection_idle_timeout_secs: None,
             recruiting_tls: None,
             metrics_tls: None,
         }
@@ -154,6 +157,9 @@ impl TestApp {
             server.shutdown_grace_secs = options.shutdown_grace_secs;
             if let Some(secs) = options.stream_idle_timeout_secs {
                 server.stream_idle_timeout_secs = secs;
+            }
+            if let Some(secs) = options.connection_idle_timeout_secs {
+                server.connection_idle_timeout_secs = secs;
             }
         }
         if let Some(tls) = &options.recruiting_tls {
