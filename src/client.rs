@@ -1,16 +1,46 @@
 //! Reaching the services as a platform, an importer or the bureau would:
 //! a channel to an address and a bearer key on every call, with errors
 //! turned into one readable line.
+//!
+//! TLS is one setting for the whole process ([`configure_tls`], from the
+//! command's `--tls-ca` flags): every service the command calls is reached
+//! the same way.
 
-use std::time::Duration;
+use std::{path::Path, sync::OnceLock, time::Duration};
 
 use anyhow::anyhow;
 use prost::Message;
 use tonic::{
     Code, Request, Status,
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::{Channel, ClientTlsConfig, Endpoint},
 };
+
+static TLS: OnceLock<ClientTlsConfig> = OnceLock::new();
+
+/// Calls go over TLS from now on, trusting the authorities of `ca_file`
+/// (the system's when none) and presenting `identity` (certificate, key)
+/// when given, for mutual TLS. An address without a scheme then means
+/// `https://`. Set once, before the first call.
+pub fn configure_tls(
+    ca_file: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+) -> anyhow::Result<()> {
+    let config = talent_server::tls::client_tls(ca_file, identity)?;
+    TLS.set(config)
+        .map_err(|_| anyhow!("the command's TLS settings are set once"))
+}
+
+/// `HOST:PORT` or a URL → the URL to connect to.
+fn url_of(addr: &str) -> String {
+    if addr.contains("://") {
+        addr.to_owned()
+    } else if TLS.get().is_some() {
+        format!("https://{addr}")
+    } else {
+        format!("http://{addr}")
+    }
+}
 
 /// Adds `authorization: Bearer <key>` to every call.
 #[derive(Clone)]
@@ -37,21 +67,39 @@ impl Interceptor for Bearer {
 /// A channel whose calls carry a key.
 pub type Authed = InterceptedService<Channel, Bearer>;
 
-/// Connects to `addr` (`HOST:PORT` or a URL); `what` names the service in
-/// the error ("the recruiting service").
+/// Connects to `addr` (`HOST:PORT`, `http://HOST:PORT` or
+/// `https://HOST:PORT`); `what` names the service in the error ("the
+/// recruiting service").
 pub async fn connect(addr: &str, what: &str) -> anyhow::Result<Channel> {
-    let url = if addr.contains("://") {
-        addr.to_owned()
-    } else {
-        format!("http://{addr}")
-    };
-    Endpoint::from_shared(url.clone())
-        .map_err(|_| anyhow!("{addr:?} is not a valid address (use HOST:PORT)"))?
+    let url = url_of(addr);
+    let mut endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|_| anyhow!("{addr:?} is not a valid address (use HOST:PORT)"))?;
+    if url.starts_with("https://") {
+        let tls = TLS
+            .get()
+            .cloned()
+            .unwrap_or_else(|| ClientTlsConfig::new().with_native_roots());
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|err| anyhow!("TLS for {addr}: {err}"))?;
+    }
+    endpoint
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
         .connect()
         .await
-        .map_err(|_| anyhow!("cannot reach {what} at {addr}: is it running? (talent up)"))
+        .map_err(|err| {
+            // The TLS failure (an unknown authority, a name the certificate
+            // does not carry) is the useful part of the chain.
+            let cause =
+                std::iter::successors(Some(&err as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .last()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            anyhow!("cannot reach {what} at {addr}: {cause} (is it running? talent up)")
+        })
 }
 
 /// Connects and attaches `key` to every call.

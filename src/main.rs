@@ -2,7 +2,7 @@
 //! embedded SQLite, pushes files, imports rosters, asks for figures and
 //! prints reports — always through the services' public gRPC APIs.
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand};
@@ -25,6 +25,61 @@ mod run;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    tls: ClientTls,
+}
+
+/// How the command reaches services that speak TLS.
+#[derive(clap::Args)]
+struct ClientTls {
+    /// PEM certificates of the authorities that sign the services'
+    /// certificates; with it, HOST:PORT means https://HOST:PORT. An
+    /// https:// address without it trusts the system's authorities.
+    #[arg(long, global = true, env = "TALENT_TLS_CA_FILE", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// PEM certificate to present to services that require one (mutual TLS).
+    #[arg(
+        long,
+        global = true,
+        env = "TALENT_TLS_CLIENT_CERT_FILE",
+        value_name = "FILE",
+        requires = "tls_client_key"
+    )]
+    tls_client_cert: Option<PathBuf>,
+    /// PEM private key of --tls-client-cert.
+    #[arg(
+        long,
+        global = true,
+        env = "TALENT_TLS_CLIENT_KEY_FILE",
+        value_name = "FILE",
+        requires = "tls_client_cert"
+    )]
+    tls_client_key: Option<PathBuf>,
+}
+
+impl ClientTls {
+    /// Sets the process's TLS for calls, when any TLS flag is given. `up`
+    /// and `demo` present the services' own certificate when they require
+    /// client certificates and none was given.
+    fn configure(self, command: &mut Command) -> anyhow::Result<()> {
+        let mut identity = self.tls_client_cert.zip(self.tls_client_key);
+        if let Command::Up(up) | Command::Demo(DemoArgs { up, .. }) = command {
+            up.tls_ca = self.tls_ca.clone();
+            if identity.is_none() && up.tls_client_ca.is_some() {
+                identity = up.tls_cert.clone().zip(up.tls_key.clone());
+            }
+            if up.tls_cert.is_none() {
+                return Ok(());
+            }
+        }
+        if self.tls_ca.is_none() && identity.is_none() {
+            return Ok(());
+        }
+        talent::client::configure_tls(
+            self.tls_ca.as_deref(),
+            identity.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+        )
+    }
 }
 
 #[derive(Subcommand)]
@@ -88,9 +143,9 @@ struct DemoArgs {
 
 #[derive(clap::Args)]
 struct HealthArgs {
-    /// The service's gRPC address.
+    /// The service's gRPC address (or an http:// or https:// URL).
     #[arg(value_name = "HOST:PORT")]
-    addr: SocketAddr,
+    addr: String,
     /// One service to ask about; the whole server when omitted.
     #[arg(long, default_value = "")]
     service: String,
@@ -99,10 +154,10 @@ struct HealthArgs {
 /// Where the services are, and the data folder holding the admin keys.
 #[derive(clap::Args, Clone)]
 struct Services {
-    /// The recruiting service.
+    /// The recruiting service (HOST:PORT, or an http:// or https:// URL).
     #[arg(long, env = "TALENT_RECRUITING_ADDR", default_value = talent_recruiting::DEFAULT_ADDR, value_name = "HOST:PORT")]
     recruiting_addr: String,
-    /// The metrics service.
+    /// The metrics service (HOST:PORT, or an http:// or https:// URL).
     #[arg(long, env = "TALENT_METRICS_ADDR", default_value = talent_metrics::DEFAULT_ADDR, value_name = "HOST:PORT")]
     metrics_addr: String,
     /// Data folder of `talent up` (its secrets.toml holds the admin keys).
@@ -302,8 +357,12 @@ struct ReportArgs {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match dispatch(cli.command).await {
+    let Cli { mut command, tls } = Cli::parse();
+    if let Err(err) = tls.configure(&mut command) {
+        eprintln!("talent: {err:#}");
+        return ExitCode::FAILURE;
+    }
+    match dispatch(command).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("talent: {err:#}");
@@ -478,7 +537,7 @@ async fn health(args: HealthArgs) -> anyhow::Result<()> {
     use tonic_health::pb::{
         HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
     };
-    let channel = talent::client::connect(&args.addr.to_string(), "the service").await?;
+    let channel = talent::client::connect(&args.addr, "the service").await?;
     let mut request = tonic::Request::new(HealthCheckRequest {
         service: args.service.clone(),
     });

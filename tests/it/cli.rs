@@ -462,3 +462,21 @@ async fn keys_are_issued_listed_and_revoked_through_the_command() {
     assert!(row.contains("REVOKED"), "{row}");
     app.stop().await;
 }
+
+#[test]
+fn up_refuses_plaintext_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = talent(&[
+        "up",
+        "--recruiting-addr",
+        "0.0.0.0:0",
+        "--data-dir",
+        &data.display().to_string(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--recruiting-addr 0.0.0.0:0"), "{stderr}");
+    assert!(stderr.contains("--insecure"), "{stderr}");
+    assert!(!data.exists(), "nothing is created before the refusal");
+}

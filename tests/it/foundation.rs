@@ -1,12 +1,14 @@
 //! The ground every later test stands on: both services start on fresh
 //! databases, report health, describe themselves through reflection, honour
-//! deadlines and limits, export metrics, and drain on shutdown.
+//! deadlines and limits, export metrics with bounded labels, answer
+//! undecodable requests with INVALID_ARGUMENT, end silent request streams,
+//! keep their files private, and drain on shutdown.
 
 use crate::support;
 
 use std::{collections::BTreeSet, time::Duration};
 
-use support::TestApp;
+use support::{TestApp, sample};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_health::pb::{
@@ -163,44 +165,108 @@ async fn reflection_describes_the_contracts() {
     app.stop().await;
 }
 
-/// A unary gRPC call over a raw HTTP/2 connection, so that only the server
-/// judges the deadline (a tonic client would also time the call itself).
+/// gRPC calls over a raw HTTP/2 connection: the tests choose every byte
+/// (corrupt messages, made-up methods), and only the server judges
+/// deadlines (a tonic client would also time the call itself).
+struct Raw {
+    sender: hyper::client::conn::http2::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    addr: std::net::SocketAddr,
+    /// Ends when the server closes the connection.
+    connection: tokio::task::JoinHandle<Result<(), hyper::Error>>,
+}
+
+impl Raw {
+    async fn connect(addr: std::net::SocketAddr) -> Self {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        let connection = tokio::spawn(connection);
+        Self {
+            sender,
+            addr,
+            connection,
+        }
+    }
+
+    /// Sends `body` (gRPC frames, see [`frame`]) to `path`; the status the
+    /// server ended the call with, from its headers or trailers.
+    async fn call(&mut self, path: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> tonic::Status {
+        use http_body_util::BodyExt;
+        let mut request = http::Request::post(format!("http://{}{path}", self.addr))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        let response = self.sender.send_request(request).await.unwrap();
+        if let Some(status) = tonic::Status::from_header_map(response.headers()) {
+            return status;
+        }
+        let collected = response.into_body().collect().await.unwrap();
+        collected
+            .trailers()
+            .and_then(tonic::Status::from_header_map)
+            .expect("a grpc-status in the headers or the trailers")
+    }
+}
+
+/// One uncompressed gRPC frame holding `message`.
+fn frame(message: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(message);
+    frame
+}
+
+/// Health/Check with `grpc-timeout` set; the status code it ends with.
 async fn raw_health_check(addr: std::net::SocketAddr, grpc_timeout: &str) -> Option<String> {
-    use http_body_util::{BodyExt, Full};
     use prost::Message as _;
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(connection);
     let message = HealthCheckRequest {
         service: String::new(),
     }
     .encode_to_vec();
-    let mut frame = vec![0u8];
-    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&message);
-    let request = http::Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .header("grpc-timeout", grpc_timeout)
-        .body(Full::new(bytes::Bytes::from(frame)))
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let header_status = response
-        .headers()
-        .get("grpc-status")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let collected = response.into_body().collect().await.unwrap();
-    header_status.or_else(|| {
-        collected
-            .trailers()
-            .and_then(|t| t.get("grpc-status"))
-            .map(|v| v.to_str().unwrap().to_owned())
+    let status = Raw::connect(addr)
+        .await
+        .call(
+            "/grpc.health.v1.Health/Check",
+            frame(&message),
+            &[("grpc-timeout", grpc_timeout)],
+        )
+        .await;
+    Some((status.code() as i32).to_string())
+}
+
+#[tokio::test]
+async fn a_connection_without_calls_is_closed_by_the_server() {
+    let app = TestApp::spawn_with(support::Options {
+        connection_idle_timeout_secs: Some(1),
+        ..Default::default()
     })
+    .await;
+    for addr in [app.recruiting_addr, app.metrics_addr] {
+        let mut raw = Raw::connect(addr).await;
+        assert_eq!(
+            raw.call("/grpc.health.v1.Health/Check", frame(&[]), &[])
+                .await
+                .code(),
+            Code::Ok
+        );
+        // The server says GOAWAY once the connection has had no call for
+        // a second; the client's side of the connection then ends cleanly.
+        tokio::time::timeout(Duration::from_secs(60), raw.connection)
+            .await
+            .expect("the idle connection is closed")
+            .unwrap()
+            .expect("a graceful close");
+    }
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -331,4 +397,364 @@ async fn postgresql_connections_plan_without_parallel_workers_or_jit() {
     }
     db.close().await;
     app.stop().await;
+}
+
+/// Every service of both apps, with a key-free unary method whose request
+/// has a string field (to be corrupted) and the path prost names for it.
+#[tokio::test]
+async fn undecodable_requests_are_invalid_argument_on_both_services() {
+    use prost::Message as _;
+    use talent_proto::talent::{metrics::v1 as metrics_pb, recruiting::v1 as recruiting_pb};
+    use tonic_types::StatusExt;
+    let app = TestApp::spawn().await;
+    /// A message with `AAAA` in one string field, that field made invalid
+    /// UTF-8.
+    fn invalid_utf8(valid: Vec<u8>) -> Vec<u8> {
+        let at = valid
+            .windows(4)
+            .position(|w| w == b"AAAA")
+            .expect("the marker");
+        let mut message = valid;
+        message[at..at + 4].copy_from_slice(&[0xff, 0xfe, 0xfd, 0xfc]);
+        message
+    }
+    let cases = [
+        (
+            app.recruiting_addr,
+            "/talent.recruiting.v1.AdminService/CreatePlatform",
+            invalid_utf8(
+                recruiting_pb::CreatePlatformRequest {
+                    platform_id: "AAAA".into(),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            "platform_id",
+        ),
+        (
+            app.recruiting_addr,
+            "/talent.recruiting.v1.AdminService/CreatePlatform",
+            invalid_utf8(
+                recruiting_pb::CreatePlatformRequest {
+                    platform_id: "p".into(),
+                    platform: Some(recruiting_pb::Platform {
+                        display_name: "AAAA".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            "platform.display_name",
+        ),
+        (
+            app.metrics_addr,
+            "/talent.metrics.v1.AdminService/IssueKey",
+            invalid_utf8(
+                metrics_pb::IssueKeyRequest {
+                    display_name: "AAAA".into(),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            "display_name",
+        ),
+        // Field 1 with wire type 7, which does not exist.
+        (
+            app.recruiting_addr,
+            "/talent.recruiting.v1.AdminService/CreatePlatform",
+            vec![0x0f, 0x00],
+            "",
+        ),
+        // A length-delimited field longer than the message.
+        (
+            app.metrics_addr,
+            "/talent.metrics.v1.AdminService/IssueKey",
+            vec![0x12, 0x20, b'x'],
+            "display_name",
+        ),
+    ];
+    for (addr, path, message, field) in cases {
+        let status = Raw::connect(addr)
+            .await
+            .call(path, frame(&message), &[])
+            .await;
+        assert_eq!(status.code(), Code::InvalidArgument, "{path} {status:?}");
+        let bad = status
+            .get_details_bad_request()
+            .unwrap_or_else(|| panic!("a BadRequest detail: {status:?}"));
+        assert_eq!(bad.field_violations.len(), 1, "{status:?}");
+        assert_eq!(bad.field_violations[0].field, field, "{status:?}");
+    }
+
+    // A malformed frame: compressed, with no grpc-encoding to decode it.
+    for addr in [app.recruiting_addr, app.metrics_addr] {
+        let mut compressed = frame(b"x");
+        compressed[0] = 1;
+        let status = Raw::connect(addr)
+            .await
+            .call("/grpc.health.v1.Health/Check", compressed, &[])
+            .await;
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    }
+
+    // On a client stream the error arrives in the trailers.
+    let ingest_key = support::metrics::Metrics::connect(&app).await.ingest_key;
+    let status = Raw::connect(app.metrics_addr)
+        .await
+        .call(
+            "/talent.metrics.v1.IngestService/PublishEvents",
+            frame(&[0x0f, 0x00]),
+            &[("authorization", &format!("Bearer {ingest_key}"))],
+        )
+        .await;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    app.stop().await;
+}
+
+/// The paths of every method of `services`, from the contracts.
+fn served_methods(services: &[&str]) -> Vec<String> {
+    use prost::Message as _;
+    let set = prost_types::FileDescriptorSet::decode(talent_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut paths = Vec::new();
+    for file in &set.file {
+        for service in &file.service {
+            let name = format!("{}.{}", file.package(), service.name());
+            if services.contains(&name.as_str()) {
+                paths.extend(
+                    service
+                        .method
+                        .iter()
+                        .map(|m| format!("/{name}/{}", m.name())),
+                );
+            }
+        }
+    }
+    assert!(!paths.is_empty());
+    paths
+}
+
+/// `/metrics` of a service, without the HTTP head.
+async fn metrics_page(addr: std::net::SocketAddr) -> String {
+    let response = TestApp::prometheus_text(addr).await;
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    body.to_owned()
+}
+
+#[tokio::test]
+async fn calls_to_made_up_methods_do_not_grow_the_metrics_page() {
+    use rand::{Rng, SeedableRng, distr::Alphanumeric};
+    let app = TestApp::spawn().await;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(25);
+    fn name(rng: &mut rand_chacha::ChaCha8Rng) -> String {
+        (0..12).map(|_| rng.sample(Alphanumeric) as char).collect()
+    }
+    for (addr, prometheus, services) in [
+        (
+            app.recruiting_addr,
+            app.recruiting_prometheus_addr,
+            RECRUITING_SERVICES,
+        ),
+        (
+            app.metrics_addr,
+            app.metrics_prometheus_addr,
+            METRICS_SERVICES,
+        ),
+    ] {
+        let real_service = services[0];
+        let mut raw = Raw::connect(addr).await;
+        // A page of a service in use: every method it serves called once.
+        for method in served_methods(services) {
+            raw.call(&method, frame(b""), &[]).await;
+        }
+        let made_up = |rng: &mut rand_chacha::ChaCha8Rng| {
+            // Half under a service that exists, half under none.
+            if rng.random_bool(0.5) {
+                format!("/{real_service}/{}", name(rng))
+            } else {
+                format!("/{}.{}/{}", name(rng), name(rng), name(rng))
+            }
+        };
+        // The first unknown call creates the `unknown` series; the page's
+        // size is measured after it.
+        let first = made_up(&mut rng);
+        assert_eq!(
+            raw.call(&first, frame(b""), &[]).await.code(),
+            Code::Unimplemented
+        );
+        let before = metrics_page(prometheus).await;
+        let mut paths = Vec::new();
+        for _ in 0..1000 {
+            let path = made_up(&mut rng);
+            assert_eq!(
+                raw.call(&path, frame(b""), &[]).await.code(),
+                Code::Unimplemented
+            );
+            paths.push(path);
+        }
+        let after = metrics_page(prometheus).await;
+        let growth = after.len().abs_diff(before.len());
+        assert!(
+            growth * 100 <= before.len(),
+            "/metrics went from {} to {} bytes",
+            before.len(),
+            after.len()
+        );
+
+        let unknown = after
+            .lines()
+            .find(|l| {
+                l.starts_with("talent_grpc_server_handled_total")
+                    && l.contains("grpc_method=\"unknown\"")
+            })
+            .unwrap_or_else(|| panic!("no unknown counter in:\n{after}"));
+        assert!(unknown.ends_with(" 1001"), "{unknown}");
+        for path in &paths {
+            let method = path.rsplit('/').next().unwrap();
+            assert!(!after.contains(method), "{path} became a label");
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_metrics_page_shows_the_build_and_the_process() {
+    let app = TestApp::spawn().await;
+    for (service, prometheus) in [
+        ("recruiting", app.recruiting_prometheus_addr),
+        ("metrics", app.metrics_prometheus_addr),
+    ] {
+        let page = metrics_page(prometheus).await;
+        let build = format!(
+            "talent_build_info{{service=\"{service}\",version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(page.lines().any(|l| l == build), "{build} not in:\n{page}");
+        let resident = page
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .unwrap_or_else(|| panic!("no process metrics in:\n{page}"));
+        assert!(resident.parse::<f64>().unwrap() > 0.0);
+    }
+    app.stop().await;
+}
+
+/// The code a client stream that sends nothing ends with.
+async fn silent_stream_code<T>(
+    call: impl std::future::Future<Output = Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>>,
+) -> Code {
+    match call.await {
+        Err(status) => status.code(),
+        Ok(response) => match response.into_inner().message().await {
+            Err(status) => status.code(),
+            Ok(message) => panic!("a silent stream was answered: {}", message.is_some()),
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_client_stream_that_sends_nothing_is_ended_with_deadline_exceeded() {
+    use support::{metrics::with_key, recruiting::authed};
+    use talent_proto::talent::{metrics::v1 as metrics_pb, recruiting::v1 as recruiting_pb};
+    let app = TestApp::spawn_with(support::Options {
+        stream_idle_timeout_secs: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let platform = app.create_platform("silent").await;
+    let clients = app.recruiting().await;
+    fn silent<T>() -> futures::stream::Pending<T> {
+        futures::stream::pending()
+    }
+    assert_eq!(
+        silent_stream_code(
+            clients
+                .postings
+                .clone()
+                .upsert_postings(authed(silent(), &platform.key))
+        )
+        .await,
+        Code::DeadlineExceeded
+    );
+    assert_eq!(
+        silent_stream_code(
+            recruiting_pb::resume_service_client::ResumeServiceClient::new(
+                app.recruiting_channel().await
+            )
+            .upsert_resumes(authed(silent(), &platform.key))
+        )
+        .await,
+        Code::DeadlineExceeded
+    );
+    let ingest_key = support::metrics::Metrics::connect(&app).await.ingest_key;
+    assert_eq!(
+        silent_stream_code(
+            metrics_pb::ingest_service_client::IngestServiceClient::new(
+                app.metrics_channel().await
+            )
+            .publish_events(with_key(silent(), &ingest_key))
+        )
+        .await,
+        Code::DeadlineExceeded
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_relay_reopens_a_stream_metrics_ended_for_silence_without_a_retry() {
+    let app = TestApp::spawn_with(support::Options {
+        relay: true,
+        stream_idle_timeout_secs: Some(1),
+        ..Default::default()
+    })
+    .await;
+    // The relay's stream, silent over an empty outbox, is ended by metrics.
+    let ended = "talent_grpc_server_handled_total{grpc_code=\"DEADLINE_EXCEEDED\",\
+                 grpc_method=\"/talent.metrics.v1.IngestService/PublishEvents\"}";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while sample(&metrics_page(app.metrics_prometheus_addr).await, ended).is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "metrics never ended the silent stream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let page = app.relay_a_posting("after-silence").await;
+    assert_eq!(
+        sample(&page, "talent_relay_retries_total"),
+        Some(0.0),
+        "a stream ended for silence is no failed delivery"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_sqlite_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("data").join("recruiting");
+    let file = folder.join("recruiting.db");
+    let mut config = talent_recruiting::Config::default();
+    support::recruiting::configure(&mut config);
+    config.server.listen_addr = "127.0.0.1:0".parse().unwrap();
+    config.server.prometheus_addr = None;
+    config.server.database_url = format!("sqlite://{}", file.display());
+    // Built: the database is open and migrated, its WAL in use.
+    let app = talent_recruiting::Application::build(config).await.unwrap();
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&dir.path().join("data")), 0o700);
+    assert_eq!(mode(&folder), 0o700);
+    for suffix in ["", "-wal", "-shm"] {
+        let path = std::path::PathBuf::from(format!("{}{suffix}", file.display()));
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    let stop = talent_server::CancellationToken::new();
+    stop.cancel();
+    app.run_until_stopped(stop).await.unwrap();
 }

@@ -25,3 +25,4 @@ mod recruiting_store;
 mod reflection;
 mod relay_key_file;
 mod timestamps;
+mod tls;

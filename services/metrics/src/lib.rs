@@ -154,6 +154,11 @@ impl Application {
         self.server.prometheus_addr()
     }
 
+    /// The TLS configuration in use, when TLS is on (to reload it).
+    pub fn tls(&self) -> Option<talent_server::TlsReloader> {
+        self.server.tls()
+    }
+
     /// Serves until `shutdown` is cancelled, drains, then closes the pool.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let result = self.server.run(shutdown).await;

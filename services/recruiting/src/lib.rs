@@ -63,10 +63,19 @@ pub struct Config {
     /// Seconds between two sweeps that record expired postings (and emit
     /// their `PostingClosed`). 0 disables the sweep.
     pub expiry_sweep_secs: u64,
-    /// The metrics service's gRPC URL (`http://host:port`) the outbox relay
+    /// The metrics service's gRPC URL (`http://host:port`, or
+    /// `https://host:port` when metrics speaks TLS) the outbox relay
     /// delivers events to. None: no relay runs in this replica (events wait
     /// in the outbox).
     pub metrics_url: Option<String>,
+    /// PEM certificates of the authorities that sign the metrics service's
+    /// certificate (an `https://` `metrics_url`); none: the system's.
+    pub metrics_tls_ca_file: Option<PathBuf>,
+    /// PEM certificate the relay presents to metrics (mutual TLS), with
+    /// `metrics_tls_key_file`.
+    pub metrics_tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `metrics_tls_cert_file`.
+    pub metrics_tls_key_file: Option<PathBuf>,
     /// The INGEST key the relay presents to the metrics service. With
     /// `metrics_url`, this or `metrics_ingest_key_file` is required.
     pub metrics_ingest_key: Option<String>,
@@ -102,6 +111,9 @@ impl Default for Config {
             encryption_key: String::new(),
             expiry_sweep_secs: 60,
             metrics_url: None,
+            metrics_tls_ca_file: None,
+            metrics_tls_cert_file: None,
+            metrics_tls_key_file: None,
             metrics_ingest_key: None,
             metrics_ingest_key_file: None,
             relay_batch_size: 1000,
@@ -238,8 +250,27 @@ fn relay_config(config: &Config) -> anyhow::Result<Option<relay::RelayConfig>> {
              is required with metrics_url: issue an INGEST key with the metrics service's AdminService"
         ),
     };
+    let tls = if url.starts_with("https://") {
+        let identity = match (&config.metrics_tls_cert_file, &config.metrics_tls_key_file) {
+            (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+            (None, None) => None,
+            _ => bail!("metrics_tls_cert_file and metrics_tls_key_file go together"),
+        };
+        let tls = talent_server::tls::client_tls(config.metrics_tls_ca_file.as_deref(), identity)
+            .context("the relay's TLS settings")?;
+        Some(tls)
+    } else {
+        if config.metrics_tls_ca_file.is_some()
+            || config.metrics_tls_cert_file.is_some()
+            || config.metrics_tls_key_file.is_some()
+        {
+            bail!("metrics_tls_* settings need an https:// metrics_url");
+        }
+        None
+    };
     let ms = Duration::from_millis;
     Ok(Some(relay::RelayConfig {
+        tls,
         batch_size: config.relay_batch_size,
         idle_poll: ms(config.relay_idle_poll_ms),
         backoff_min: ms(config.relay_backoff_min_ms),
@@ -337,6 +368,11 @@ impl Application {
     /// The Prometheus `/metrics` address, when enabled.
     pub fn prometheus_addr(&self) -> Option<SocketAddr> {
         self.server.prometheus_addr()
+    }
+
+    /// The TLS configuration in use, when TLS is on (to reload it).
+    pub fn tls(&self) -> Option<talent_server::TlsReloader> {
+        self.server.tls()
     }
 
     /// Serves until `shutdown` is cancelled, drains, then closes the pool.

@@ -36,7 +36,7 @@ use talent_server::prometheus::{self, Gauge, IntCounter, IntGauge, Registry};
 use talent_server::{CancellationToken, Column, Db, RowsAffected, Sql};
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Endpoint;
+use tonic::transport::{ClientTlsConfig, Endpoint};
 
 mod key;
 
@@ -104,8 +104,11 @@ pub trait Outbox: Clone + Send + Sync + 'static {
 /// How the relay is configured.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    /// The metrics service, `http://host:port`.
+    /// The metrics service, `http://host:port` or `https://host:port`.
     pub metrics_url: String,
+    /// The TLS of an `https://` URL: the authorities trusted and, for
+    /// mutual TLS, the relay's certificate.
+    pub tls: Option<ClientTlsConfig>,
     /// An INGEST key of the metrics service, or the file that holds it.
     pub ingest_key: IngestKey,
     /// Events per request message (1 to 1,000).
@@ -135,6 +138,7 @@ impl RelayConfig {
     pub fn new(metrics_url: impl Into<String>, ingest_key: impl Into<IngestKey>) -> Self {
         Self {
             metrics_url: metrics_url.into(),
+            tls: None,
             ingest_key: ingest_key.into(),
             batch_size: 1000,
             max_in_flight: 8,
@@ -286,6 +290,10 @@ impl<O: Outbox> Relay<O> {
         while !shutdown.is_cancelled() {
             match self.session(&shutdown, &mut attempt).await {
                 Ok(()) => break,
+                Err(err) if err.is::<IdleStreamEnded>() => {
+                    self.status.connected.store(false, Ordering::Relaxed);
+                    tracing::debug!("relay: metrics ended the idle stream; opening another");
+                }
                 Err(err) => {
                     self.status.connected.store(false, Ordering::Relaxed);
                     self.metrics.retries.inc();
@@ -328,8 +336,14 @@ impl<O: Outbox> Relay<O> {
             }
         }
 
-        let channel = Endpoint::from_shared(self.config.metrics_url.clone())
-            .context("the metrics URL")?
+        let mut endpoint =
+            Endpoint::from_shared(self.config.metrics_url.clone()).context("the metrics URL")?;
+        if let Some(tls) = &self.config.tls {
+            endpoint = endpoint
+                .tls_config(tls.clone())
+                .context("the TLS settings of the metrics URL")?;
+        }
+        let channel = endpoint
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .connect()
@@ -449,6 +463,26 @@ impl<O: Outbox> Relay<O> {
                     () = tokio::time::sleep(self.config.idle_poll) => {}
                     () = shutdown.cancelled() => {}
                     r = marks.finished() => r?,
+                    // Metrics ends a stream that sends nothing for its
+                    // `stream_idle_timeout_secs`: an idle outbox, not a
+                    // failure, so the next session starts at once and
+                    // quietly (after the marks, so nothing is sent twice).
+                    ended = acks.message() => {
+                        if let Err(status) = &ended
+                            && status.code() == tonic::Code::DeadlineExceeded
+                        {
+                            loop {
+                                marks.start();
+                                if marks.idle() {
+                                    break;
+                                }
+                                marks.finished().await?;
+                            }
+                            return Err(IdleStreamEnded.into());
+                        }
+                        ended.context("PublishEvents failed")?;
+                        bail!("metrics ended the stream");
+                    }
                 }
                 continue;
             };
@@ -520,6 +554,11 @@ impl<O: Outbox> Relay<O> {
         Ok((delivered, rejected))
     }
 }
+
+/// Metrics ended the relay's stream because it carried nothing for a while.
+#[derive(Debug, thiserror::Error)]
+#[error("metrics ended the idle PublishEvents stream")]
+struct IdleStreamEnded;
 
 /// Acknowledged rows waiting to be marked delivered, and the one marking
 /// statement running beside the relay loop.

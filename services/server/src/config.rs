@@ -1,7 +1,11 @@
 //! Configuration: defaults, then an optional TOML file, then environment
 //! variables, then command-line flags, each overriding the one before.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use figment::{
     Figment,
@@ -53,6 +57,30 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// `human` or `json`.
     pub log_format: LogFormat,
+    /// PEM certificate chain served on the gRPC and Prometheus ports; with
+    /// `tls_key_file`, both ports speak TLS only. None: plaintext.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM certificates of the authorities that sign client certificates:
+    /// when set, every client must present one (mutual TLS).
+    pub tls_client_ca_file: Option<PathBuf>,
+    /// Seconds between two looks at the TLS files; a change is loaded for
+    /// new connections (as on SIGHUP). 0: only SIGHUP reloads.
+    pub tls_reload_check_secs: u64,
+    /// Seconds between HTTP/2 pings on a connection that shows no sign of
+    /// life; 0 sends none.
+    pub http2_keepalive_interval_secs: u64,
+    /// Seconds a ping may wait for its answer before the connection is
+    /// closed.
+    pub http2_keepalive_timeout_secs: u64,
+    /// Seconds a connection may stay open with no call on it before the
+    /// server closes it (gracefully, with GOAWAY); 0: never.
+    pub connection_idle_timeout_secs: u64,
+    /// Seconds a call's request stream may send nothing (a client stream
+    /// such as `UpsertPostings` or `PublishEvents` between messages) before
+    /// the call is ended with `DEADLINE_EXCEEDED`; 0: never.
+    pub stream_idle_timeout_secs: u64,
 }
 
 impl ServerConfig {
@@ -67,6 +95,14 @@ impl ServerConfig {
             max_message_bytes: 4 * 1024 * 1024,
             shutdown_grace_secs: 30,
             log_format: LogFormat::Human,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
+            tls_reload_check_secs: 10,
+            http2_keepalive_interval_secs: 60,
+            http2_keepalive_timeout_secs: 20,
+            connection_idle_timeout_secs: 300,
+            stream_idle_timeout_secs: 120,
         }
     }
 
@@ -78,6 +114,11 @@ impl ServerConfig {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// Whether the ports speak TLS (a certificate is configured).
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_cert_file.is_some() || self.tls_key_file.is_some()
     }
 }
 
@@ -200,4 +241,16 @@ pub struct ServerFlags {
     #[arg(long, value_name = "FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    /// PEM certificate chain: both ports speak TLS (with --tls-key-file).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificates: clients must present a certificate they signed.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_ca_file: Option<PathBuf>,
 }

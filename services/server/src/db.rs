@@ -8,7 +8,7 @@
 //! PostgreSQL). What differs by back end lives in a trait of the component
 //! implemented for `Sqlite` and `Postgres` side by side.
 
-use std::{str::FromStr, time::Duration};
+use std::{path::Path, str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
 use sqlx::{
@@ -69,7 +69,8 @@ pub enum Db {
 
 impl Db {
     /// Connects to `url` and applies `migrations`. For SQLite the file and
-    /// its folder are created when missing; the database runs in WAL mode
+    /// its folder are created when missing, for the owner alone (0600 and
+    /// 0700, the WAL and shared-memory files too); the database runs in WAL mode
     /// with `synchronous=FULL`, so a committed transaction survives a power
     /// loss (the durability the ingest contract promises).
     pub async fn connect(
@@ -113,11 +114,8 @@ impl Db {
                     // alone) in memory rather than in a temporary file:
                     // 12 % of metrics' time went to writing it.
                     .pragma("temp_store", "memory");
-                if let Some(dir) = options.get_filename().parent()
-                    && !dir.as_os_str().is_empty()
-                {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("creating the folder {}", dir.display()))?;
+                if !sqlite_in_memory(url) {
+                    create_private_file(options.get_filename())?;
                 }
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max_connections)
@@ -230,6 +228,44 @@ pub trait Column<DB: Database>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> 
 impl<DB: Database, T> Column<DB> for T where
     T: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
 {
+}
+
+/// Whether an SQLite URL names a database in memory (no file to create).
+fn sqlite_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Creates `dir` and any missing parent, readable by the owner alone
+/// (0700); an existing folder keeps its mode.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates a missing database file, and its folder, for the owner alone
+/// (0600, 0700). SQLite would create it 0644, and its WAL and shared-memory
+/// files take the database file's mode, so creating the empty file first
+/// (an empty file is an empty database to SQLite) keeps all three private.
+/// An existing file keeps its mode.
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        create_private_dir(dir)
+            .with_context(|| format!("creating the folder {}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("creating {}", path.display())),
+    }
 }
 
 /// How a statement whose text is built per batch (an `IN` list or a

@@ -5,20 +5,25 @@
 //! ([`telemetry`]), a database pool chosen by URL with embedded migrations
 //! ([`db`]), the mapping of errors to gRPC statuses ([`error`]), and a gRPC
 //! server with health, reflection, Prometheus metrics, a concurrency limit
-//! with load shedding, deadlines and graceful shutdown ([`server`]).
+//! with load shedding, deadlines, TLS ([`tls`]), idle connections and
+//! streams closed ([`connections`]) and graceful shutdown ([`server`]).
 
 pub mod config;
+mod connections;
 pub mod db;
 pub mod error;
+pub mod methods;
 pub mod middleware;
 pub mod prometheus_http;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub use config::{LogFormat, ServerConfig, ServerFlags};
 pub use db::{Backend, Column, Db, Migrations, PerBatch, RowsAffected, Sql};
 pub use error::{ApiError, FieldViolations};
 pub use prometheus;
 pub use server::Server;
+pub use tls::TlsReloader;
 pub use tokio_util::sync::CancellationToken;

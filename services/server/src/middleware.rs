@@ -7,10 +7,19 @@
 //!   not produced its response by then is ended with `DEADLINE_EXCEEDED`
 //!   (tonic's own timeout would answer `CANCELLED`, so this layer ends the
 //!   call a millisecond before it);
+//! - **silent request streams**: a call whose request stream sends nothing
+//!   for `stream_idle_timeout_secs` ends with `DEADLINE_EXCEEDED` (not
+//!   `CANCELLED`, which tonic reads on a request stream as the client's own
+//!   end of it, and which would tell the client it gave up);
 //! - **metrics**: calls handled per method and status code, latency per
-//!   method, calls in flight;
+//!   method, calls in flight; the method label is one the server serves or
+//!   `unknown` ([`Methods`]);
 //! - **status mapping**: tonic reports an oversized request message as
-//!   `OUT_OF_RANGE`; gRPC defines that case as `RESOURCE_EXHAUSTED`.
+//!   `OUT_OF_RANGE`, and a request it cannot decode (corrupt protobuf,
+//!   invalid UTF-8 in a string, a malformed gRPC frame) as `INTERNAL`;
+//!   gRPC defines the first as `RESOURCE_EXHAUSTED`, and the second is the
+//!   client's mistake, so `INVALID_ARGUMENT` with the field path prost
+//!   names, where it names one.
 
 use std::{
     future::Future,
@@ -23,9 +32,14 @@ use std::{
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Body as HttpBody, Frame};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
-use tokio::{sync::OwnedSemaphorePermit, sync::Semaphore, time::Instant};
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore},
+    time::{Instant, Sleep},
+};
 use tonic::{Code, Status, body::Body};
 use tower::{Layer, Service};
+
+use crate::{ApiError, methods::Methods};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -80,13 +94,24 @@ impl RpcMetrics {
 pub struct RpcLayer {
     permits: Arc<Semaphore>,
     metrics: RpcMetrics,
+    methods: Arc<Methods>,
+    stream_idle_timeout: Option<Duration>,
 }
 
 impl RpcLayer {
-    pub fn new(max_concurrent_requests: usize, metrics: RpcMetrics) -> Self {
+    /// `methods` are the ones the server serves (the metrics labels);
+    /// `stream_idle_timeout` none lets a request stream be silent forever.
+    pub fn new(
+        max_concurrent_requests: usize,
+        metrics: RpcMetrics,
+        methods: Methods,
+        stream_idle_timeout: Option<Duration>,
+    ) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent_requests)),
             metrics,
+            methods: Arc::new(methods),
+            stream_idle_timeout,
         }
     }
 }
@@ -107,12 +132,11 @@ pub struct RpcService<S> {
     layer: RpcLayer,
 }
 
-impl<S, B> Service<Request<B>> for RpcService<S>
+impl<S> Service<Request<Body>> for RpcService<S>
 where
-    S: Service<Request<B>, Response = Response<Body>> + Clone + Send + 'static,
+    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
-    B: Send + 'static,
 {
     type Response = Response<Body>;
     type Error = S::Error;
@@ -122,9 +146,9 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
         let started = Instant::now();
-        let method = req.uri().path().to_owned();
+        let method = self.layer.methods.label(req.uri().path());
         let metrics = self.layer.metrics.clone();
 
         let Ok(permit) = self.layer.permits.clone().try_acquire_owned() else {
@@ -144,6 +168,10 @@ where
             ));
         }
 
+        let req = match self.layer.stream_idle_timeout {
+            Some(limit) => req.map(|body| Body::new(IdleBody::new(body, limit))),
+            None => req,
+        };
         // The clone that was readied is the one called (tower's rule).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -198,7 +226,7 @@ fn ready<E: Send + 'static>(status: Status) -> BoxFuture<Result<Response<Body>, 
 struct Finish {
     _permit: OwnedSemaphorePermit,
     metrics: RpcMetrics,
-    method: String,
+    method: Arc<str>,
     started: Instant,
 }
 
@@ -278,15 +306,146 @@ impl HttpBody for ObservedBody {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A request body that ends with `DEADLINE_EXCEEDED` once no frame has
+    /// arrived for its limit; the handler reads that as the stream's error
+    /// and ends the call with it.
+    struct IdleBody {
+        #[pin]
+        inner: Body,
+        limit: Duration,
+        #[pin]
+        timer: Sleep,
+        ended: bool,
+    }
+}
+
+impl IdleBody {
+    fn new(inner: Body, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            timer: tokio::time::sleep(limit),
+            ended: false,
+        }
+    }
+}
+
+impl HttpBody for IdleBody {
+    type Data = <Body as HttpBody>::Data;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        if *this.ended {
+            return Poll::Ready(None);
+        }
+        match this.inner.poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.timer.as_mut().reset(Instant::now() + *this.limit);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Pending => match this.timer.poll(cx) {
+                Poll::Ready(()) => {
+                    *this.ended = true;
+                    Poll::Ready(Some(Err(Status::deadline_exceeded(format!(
+                        "nothing arrived on the request stream for {} s; send messages more \
+                         often or open a new call when there is something to send",
+                        this.limit.as_secs_f64()
+                    )))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.inner.is_end_stream()
+    }
+}
+
 fn status_code(headers: &HeaderMap) -> Option<Code> {
     let value = headers.get("grpc-status")?.to_str().ok()?;
     Some(Code::from_i32(value.parse().ok()?))
 }
 
 fn remap_status(headers: &mut HeaderMap) {
-    if status_code(headers) != Some(Code::OutOfRange) {
-        return;
+    match status_code(headers) {
+        Some(Code::OutOfRange) => remap_too_large(headers),
+        Some(Code::Internal) => remap_undecodable(headers),
+        _ => {}
     }
+}
+
+/// How prost's decoding error begins, as tonic sends it with `INTERNAL`.
+const PROST_DECODE_ERROR: &str = "failed to decode Protobuf message: ";
+/// Beginnings of tonic's `INTERNAL` messages for a malformed gRPC frame of
+/// a request. The handlers' own internal errors say only "internal error".
+const MALFORMED_FRAME: &[&str] = &[
+    "protocol error: received message with",
+    "Error decompressing: ",
+    "Unexpected EOF decoding stream",
+    "Missing request message",
+];
+
+/// Turns tonic's `INTERNAL` for an undecodable request into
+/// `INVALID_ARGUMENT` with a `BadRequest` field violation.
+fn remap_undecodable(headers: &mut HeaderMap) {
+    let Some(status) = Status::from_header_map(headers) else {
+        return;
+    };
+    let Some((field, description)) = undecodable(status.message()) else {
+        return;
+    };
+    let status: Status = ApiError::invalid(field, description).into();
+    for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+        headers.remove(name);
+    }
+    if status.add_header(headers).is_err() {
+        // Only a detail that cannot be a header value fails; the code must
+        // still change.
+        let code = (Code::InvalidArgument as i32).to_string();
+        headers.insert("grpc-status", HeaderValue::from_str(&code).expect("digits"));
+    }
+}
+
+/// The field path and the description of a decoding failure, from tonic's
+/// message; `None` when the message is not one. prost names the fields
+/// innermost first (`Posting.title: UpsertPostingsRequest.postings: invalid
+/// string value: …`), so the path is read backwards (`postings.title`);
+/// repeated fields carry no index. A malformed frame has no field: the
+/// path is empty.
+fn undecodable(message: &str) -> Option<(String, String)> {
+    let Some(mut rest) = message.strip_prefix(PROST_DECODE_ERROR) else {
+        return MALFORMED_FRAME
+            .iter()
+            .any(|p| message.starts_with(p))
+            .then(|| (String::new(), message.to_owned()));
+    };
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '#')
+    };
+    let mut fields = Vec::new();
+    while let Some((segment, tail)) = rest.split_once(": ") {
+        match segment.split_once('.') {
+            Some((message_name, field)) if ident(message_name) && ident(field) => {
+                fields.push(field.trim_start_matches("r#"));
+                rest = tail;
+            }
+            _ => break,
+        }
+    }
+    fields.reverse();
+    Some((fields.join("."), rest.to_owned()))
+}
+
+fn remap_too_large(headers: &mut HeaderMap) {
     let too_large = headers
         .get("grpc-message")
         .and_then(|m| m.to_str().ok())
@@ -351,30 +510,31 @@ mod tests {
     /// A handler that never answers, to let deadlines and limits bite.
     #[derive(Clone)]
     struct Never;
-    impl Service<Request<()>> for Never {
+    impl Service<Request<Body>> for Never {
         type Response = Response<Body>;
         type Error = Infallible;
         type Future = BoxFuture<Result<Response<Body>, Infallible>>;
         fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
             Poll::Ready(Ok(()))
         }
-        fn call(&mut self, _: Request<()>) -> Self::Future {
+        fn call(&mut self, _: Request<Body>) -> Self::Future {
             Box::pin(std::future::pending())
         }
     }
 
-    fn request(timeout: Option<&str>) -> Request<()> {
+    fn request(timeout: Option<&str>) -> Request<Body> {
         let mut req = Request::builder().uri("/talent.test.v1.TestService/Slow");
         if let Some(t) = timeout {
             req = req.header("grpc-timeout", t);
         }
-        req.body(()).unwrap()
+        req.body(Body::empty()).unwrap()
     }
 
     fn layer(limit: usize) -> (RpcLayer, Registry) {
         let registry = Registry::new();
         let metrics = RpcMetrics::register(&registry).unwrap();
-        (RpcLayer::new(limit, metrics), registry)
+        let methods = Methods::of(&[], &[]).unwrap();
+        (RpcLayer::new(limit, metrics, methods, None), registry)
     }
 
     #[tokio::test(start_paused = true)]
@@ -447,5 +607,110 @@ mod tests {
         );
         remap_status(&mut h);
         assert_eq!(status_code(&h), Some(Code::ResourceExhausted));
+    }
+
+    #[test]
+    fn undecodable_requests_name_the_field_prost_names() {
+        assert_eq!(
+            undecodable(
+                "failed to decode Protobuf message: Posting.title: UpsertPostingsRequest.postings: \
+                 invalid string value: data is not UTF-8 encoded"
+            ),
+            Some((
+                "postings.title".to_owned(),
+                "invalid string value: data is not UTF-8 encoded".to_owned()
+            ))
+        );
+        assert_eq!(
+            undecodable("failed to decode Protobuf message: Event.r#type: invalid varint"),
+            Some(("type".to_owned(), "invalid varint".to_owned()))
+        );
+        assert_eq!(
+            undecodable("failed to decode Protobuf message: invalid wire type value: 7"),
+            Some((String::new(), "invalid wire type value: 7".to_owned()))
+        );
+        assert_eq!(
+            undecodable("Unexpected EOF decoding stream."),
+            Some((String::new(), "Unexpected EOF decoding stream.".to_owned()))
+        );
+        assert_eq!(undecodable("internal error"), None);
+    }
+
+    #[test]
+    fn undecodable_requests_are_invalid_argument_with_a_field_violation() {
+        use tonic_types::StatusExt;
+        let mut headers = HeaderMap::new();
+        Status::internal(
+            "failed to decode Protobuf message: HealthCheckRequest.service: \
+             invalid string value: data is not UTF-8 encoded",
+        )
+        .add_header(&mut headers)
+        .unwrap();
+        remap_status(&mut headers);
+        let status = Status::from_header_map(&headers).unwrap();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let bad = status.get_details_bad_request().expect("BadRequest detail");
+        assert_eq!(bad.field_violations[0].field, "service");
+        assert_eq!(
+            bad.field_violations[0].description,
+            "invalid string value: data is not UTF-8 encoded"
+        );
+
+        // A handler's own internal error stays what it is: a bug.
+        let mut headers = HeaderMap::new();
+        Status::internal("internal error")
+            .add_header(&mut headers)
+            .unwrap();
+        remap_status(&mut headers);
+        assert_eq!(status_code(&headers), Some(Code::Internal));
+    }
+
+    /// A request body fed by a channel: frames arrive when the test says.
+    struct Fed(tokio::sync::mpsc::Receiver<&'static str>);
+    impl HttpBody for Fed {
+        type Data = tonic::codegen::Bytes;
+        type Error = Status;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Self::Data>, Status>>> {
+            self.0
+                .poll_recv(cx)
+                .map(|m| m.map(|m| Ok(Frame::data(tonic::codegen::Bytes::from(m)))))
+        }
+    }
+
+    async fn next_frame(body: &mut Pin<Box<IdleBody>>) -> Option<Result<(), Code>> {
+        std::future::poll_fn(|cx| body.as_mut().poll_frame(cx))
+            .await
+            .map(|frame| frame.map(|_| ()).map_err(|s| s.code()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_request_stream_ends_with_deadline_exceeded() {
+        let limit = Duration::from_secs(5);
+        let (feed, fed) = tokio::sync::mpsc::channel(4);
+        let mut body = Box::pin(IdleBody::new(Body::new(Fed(fed)), limit));
+        let started = Instant::now();
+        // Messages 4 s apart keep the stream alive past the limit.
+        let sender = tokio::spawn(async move {
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_secs(4)).await;
+                feed.send("message").await.unwrap();
+            }
+            // Then silence, with the stream still open.
+            std::future::pending::<()>().await;
+        });
+        for _ in 0..3 {
+            assert_eq!(next_frame(&mut body).await, Some(Ok(())));
+        }
+        assert_eq!(started.elapsed(), Duration::from_secs(12));
+        assert_eq!(
+            next_frame(&mut body).await,
+            Some(Err(Code::DeadlineExceeded))
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(17));
+        assert_eq!(next_frame(&mut body).await, None, "ended once");
+        sender.abort();
     }
 }

@@ -1,9 +1,13 @@
 //! The operator's HTTP port: `GET /metrics` (Prometheus) and `GET /health`
 //! (a JSON detail of the service's state, such as the relay's backlog).
+//! Served over TLS, with the gRPC port's certificate, when that is
+//! configured.
+//!
+//! `/metrics` shows the service's registry (every name prefixed `talent_`)
+//! and the standard `process_*` metrics of the process, under their usual
+//! unprefixed names so that ready-made dashboards find them.
 
-use std::net::SocketAddr;
-
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Json, Router,
@@ -15,6 +19,9 @@ use axum::{
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::connections::{self, ConnectionSettings};
 
 /// Produces the health detail: a JSON object, and whether the service is
 /// healthy (200) or degraded (503).
@@ -23,7 +30,34 @@ pub type HealthDetail = Arc<dyn Fn() -> (bool, serde_json::Value) + Send + Sync>
 #[derive(Clone)]
 struct AppState {
     registry: Registry,
+    process: Arc<ProcessMetrics>,
     detail: Option<HealthDetail>,
+}
+
+/// The `process_*` metrics (CPU, memory, file descriptors, start time),
+/// where the platform has them.
+struct ProcessMetrics {
+    #[cfg(target_os = "linux")]
+    collector: prometheus::process_collector::ProcessCollector,
+}
+
+impl ProcessMetrics {
+    fn new() -> Self {
+        Self {
+            #[cfg(target_os = "linux")]
+            collector: prometheus::process_collector::ProcessCollector::for_self(),
+        }
+    }
+
+    fn gather(&self) -> Vec<prometheus::proto::MetricFamily> {
+        #[cfg(target_os = "linux")]
+        {
+            use prometheus::core::Collector;
+            self.collector.collect()
+        }
+        #[cfg(not(target_os = "linux"))]
+        Vec::new()
+    }
 }
 
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
@@ -39,12 +73,14 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
     (code, Json(detail))
 }
 
-async fn metrics(State(AppState { registry, .. }): State<AppState>) -> impl IntoResponse {
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let encoder = TextEncoder::new();
     let mut body = Vec::new();
+    let mut families = state.registry.gather();
+    families.extend(state.process.gather());
     // Encoding into memory fails only on a malformed metric family, which
     // the registry prevents when metrics are registered.
-    if let Err(err) = encoder.encode(&registry.gather(), &mut body) {
+    if let Err(err) = encoder.encode(&families, &mut body) {
         tracing::error!(error = %err, "encoding metrics");
     }
     (
@@ -53,21 +89,26 @@ async fn metrics(State(AppState { registry, .. }): State<AppState>) -> impl Into
     )
 }
 
-/// Serves `registry` and the health `detail` on `listener` until
-/// `shutdown` is cancelled.
-pub async fn serve(
+/// Serves `registry` and the health `detail` on `listener`, with
+/// `settings` (TLS, idle connections), until `shutdown` is cancelled.
+pub(crate) async fn serve(
     listener: TcpListener,
     registry: Registry,
     detail: Option<HealthDetail>,
+    settings: ConnectionSettings,
     shutdown: CancellationToken,
-) -> std::io::Result<()> {
+) {
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(health))
-        .with_state(AppState { registry, detail });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+        .with_state(AppState {
+            registry,
+            process: Arc::new(ProcessMetrics::new()),
+            detail,
+        });
+    let app =
+        app.map_request(|req: http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new));
+    connections::serve(listener, settings, app, shutdown).await;
 }
 
 /// Binds the metrics port; `None` when metrics are disabled.
@@ -106,7 +147,14 @@ mod tests {
             )
         });
         let stop = CancellationToken::new();
-        let task = tokio::spawn(serve(listener, Registry::new(), Some(detail), stop.clone()));
+        let settings = ConnectionSettings::http1(&crate::ServerConfig::default(), None);
+        let task = tokio::spawn(serve(
+            listener,
+            Registry::new(),
+            Some(detail),
+            settings,
+            stop.clone(),
+        ));
 
         let ok = get(addr, "/health").await;
         assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
@@ -115,7 +163,15 @@ mod tests {
         let degraded = get(addr, "/health").await;
         assert!(degraded.starts_with("HTTP/1.1 503"), "{degraded}");
 
+        let metrics = get(addr, "/metrics").await;
+        assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+        #[cfg(target_os = "linux")]
+        assert!(
+            metrics.contains("\nprocess_resident_memory_bytes "),
+            "{metrics}"
+        );
+
         stop.cancel();
-        task.await.unwrap().unwrap();
+        task.await.unwrap();
     }
 }

@@ -1,28 +1,37 @@
 //! A gRPC server as both talent services run it: the service's own gRPC
 //! services plus `grpc.health.v1`, server reflection (v1 and v1alpha), the
-//! [`RpcLayer`](crate::middleware::RpcLayer), Prometheus metrics and a
-//! graceful shutdown.
+//! [`RpcLayer`](crate::middleware::RpcLayer), Prometheus metrics, TLS
+//! ([`tls`](crate::tls)) and a graceful shutdown.
 //!
 //! The listener is bound first ([`Server::bind`]), so a test can ask for
 //! port 0 and learn the real port before serving.
 
-use std::{convert::Infallible, net::SocketAddr};
+use std::{convert::Infallible, net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use http::{Request, Response};
-use prometheus::Registry;
+use prometheus::{IntGaugeVec, Opts, Registry};
 use tokio::net::TcpListener;
-use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
 use tokio_util::sync::CancellationToken;
 use tonic::{body::Body, server::NamedService, service::Routes};
 use tonic_health::{ServingStatus, server::HealthReporter};
-use tower::Service;
+use tower::{Service, ServiceBuilder};
 
 use crate::{
     ServerConfig,
+    connections::{self, ConnectionSettings},
+    methods::Methods,
     middleware::{RpcLayer, RpcMetrics},
     prometheus_http,
+    tls::{self, TlsFiles, TlsReloader},
 };
+
+/// The services every server serves beside its own.
+const INFRASTRUCTURE: [&str; 3] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
 
 /// A bound, not yet serving, gRPC server.
 pub struct Server {
@@ -36,12 +45,18 @@ pub struct Server {
     services: Vec<&'static str>,
     health_detail: Option<prometheus_http::HealthDetail>,
     draining: CancellationToken,
+    tls: Option<TlsReloader>,
 }
 
 impl Server {
-    /// Binds the gRPC port (and the metrics port, when configured).
-    /// `name` labels this service's metrics and logs.
+    /// Loads the TLS files (when configured), then binds the gRPC port (and
+    /// the metrics port, when configured). `name` labels this service's
+    /// metrics and logs.
     pub async fn bind(name: &'static str, config: &ServerConfig) -> anyhow::Result<Self> {
+        let tls = TlsFiles::from_config(config)?
+            .map(TlsReloader::load)
+            .transpose()
+            .with_context(|| format!("loading {name}'s TLS files"))?;
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("binding {name} to {}", config.listen_addr))?;
@@ -49,6 +64,14 @@ impl Server {
             .await
             .with_context(|| format!("binding {name}'s metrics port"))?;
         let registry = Registry::new_custom(Some("talent".into()), None)?;
+        let build_info = IntGaugeVec::new(
+            Opts::new("build_info", "Always 1: the version of the running service"),
+            &["version", "service"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), name])
+            .set(1);
+        registry.register(Box::new(build_info))?;
         Ok(Self {
             name,
             config: config.clone(),
@@ -60,7 +83,15 @@ impl Server {
             services: Vec::new(),
             health_detail: None,
             draining: CancellationToken::new(),
+            tls,
         })
+    }
+
+    /// The TLS configuration in use, when TLS is on: its
+    /// [`reload`](TlsReloader::reload) is what SIGHUP and a change of the
+    /// files call.
+    pub fn tls(&self) -> Option<TlsReloader> {
+        self.tls.clone()
     }
 
     /// The address the gRPC server listens on (with the real port).
@@ -133,6 +164,7 @@ impl Server {
             services,
             health_detail,
             draining,
+            tls,
         } = self;
 
         // Both versions describe every service either lists, the other
@@ -171,40 +203,61 @@ impl Server {
         }
         health.set_service_status("", ServingStatus::Serving).await;
 
-        let metrics = RpcMetrics::register(&registry)?;
+        if let Some(tls) = &tls {
+            tls::spawn_reloads(
+                tls,
+                Duration::from_secs(config.tls_reload_check_secs),
+                &shutdown,
+            );
+        }
         let prometheus_task = prometheus_listener.map(|listener| {
+            let settings = ConnectionSettings::http1(&config, tls.clone());
             let (registry, shutdown) = (registry.clone(), shutdown.clone());
-            tokio::spawn(async move {
-                if let Err(err) =
-                    prometheus_http::serve(listener, registry, health_detail, shutdown).await
-                {
-                    tracing::error!(error = %err, "metrics endpoint failed");
-                }
-            })
+            tokio::spawn(prometheus_http::serve(
+                listener,
+                registry,
+                health_detail,
+                settings,
+                shutdown,
+            ))
         });
 
+        let mut served: Vec<&str> = services.clone();
+        served.extend(INFRASTRUCTURE);
+        let methods = Methods::of(
+            &served,
+            &[
+                talent_proto::FILE_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            ],
+        )?;
+        let layer = RpcLayer::new(
+            config.max_concurrent_requests,
+            RpcMetrics::register(&registry)?,
+            methods,
+            (config.stream_idle_timeout_secs > 0)
+                .then(|| Duration::from_secs(config.stream_idle_timeout_secs)),
+        );
+        let grpc = ServiceBuilder::new()
+            .map_request(|req: Request<hyper::body::Incoming>| req.map(Body::new))
+            .layer(layer)
+            .service(routes.prepare());
+
         let addr = listener.local_addr()?;
-        let incoming = TcpListenerStream::new(listener).map(|stream| {
-            stream.inspect(|s| {
-                // Small gRPC messages must not wait for Nagle's algorithm.
-                let _ = s.set_nodelay(true);
-            })
-        });
         let stop = CancellationToken::new();
-        let stop_signal = stop.clone();
-        let server = tonic::transport::Server::builder()
-            .layer(RpcLayer::new(config.max_concurrent_requests, metrics))
-            .serve_with_incoming_shutdown(routes, incoming, async move {
-                stop_signal.cancelled().await
-            });
+        let server = connections::serve(
+            listener,
+            ConnectionSettings::grpc(&config, tls),
+            grpc,
+            stop.clone(),
+        );
         tokio::pin!(server);
         tracing::info!(service = name, %addr, "serving gRPC");
 
         tokio::select! {
-            result = &mut server => {
-                result.with_context(|| format!("{name} gRPC server failed"))?;
-                return Ok(());
-            }
+            () = &mut server => return Ok(()),
             () = shutdown.cancelled() => {}
         }
 
@@ -220,7 +273,7 @@ impl Server {
         draining.cancel();
         stop.cancel();
         match tokio::time::timeout(config.shutdown_grace(), &mut server).await {
-            Ok(result) => result.with_context(|| format!("{name} gRPC server failed"))?,
+            Ok(()) => {}
             Err(_) => tracing::warn!(
                 service = name,
                 grace_secs = config.shutdown_grace_secs,

@@ -439,8 +439,8 @@ pub fn status_fields(status: &Status) -> Vec<String> {
 
 /// Issues an INGEST key through the metrics AdminService (as an operator
 /// does for the relay).
-pub async fn issue_ingest_key(addr: std::net::SocketAddr) -> String {
-    let mut admin = AdminServiceClient::new(super::channel(addr).await);
+pub async fn issue_ingest_key(channel: Channel) -> String {
+    let mut admin = AdminServiceClient::new(channel);
     admin
         .issue_key(with_key(
             pb::IssueKeyRequest {

@@ -14,13 +14,14 @@ pub mod store;
 
 use std::{
     net::SocketAddr,
+    path::PathBuf,
     sync::atomic::{AtomicU32, Ordering},
     time::Duration,
 };
 
-use talent_server::{Backend, CancellationToken};
+use talent_server::{Backend, CancellationToken, TlsReloader};
 use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 /// Connections of each service's pool in the tests.
 pub const POOL_SIZE: u32 = 4;
@@ -41,12 +42,46 @@ pub struct TestApp {
     recruiting: Option<Running>,
     metrics: Option<Running>,
     databases: TestDatabases,
+    recruiting_tls: Option<ServiceTls>,
+    metrics_tls: Option<ServiceTls>,
 }
 
 /// One service's task and its own stop signal.
 struct Running {
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
+    tls: Option<TlsReloader>,
+}
+
+/// TLS of one service in a test: the files it serves, and the files its
+/// clients (the tests, the relay) trust and present.
+#[derive(Debug, Clone)]
+pub struct ServiceTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Clients must present a certificate signed by this (mutual TLS).
+    pub client_ca: Option<PathBuf>,
+    /// The authority clients trust (it signed `cert`).
+    pub ca: PathBuf,
+    /// The certificate and key clients present.
+    pub client_identity: Option<(PathBuf, PathBuf)>,
+}
+
+impl ServiceTls {
+    fn apply(&self, server: &mut talent_server::ServerConfig) {
+        server.tls_cert_file = Some(self.cert.clone());
+        server.tls_key_file = Some(self.key.clone());
+        server.tls_client_ca_file = self.client_ca.clone();
+    }
+
+    /// How the tests' clients reach the service.
+    pub fn client(&self) -> ClientTlsConfig {
+        let identity = self
+            .client_identity
+            .as_ref()
+            .map(|(c, k)| (c.as_path(), k.as_path()));
+        talent_server::tls::client_tls(Some(&self.ca), identity).expect("the test's TLS files")
+    }
 }
 
 impl Running {
@@ -67,6 +102,15 @@ pub struct Options {
     /// With `relay`: the relay reads its key from this file, which the test
     /// writes (no key is issued for it).
     pub relay_key_file: Option<std::path::PathBuf>,
+    /// Both services' `stream_idle_timeout_secs`; none: the default.
+    pub stream_idle_timeout_secs: Option<u64>,
+    /// Both services' `connection_idle_timeout_secs`; none: the default.
+    pub connection_idle_timeout_secs: Option<u64>,
+    /// TLS on recruiting's ports.
+    pub recruiting_tls: Option<ServiceTls>,
+    /// TLS on metrics' ports; the relay then reaches metrics with the
+    /// client files.
+    pub metrics_tls: Option<ServiceTls>,
 }
 
 impl Default for Options {
@@ -77,6 +121,10 @@ impl Default for Options {
             shutdown_grace_secs: 30,
             relay: false,
             relay_key_file: None,
+            stream_idle_timeout_secs: None,
+            connection_idle_timeout_secs: None,
+            recruiting_tls: None,
+            metrics_tls: None,
         }
     }
 }
@@ -112,6 +160,18 @@ impl TestApp {
             server.max_message_bytes = options.max_message_bytes;
             server.max_concurrent_requests = options.max_concurrent_requests;
             server.shutdown_grace_secs = options.shutdown_grace_secs;
+            if let Some(secs) = options.stream_idle_timeout_secs {
+                server.stream_idle_timeout_secs = secs;
+            }
+            if let Some(secs) = options.connection_idle_timeout_secs {
+                server.connection_idle_timeout_secs = secs;
+            }
+        }
+        if let Some(tls) = &options.recruiting_tls {
+            tls.apply(&mut recruiting.server);
+        }
+        if let Some(tls) = &options.metrics_tls {
+            tls.apply(&mut metrics.server);
         }
         recruiting::configure(&mut recruiting);
         metrics::configure(&mut metrics);
@@ -122,11 +182,20 @@ impl TestApp {
             // The city secret is one value wherever person keys are derived
             // (the roster in metrics meets résumés from recruiting).
             recruiting.person_key_secret = metrics_config.person_key_secret.clone();
-            recruiting.metrics_url = Some(format!("http://{}", metrics_config.server.listen_addr));
+            let metrics_addr = metrics_config.server.listen_addr;
+            let tls = options.metrics_tls.as_ref();
+            recruiting.metrics_url = Some(format!("{}://{metrics_addr}", scheme(tls)));
+            if let Some(tls) = tls {
+                recruiting.metrics_tls_ca_file = Some(tls.ca.clone());
+                if let Some((cert, key)) = &tls.client_identity {
+                    recruiting.metrics_tls_cert_file = Some(cert.clone());
+                    recruiting.metrics_tls_key_file = Some(key.clone());
+                }
+            }
             match options.relay_key_file {
                 Some(file) => recruiting.metrics_ingest_key_file = Some(file),
                 None => {
-                    let key = metrics::issue_ingest_key(metrics_config.server.listen_addr).await;
+                    let key = metrics::issue_ingest_key(channel_to(metrics_addr, tls).await).await;
                     recruiting.metrics_ingest_key = Some(key);
                 }
             }
@@ -149,15 +218,25 @@ impl TestApp {
             recruiting: Some(recruiting_running),
             metrics: Some(metrics_running),
             databases,
+            recruiting_tls: options.recruiting_tls,
+            metrics_tls: options.metrics_tls,
         }
     }
 
     pub async fn recruiting_channel(&self) -> Channel {
-        channel(self.recruiting_addr).await
+        channel_to(self.recruiting_addr, self.recruiting_tls.as_ref()).await
     }
 
     pub async fn metrics_channel(&self) -> Channel {
-        channel(self.metrics_addr).await
+        channel_to(self.metrics_addr, self.metrics_tls.as_ref()).await
+    }
+
+    /// The TLS configuration metrics serves (to reload it).
+    pub fn metrics_tls(&self) -> TlsReloader {
+        self.metrics
+            .as_ref()
+            .and_then(|m| m.tls.clone())
+            .expect("metrics runs with TLS")
     }
 
     /// Sends the shutdown signal (as SIGTERM would) without waiting.
@@ -230,6 +309,13 @@ impl TestApp {
     }
 }
 
+/// The value of the sample `name` (a line's whole name and labels) in a
+/// Prometheus page.
+pub fn sample(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// Starts metrics; returns it and its config with the real addresses (so a
 /// restart binds the same ports).
 async fn start_metrics(
@@ -242,8 +328,9 @@ async fn start_metrics(
     config.server.listen_addr = app.local_addr();
     config.server.prometheus_addr = app.prometheus_addr();
     let stop = shutdown.child_token();
+    let tls = app.tls();
     let task = tokio::spawn(app.run_until_stopped(stop.clone()));
-    (Running { stop, task }, config)
+    (Running { stop, task, tls }, config)
 }
 
 async fn start_recruiting(
@@ -256,8 +343,9 @@ async fn start_recruiting(
     config.server.listen_addr = app.local_addr();
     config.server.prometheus_addr = app.prometheus_addr();
     let stop = shutdown.child_token();
+    let tls = app.tls();
     let task = tokio::spawn(app.run_until_stopped(stop.clone()));
-    (Running { stop, task }, config)
+    (Running { stop, task, tls }, config)
 }
 
 impl Drop for TestApp {
@@ -267,8 +355,20 @@ impl Drop for TestApp {
 }
 
 pub async fn channel(addr: SocketAddr) -> Channel {
-    Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
+    channel_to(addr, None).await
+}
+
+fn scheme(tls: Option<&ServiceTls>) -> &'static str {
+    if tls.is_some() { "https" } else { "http" }
+}
+
+/// A channel to `addr`, over TLS with the client files of `tls`.
+pub async fn channel_to(addr: SocketAddr, tls: Option<&ServiceTls>) -> Channel {
+    let mut endpoint = Endpoint::from_shared(format!("{}://{addr}", scheme(tls))).unwrap();
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls.client()).unwrap();
+    }
+    endpoint
         .connect_timeout(Duration::from_secs(10))
         .connect()
         .await

@@ -152,6 +152,32 @@ impl TestApp {
             .expect("a posting")
     }
 
+    /// Writes an employer and a posting of it as a new platform `id`,
+    /// waits for the relay to deliver the outbox, and checks that the
+    /// relay counts every outbox row delivered; returns recruiting's
+    /// `/metrics` page as it is then.
+    pub async fn relay_a_posting(&self, id: &str) -> String {
+        let platform = self.create_platform(id).await;
+        let code = credit_code("91370212MA3C00007");
+        self.push_employers(
+            &platform,
+            vec![employer(&code, "Laoshan Software", "370212", "I")],
+        )
+        .await;
+        self.push_postings(&platform, vec![posting("p1", "Rust Engineer", &code)])
+            .await;
+        let written = self.outbox().await.len();
+        assert!(written > 0, "the posting wrote events");
+        self.relay_drained().await;
+        let page = TestApp::prometheus_text(self.recruiting_prometheus_addr).await;
+        assert_eq!(
+            super::sample(&page, "talent_relay_delivered_total"),
+            Some(written as f64),
+            "{page}"
+        );
+        page
+    }
+
     /// Every outbox row in sequence order: (seq, delivered, decoded event).
     pub async fn outbox(&self) -> Vec<(i64, ev::Event)> {
         let rows: Vec<(i64, Vec<u8>)> = match self.backend {
