@@ -559,13 +559,14 @@ pub async fn add_platform(
 }
 
 /// Issues a key of the metrics service; returns its resource name and
-/// secret (shown once).
+/// secret (shown once). `protection`: for READ keys, EXACT or PERTURBED
+/// (UNSPECIFIED: the service's default, PERTURBED).
 pub async fn issue_metrics_key(
     addr: &str,
     admin_key: &str,
     kind: metrics_pb::KeyKind,
     display_name: &str,
-    disclosure_threshold: Option<i32>,
+    protection: metrics_pb::Protection,
 ) -> anyhow::Result<(String, String)> {
     use metrics_pb::admin_service_client::AdminServiceClient;
     let what = "the metrics service";
@@ -574,7 +575,8 @@ pub async fn issue_metrics_key(
         .issue_key(metrics_pb::IssueKeyRequest {
             kind: kind as i32,
             display_name: display_name.to_owned(),
-            disclosure_threshold,
+            protection: protection as i32,
+            ..Default::default()
         })
         .await
         .map_err(|s| client::explain(&s, what))?
@@ -621,7 +623,7 @@ pub async fn http_get_json(addr: &str, path: &str) -> anyhow::Result<serde_json:
 }
 
 /// Every key of the metrics service (revoked ones too when asked), as a
-/// table: name, kind, holder, threshold, state.
+/// table: name, kind, protection, state, holder.
 pub async fn list_metrics_keys(
     addr: &str,
     admin_key: &str,
@@ -632,8 +634,8 @@ pub async fn list_metrics_keys(
     let channel = client::connect_with_key(addr, what, admin_key).await?;
     let mut admin = AdminServiceClient::new(channel);
     let mut out = format!(
-        "{:<40} {:<9} {:>9} {:<8} holder\n",
-        "key", "kind", "threshold", "state"
+        "{:<40} {:<9} {:<10} {:<8} holder\n",
+        "key", "kind", "protection", "state"
     );
     let mut page_token = String::new();
     loop {
@@ -648,10 +650,14 @@ pub async fn list_metrics_keys(
             .into_inner();
         for key in &page.keys {
             let kind = key.kind().as_str_name().trim_start_matches("KEY_KIND_");
+            let protection = match key.protection() {
+                metrics_pb::Protection::Unspecified => "-",
+                p => p.as_str_name().trim_start_matches("PROTECTION_"),
+            };
             let state = key.state().as_str_name().trim_start_matches("STATE_");
             out.push_str(&format!(
-                "{:<40} {:<9} {:>9} {:<8} {}\n",
-                key.name, kind, key.disclosure_threshold, state, key.display_name
+                "{:<40} {:<9} {:<10} {:<8} {}\n",
+                key.name, kind, protection, state, key.display_name
             ));
         }
         if page.next_page_token.is_empty() {

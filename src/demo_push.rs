@@ -256,7 +256,7 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
         target.metrics_admin_key,
         KeyKind::Ingest,
         "demo universities",
-        None,
+        mpb::Protection::Unspecified,
     )
     .await?;
     let channel =
@@ -334,7 +334,9 @@ where
 }
 
 /// Waits for the relay, then asks for the report as the bureau would, with
-/// a READ key (small cells suppressed).
+/// its own READ key (EXACT: the true figures, which the demo city's
+/// expected figures check; other holders' keys see perturbed counts of
+/// persons).
 pub async fn demo_report(
     city: &DemoCity,
     target: &Target<'_>,
@@ -346,7 +348,7 @@ pub async fn demo_report(
         target.metrics_admin_key,
         KeyKind::Read,
         "demo bureau",
-        None,
+        mpb::Protection::Exact,
     )
     .await?;
     let period = talent_proto::talent::r#type::v1::Period {

@@ -11,7 +11,7 @@ use talent::{
     format::{OutputFormat, args},
     secrets::Secrets,
 };
-use talent_proto::talent::metrics::v1::KeyKind;
+use talent_proto::talent::metrics::v1::{KeyKind, Protection};
 
 mod run;
 
@@ -207,18 +207,18 @@ enum PlatformCommand {
 enum KeyCommand {
     /// Issue a key of the metrics service (shown once).
     #[command(
-        after_help = "Examples:\n  talent key issue --kind read --name \"HR bureau\"\n  talent key issue --kind read --name \"press office\" --threshold 10\n  talent key issue --kind ingest --name \"university roster\""
+        after_help = "Examples:\n  talent key issue --kind read --name \"HR bureau\" --protection exact\n  talent key issue --kind read --name \"press office\"\n  talent key issue --kind ingest --name \"university roster\""
     )]
     Issue {
-        /// read (the bureau), ingest (importers, the relay) or operator (unsuppressed figures).
+        /// read (the bureau and others), ingest (importers, the relay) or operator (exact figures, not for publication).
         #[arg(long, value_parser = ["read", "ingest", "operator"])]
         kind: String,
         /// Who holds the key.
         #[arg(long)]
         name: String,
-        /// Disclosure threshold k for a read key (cells below k are suppressed).
-        #[arg(long)]
-        threshold: Option<i32>,
+        /// For a read key: exact (the bureau's own: true figures) or perturbed (counts of persons perturbed; the default).
+        #[arg(long, value_parser = ["exact", "perturbed"])]
+        protection: Option<String>,
         /// The metrics admin key; read from the data folder when omitted.
         #[arg(long, env = "TALENT_METRICS_ADMIN_KEY", hide_env_values = true)]
         admin_key: Option<String>,
@@ -395,7 +395,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Key(KeyCommand::Issue {
             kind,
             name,
-            threshold,
+            protection,
             admin_key,
             services,
         }) => {
@@ -408,12 +408,17 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 "ingest" => KeyKind::Ingest,
                 _ => KeyKind::Operator,
             };
+            let protection = match protection.as_deref() {
+                Some("exact") => Protection::Exact,
+                Some(_) => Protection::Perturbed,
+                None => Protection::Unspecified,
+            };
             let (key_name, secret) = commands::issue_metrics_key(
                 &services.metrics_addr,
                 &admin_key,
                 kind,
                 &name,
-                threshold,
+                protection,
             )
             .await?;
             println!("{key_name} issued; its secret (shown once):\n{secret}");

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::{Context, bail};
 use talent::{commands, secrets::Secrets};
-use talent_proto::talent::metrics::v1::KeyKind;
+use talent_proto::talent::metrics::v1::{KeyKind, Protection};
 use talent_server::{CancellationToken, LogFormat, shutdown, telemetry};
 
 #[derive(clap::Args, Clone)]
@@ -165,6 +165,7 @@ pub async fn start(args: &UpArgs, shutdown: CancellationToken) -> anyhow::Result
     args.apply_tls(&mut metrics.server);
     metrics.admin_key = Some(secrets.metrics_admin_key.clone());
     metrics.person_key_secret = secrets.person_key_secret.clone();
+    metrics.record_key_secret = secrets.record_key_secret.clone();
     let metrics = talent_metrics::Application::build(metrics)
         .await
         .context("starting the metrics service")?;
@@ -184,7 +185,7 @@ pub async fn start(args: &UpArgs, shutdown: CancellationToken) -> anyhow::Result
                 &secrets.metrics_admin_key,
                 KeyKind::Ingest,
                 "recruiting relay (talent up)",
-                None,
+                Protection::Unspecified,
             )
             .await
             .context("issuing the relay's ingest key")?;

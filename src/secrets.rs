@@ -22,6 +22,10 @@ pub struct Secrets {
     pub metrics_admin_key: String,
     /// The city secret behind person keys (HMAC-SHA256), shared by both services.
     pub person_key_secret: String,
+    /// The metrics service's secret behind the record keys of disclosure
+    /// control; added to an older file on its next read.
+    #[serde(default)]
+    pub record_key_secret: String,
     /// 32-byte key (hex) encrypting personal data at rest in recruiting.
     pub encryption_key: String,
     /// The metrics INGEST key the relay uses; issued on first start.
@@ -41,6 +45,7 @@ impl Secrets {
             recruiting_admin_key: format!("adm_{}", random_hex(24)),
             metrics_admin_key: format!("adm_{}", random_hex(24)),
             person_key_secret: random_hex(32),
+            record_key_secret: random_hex(32),
             encryption_key: random_hex(32),
             relay_ingest_key: None,
         }
@@ -57,8 +62,14 @@ impl Secrets {
         if path.exists() {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            let secrets = toml::from_str(&text)
+            let mut secrets: Self = toml::from_str(&text)
                 .with_context(|| format!("{} is not a valid secrets file", path.display()))?;
+            // A file written before the record-key secret existed gets one,
+            // generated like the others and kept from then on.
+            if secrets.record_key_secret.is_empty() {
+                secrets.record_key_secret = random_hex(32);
+                secrets.save(data_dir)?;
+            }
             return Ok((secrets, false));
         }
         let secrets = Self::generate();
@@ -102,6 +113,7 @@ mod tests {
         let (first, created) = Secrets::load_or_create(dir.path()).unwrap();
         assert!(created);
         assert_eq!(first.encryption_key.len(), 64);
+        assert_eq!(first.record_key_secret.len(), 64);
         let (again, created) = Secrets::load_or_create(dir.path()).unwrap();
         assert!(!created);
         assert_eq!(first, again);
@@ -114,5 +126,25 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn an_older_file_gets_a_record_key_secret_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut old, _) = Secrets::load_or_create(dir.path()).unwrap();
+        old.record_key_secret = String::new();
+        let text = toml::to_string(&old).unwrap();
+        assert!(text.contains("record_key_secret = \"\""));
+        std::fs::write(
+            Secrets::path(dir.path()),
+            text.replace("record_key_secret = \"\"\n", ""),
+        )
+        .unwrap();
+        let (upgraded, created) = Secrets::load_or_create(dir.path()).unwrap();
+        assert!(!created);
+        assert_eq!(upgraded.record_key_secret.len(), 64);
+        assert_eq!(upgraded.person_key_secret, old.person_key_secret);
+        let (again, _) = Secrets::load_or_create(dir.path()).unwrap();
+        assert_eq!(again, upgraded);
     }
 }

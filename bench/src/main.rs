@@ -256,8 +256,7 @@ fn dims(values: &[pb::DimensionValue]) -> Vec<String> {
 }
 
 fn c(x: &Option<pb::Count>) -> i64 {
-    x.as_ref()
-        .map_or(-1, |c| if c.suppressed { -2 } else { c.value })
+    x.as_ref().map_or(-1, |c| c.value)
 }
 
 fn gathered_answer(r: &pb::GetTalentGatheredResponse) -> Answer {

@@ -20,6 +20,7 @@ use crate::data;
 
 const ADMIN_KEY: &str = "bench-admin-key";
 const CITY_SECRET: &str = "bench-city-secret";
+const RECORD_KEY_SECRET: &str = "bench-record-key-secret";
 
 /// The databases of one run: SQLite files in a temporary folder, or
 /// PostgreSQL databases created on the server and dropped at the end.
@@ -176,6 +177,7 @@ impl Service {
         config.server.database_max_connections = 4;
         config.admin_key = Some(ADMIN_KEY.into());
         config.person_key_secret = CITY_SECRET.into();
+        config.record_key_secret = RECORD_KEY_SECRET.into();
         let app = talent_metrics::Application::build(config).await?;
         let addr = app.local_addr();
         let shutdown = CancellationToken::new();
@@ -200,6 +202,7 @@ impl Service {
             )
             .env("TALENT_METRICS_ADMIN_KEY", ADMIN_KEY)
             .env("TALENT_METRICS_PERSON_KEY_SECRET", CITY_SECRET)
+            .env("TALENT_METRICS_RECORD_KEY_SECRET", RECORD_KEY_SECRET)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -246,7 +249,7 @@ impl Service {
                 pb::IssueKeyRequest {
                     kind: kind as i32,
                     display_name: format!("bench {kind:?}"),
-                    disclosure_threshold: None,
+                    ..Default::default()
                 },
                 ADMIN_KEY,
             ))

@@ -189,6 +189,7 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
                 ("database_url", sqlite("metrics.db")),
                 ("admin_key", secrets.metrics_admin_key.clone()),
                 ("person_key_secret", secrets.person_key_secret.clone()),
+                ("record_key_secret", secrets.record_key_secret.clone()),
             ],
         ),
         addr: metrics_addr,
@@ -200,7 +201,7 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
         &secrets.metrics_admin_key,
         mpb::KeyKind::Ingest,
         "relay",
-        None,
+        mpb::Protection::Unspecified,
     )
     .await?;
     let (_, operator_key) = commands::issue_metrics_key(
@@ -208,7 +209,7 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
         &secrets.metrics_admin_key,
         mpb::KeyKind::Operator,
         "fault run",
-        None,
+        mpb::Protection::Unspecified,
     )
     .await?;
 

@@ -226,8 +226,8 @@ pub struct DemoHire {
     pub end_date: Option<PbDate>,
 }
 
-/// The figures the services should compute for the demo (unsuppressed, as an
-/// OPERATOR key sees them), by the definitions in `docs`/the protos, for the
+/// The figures the services should compute for the demo (exact, as an EXACT
+/// or OPERATOR key sees them), by the definitions in `docs`/the protos, for the
 /// period and the cohort as of the period's last day.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExpectedFigures {

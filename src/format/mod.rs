@@ -1,12 +1,13 @@
 //! Rendering of the statistics responses as an aligned text table, CSV or
 //! JSON, and parsing of the statistics commands' arguments ([`args`]).
 //!
-//! Two rules the bureau relies on shape everything here: a suppressed cell
-//! is written `suppressed` in every format (a 0 would be read as "none",
-//! which is exactly what disclosure control must not reveal), and a rate is
-//! always shown with its numerator and denominator. District and industry
-//! codes are shown with their names ([`crate::codes`]), since the services
-//! leave naming to clients.
+//! Two rules the bureau relies on shape everything here: an answer with
+//! perturbed counts of persons says so, and that its figures need not add
+//! up, in every format (the notes under the text table, trailing lines of
+//! the CSV, `notes` and `disclosure` in JSON), and a rate is always shown
+//! with its numerator and denominator. District and industry codes are
+//! shown with their names ([`crate::codes`]), since the services leave
+//! naming to clients.
 
 pub mod args;
 
@@ -15,16 +16,13 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value, json};
 use talent_proto::talent::metrics::v1::{
-    Count, Dimension, DimensionValue, GetGraduateOutcomesResponse, GetRecruitmentActivityResponse,
-    GetTalentGatheredResponse, GraduateOutcomeFigures, Rate, RecruitmentActivityFigures,
-    TalentGatheredFigures, dimension_value,
+    Count, Dimension, DimensionValue, DisclosureControl, GetGraduateOutcomesResponse,
+    GetRecruitmentActivityResponse, GetTalentGatheredResponse, GraduateOutcomeFigures, Protection,
+    Rate, RecruitmentActivityFigures, TalentGatheredFigures, dimension_value,
 };
 use talent_proto::talent::r#type::v1::{DegreeLevel, Discipline, TalentTier};
 
 use crate::codes;
-
-/// The word shown for a suppressed cell, in every format.
-pub const SUPPRESSED: &str = "suppressed";
 
 /// `--format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -57,10 +55,10 @@ impl FromStr for OutputFormat {
 pub enum Cell {
     /// A label (a dimension value or "TOTAL").
     Text(String),
-    /// A count; `None` when suppressed.
-    Count(Option<i64>),
-    /// A rate as numerator / denominator; `None` when suppressed.
-    Rate(Option<(i64, i64)>),
+    /// A count.
+    Count(i64),
+    /// A rate as numerator / denominator.
+    Rate(i64, i64),
     /// A figure that does not apply to the row (left unset by the service).
     NotApplicable,
 }
@@ -69,16 +67,14 @@ impl Cell {
     fn count(c: Option<&Count>) -> Self {
         match c {
             None => Cell::NotApplicable,
-            Some(c) if c.suppressed => Cell::Count(None),
-            Some(c) => Cell::Count(Some(c.value)),
+            Some(c) => Cell::Count(c.value),
         }
     }
 
     fn rate(r: Option<&Rate>) -> Self {
         match r {
             None => Cell::NotApplicable,
-            Some(r) if r.suppressed => Cell::Rate(None),
-            Some(r) => Cell::Rate(Some((r.numerator, r.denominator))),
+            Some(r) => Cell::Rate(r.numerator, r.denominator),
         }
     }
 
@@ -86,11 +82,10 @@ impl Cell {
     pub fn display(&self) -> String {
         match self {
             Cell::Text(s) => s.clone(),
-            Cell::Count(Some(v)) => group(*v),
-            Cell::Rate(Some((n, d))) => {
+            Cell::Count(v) => group(*v),
+            Cell::Rate(n, d) => {
                 format!("{} ({}/{})", percent(*n, *d), group(*n), group(*d))
             }
-            Cell::Count(None) | Cell::Rate(None) => SUPPRESSED.to_string(),
             Cell::NotApplicable => "-".to_string(),
         }
     }
@@ -99,12 +94,11 @@ impl Cell {
     fn plain(&self) -> String {
         match self {
             Cell::Text(s) => s.clone(),
-            Cell::Count(Some(v)) => v.to_string(),
-            Cell::Rate(Some((n, d))) => match fraction(*n, *d) {
+            Cell::Count(v) => v.to_string(),
+            Cell::Rate(n, d) => match fraction(*n, *d) {
                 Some(f) => format!("{f:.6}"),
                 None => String::new(),
             },
-            Cell::Count(None) | Cell::Rate(None) => SUPPRESSED.to_string(),
             Cell::NotApplicable => String::new(),
         }
     }
@@ -112,13 +106,12 @@ impl Cell {
     fn json(&self) -> Value {
         match self {
             Cell::Text(s) => json!(s),
-            Cell::Count(Some(v)) => json!(v),
-            Cell::Rate(Some((n, d))) => json!({
+            Cell::Count(v) => json!(v),
+            Cell::Rate(n, d) => json!({
                 "numerator": n,
                 "denominator": d,
                 "rate": fraction(*n, *d),
             }),
-            Cell::Count(None) | Cell::Rate(None) => json!(SUPPRESSED),
             Cell::NotApplicable => Value::Null,
         }
     }
@@ -165,8 +158,11 @@ pub struct Column {
 pub struct Table {
     /// One line above the table ("Talents gathered, 2020-01-01 .. 2020-07-01").
     pub title: String,
-    /// Lines under the table (threshold, definitions version).
+    /// Lines under the table (disclosure control, definitions version).
     pub notes: Vec<String>,
+    /// `Some(D)` when the counts of persons are perturbed (each by at most
+    /// D): the notes then also end the CSV, and the JSON says so.
+    pub perturbed_by: Option<i32>,
     /// The columns.
     pub columns: Vec<Column>,
     /// The rows; the first is the total.
@@ -271,6 +267,14 @@ impl Table {
             let fields: Vec<String> = r.iter().map(|c| csv_field(&c.plain())).collect();
             let _ = writeln!(out, "{}", fields.join(","));
         }
+        // As statistical offices' CSV downloads do: the warning that the
+        // figures are perturbed travels with them, after the table.
+        if self.perturbed_by.is_some() {
+            let _ = writeln!(out);
+            for n in &self.notes {
+                let _ = writeln!(out, "{}", csv_field(n));
+            }
+        }
         out
     }
 
@@ -287,9 +291,14 @@ impl Table {
                 Value::Object(m)
             })
             .collect();
+        let disclosure = match self.perturbed_by {
+            Some(d) => json!({"protection": "PERTURBED", "max_adjustment": d}),
+            None => json!({"protection": "EXACT"}),
+        };
         let doc = json!({
             "title": self.title,
             "notes": self.notes,
+            "disclosure": disclosure,
             "columns": self.columns.iter().map(|c| c.key.clone()).collect::<Vec<_>>(),
             "rows": rows,
         });
@@ -441,13 +450,29 @@ fn period_text(p: Option<&talent_proto::talent::r#type::v1::Period>) -> String {
     }
 }
 
-fn notes(threshold: i32, version: &str) -> Vec<String> {
-    let k = if threshold > 0 {
-        format!("cells below {threshold} suppressed")
-    } else {
-        "no disclosure control (operator key)".to_string()
-    };
-    vec![format!("{k}; definitions {version}")]
+/// `Some(D)` when an answer's counts of persons are perturbed by at most D.
+pub fn perturbed_by(control: Option<&DisclosureControl>) -> Option<i32> {
+    control
+        .filter(|c| c.protection() == Protection::Perturbed)
+        .map(|c| c.max_adjustment)
+}
+
+/// The line that says how the counts of persons are published.
+pub fn disclosure_note(perturbed_by: Option<i32>) -> String {
+    match perturbed_by {
+        Some(d) => format!(
+            "counts of persons perturbed for disclosure control (each by at most {d}): \
+             figures need not add up"
+        ),
+        None => "exact figures".to_string(),
+    }
+}
+
+fn notes(perturbed_by: Option<i32>, version: &str) -> Vec<String> {
+    vec![format!(
+        "{}; definitions {version}",
+        disclosure_note(perturbed_by)
+    )]
 }
 
 fn gathered_cells(f: Option<&TalentGatheredFigures>) -> Vec<Cell> {
@@ -486,7 +511,11 @@ pub fn gathered_table(r: &GetTalentGatheredResponse) -> Table {
     }
     Table {
         title: format!("Talents gathered {}", period_text(r.period.as_ref())),
-        notes: notes(r.disclosure_threshold, &r.definition_version),
+        notes: notes(
+            perturbed_by(r.disclosure_control.as_ref()),
+            &r.definition_version,
+        ),
+        perturbed_by: perturbed_by(r.disclosure_control.as_ref()),
         columns,
         rows,
     }
@@ -539,7 +568,11 @@ pub fn outcomes_table(r: &GetGraduateOutcomesResponse) -> Table {
         .unwrap_or_else(|| "?".into());
     Table {
         title: format!("Graduate outcomes, cohort {}, as of {as_of}", r.cohort_year),
-        notes: notes(r.disclosure_threshold, &r.definition_version),
+        notes: notes(
+            perturbed_by(r.disclosure_control.as_ref()),
+            &r.definition_version,
+        ),
+        perturbed_by: perturbed_by(r.disclosure_control.as_ref()),
         columns,
         rows,
     }
@@ -593,7 +626,11 @@ pub fn activity_table(r: &GetRecruitmentActivityResponse) -> Table {
     }
     Table {
         title: format!("Recruitment activity {}", period_text(r.period.as_ref())),
-        notes: notes(r.disclosure_threshold, &r.definition_version),
+        notes: notes(
+            perturbed_by(r.disclosure_control.as_ref()),
+            &r.definition_version,
+        ),
+        perturbed_by: perturbed_by(r.disclosure_control.as_ref()),
         columns,
         rows,
     }
@@ -607,13 +644,14 @@ mod tests {
     fn count(v: i64) -> Option<Count> {
         Some(Count {
             value: v,
-            suppressed: false,
+            ..Default::default()
         })
     }
-    fn hidden() -> Option<Count> {
+    fn perturbed(v: i64) -> Option<Count> {
         Some(Count {
-            value: 0,
-            suppressed: true,
+            value: v,
+            perturbed: true,
+            ..Default::default()
         })
     }
     fn district(code: &str) -> DimensionValue {
@@ -630,7 +668,14 @@ mod tests {
             label: String::new(),
         }
     }
+    fn control(protection: Protection, max_adjustment: i32) -> Option<DisclosureControl> {
+        Some(DisclosureControl {
+            protection: protection as i32,
+            max_adjustment,
+        })
+    }
 
+    /// Perturbed figures that do not add up: 1,203 + 2 ≠ 1,200.
     fn gathered() -> GetTalentGatheredResponse {
         let figures = |a, b: Option<Count>, c| TalentGatheredFigures {
             talents_gathered: a,
@@ -639,59 +684,80 @@ mod tests {
         };
         GetTalentGatheredResponse {
             period: args::parse_period_proto("2020H1").ok(),
-            total: Some(figures(count(92_500), count(4_200), count(88_300))),
+            total: Some(figures(perturbed(1_200), perturbed(1_204), perturbed(0))),
             rows: vec![
                 TalentGatheredRow {
                     dimensions: vec![district("370212"), tier(TalentTier::High)],
-                    figures: Some(figures(count(1_200), count(1_200), count(0))),
+                    figures: Some(figures(perturbed(1_203), perturbed(1_203), perturbed(0))),
                 },
                 TalentGatheredRow {
                     dimensions: vec![district("370285"), tier(TalentTier::High)],
-                    figures: Some(figures(hidden(), hidden(), count(0))),
+                    figures: Some(figures(perturbed(2), perturbed(2), perturbed(0))),
                 },
             ],
-            disclosure_threshold: 5,
             definition_version: "2025.1".into(),
-            as_known_at: None,
+            disclosure_control: control(Protection::Perturbed, 3),
+            ..Default::default()
         }
     }
 
     #[test]
-    fn table_names_codes_and_shows_suppressed() {
+    fn the_table_names_codes_and_says_figures_are_perturbed() {
         let text = gathered_table(&gathered()).render(OutputFormat::Table);
         assert!(text.contains("370212 崂山区 Laoshan"), "{text}");
-        assert!(text.contains("92,500"));
-        assert!(text.contains(SUPPRESSED));
+        assert!(text.contains("1,203"));
         assert!(text.contains("[2020-01-01, 2020-07-01)"));
+        assert!(
+            text.contains(
+                "perturbed for disclosure control (each by at most 3): figures need not add up"
+            ),
+            "{text}"
+        );
         // Columns align: every data line has the same display width up to
         // the last figure (right-aligned).
         let lines: Vec<&str> = text.lines().skip(1).take(5).collect();
         let w: Vec<usize> = lines.iter().map(|l| width(l)).collect();
         assert!(w.windows(2).all(|p| p[0] == p[1]), "{text}");
+        // An exact answer says so and nothing about perturbation.
+        let mut exact = gathered();
+        exact.disclosure_control = control(Protection::Exact, 0);
+        let text = gathered_table(&exact).to_text();
+        assert!(text.contains("exact figures; definitions 2025.1"), "{text}");
+        assert!(!text.contains("perturbed"), "{text}");
     }
 
     #[test]
-    fn csv_has_codes_names_and_no_zero_for_suppressed() {
+    fn csv_has_codes_names_and_ends_with_the_perturbation_note() {
         let csv = gathered_table(&gathered()).render(OutputFormat::Csv);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(
             lines[0],
             "district,district_name,tier,tier_name,talents_gathered,high_tier,general_tier"
         );
-        assert_eq!(lines[1], "TOTAL,TOTAL,,,92500,4200,88300");
-        assert_eq!(
-            lines[3],
-            "370285,370285 莱西市 Laixi,HIGH,HIGH,suppressed,suppressed,0"
+        assert_eq!(lines[1], "TOTAL,TOTAL,,,1200,1204,0");
+        assert_eq!(lines[3], "370285,370285 莱西市 Laixi,HIGH,HIGH,2,2,0");
+        assert_eq!(lines[4], "");
+        assert!(
+            lines[5].starts_with("counts of persons perturbed")
+                && lines[5].contains("need not add up"),
+            "{csv}"
         );
+        // Exact figures: the table alone.
+        let mut exact = gathered();
+        exact.disclosure_control = control(Protection::Exact, 0);
+        assert_eq!(gathered_table(&exact).to_csv().lines().count(), 4);
     }
 
     #[test]
-    fn json_is_parseable() {
+    fn json_is_parseable_and_says_how_figures_are_published() {
         let json = gathered_table(&gathered()).render(OutputFormat::Json);
         let v: Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(v["rows"][0]["talents_gathered"], 92_500);
-        assert_eq!(v["rows"][2]["talents_gathered"], SUPPRESSED);
+        assert_eq!(v["rows"][0]["talents_gathered"], 1_200);
+        assert_eq!(v["rows"][2]["talents_gathered"], 2);
         assert_eq!(v["rows"][1]["district"], "370212");
+        assert_eq!(v["disclosure"]["protection"], "PERTURBED");
+        assert_eq!(v["disclosure"]["max_adjustment"], 3);
+        assert!(v["notes"][0].as_str().unwrap().contains("need not add up"));
     }
 
     #[test]
@@ -701,7 +767,7 @@ mod tests {
                 numerator: n,
                 denominator: d,
                 value: n as f64 / d as f64,
-                suppressed: false,
+                ..Default::default()
             })
         };
         let figures = GraduateOutcomeFigures {
@@ -710,10 +776,7 @@ mod tests {
             retained: count(46_764),
             employment_rate: rate(93_900, 108_000),
             retention_rate: rate(46_764, 108_000),
-            local_share_of_employed: Some(Rate {
-                suppressed: true,
-                ..Default::default()
-            }),
+            local_share_of_employed: rate(46_764, 0),
         };
         let r = GetGraduateOutcomesResponse {
             cohort_year: 2020,
@@ -727,12 +790,13 @@ mod tests {
         let t = outcomes_table(&r);
         let text = t.to_text();
         assert!(text.contains("43.3% (46,764/108,000)"), "{text}");
+        assert!(text.contains("n/a (46,764/0)"), "{text}");
         assert!(text.contains("OUTSIDE 市外"));
         let csv = t.to_csv();
         assert!(csv.contains("0.433000"), "{csv}");
         let v: Value = serde_json::from_str(&t.to_json()).unwrap();
         assert_eq!(v["rows"][0]["retention_rate"]["numerator"], 46_764);
-        assert_eq!(v["rows"][0]["local_share_of_employed"], SUPPRESSED);
+        assert_eq!(v["rows"][0]["local_share_of_employed"]["rate"], Value::Null);
     }
 
     #[test]
@@ -740,14 +804,14 @@ mod tests {
         let r = GetRecruitmentActivityResponse {
             total: Some(RecruitmentActivityFigures {
                 postings: count(20_000),
-                resumes_received: hidden(),
+                resumes_received: perturbed(4),
                 ..Default::default()
             }),
             ..Default::default()
         };
         let t = activity_table(&r);
         let csv = t.to_csv();
-        assert_eq!(csv.lines().nth(1), Some("20000,,,,,,suppressed,,"));
+        assert_eq!(csv.lines().nth(1), Some("20000,,,,,,4,,"));
         assert!(t.to_text().contains(" -"));
     }
 

@@ -8,9 +8,9 @@
 //! no scripts and nothing fetched, so it can be mailed or archived and still
 //! open years later; XHTML syntax lets a plain XML parser verify it.
 //!
-//! Suppressed cells are drawn as hatched bars labelled "suppressed", never
-//! as an empty or zero-length bar, so a reader cannot mistake a withheld
-//! figure for none.
+//! When the counts of persons are perturbed (a PERTURBED key), the report
+//! says so, and that the figures need not add up, in the text's last line
+//! and under the HTML's headline and charts.
 
 pub mod sample;
 mod svg;
@@ -26,7 +26,7 @@ use talent_proto::talent::metrics::v1::{
 use talent_proto::talent::r#type::v1::{Period, TalentTier};
 
 use crate::codes;
-use crate::format::{self, SUPPRESSED, group, percent};
+use crate::format::{self, group, percent};
 use svg::{Bar, BarValue, Series};
 
 /// The answers a report is made of.
@@ -110,7 +110,6 @@ fn period_range(p: Option<&Period>) -> String {
 fn count(c: Option<&Count>) -> String {
     match c {
         None => "-".into(),
-        Some(c) if c.suppressed => SUPPRESSED.into(),
         Some(c) => group(c.value),
     }
 }
@@ -118,7 +117,6 @@ fn count(c: Option<&Count>) -> String {
 fn rate(r: Option<&Rate>) -> String {
     match r {
         None => "-".into(),
-        Some(r) if r.suppressed => SUPPRESSED.into(),
         Some(r) => format!(
             "{} ({}/{})",
             percent(r.numerator, r.denominator),
@@ -182,11 +180,7 @@ pub fn headline(r: &GetPeriodReportResponse) -> Vec<(&'static str, String)> {
 }
 
 fn meta_line(r: &GetPeriodReportResponse) -> String {
-    let k = if r.disclosure_threshold > 0 {
-        format!("cells below {} suppressed", r.disclosure_threshold)
-    } else {
-        "no disclosure control (operator key)".into()
-    };
+    let k = format::disclosure_note(format::perturbed_by(r.disclosure_control.as_ref()));
     let known = r
         .as_known_at
         .as_ref()
@@ -263,7 +257,6 @@ pub fn escape(s: &str) -> String {
 fn rate_value(r: Option<&Rate>) -> BarValue {
     match r {
         None => BarValue::missing(),
-        Some(r) if r.suppressed => BarValue::suppressed(),
         Some(r) => BarValue {
             value: Some(if r.denominator > 0 {
                 r.numerator as f64 / r.denominator as f64
@@ -283,7 +276,6 @@ fn rate_value(r: Option<&Rate>) -> BarValue {
 fn count_value(c: Option<&Count>) -> BarValue {
     match c {
         None => BarValue::missing(),
-        Some(c) if c.suppressed => BarValue::suppressed(),
         Some(c) => BarValue {
             value: Some(c.value as f64),
             text: group(c.value),
@@ -306,7 +298,7 @@ fn district_chart(o: &GetGraduateOutcomesResponse) -> String {
         .total
         .as_ref()
         .and_then(|t| t.cohort_size.as_ref())
-        .filter(|c| !c.suppressed && c.value > 0)
+        .filter(|c| c.value > 0)
         .map(|c| c.value);
     let bars: Vec<Bar> = o
         .rows
@@ -321,7 +313,6 @@ fn district_chart(o: &GetGraduateOutcomesResponse) -> String {
             };
             let n = row.figures.as_ref().and_then(|f| f.cohort_size.as_ref());
             let value = match (n, total) {
-                (Some(c), _) if c.suppressed => BarValue::suppressed(),
                 (Some(c), Some(t)) => BarValue {
                     value: Some(c.value as f64 / t as f64),
                     text: format!("{} ({}/{})", percent(c.value, t), group(c.value), group(t)),
@@ -576,6 +567,12 @@ pub fn html(input: &ReportInput) -> String {
         ),
     );
     out.push_str("</div>\n");
+    if let Some(d) = format::perturbed_by(r.disclosure_control.as_ref()) {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Counts of persons are perturbed (each by at most {d}) and need not add up; see the note at the end.</p>"
+        );
+    }
     for (lang, paragraph) in [("zh", &r.text_zh), ("en", &r.text_en)] {
         if !paragraph.is_empty() {
             let _ = writeln!(
@@ -585,7 +582,12 @@ pub fn html(input: &ReportInput) -> String {
             );
         }
     }
-    let legend = "<p class=\"note\">Hatched grey bars are suppressed cells (fewer than the disclosure threshold, or hidden so that one cannot be recovered from the total): the figure is withheld, not zero.</p>\n";
+    let legend = match format::perturbed_by(r.disclosure_control.as_ref()) {
+        Some(d) => format!(
+            "<p class=\"note\" id=\"disclosure\">Counts of persons (talents gathered, the cohort, employed, retained, résumés, job seekers, applications) are perturbed for disclosure control: each figure, total and bar differs from the true count by at most {d}, the same persons always get the same figure, and figures need not add up. Rates are computed from the perturbed counts. Figures of job advertisements and fairs are exact.</p>\n"
+        ),
+        None => "<p class=\"note\" id=\"disclosure\">Exact figures.</p>\n".to_string(),
+    };
     let sections: [(&str, Option<String>); 4] = [
         (
             "Where the graduate cohort works, by district (share of the cohort)",
@@ -614,7 +616,7 @@ pub fn html(input: &ReportInput) -> String {
             None => out.push_str("<p class=\"note\">Not requested for this report.</p>\n"),
         }
     }
-    out.push_str(legend);
+    out.push_str(&legend);
     out.push_str("<p class=\"note\">Definitions: talents gathered are distinct persons of tier GENERAL or HIGH whose first in-city employment starts in the period; retention rate = cohort members employed in the city on the as-of date ÷ cohort size; positions demanded = the sum of the headcounts of the openings first published in the period (copies of one job on several platforms counted once).</p>\n");
     out.push_str("</body>\n</html>\n");
     out

@@ -3,10 +3,10 @@
 //! before the services answer).
 
 use talent_proto::talent::metrics::v1::{
-    Count, Dimension, DimensionValue, GetGraduateOutcomesResponse, GetPeriodReportResponse,
-    GetRecruitmentActivityResponse, GetTalentGatheredResponse, GraduateOutcomeFigures,
-    GraduateOutcomeRow, Rate, RecruitmentActivityFigures, RecruitmentActivityRow,
-    TalentGatheredFigures, TalentGatheredRow, dimension_value::Value,
+    Count, Dimension, DimensionValue, DisclosureControl, GetGraduateOutcomesResponse,
+    GetPeriodReportResponse, GetRecruitmentActivityResponse, GetTalentGatheredResponse,
+    GraduateOutcomeFigures, GraduateOutcomeRow, Protection, Rate, RecruitmentActivityFigures,
+    RecruitmentActivityRow, TalentGatheredFigures, TalentGatheredRow, dimension_value::Value,
 };
 use talent_proto::talent::r#type::v1::TalentTier;
 
@@ -36,17 +36,20 @@ impl SampleResponses {
     }
 }
 
+/// A count of notices (exact).
 fn c(v: i64) -> Option<Count> {
     Some(Count {
         value: v,
-        suppressed: false,
+        ..Default::default()
     })
 }
 
-fn hidden() -> Option<Count> {
+/// A count of persons, as a PERTURBED key sees it.
+fn p(v: i64) -> Option<Count> {
     Some(Count {
-        value: 0,
-        suppressed: true,
+        value: v,
+        perturbed: true,
+        ..Default::default()
     })
 }
 
@@ -55,22 +58,23 @@ fn r(n: i64, d: i64) -> Option<Rate> {
         numerator: n,
         denominator: d,
         value: if d > 0 { n as f64 / d as f64 } else { 0.0 },
-        suppressed: false,
+        perturbed: true,
+        ..Default::default()
     })
 }
 
-fn hidden_rate() -> Option<Rate> {
-    Some(Rate {
-        suppressed: true,
-        ..Default::default()
+fn perturbed() -> Option<DisclosureControl> {
+    Some(DisclosureControl {
+        protection: Protection::Perturbed as i32,
+        max_adjustment: 3,
     })
 }
 
 fn outcome(cohort: i64, employed: i64, retained: i64) -> GraduateOutcomeFigures {
     GraduateOutcomeFigures {
-        cohort_size: c(cohort),
-        employed: c(employed),
-        retained: c(retained),
+        cohort_size: p(cohort),
+        employed: p(employed),
+        retained: p(retained),
         employment_rate: r(employed, cohort),
         retention_rate: r(retained, cohort),
         local_share_of_employed: r(retained, employed),
@@ -85,7 +89,8 @@ fn dim(d: Dimension, v: Value, label: &str) -> DimensionValue {
     }
 }
 
-/// The sample answers: first half of 2020, cohort 2020, threshold 5.
+/// The sample answers: first half of 2020, cohort 2020, as a PERTURBED key
+/// sees them (counts of persons perturbed, so they need not add up).
 pub fn sample() -> SampleResponses {
     let period = parse_period_proto("2020H1").ok();
     let as_of = Some(talent_proto::google::r#type::Date {
@@ -103,9 +108,9 @@ pub fn sample() -> SampleResponses {
         cohort_year: 2020,
         as_of,
         talent_gathered: Some(TalentGatheredFigures {
-            talents_gathered: c(92_500),
-            high_tier: c(4_200),
-            general_tier: c(88_300),
+            talents_gathered: p(92_500),
+            high_tier: p(4_200),
+            general_tier: p(88_302),
         }),
         graduate_outcomes: Some(total),
         recruitment_activity: Some(RecruitmentActivityFigures {
@@ -115,48 +120,39 @@ pub fn sample() -> SampleResponses {
             employers_posting: c(6_120),
             fairs_held: c(212),
             employer_participations: c(4_120),
-            resumes_received: c(262_000),
-            distinct_job_seekers: c(218_300),
-            applications: c(301_400),
+            resumes_received: p(262_000),
+            distinct_job_seekers: p(218_300),
+            applications: p(301_400),
         }),
         text_zh: "上半年，全市聚集各类人才92,500人，其中硕士、副高及高技能以上层次人才4,200人；在青高校应届毕业生108,000人，目前就业人数93,900人，留青率43.3%。征集发布人才岗位需求61,530个，举办“云招聘”212场，4,120家(次)企事业单位发布招聘需求，揽收简历262,000份。".into(),
         text_en: "In the first half of the year the city gathered 92,500 talents, of which 4,200 at master's, associate-senior or high-skill level and above; of the 108,000 fresh graduates of the city's universities, 93,900 are employed, a retention rate of 43.3%. 61,530 positions were published, 212 online fairs held with 4,120 employer participations, and 262,000 résumés received.".into(),
-        disclosure_threshold: 5,
         definition_version: "2025.1".into(),
         as_known_at,
+        disclosure_control: perturbed(),
+        ..Default::default()
     };
     // Where the cohort works: in-city districts, outside, not employed.
-    // Pingdu and Laixi are suppressed (one small cell, then the next
-    // smallest), as disclosure control would.
-    let districts: [(&str, Option<i64>); 12] = [
-        ("370202", Some(6_480)),
-        ("370203", Some(5_120)),
-        ("370211", Some(9_870)),
-        ("370212", Some(10_240)),
-        ("370213", Some(3_310)),
-        ("370214", Some(6_050)),
-        ("370215", Some(3_020)),
-        ("370281", Some(2_674)),
-        ("370283", None),
-        ("370285", None),
-        ("OUTSIDE", Some(47_136)),
-        ("NONE", Some(14_100)),
+    let districts: [(&str, i64); 12] = [
+        ("370202", 6_480),
+        ("370203", 5_120),
+        ("370211", 9_870),
+        ("370212", 10_240),
+        ("370213", 3_310),
+        ("370214", 6_050),
+        ("370215", 3_020),
+        ("370281", 2_674),
+        ("370283", 2),
+        ("370285", 4),
+        ("OUTSIDE", 47_136),
+        ("NONE", 14_100),
     ];
     let rows = districts
         .iter()
         .map(|(code, n)| {
-            let figures = match (*code, n) {
-                (_, None) => GraduateOutcomeFigures {
-                    cohort_size: hidden(),
-                    employed: hidden(),
-                    retained: hidden(),
-                    employment_rate: hidden_rate(),
-                    retention_rate: hidden_rate(),
-                    local_share_of_employed: hidden_rate(),
-                },
-                ("OUTSIDE", Some(n)) => outcome(*n, *n, 0),
-                ("NONE", Some(n)) => outcome(*n, 0, 0),
-                (_, Some(n)) => outcome(*n, *n, *n),
+            let figures = match *code {
+                "OUTSIDE" => outcome(*n, *n, 0),
+                "NONE" => outcome(*n, 0, 0),
+                _ => outcome(*n, *n, *n),
             };
             GraduateOutcomeRow {
                 dimensions: vec![dim(
@@ -173,9 +169,10 @@ pub fn sample() -> SampleResponses {
         as_of,
         total: Some(total),
         rows,
-        disclosure_threshold: 5,
         definition_version: "2025.1".into(),
         as_known_at,
+        disclosure_control: perturbed(),
+        ..Default::default()
     };
     let unis: [(i64, i64, i64); 6] = [
         (21_600, 19_440, 7_990),
@@ -201,22 +198,19 @@ pub fn sample() -> SampleResponses {
         rows,
         ..outcomes_by_district.clone()
     };
-    let months: [(i64, Option<i64>); 6] = [
-        (6_800, None),
-        (4_900, Some(210)),
-        (9_700, Some(420)),
-        (14_300, Some(640)),
-        (22_600, Some(1_050)),
-        (29_900, Some(1_750)),
+    let months: [(i64, i64); 6] = [
+        (6_800, 3),
+        (4_900, 210),
+        (9_700, 420),
+        (14_300, 640),
+        (22_600, 1_050),
+        (29_900, 1_750),
     ];
     let mut rows = Vec::new();
     for (i, (general, high)) in months.iter().enumerate() {
         let month = format!("2020-{:02}", i + 1);
-        for (tier, n) in [
-            (TalentTier::General, Some(*general)),
-            (TalentTier::High, *high),
-        ] {
-            let count = n.map_or_else(hidden, c);
+        for (tier, n) in [(TalentTier::General, *general), (TalentTier::High, *high)] {
+            let count = p(n);
             rows.push(TalentGatheredRow {
                 dimensions: vec![
                     dim(Dimension::Month, Value::Month(month.clone()), ""),
@@ -227,12 +221,12 @@ pub fn sample() -> SampleResponses {
                     high_tier: if tier == TalentTier::High {
                         count
                     } else {
-                        c(0)
+                        p(0)
                     },
                     general_tier: if tier == TalentTier::General {
                         count
                     } else {
-                        c(0)
+                        p(0)
                     },
                 }),
             });
@@ -242,30 +236,32 @@ pub fn sample() -> SampleResponses {
         period,
         total: report.talent_gathered,
         rows,
-        disclosure_threshold: 5,
         definition_version: "2025.1".into(),
         as_known_at,
+        disclosure_control: perturbed(),
+        ..Default::default()
     };
-    let industries: [(&str, Option<i64>); 19] = [
-        ("A", Some(420)),
-        ("B", None),
-        ("C", Some(17_240)),
-        ("D", Some(610)),
-        ("E", Some(3_080)),
-        ("F", Some(6_150)),
-        ("G", Some(3_010)),
-        ("H", Some(2_460)),
-        ("I", Some(7_390)),
-        ("J", Some(1_850)),
-        ("K", Some(1_840)),
-        ("L", Some(4_300)),
-        ("M", Some(4_920)),
-        ("N", None),
-        ("O", Some(1_220)),
-        ("P", Some(2_460)),
-        ("Q", Some(3_080)),
-        ("R", Some(1_230)),
-        ("S", Some(610)),
+    // Positions are public notices: exact even for a PERTURBED key.
+    let industries: [(&str, i64); 19] = [
+        ("A", 420),
+        ("B", 3),
+        ("C", 17_240),
+        ("D", 610),
+        ("E", 3_080),
+        ("F", 6_150),
+        ("G", 3_010),
+        ("H", 2_460),
+        ("I", 7_390),
+        ("J", 1_850),
+        ("K", 1_840),
+        ("L", 4_300),
+        ("M", 4_920),
+        ("N", 2),
+        ("O", 1_220),
+        ("P", 2_460),
+        ("Q", 3_080),
+        ("R", 1_230),
+        ("S", 610),
     ];
     let rows = industries
         .iter()
@@ -276,8 +272,8 @@ pub fn sample() -> SampleResponses {
                 "",
             )],
             figures: Some(RecruitmentActivityFigures {
-                headcount_demanded: n.map_or_else(hidden, c),
-                openings: n.map_or_else(hidden, |n| c(n / 4)),
+                headcount_demanded: c(*n),
+                openings: c((*n / 4).max(1)),
                 ..Default::default()
             }),
         })
@@ -286,9 +282,10 @@ pub fn sample() -> SampleResponses {
         period,
         total: report.recruitment_activity,
         rows,
-        disclosure_threshold: 5,
         definition_version: "2025.1".into(),
         as_known_at,
+        disclosure_control: perturbed(),
+        ..Default::default()
     };
     SampleResponses {
         report,

@@ -6,7 +6,6 @@
 use std::fmt::Write as _;
 
 use super::escape;
-use crate::format::SUPPRESSED;
 
 /// One series of a chart: its legend text and colour.
 #[derive(Clone, Debug)]
@@ -24,9 +23,8 @@ impl Series {
     }
 }
 
-/// One bar's value: `Some` is drawn to scale; `None` with the text
-/// "suppressed" is drawn hatched; `None` otherwise is not drawn (the figure
-/// does not apply).
+/// One bar's value: `Some` is drawn to scale; `None` is not drawn (the
+/// figure does not apply).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BarValue {
     pub value: Option<f64>,
@@ -34,22 +32,11 @@ pub struct BarValue {
 }
 
 impl BarValue {
-    pub fn suppressed() -> Self {
-        Self {
-            value: None,
-            text: SUPPRESSED.to_string(),
-        }
-    }
-
     pub fn missing() -> Self {
         Self {
             value: None,
             text: "-".to_string(),
         }
-    }
-
-    fn is_suppressed(&self) -> bool {
-        self.value.is_none() && self.text == SUPPRESSED
     }
 }
 
@@ -61,12 +48,6 @@ pub struct Bar {
 }
 
 const WIDTH: f64 = 1000.0;
-
-fn defs(id: &str) -> String {
-    format!(
-        "<defs><pattern id=\"hatch-{id}\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#edf2f7\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#718096\" stroke-width=\"2\"/></pattern></defs>"
-    )
-}
 
 fn legend(out: &mut String, series: &[Series], y: f64) {
     let mut x = 10.0;
@@ -110,7 +91,6 @@ pub fn hbar(id: &str, series: &[Series], bars: &[Bar], max: Option<f64>) -> Stri
         fmt_num(height),
         fmt_num(height)
     );
-    out.push_str(&defs(id));
     legend(&mut out, series, 16.0);
     for (i, bar) in bars.iter().enumerate() {
         let y0 = top + group_h * i as f64;
@@ -126,7 +106,6 @@ pub fn hbar(id: &str, series: &[Series], bars: &[Bar], max: Option<f64>) -> Stri
             let color = series.get(k).map_or("#4a5568", |s| s.color);
             let (w, fill, class) = match v.value {
                 Some(x) => ((x / scale).clamp(0.0, 1.0) * area, color.to_string(), "bar"),
-                None if v.is_suppressed() => (60.0, format!("url(#hatch-{id})"), "bar suppressed"),
                 None => (0.0, "none".to_string(), "bar missing"),
             };
             let series_name = series.get(k).map(|s| s.name.as_str()).unwrap_or_default();
@@ -173,7 +152,6 @@ pub fn columns(id: &str, series: &[Series], bars: &[Bar]) -> String {
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"{id}\" class=\"chart\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\">"
     );
-    out.push_str(&defs(id));
     legend(&mut out, series, 16.0);
     let _ = write!(
         out,
@@ -198,7 +176,6 @@ pub fn columns(id: &str, series: &[Series], bars: &[Bar]) -> String {
                     color.to_string(),
                     "bar",
                 ),
-                None if v.is_suppressed() => (24.0, format!("url(#hatch-{id})"), "bar suppressed"),
                 None => (0.0, "none".to_string(), "bar missing"),
             };
             let series_name = series.get(k).map(|s| s.name.as_str()).unwrap_or_default();

@@ -150,7 +150,7 @@ fn html_headline_has_the_figures() {
 }
 
 #[test]
-fn each_chart_has_its_values_and_suppressed_cells() {
+fn each_chart_has_its_values() {
     let s = sample();
     let html = html(&s.input());
 
@@ -158,8 +158,7 @@ fn each_chart_has_its_values_and_suppressed_cells() {
     assert!(d.contains("崂山区 Laoshan"));
     assert!(d.contains("9.5% (10,240/108,000)"), "{d}");
     assert!(d.contains("市外 outside the city"));
-    assert_eq!(d.matches("class=\"bar suppressed\"").count(), 2);
-    assert!(d.contains(">suppressed</text>"));
+    assert_eq!(d.matches("class=\"bar\"").count(), 12);
 
     let u = chart(&html, "chart-university");
     assert!(u.contains("青岛大学"));
@@ -173,15 +172,14 @@ fn each_chart_has_its_values_and_suppressed_cells() {
     }
     assert!(m.contains(">29,900</text>"));
     assert!(m.contains(">1,750</text>"));
-    assert_eq!(m.matches("class=\"bar suppressed\"").count(), 1);
+    assert!(m.contains(">3</text>"));
 
     let i = chart(&html, "chart-industry");
     assert!(i.contains("C 制造业"));
     assert!(i.contains(">17,240</text>"));
-    assert_eq!(i.matches("class=\"bar suppressed\"").count(), 2);
-    // The biggest bar spans the whole area; suppressed ones are not zero.
+    // The biggest bar spans the whole area.
     assert!(i.contains("width=\"480.0\""));
-    assert!(!i.contains("data-value=\"0\""));
+    assert!(!html.contains("suppressed"));
 }
 
 #[test]
@@ -214,23 +212,35 @@ fn html_without_breakdowns_still_renders() {
 }
 
 #[test]
-fn suppressed_headline_is_not_zero() {
+fn a_perturbed_report_says_so_and_that_figures_need_not_add_up() {
     let mut s = sample();
-    if let Some(g) = s.report.talent_gathered.as_mut() {
-        g.high_tier = Some(Count {
-            value: 0,
-            suppressed: true,
-        });
-    }
+    let t = text(&s.input());
+    let last = t.lines().last().unwrap();
+    assert!(
+        last.starts_with(
+            "counts of persons perturbed for disclosure control (each by at most 3): figures \
+             need not add up; definitions 2025.1"
+        ),
+        "{last}"
+    );
+    let h = html(&s.input());
+    let note = &h[h.find("id=\"disclosure\"").unwrap()..];
+    assert!(note.contains("by at most 3"), "{note}");
+    assert!(note.contains("need not add up"), "{note}");
+    assert!(h.contains("Counts of persons are perturbed (each by at most 3)"));
+    // Exact answers say so instead.
+    s.report.disclosure_control = Some(talent_proto::talent::metrics::v1::DisclosureControl {
+        protection: talent_proto::talent::metrics::v1::Protection::Exact as i32,
+        max_adjustment: 0,
+    });
     let t = text(&s.input());
     assert!(
-        t.contains("of which HIGH tier         suppressed")
-            || t.lines()
-                .any(|l| l.contains("HIGH tier") && l.ends_with("suppressed")),
+        t.lines().last().unwrap().starts_with("exact figures;"),
         "{t}"
     );
     let h = html(&s.input());
-    assert!(h.contains("of which HIGH: suppressed"));
+    assert!(h.contains(">Exact figures.</p>"));
+    assert!(!h.contains("perturbed"));
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod codes_conformance;
+mod disclosure;
 mod e2e;
 mod foundation;
 mod metrics_api;

@@ -52,7 +52,7 @@ async fn each_key_kind_may_do_only_its_own_work() {
     assert_eq!(denied.code(), Code::PermissionDenied);
 
     // Read and operator keys: read, cannot ingest.
-    for key in [&metrics.read_key, &metrics.operator_key] {
+    for key in [&metrics.read_key, &metrics.exact_key, &metrics.operator_key] {
         metrics
             .stats()
             .get_graduate_outcomes(with_key(outcomes_request(2024, date(2024, 8, 1)), key))
@@ -101,9 +101,12 @@ async fn each_key_kind_may_do_only_its_own_work() {
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 
-    let issued = metrics.issue(pb::KeyKind::Read, Some(7)).await.unwrap();
+    let issued = metrics
+        .issue(pb::KeyKind::Read, pb::Protection::Exact)
+        .await
+        .unwrap();
     let key = issued.key.unwrap();
-    assert_eq!(key.disclosure_threshold, 7);
+    assert_eq!(key.protection(), pb::Protection::Exact);
     assert!(issued.secret.starts_with("tlm_") && issued.secret.len() == 47);
     assert_eq!(key.secret_prefix, issued.secret[..8]);
     let revoked = metrics
@@ -137,25 +140,29 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
     let app = TestApp::spawn().await;
     let metrics = Metrics::connect(&app).await;
     let mut admin = metrics.admin();
-    let request = |kind: pb::KeyKind, k: Option<i32>| pb::IssueKeyRequest {
+    let request = |kind: pb::KeyKind, protection: i32| pb::IssueKeyRequest {
         kind: kind as i32,
         display_name: "HR bureau dashboard".into(),
-        disclosure_threshold: k,
+        protection,
+        ..Default::default()
     };
+    let (unset, exact, perturbed) = (
+        pb::Protection::Unspecified as i32,
+        pb::Protection::Exact as i32,
+        pb::Protection::Perturbed as i32,
+    );
     for key in ["wrong", metrics.read_key.as_str()] {
         let err = admin
-            .issue_key(with_key(request(pb::KeyKind::Read, None), key))
+            .issue_key(with_key(request(pb::KeyKind::Read, unset), key))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated);
     }
     for (req, field) in [
-        (request(pb::KeyKind::Unspecified, None), "kind"),
-        (
-            request(pb::KeyKind::Ingest, Some(5)),
-            "disclosure_threshold",
-        ),
-        (request(pb::KeyKind::Read, Some(0)), "disclosure_threshold"),
+        (request(pb::KeyKind::Unspecified, unset), "kind"),
+        (request(pb::KeyKind::Ingest, exact), "protection"),
+        (request(pb::KeyKind::Operator, perturbed), "protection"),
+        (request(pb::KeyKind::Read, 7), "protection"),
     ] {
         let err = admin
             .issue_key(with_key(req, m::ADMIN_KEY))
@@ -164,20 +171,53 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
         assert_eq!(err.code(), Code::InvalidArgument);
         assert_eq!(m::status_fields(&err), [field]);
     }
+    // The protection of each kind, by default and as asked.
+    for (kind, asked, given) in [
+        (pb::KeyKind::Read, exact, pb::Protection::Exact),
+        (pb::KeyKind::Read, perturbed, pb::Protection::Perturbed),
+        (pb::KeyKind::Operator, unset, pb::Protection::Exact),
+        (pb::KeyKind::Ingest, unset, pb::Protection::Unspecified),
+    ] {
+        let key = admin
+            .issue_key(with_key(request(kind, asked), m::ADMIN_KEY))
+            .await
+            .unwrap()
+            .into_inner()
+            .key
+            .unwrap();
+        assert_eq!(key.protection(), given, "{kind:?}");
+        admin
+            .revoke_key(with_key(
+                pb::RevokeKeyRequest { name: key.name },
+                m::ADMIN_KEY,
+            ))
+            .await
+            .unwrap();
+    }
+    // A client that still sends a suppression threshold gets a PERTURBED
+    // key: the deprecated field is ignored.
+    #[allow(deprecated)]
     let read = admin
-        .issue_key(with_key(request(pb::KeyKind::Read, None), m::ADMIN_KEY))
+        .issue_key(with_key(
+            pb::IssueKeyRequest {
+                disclosure_threshold: Some(10),
+                ..request(pb::KeyKind::Read, unset)
+            },
+            m::ADMIN_KEY,
+        ))
         .await
         .unwrap()
         .into_inner()
         .key
         .unwrap();
-    assert_eq!(read.disclosure_threshold, 5, "the configured default");
+    assert_eq!(read.protection(), pb::Protection::Perturbed, "the default");
 
-    // Listing: newest first, pages, revoked keys only on request.
+    // Listing: newest first, pages, revoked keys only on request (the
+    // harness issued four keys before).
     let page = admin
         .list_keys(with_key(
             pb::ListKeysRequest {
-                page_size: 2,
+                page_size: 3,
                 ..Default::default()
             },
             m::ADMIN_KEY,
@@ -185,12 +225,12 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(page.keys.len(), 2);
+    assert_eq!(page.keys.len(), 3);
     assert_eq!(page.keys[0].name, read.name);
     let rest = admin
         .list_keys(with_key(
             pb::ListKeysRequest {
-                page_size: 2,
+                page_size: 3,
                 page_token: page.next_page_token.clone(),
                 ..Default::default()
             },
@@ -199,7 +239,7 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(rest.keys.len(), 2, "four keys in all");
+    assert_eq!(rest.keys.len(), 2, "five active keys in all");
     assert!(rest.next_page_token.is_empty());
     admin
         .revoke_key(with_key(
@@ -215,7 +255,7 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(active.keys.len(), 3);
+    assert_eq!(active.keys.len(), 4);
     let all = admin
         .list_keys(with_key(
             pb::ListKeysRequest {
@@ -227,7 +267,7 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(all.keys.len(), 4);
+    assert_eq!(all.keys.len(), 9);
     let missing = admin
         .revoke_key(with_key(
             pb::RevokeKeyRequest {
@@ -502,7 +542,9 @@ async fn statistics_requests_are_checked_with_field_paths() {
         .into_inner();
     assert_eq!(r.cohort_year, 2024);
     assert_eq!(r.definition_version, "2025.1");
-    assert_eq!(m::value(&r.talent_gathered.unwrap().talents_gathered), 0);
+    // Zero is published as zero, perturbed or not (this key is PERTURBED).
+    let gathered = r.talent_gathered.unwrap().talents_gathered.unwrap();
+    assert_eq!((gathered.value, gathered.perturbed), (0, true));
     assert!(!r.text_zh.is_empty() && !r.text_en.is_empty());
     app.stop().await;
 }

@@ -91,7 +91,7 @@ impl Pair {
 }
 
 /// Every figure the cases can move, broken down as finely as the queries
-/// allow (operator key: nothing suppressed), as comparable text.
+/// allow (the bureau's EXACT key), as comparable text.
 async fn figures(m: &Metrics) -> Vec<String> {
     let mut out = Vec::new();
     let years = period(date(2023, 1, 1), date(2026, 1, 1));

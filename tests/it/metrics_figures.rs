@@ -6,11 +6,12 @@ use crate::support;
 use support::{
     TestApp,
     metrics::{
-        self as m, Metrics, date, hired, period, person, roster_row, separated, value, with_key,
+        self as m, Metrics, date, hired, label, period, person, roster_row, separated, value,
+        with_key,
     },
 };
 use talent_proto::talent::events::v1 as ev;
-use talent_proto::talent::metrics::v1::{self as pb, Dimension, dimension_value::Value};
+use talent_proto::talent::metrics::v1::{self as pb, Dimension};
 
 const U1: &str = "4137010001";
 const U2: &str = "4137010002";
@@ -39,17 +40,6 @@ fn cer(f: &Option<pb::GraduateOutcomeFigures>) -> (i64, i64, i64) {
         value(&f.employed),
         value(&f.retained),
     )
-}
-
-fn label(d: &pb::DimensionValue) -> String {
-    match d.value.as_ref().unwrap() {
-        Value::District(s)
-        | Value::Industry(s)
-        | Value::PlatformId(s)
-        | Value::Month(s)
-        | Value::UniversityCode(s) => s.clone(),
-        Value::Tier(i) | Value::DegreeLevel(i) | Value::Discipline(i) => i.to_string(),
-    }
 }
 
 /// The cohort of 2024 and their employment histories:
@@ -337,15 +327,15 @@ async fn as_known_at_answers_as_the_facts_were_known_then() {
 }
 
 #[tokio::test]
-async fn small_cells_are_suppressed_with_a_complement() {
+async fn a_perturbed_key_never_reads_a_small_cells_true_value() {
     let app = TestApp::spawn().await;
     let metrics = Metrics::connect(&app).await;
-    // U1: 7 members, U2: 3, U3: 6; nobody employed.
+    // U1: 7 members, U2: 2, U3: 6 (15 in all); nobody employed.
     let grad = date(2024, 6, 30);
     let mut rows = Vec::new();
     for (n, uni) in (0..7)
         .map(|_| U1)
-        .chain((0..3).map(|_| U2))
+        .chain((0..2).map(|_| U2))
         .chain((0..6).map(|_| U3))
         .enumerate()
     {
@@ -358,67 +348,81 @@ async fn small_cells_are_suppressed_with_a_complement() {
         ));
     }
     metrics.import_roster(rows).await;
-    let req = || outcomes_req(date(2024, 8, 1), &[Dimension::University]);
-
-    // k = 5 (the READ key's default): U2 (3) is suppressed, and so is the
-    // next smallest, U3 (6), so U2 cannot be recovered from the total 16.
-    let o = metrics
-        .stats()
-        .get_graduate_outcomes(with_key(req(), &metrics.read_key))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(o.disclosure_threshold, 5);
-    assert_eq!(value(&o.total.as_ref().unwrap().cohort_size), 16);
-    let cohort: Vec<(String, Option<i64>)> = o
-        .rows
-        .iter()
-        .map(|r| {
-            let c = r.figures.as_ref().unwrap().cohort_size.unwrap();
-            (label(&r.dimensions[0]), (!c.suppressed).then_some(c.value))
-        })
-        .collect();
-    assert_eq!(
-        cohort,
-        vec![(U1.into(), Some(7)), (U2.into(), None), (U3.into(), None)]
-    );
-    // Rates of suppressed cells are suppressed; 0 employed is shown.
-    let u2 = o.rows[1].figures.as_ref().unwrap();
-    assert!(u2.employment_rate.unwrap().suppressed);
-    assert_eq!(
-        u2.employed,
-        Some(pb::Count {
-            value: 0,
-            suppressed: false
-        })
-    );
-    let u1 = o.rows[0].figures.as_ref().unwrap();
-    let rate = u1.employment_rate.unwrap();
-    assert!(!rate.suppressed);
-    assert_eq!((rate.numerator, rate.denominator), (0, 7));
-
-    // A READ key with k = 2 sees every cell; the operator sees all.
-    let low = metrics
-        .issue(pb::KeyKind::Read, Some(2))
-        .await
-        .unwrap()
-        .secret;
-    let o = metrics
-        .stats()
-        .get_graduate_outcomes(with_key(req(), &low))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(
+    let req = |by: &[Dimension]| outcomes_req(date(2024, 8, 1), by);
+    let ask = |key: &str, req: pb::GetGraduateOutcomesRequest| {
+        let mut stats = metrics.stats();
+        let key = key.to_owned();
+        async move {
+            stats
+                .get_graduate_outcomes(with_key(req, &key))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let cohorts = |o: &pb::GetGraduateOutcomesResponse| -> Vec<(String, i64)> {
         o.rows
             .iter()
-            .all(|r| !r.figures.as_ref().unwrap().cohort_size.unwrap().suppressed)
-    );
-    let o = metrics.outcomes(req()).await;
-    assert_eq!(o.disclosure_threshold, 0);
-    assert_eq!(cer(&o.rows[1].figures), (3, 0, 0));
+            .map(|r| {
+                let c = r.figures.as_ref().unwrap().cohort_size.unwrap();
+                (label(&r.dimensions[0]), c.value)
+            })
+            .collect()
+    };
 
-    // A total below k is suppressed too: one employed person.
+    // The bureau's EXACT key and the OPERATOR key see the true figures.
+    for key in [&metrics.exact_key, &metrics.operator_key] {
+        let o = ask(key, req(&[Dimension::University])).await;
+        let control = o.disclosure_control.unwrap();
+        assert_eq!(control.protection(), pb::Protection::Exact);
+        assert_eq!(control.max_adjustment, 0);
+        assert_eq!(
+            cohorts(&o),
+            vec![(U1.into(), 7), (U2.into(), 2), (U3.into(), 6)]
+        );
+        assert_eq!(cer(&o.total), (15, 0, 0));
+    }
+
+    // A READ key issued without a protection is PERTURBED: every count of
+    // persons is perturbed (at most 3 off, never negative), U2's 2 is never
+    // published as 2, and 0 employed stays 0.
+    let o = ask(&metrics.read_key, req(&[Dimension::University])).await;
+    let control = o.disclosure_control.unwrap();
+    assert_eq!(control.protection(), pb::Protection::Perturbed);
+    assert_eq!(control.max_adjustment, 3);
+    let truth = [(U1, 7), (U2, 2), (U3, 6)];
+    for (uni, published) in cohorts(&o) {
+        let (_, n) = truth.iter().find(|(u, _)| *u == uni).unwrap();
+        assert!(
+            (published - n).abs() <= 3 && published > 0,
+            "{uni}: {published}"
+        );
+        if uni == U2 {
+            assert_ne!(published, 2, "U2's true value");
+        }
+    }
+    for figures in o
+        .rows
+        .iter()
+        .map(|r| r.figures.as_ref().unwrap())
+        .chain(o.total.as_ref())
+    {
+        let (cohort, employed) = (figures.cohort_size.unwrap(), figures.employed.unwrap());
+        assert!(cohort.perturbed && employed.perturbed);
+        assert_eq!(employed.value, 0);
+        let rate = figures.employment_rate.unwrap();
+        assert!(rate.perturbed);
+        assert_eq!((rate.numerator, rate.denominator), (0, cohort.value));
+    }
+    let total = o.total.unwrap().cohort_size.unwrap().value;
+    assert!((total - 15).abs() <= 3, "{total}");
+    // Asking again gives the same figures: nothing to average away.
+    let again = ask(&metrics.read_key, req(&[Dimension::University])).await;
+    assert_eq!(again.rows, o.rows);
+    assert_eq!(again.total, o.total);
+
+    // One employed person: the total employed (a true 1) is never
+    // published as 1, and the rates are of the published figures.
     metrics
         .publish(vec![hired(
             "x",
@@ -429,20 +433,24 @@ async fn small_cells_are_suppressed_with_a_complement() {
             "pa",
         )])
         .await;
-    let o = metrics
-        .stats()
-        .get_graduate_outcomes(with_key(
-            outcomes_req(date(2024, 8, 1), &[]),
-            &metrics.read_key,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let o = ask(&metrics.read_key, req(&[])).await;
     let total = o.total.unwrap();
-    assert!(total.employed.unwrap().suppressed);
-    assert!(total.employment_rate.unwrap().suppressed);
-    assert!(total.local_share_of_employed.unwrap().suppressed);
-    assert_eq!(value(&total.cohort_size), 16);
+    let employed = total.employed.unwrap();
+    assert!(employed.perturbed);
+    assert_ne!(employed.value, 1);
+    assert!((0..=4).contains(&employed.value), "{}", employed.value);
+    let rate = total.employment_rate.unwrap();
+    assert_eq!(
+        (rate.numerator, rate.denominator),
+        (employed.value, total.cohort_size.unwrap().value)
+    );
+    // The person is retained too (in the city): the same one person, so
+    // the same published value.
+    assert_eq!(total.retained.unwrap().value, employed.value);
+    assert_eq!(
+        cer(&ask(&metrics.exact_key, req(&[])).await.total),
+        (15, 1, 1)
+    );
     app.stop().await;
 }
 
@@ -680,7 +688,8 @@ async fn recruitment_activity_counts_postings_openings_fairs_resumes_and_applica
     );
     assert!(r.text_zh.contains("提供就业岗位9个"), "{}", r.text_zh);
     assert!(r.text_en.contains("offering 9 positions"), "{}", r.text_en);
-    // With k = 5 the small figures read as suppressed.
+    // A PERTURBED key: the notices (fairs, positions) are exact, the
+    // counts of persons perturbed, and the paragraph says so.
     let r = metrics
         .stats()
         .get_period_report(with_key(
@@ -694,12 +703,19 @@ async fn recruitment_activity_counts_postings_openings_fairs_resumes_and_applica
         .await
         .unwrap()
         .into_inner();
+    let a = r.recruitment_activity.as_ref().unwrap();
+    assert_eq!(value(&a.headcount_demanded), 9);
+    assert_eq!(value(&a.fairs_held), 1);
+    assert!(a.resumes_received.unwrap().perturbed);
+    assert!(r.text_zh.contains("举办网络招聘会1场"), "{}", r.text_zh);
+    assert!(r.text_en.contains("offering 9 positions"), "{}", r.text_en);
     assert!(
-        r.text_zh.contains("收到简历（数据已抑制）份"),
+        r.text_en
+            .ends_with("(each by at most 3) and need not add up."),
         "{}",
-        r.text_zh
+        r.text_en
     );
-    assert!(r.text_en.contains("(suppressed) résumés"), "{}", r.text_en);
+    assert!(r.text_zh.contains("扰动"), "{}", r.text_zh);
     app.stop().await;
 }
 

@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status, Streaming, metadata::MetadataMap};
 use talent_codes as codes;
 
 use crate::{
+    disclosure::{PerturbationTable, Protection},
     ingest::{self, IngestSettings, RowOutcome},
     names,
     stats::{self, Viewer},
@@ -26,7 +27,11 @@ pub struct State {
     pub store: Store,
     pub ingest: IngestSettings,
     pub admin_key: Option<String>,
-    pub default_threshold: i64,
+    /// The perturbation table of PERTURBED keys' answers.
+    pub table: PerturbationTable,
+    /// From this instant on the logs' key sums are complete (see
+    /// `backfill`).
+    pub keys_complete_at: i64,
     /// Cancelled when the service begins to shut down.
     pub draining: talent_server::CancellationToken,
 }
@@ -76,14 +81,19 @@ impl State {
         Ok(key)
     }
 
-    async fn viewer(&self, metadata: &MetadataMap) -> Result<Viewer, ApiError> {
+    async fn viewer(&self, metadata: &MetadataMap) -> Result<Viewer<'_>, ApiError> {
         let key = self.caller(metadata, Need::Read).await?;
+        // A READ key whose protection is unreadable is treated as
+        // PERTURBED: the safe side.
+        let protection = if key.kind == "OPERATOR" {
+            Protection::Exact
+        } else {
+            Protection::parse(&key.protection).unwrap_or(Protection::Perturbed)
+        };
         Ok(Viewer {
-            threshold: if key.kind == "OPERATOR" {
-                0
-            } else {
-                key.disclosure_threshold
-            },
+            protection,
+            table: &self.table,
+            keys_complete_at: self.keys_complete_at,
         })
     }
 
@@ -107,11 +117,16 @@ fn key_message(k: &KeyRow) -> pb::Key {
         "READ" => pb::KeyKind::Read,
         _ => pb::KeyKind::Operator,
     };
+    let protection = match Protection::parse(&k.protection) {
+        Some(Protection::Exact) => pb::Protection::Exact,
+        Some(Protection::Perturbed) => pb::Protection::Perturbed,
+        None => pb::Protection::Unspecified,
+    };
     pb::Key {
         name: format!("keys/{}", k.id),
         kind: kind as i32,
         display_name: k.display_name.clone(),
-        disclosure_threshold: i32::try_from(k.disclosure_threshold).unwrap_or(0),
+        protection: protection as i32,
         secret_prefix: k.secret_prefix.clone(),
         state: if k.revoked_at.is_some() {
             pb::key::State::Revoked
@@ -120,6 +135,7 @@ fn key_message(k: &KeyRow) -> pb::Key {
         } as i32,
         create_time: Some(codes::timestamp_of_micros(k.created_at)),
         revoke_time: k.revoked_at.map(codes::timestamp_of_micros),
+        ..Default::default()
     }
 }
 
@@ -148,18 +164,31 @@ impl pb::admin_service_server::AdminService for Admin {
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             v.add("display_name", "must be 1 to 100 characters");
         }
-        let threshold = match (kind, req.disclosure_threshold) {
-            ("READ", Some(k)) if (1..=1000).contains(&k) => i64::from(k),
-            ("READ", Some(_)) => {
-                v.add("disclosure_threshold", "must be from 1 to 1,000");
-                0
+        // The deprecated `disclosure_threshold` is ignored (the contract).
+        let protection = match (kind, pb::Protection::try_from(req.protection)) {
+            ("READ", Ok(pb::Protection::Exact)) => Protection::Exact.as_str(),
+            ("READ", Ok(pb::Protection::Perturbed | pb::Protection::Unspecified)) => {
+                Protection::Perturbed.as_str()
             }
-            ("READ", None) => self.0.default_threshold,
-            (_, Some(_)) => {
-                v.add("disclosure_threshold", "applies to READ keys only");
-                0
+            ("OPERATOR", Ok(pb::Protection::Exact | pb::Protection::Unspecified)) => {
+                Protection::Exact.as_str()
             }
-            (_, None) => 0,
+            ("INGEST", Ok(pb::Protection::Unspecified)) | ("", _) => "",
+            ("READ", Err(_)) => {
+                v.add("protection", "must be EXACT or PERTURBED");
+                ""
+            }
+            ("OPERATOR", _) => {
+                v.add(
+                    "protection",
+                    "OPERATOR keys see exact figures: unset or EXACT",
+                );
+                ""
+            }
+            _ => {
+                v.add("protection", "applies to READ and OPERATOR keys only");
+                ""
+            }
         };
         v.into_result()?;
         let mut bytes = [0u8; 32];
@@ -173,7 +202,7 @@ impl pb::admin_service_server::AdminService for Admin {
             kind: kind.into(),
             display_name: name,
             secret_prefix: secret.chars().take(8).collect(),
-            disclosure_threshold: threshold,
+            protection: protection.into(),
             created_at: codes::now_micros(),
             revoked_at: None,
         };

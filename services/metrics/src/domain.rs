@@ -73,16 +73,29 @@ pub enum Cell {
     },
 }
 
-/// What a cell holds: a count, and for openings the headcount.
+/// What a cell holds: a count, for openings the headcount, and for counts
+/// of persons the key sum of the units counted (`disclosure`; 0 for
+/// notices, which are never perturbed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Amount {
     pub n: i64,
     pub headcount: i64,
+    /// Modulo 2³²; absent from contributions stored before record keys.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub key: u32,
+}
+
+fn is_zero(key: &u32) -> bool {
+    *key == 0
 }
 
 impl Amount {
     pub fn one() -> Self {
-        Self { n: 1, headcount: 0 }
+        Self {
+            n: 1,
+            headcount: 0,
+            key: 0,
+        }
     }
 }
 
@@ -95,6 +108,7 @@ impl Contribution {
         let a = self.0.entry(cell).or_default();
         a.n += amount.n;
         a.headcount += amount.headcount;
+        a.key = a.key.wrapping_add(amount.key);
     }
 
     /// Sets a cell to one (for distinct presence cells).
@@ -122,11 +136,13 @@ impl Contribution {
             let e = into.entry(cell.clone()).or_default();
             e.n += a.n;
             e.headcount += a.headcount;
+            e.key = e.key.wrapping_add(a.key);
         }
         for (cell, a) in &old.0 {
             let e = into.entry(cell.clone()).or_default();
             e.n -= a.n;
             e.headcount -= a.headcount;
+            e.key = e.key.wrapping_sub(a.key);
         }
     }
 }
@@ -283,7 +299,7 @@ impl PersonFacts {
                             cell(*day, prev),
                             Amount {
                                 n: -1,
-                                headcount: 0,
+                                ..Amount::default()
                             },
                         );
                     }
@@ -381,7 +397,11 @@ pub fn opening_contribution(copies: &[Posting]) -> Contribution {
             &first.industry,
             &first.platform,
         ),
-        Amount { n: 1, headcount },
+        Amount {
+            n: 1,
+            headcount,
+            key: 0,
+        },
     );
     c
 }

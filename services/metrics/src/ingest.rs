@@ -13,6 +13,7 @@ use tonic_types::pb::Status as RpcStatus;
 use talent_codes::{self as codes, ResidentId};
 
 use crate::{
+    disclosure::{self, RecordKeys},
     domain::{
         self, Amount, Cell, Contribution, Employment, PersonFacts, Posting, Resume, RosterRow, kind,
     },
@@ -25,6 +26,13 @@ use crate::{
 pub struct IngestSettings {
     pub person_key_secret: String,
     pub city_prefix: String,
+    /// The record keys of the units counted (persons, applications).
+    pub record_keys: RecordKeys,
+}
+
+/// A person's contribution, keyed by the person's record key.
+fn person_contribution(facts: &PersonFacts, keys: &RecordKeys) -> Contribution {
+    disclosure::keyed(facts.contribution(), keys.of(&facts.person_key))
 }
 
 /// One transaction's worth of work: the differences gathered so far, and
@@ -41,7 +49,7 @@ struct Batch {
 }
 
 /// Entity kinds recomputed at the end of a batch.
-const PERSON: &str = "person";
+pub(crate) const PERSON: &str = "person";
 
 impl Batch {
     async fn begin(store: &Store) -> Result<Self, ApiError> {
@@ -90,10 +98,10 @@ impl Batch {
 
     /// Recomputes every dirty entity, writes the differences stamped with
     /// the commit instant, and commits.
-    async fn commit(mut self) -> Result<(), ApiError> {
+    async fn commit(mut self, keys: &RecordKeys) -> Result<(), ApiError> {
         for (kind, id) in std::mem::take(&mut self.dirty) {
             let new = match kind {
-                PERSON => self.tx.person_facts(&id).await?.contribution(),
+                PERSON => person_contribution(&self.tx.person_facts(&id).await?, keys),
                 kind::OPENING => {
                     domain::opening_contribution(&self.tx.postings_where("opening_id", &id).await?)
                 }
@@ -267,13 +275,13 @@ async fn publish_once(
         for fact in &facts {
             work.apply(fact);
         }
-        work.recompute();
+        work.recompute(&settings.record_keys);
         if work.missing.is_empty() {
             break work;
         }
         want.extend(std::mem::take(&mut work.missing));
     };
-    let deltas = work.write(&mut tx).await?;
+    let deltas = work.write(&mut tx, &settings.record_keys).await?;
     // Stamped as late as possible: "as known at" means committed by then.
     tx.apply_deltas(&deltas, codes::now_micros()).await?;
     tx.commit().await?;
@@ -707,7 +715,7 @@ impl Work {
     }
 
     /// Recomputes every dirty entity from its facts as they are now.
-    fn recompute(&mut self) {
+    fn recompute(&mut self, keys: &RecordKeys) {
         let dirty = std::mem::take(&mut self.dirty);
         let mut employments: BTreeMap<&str, Vec<Employment>> = BTreeMap::new();
         for e in self.employments.values() {
@@ -754,13 +762,15 @@ impl Work {
         let mut new = Vec::with_capacity(dirty.len());
         for (kind, id) in dirty {
             let c = match kind {
-                PERSON => PersonFacts {
-                    person_key: id.clone(),
-                    employments: employments.remove(id.as_str()).unwrap_or_default(),
-                    resumes: resumes.remove(id.as_str()).unwrap_or_default(),
-                    roster: self.roster.get(&id).cloned().unwrap_or_default(),
-                }
-                .contribution(),
+                PERSON => person_contribution(
+                    &PersonFacts {
+                        person_key: id.clone(),
+                        employments: employments.remove(id.as_str()).unwrap_or_default(),
+                        resumes: resumes.remove(id.as_str()).unwrap_or_default(),
+                        roster: self.roster.get(&id).cloned().unwrap_or_default(),
+                    },
+                    keys,
+                ),
                 kind::OPENING => domain::opening_contribution(
                     by_opening.get(id.as_str()).map_or(&[], Vec::as_slice),
                 ),
@@ -778,7 +788,11 @@ impl Work {
 
     /// Writes the changed facts and contributions back, each table in one
     /// statement per chunk; returns all the differences of the message.
-    async fn write(mut self, tx: &mut Tx) -> anyhow::Result<BTreeMap<Cell, Amount>> {
+    async fn write(
+        mut self,
+        tx: &mut Tx,
+        keys: &RecordKeys,
+    ) -> anyhow::Result<BTreeMap<Cell, Amount>> {
         let rows: Vec<&EmploymentRow> = self
             .employments_changed
             .iter()
@@ -823,6 +837,7 @@ impl Work {
                 let cell = domain::activity(kind::APPLICATION, *day, district, industry, platform);
                 let mut c = Contribution::default();
                 c.add(cell, Amount::one());
+                let c = disclosure::keyed(c, keys.of(id));
                 Contribution::diff_into(&Contribution::default(), &c, &mut self.deltas);
             }
         }
@@ -1285,7 +1300,7 @@ pub async fn import_roster(
         };
         out.push((row_id, outcome));
     }
-    batch.commit().await?;
+    batch.commit(&settings.record_keys).await?;
     Ok(out)
 }
 
@@ -1365,21 +1380,21 @@ fn check_row(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use talent_proto::google::r#type::Date;
     use talent_server::Db;
 
     use super::*;
     use crate::store::test_db::{database, migrate};
 
-    const PLATFORM: &str = "p";
+    pub(crate) const PLATFORM: &str = "p";
 
     /// A valid unified social credit code.
-    fn employer() -> String {
+    pub(crate) fn employer() -> String {
         codes::credit_code::with_check_character("91370200000000001").unwrap()
     }
 
-    fn event(n: u64, payload: Payload) -> ev::Event {
+    pub(crate) fn event(n: u64, payload: Payload) -> ev::Event {
         ev::Event {
             event_id: format!("00000000-0000-4000-8000-{n:012x}"),
             source: "recruiting".into(),
@@ -1397,7 +1412,7 @@ mod tests {
         }
     }
 
-    fn date(month: i32) -> Option<Date> {
+    pub(crate) fn date(month: i32) -> Option<Date> {
         Some(Date {
             year: 2025,
             month,
@@ -1426,6 +1441,7 @@ mod tests {
         let settings = IngestSettings {
             person_key_secret: "test".into(),
             city_prefix: "3702".into(),
+            record_keys: RecordKeys::new("test record keys"),
         };
         let employment = |n: u64| format!("platforms/{PLATFORM}/employments/e-{n}");
         let person = |n: u64| format!("{n:064x}");

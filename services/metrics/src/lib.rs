@@ -16,6 +16,9 @@
 //! - `store`: the one storage interface over SQLite and PostgreSQL.
 //! - `stats`: the queries: aggregate rows → filters → breakdowns →
 //!   disclosure control.
+//! - `disclosure`: the cell key method: record keys, cell keys and the
+//!   perturbation table, pure; `backfill`: record keys for data counted
+//!   before they existed, added at start.
 //!
 //! The invariant that makes late, out-of-order and repeated facts harmless:
 //! whenever an entity's facts change, its whole contribution is recomputed
@@ -32,6 +35,8 @@ use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{CancellationToken, Db, Migrations, Server, ServerConfig};
 
 mod api;
+mod backfill;
+pub mod disclosure;
 mod domain;
 mod ingest;
 mod names;
@@ -68,8 +73,13 @@ pub struct Config {
     pub person_key_secret: String,
     /// "In the city": the workplace district code starts with this.
     pub city_district_prefix: String,
-    /// The disclosure threshold k of READ keys issued without one.
-    pub default_disclosure_threshold: u32,
+    /// The secret behind the record keys of disclosure control
+    /// (HMAC-SHA256 over each person key). Required; it never leaves the
+    /// service, and changing it changes every perturbed figure.
+    pub record_key_secret: String,
+    /// D of the perturbation table: no perturbed count differs from the
+    /// true one by more (2 to 10).
+    pub perturbation_max_adjustment: u32,
 }
 
 impl Default for Config {
@@ -83,7 +93,8 @@ impl Default for Config {
             admin_key: None,
             person_key_secret: String::new(),
             city_district_prefix: "3702".into(),
-            default_disclosure_threshold: 5,
+            record_key_secret: String::new(),
+            perturbation_max_adjustment: 3,
         }
     }
 }
@@ -106,9 +117,14 @@ impl Application {
         if !talent_codes::district::is_prefix(&config.city_district_prefix) {
             anyhow::bail!("city_district_prefix must be 1 to 6 digits");
         }
-        if !(1..=1000).contains(&config.default_disclosure_threshold) {
-            anyhow::bail!("default_disclosure_threshold must be from 1 to 1000");
+        if config.record_key_secret.is_empty() {
+            anyhow::bail!(
+                "record_key_secret is not set (TALENT_METRICS_RECORD_KEY_SECRET): it keys the \
+                 perturbation of the figures that READ keys without EXACT protection see"
+            );
         }
+        let table = disclosure::PerturbationTable::new(config.perturbation_max_adjustment)
+            .map_err(|why| anyhow::anyhow!("perturbation_max_adjustment: {why}"))?;
         let server_config = &config.server;
         let db = Db::connect(
             &server_config.database_url,
@@ -116,17 +132,22 @@ impl Application {
             MIGRATIONS,
         )
         .await?;
+        let store = store::Store::new(db.clone());
+        let record_keys = disclosure::RecordKeys::new(&config.record_key_secret);
+        let keys_complete_at = backfill::add_record_keys(&store, &record_keys).await?;
         let limit = server_config.max_message_bytes;
         let server = Server::bind("metrics", server_config).await?;
         let state = std::sync::Arc::new(api::State {
             draining: server.draining(),
-            store: store::Store::new(db.clone()),
+            store,
             ingest: ingest::IngestSettings {
                 person_key_secret: config.person_key_secret.clone(),
                 city_prefix: config.city_district_prefix.clone(),
+                record_keys,
             },
             admin_key: config.admin_key.clone().filter(|k| !k.is_empty()),
-            default_threshold: i64::from(config.default_disclosure_threshold),
+            table,
+            keys_complete_at,
         });
         let server = server
             .add_service(

@@ -1,5 +1,7 @@
 //! The HR bureau's figures: read aggregate rows, filter and group them by
-//! the requested dimensions, then apply disclosure control.
+//! the requested dimensions, then publish them as the caller's protection
+//! says (`disclosure`: counts of persons exact or perturbed, notices
+//! always exact).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,9 +11,15 @@ use talent_proto::talent::r#type::v1::Period;
 use talent_server::{ApiError, FieldViolations};
 
 use crate::{
+    disclosure::{self, Tally},
     domain::{NONE, OUTSIDE, TIER_GENERAL, TIER_HIGH, kind},
     store::{GatheredDims, Store, outcome_dim},
 };
+
+mod publish;
+
+pub use publish::Viewer;
+use publish::{Figure, notices, rate, shown};
 
 /// The version of the statistical definitions these figures follow.
 pub const DEFINITION_VERSION: &str = "2025.1";
@@ -123,14 +131,15 @@ impl Filter {
 
 type Key = Vec<Val>;
 
-/// Sums `values` of the rows passing the filter, per group and in total.
+/// Sums the tallies of the rows passing the filter, per group and in
+/// total.
 fn group<const N: usize>(
-    rows: &[(Attrs, [i64; N])],
+    rows: &[(Attrs, [Tally; N])],
     by: &[Dimension],
     filter: &Filter,
-) -> (BTreeMap<Key, [i64; N]>, [i64; N]) {
-    let mut groups: BTreeMap<Key, [i64; N]> = BTreeMap::new();
-    let mut total = [0; N];
+) -> (BTreeMap<Key, [Tally; N]>, [Tally; N]) {
+    let mut groups: BTreeMap<Key, [Tally; N]> = BTreeMap::new();
+    let mut total = [Tally::default(); N];
     for (attrs, values) in rows {
         if !filter.matches(attrs) {
             continue;
@@ -138,7 +147,7 @@ fn group<const N: usize>(
         let Some(key) = by.iter().map(|d| attrs.get(*d)).collect::<Option<Key>>() else {
             continue;
         };
-        let g = groups.entry(key).or_insert([0; N]);
+        let g = groups.entry(key).or_insert([Tally::default(); N]);
         for i in 0..N {
             g[i] += values[i];
             total[i] += values[i];
@@ -147,109 +156,11 @@ fn group<const N: usize>(
     (groups, total)
 }
 
-/// Disclosure control of one figure over the rows of a breakdown: the keys
-/// of suppressed cells.
-fn suppressed_cells(cells: &BTreeMap<Key, i64>, k: i64, dims: usize) -> BTreeSet<Key> {
-    let mut out: BTreeSet<Key> = cells
-        .iter()
-        .filter(|(_, v)| **v >= 1 && **v < k)
-        .map(|(key, _)| key.clone())
-        .collect();
-    if out.is_empty() {
-        return out;
-    }
-    loop {
-        let mut changed = false;
-        for d in 0..dims {
-            // The sets of cells that differ in dimension `d` only.
-            let mut sets: BTreeMap<Key, Vec<(&Key, i64)>> = BTreeMap::new();
-            for (key, v) in cells {
-                let mut rest = key.clone();
-                rest.remove(d);
-                sets.entry(rest).or_default().push((key, *v));
-            }
-            for members in sets.values() {
-                let hidden = members.iter().filter(|(key, _)| out.contains(*key)).count();
-                if hidden != 1 {
-                    continue;
-                }
-                let next = members
-                    .iter()
-                    .filter(|(key, v)| *v > 0 && !out.contains(*key))
-                    .min_by_key(|(key, v)| (*v, (*key).clone()));
-                if let Some((key, _)) = next {
-                    out.insert((*key).clone());
-                    changed = true;
-                }
-            }
-        }
-        if !changed {
-            return out;
-        }
-    }
-}
-
-fn count(value: i64, suppressed: bool) -> pb::Count {
-    if suppressed {
-        pb::Count {
-            value: 0,
-            suppressed: true,
-        }
-    } else {
-        pb::Count {
-            value,
-            suppressed: false,
-        }
-    }
-}
-
-fn rate(num: &pb::Count, den: &pb::Count) -> pb::Rate {
-    if num.suppressed || den.suppressed {
-        return pb::Rate {
-            suppressed: true,
-            ..Default::default()
-        };
-    }
-    pb::Rate {
-        numerator: num.value,
-        denominator: den.value,
-        value: if den.value == 0 {
-            0.0
-        } else {
-            num.value as f64 / den.value as f64
-        },
-        suppressed: false,
-    }
-}
-
-/// One figure, suppressed: per-row counts and the total.
-struct Figure {
-    rows: BTreeMap<Key, pb::Count>,
-    total: pb::Count,
-}
-
-fn figure(cells: BTreeMap<Key, i64>, total: i64, k: i64, dims: usize) -> Figure {
-    let hidden = suppressed_cells(&cells, k, dims);
-    Figure {
-        rows: cells
-            .iter()
-            .map(|(key, v)| (key.clone(), count(*v, hidden.contains(key))))
-            .collect(),
-        total: count(total, total >= 1 && total < k),
-    }
-}
-
-fn column<const N: usize>(groups: &BTreeMap<Key, [i64; N]>, i: usize) -> BTreeMap<Key, i64> {
+fn column<const N: usize>(groups: &BTreeMap<Key, [Tally; N]>, i: usize) -> BTreeMap<Key, Tally> {
     groups.iter().map(|(k, v)| (k.clone(), v[i])).collect()
 }
 
 // ----- requests -----
-
-/// The caller's view: the disclosure threshold (0: none).
-#[derive(Debug, Clone, Copy)]
-pub struct Viewer {
-    pub threshold: i64,
-}
 
 fn check_period(v: &mut FieldViolations, field: &str, p: Option<&Period>) -> (i64, i64) {
     let Some(p) = p else {
@@ -485,7 +396,7 @@ fn as_known(known_at: Option<i64>) -> (i64, Option<i64>) {
 
 pub async fn talent_gathered(
     store: &Store,
-    viewer: Viewer,
+    viewer: Viewer<'_>,
     req: &pb::GetTalentGatheredRequest,
 ) -> Result<pb::GetTalentGatheredResponse, ApiError> {
     let mut v = FieldViolations::new();
@@ -493,6 +404,7 @@ pub async fn talent_gathered(
     let by = check_group_by(&mut v, &req.group_by, ACTIVITY_DIMS);
     let filter = check_filter(&mut v, req.filter.as_ref(), ACTIVITY_DIMS, 2..=3);
     let known_at = check_known_at(&mut v, req.as_known_at.as_ref());
+    viewer.check_known_at(&mut v, known_at);
     v.into_result()?;
     let (instant, bound) = as_known(known_at);
     let (total, rows) = gathered(store, viewer, start, end, &by, &filter, bound).await?;
@@ -507,16 +419,17 @@ pub async fn talent_gathered(
                 figures: Some(figures),
             })
             .collect(),
-        disclosure_threshold: i32::try_from(viewer.threshold).unwrap_or(0),
         definition_version: DEFINITION_VERSION.into(),
         as_known_at: Some(codes::timestamp_of_micros(instant)),
+        disclosure_control: Some(viewer.disclosure_control()),
+        ..Default::default()
     })
 }
 
 #[allow(clippy::type_complexity)]
 async fn gathered(
     store: &Store,
-    viewer: Viewer,
+    viewer: Viewer<'_>,
     start: i64,
     end: i64,
     by: &[Dimension],
@@ -539,9 +452,11 @@ async fn gathered(
     let raw = store
         .gathered_rows(start, end, by_day, keep, known_at)
         .await?;
-    let rows: Vec<(Attrs, [i64; 3])> = raw
+    let rows: Vec<(Attrs, [Tally; 3])> = raw
         .into_iter()
-        .map(|(day, district, industry, platform, tier, n)| {
+        .map(|(day, district, industry, platform, tier, n, key_sum)| {
+            let t = Tally::new(n, key_sum);
+            let none = Tally::default();
             (
                 Attrs {
                     district: Some(district),
@@ -552,17 +467,19 @@ async fn gathered(
                     ..Default::default()
                 },
                 [
-                    n,
-                    if tier == TIER_HIGH { n } else { 0 },
-                    if tier == TIER_GENERAL { n } else { 0 },
+                    t,
+                    if tier == TIER_HIGH { t } else { none },
+                    if tier == TIER_GENERAL { t } else { none },
                 ],
             )
         })
         .collect();
     let (groups, total) = group(&rows, by, filter);
-    let k = viewer.threshold;
+    // The tier columns count the same persons as talents gathered does
+    // wherever a row holds one tier, so they get the same published value:
+    // no column gives away what another perturbs.
     let figs: Vec<Figure> = (0..3)
-        .map(|i| figure(column(&groups, i), total[i], k, by.len()))
+        .map(|i| Figure::of(&column(&groups, i), total[i], |t| viewer.persons(t)))
         .collect();
     let make = |get: &dyn Fn(&Figure) -> pb::Count| pb::TalentGatheredFigures {
         talents_gathered: Some(get(&figs[0])),
@@ -571,9 +488,9 @@ async fn gathered(
     };
     let total_figures = make(&|f: &Figure| f.total);
     let rows = groups
-        .iter()
-        .filter(|(_, v)| v.iter().any(|x| *x != 0))
-        .map(|(key, _)| (key.clone(), make(&|f: &Figure| f.rows[key])))
+        .keys()
+        .map(|key| (key.clone(), make(&|f: &Figure| f.rows[key])))
+        .filter(|(_, f)| shown([&f.talents_gathered, &f.high_tier, &f.general_tier]))
         .collect();
     Ok((total_figures, rows))
 }
@@ -582,7 +499,7 @@ async fn gathered(
 
 pub async fn graduate_outcomes(
     store: &Store,
-    viewer: Viewer,
+    viewer: Viewer<'_>,
     req: &pb::GetGraduateOutcomesRequest,
 ) -> Result<pb::GetGraduateOutcomesResponse, ApiError> {
     let mut v = FieldViolations::new();
@@ -592,6 +509,7 @@ pub async fn graduate_outcomes(
     let by = check_group_by(&mut v, &req.group_by, OUTCOME_DIMS);
     let filter = check_filter(&mut v, req.filter.as_ref(), OUTCOME_DIMS, 2..=3);
     let known_at = check_known_at(&mut v, req.as_known_at.as_ref());
+    viewer.check_known_at(&mut v, known_at);
     let as_of = match &req.as_of {
         Some(d) => codes::check_date(Some(d), 1900..=2100)
             .map_err(|why| v.add("as_of", why))
@@ -628,9 +546,10 @@ pub async fn graduate_outcomes(
                 figures: Some(figures),
             })
             .collect(),
-        disclosure_threshold: i32::try_from(viewer.threshold).unwrap_or(0),
         definition_version: DEFINITION_VERSION.into(),
         as_known_at: Some(codes::timestamp_of_micros(instant)),
+        disclosure_control: Some(viewer.disclosure_control()),
+        ..Default::default()
     })
 }
 
@@ -649,7 +568,7 @@ fn outcome_bit(d: Dimension) -> u8 {
 #[allow(clippy::type_complexity)]
 async fn outcomes(
     store: &Store,
-    viewer: Viewer,
+    viewer: Viewer<'_>,
     cohort: i64,
     as_of: i64,
     by: &[Dimension],
@@ -670,12 +589,13 @@ async fn outcomes(
         .fold(0, |bits, d| bits | outcome_bit(*d));
     let raw = store.outcome_rows(cohort, as_of, known_at, dims).await?;
     let has = |bit: u8| raw.dims & bit != 0;
-    let rows: Vec<(Attrs, [i64; 3])> = raw
+    let rows: Vec<(Attrs, [Tally; 3])> = raw
         .rows
         .into_iter()
-        .filter(|r| r.6 != 0)
         .map(
-            |(university, degree, discipline, district, industry, status, n)| {
+            |(university, degree, discipline, district, industry, status, n, key_sum)| {
+                let t = Tally::new(n, key_sum);
+                let none = Tally::default();
                 (
                     Attrs {
                         district: has(outcome_dim::DISTRICT).then_some(district),
@@ -686,18 +606,18 @@ async fn outcomes(
                         ..Default::default()
                     },
                     [
-                        n,
-                        if status >= 1 { n } else { 0 },
-                        if status == 2 { n } else { 0 },
+                        t,
+                        if status >= 1 { t } else { none },
+                        if status == 2 { t } else { none },
                     ],
                 )
             },
         )
+        .filter(|(_, [t, _, _])| *t != Tally::default())
         .collect();
     let (groups, total) = group(&rows, by, filter);
-    let k = viewer.threshold;
     let figs: Vec<Figure> = (0..3)
-        .map(|i| figure(column(&groups, i), total[i], k, by.len()))
+        .map(|i| Figure::of(&column(&groups, i), total[i], |t| viewer.persons(t)))
         .collect();
     let make = |get: &dyn Fn(&Figure) -> pb::Count| {
         let (cohort, employed, retained) = (get(&figs[0]), get(&figs[1]), get(&figs[2]));
@@ -712,9 +632,9 @@ async fn outcomes(
     };
     let total_figures = make(&|f: &Figure| f.total);
     let rows = groups
-        .iter()
-        .filter(|(_, v)| v.iter().any(|x| *x != 0))
-        .map(|(key, _)| (key.clone(), make(&|f: &Figure| f.rows[key])))
+        .keys()
+        .map(|key| (key.clone(), make(&|f: &Figure| f.rows[key])))
+        .filter(|(_, f)| shown([&f.cohort_size, &f.employed, &f.retained]))
         .collect();
     Ok((total_figures, rows))
 }
@@ -770,7 +690,7 @@ fn activity_attrs(
 
 pub async fn recruitment_activity(
     store: &Store,
-    viewer: Viewer,
+    viewer: Viewer<'_>,
     req: &pb::GetRecruitmentActivityRequest,
 ) -> Result<pb::GetRecruitmentActivityResponse, ApiError> {
     let mut v = FieldViolations::new();
@@ -778,6 +698,7 @@ pub async fn recruitment_activity(
     let by = check_group_by(&mut v, &req.group_by, ACTIVITY_DIMS);
     let filter = check_filter(&mut v, req.filter.as_ref(), ACTIVITY_DIMS, 1..=3);
     let known_at = check_known_at(&mut v, req.as_known_at.as_ref());
+    viewer.check_known_at(&mut v, known_at);
     v.into_result()?;
     let (instant, bound) = as_known(known_at);
     let (total, rows) = activity(store, viewer, start, end, &by, &filter, bound).await?;
@@ -792,16 +713,17 @@ pub async fn recruitment_activity(
                 figures: Some(figures),
             })
             .collect(),
-        disclosure_threshold: i32::try_from(viewer.threshold).unwrap_or(0),
         definition_version: DEFINITION_VERSION.into(),
         as_known_at: Some(codes::timestamp_of_micros(instant)),
+        disclosure_control: Some(viewer.disclosure_control()),
+        ..Default::default()
     })
 }
 
 #[allow(clippy::type_complexity)]
 async fn activity(
     store: &Store,
-    viewer: Viewer,
+    viewer: Viewer<'_>,
     start: i64,
     end: i64,
     by: &[Dimension],
@@ -818,9 +740,7 @@ async fn activity(
     let summed = store.activity_rows(start, end, by_day, known_at).await?;
     let distinct = store.distinct_rows(start, end, known_at).await?;
     let filter_dims = filter.dims();
-    let k = viewer.threshold;
     let mut figures: Vec<Option<Figure>> = Vec::with_capacity(FIGURES);
-    let mut keys: BTreeSet<Key> = BTreeSet::new();
     for (i, kind_name) in FIGURE_KINDS.iter().enumerate() {
         let applicable = by
             .iter()
@@ -831,9 +751,11 @@ async fn activity(
             continue;
         }
         let (cells, total) = if matches!(*kind_name, kind::EMPLOYER | kind::SEEKER) {
-            let mut sets: BTreeMap<Key, BTreeSet<&str>> = BTreeMap::new();
-            let mut all: BTreeSet<&str> = BTreeSet::new();
-            for (kd, entity, day, district, industry, platform, tier) in &distinct {
+            // Distinct entities per cell, each with its record key (the key
+            // sum of its presence; 0 for employers).
+            let mut sets: BTreeMap<Key, BTreeMap<&str, Tally>> = BTreeMap::new();
+            let mut all: BTreeMap<&str, Tally> = BTreeMap::new();
+            for (kd, entity, day, district, industry, platform, tier, key_sum) in &distinct {
                 if kd != kind_name {
                     continue;
                 }
@@ -852,20 +774,25 @@ async fn activity(
                 let Some(key) = by.iter().map(|d| attrs.get(*d)).collect::<Option<Key>>() else {
                     continue;
                 };
-                sets.entry(key).or_default().insert(entity);
-                all.insert(entity);
+                let one = Tally::new(1, *key_sum);
+                sets.entry(key).or_default().insert(entity, one);
+                all.insert(entity, one);
             }
-            let cells: BTreeMap<Key, i64> = sets
-                .into_iter()
-                .map(|(key, s)| (key, i64::try_from(s.len()).unwrap_or(i64::MAX)))
-                .collect();
-            (cells, i64::try_from(all.len()).unwrap_or(i64::MAX))
+            let sum = |set: BTreeMap<&str, Tally>| {
+                set.into_values().fold(Tally::default(), |mut t, one| {
+                    t += one;
+                    t
+                })
+            };
+            let cells: BTreeMap<Key, Tally> =
+                sets.into_iter().map(|(key, s)| (key, sum(s))).collect();
+            (cells, sum(all))
         } else {
-            let rows: Vec<(Attrs, [i64; 1])> = summed
+            let rows: Vec<(Attrs, [Tally; 1])> = summed
                 .iter()
                 .filter(|r| r.0 == *kind_name)
                 .map(
-                    |(kd, day, district, industry, platform, tier, n, headcount)| {
+                    |(kd, day, district, industry, platform, tier, n, headcount, key_sum)| {
                         (
                             activity_attrs(
                                 kd,
@@ -876,7 +803,11 @@ async fn activity(
                                 *tier,
                                 by_day,
                             ),
-                            [if i == 2 { *headcount } else { *n }],
+                            [if i == 2 {
+                                Tally::new(*headcount, 0)
+                            } else {
+                                Tally::new(*n, *key_sum)
+                            }],
                         )
                     },
                 )
@@ -884,30 +815,12 @@ async fn activity(
             let (groups, total) = group(&rows, by, filter);
             (column(&groups, 0), total[0])
         };
-        keys.extend(
-            cells
-                .iter()
-                .filter(|(_, v)| **v != 0)
-                .map(|(key, _)| key.clone()),
-        );
-        figures.push(Some(figure(cells, total, k, by.len())));
-    }
-    // Headcount is suppressed with the openings count of its cell.
-    if let (Some(openings), Some(headcount)) = (&figures[1], &figures[2]) {
-        let rows = headcount
-            .rows
-            .iter()
-            .map(|(key, c)| {
-                let hidden = openings.rows.get(key).is_some_and(|o| o.suppressed);
-                (key.clone(), if hidden { count(0, true) } else { *c })
-            })
-            .collect();
-        let total = if openings.total.suppressed {
-            count(0, true)
+        let figure = if disclosure::counts_persons(kind_name) {
+            Figure::of(&cells, total, |t| viewer.persons(t))
         } else {
-            headcount.total
+            Figure::of(&cells, total, |t| notices(t.n))
         };
-        figures[2] = Some(Figure { rows, total });
+        figures.push(Some(figure));
     }
     let make = |get: &dyn Fn(&Figure) -> Option<pb::Count>| {
         let f = |i: usize| figures[i].as_ref().and_then(get);
@@ -924,11 +837,29 @@ async fn activity(
         }
     };
     let total = make(&|f: &Figure| Some(f.total));
+    let keys: BTreeSet<&Key> = figures
+        .iter()
+        .flatten()
+        .flat_map(|f| f.rows.keys())
+        .collect();
     let rows = keys
         .into_iter()
         .map(|key| {
-            let figures = make(&|f: &Figure| Some(f.rows.get(&key).copied().unwrap_or_default()));
-            (key, figures)
+            let figures = make(&|f: &Figure| Some(f.rows.get(key).copied().unwrap_or_default()));
+            (key.clone(), figures)
+        })
+        .filter(|(_, f)| {
+            shown([
+                &f.postings,
+                &f.openings,
+                &f.headcount_demanded,
+                &f.employers_posting,
+                &f.fairs_held,
+                &f.employer_participations,
+                &f.resumes_received,
+                &f.distinct_job_seekers,
+                &f.applications,
+            ])
         })
         .collect();
     Ok((total, rows))
@@ -938,7 +869,7 @@ async fn activity(
 
 pub async fn period_report(
     store: &Store,
-    viewer: Viewer,
+    viewer: Viewer<'_>,
     req: &pb::GetPeriodReportRequest,
 ) -> Result<pb::GetPeriodReportResponse, ApiError> {
     let mut v = FieldViolations::new();
@@ -952,6 +883,7 @@ pub async fn period_report(
         v.add("cohort_year", "must be 0 or from 1950 to 2100");
     }
     let known_at = check_known_at(&mut v, req.as_known_at.as_ref());
+    viewer.check_known_at(&mut v, known_at);
     let as_of = match &req.as_of {
         Some(d) => codes::check_date(Some(d), 1900..=2100)
             .map_err(|why| v.add("as_of", why))
@@ -965,7 +897,16 @@ pub async fn period_report(
     let (outcomes, _) =
         outcomes(store, viewer, i64::from(cohort), as_of, &[], &none, bound).await?;
     let (activity, _) = activity(store, viewer, start, end, &[], &none, bound).await?;
-    let (text_zh, text_en) = render(start, end, cohort, &gathered, &outcomes, &activity);
+    let disclosure_control = viewer.disclosure_control();
+    let (text_zh, text_en) = render(
+        start,
+        end,
+        cohort,
+        &gathered,
+        &outcomes,
+        &activity,
+        &disclosure_control,
+    );
     Ok(pb::GetPeriodReportResponse {
         period: req.period,
         cohort_year: cohort,
@@ -975,13 +916,15 @@ pub async fn period_report(
         recruitment_activity: Some(activity),
         text_zh,
         text_en,
-        disclosure_threshold: i32::try_from(viewer.threshold).unwrap_or(0),
         definition_version: DEFINITION_VERSION.into(),
         as_known_at: Some(codes::timestamp_of_micros(instant)),
+        disclosure_control: Some(disclosure_control),
+        ..Default::default()
     })
 }
 
-/// The seed report's talent paragraph, in Chinese and English.
+/// The seed report's talent paragraph, in Chinese and English; for
+/// perturbed figures, with a closing sentence saying so.
 fn render(
     start: i64,
     end: i64,
@@ -989,24 +932,12 @@ fn render(
     g: &pb::TalentGatheredFigures,
     o: &pb::GraduateOutcomeFigures,
     a: &pb::RecruitmentActivityFigures,
+    control: &pb::DisclosureControl,
 ) -> (String, String) {
-    let zh = |c: &Option<pb::Count>| match c {
-        Some(c) if !c.suppressed => c.value.to_string(),
-        _ => "（数据已抑制）".to_string(),
-    };
-    let en = |c: &Option<pb::Count>| match c {
-        Some(c) if !c.suppressed => c.value.to_string(),
-        _ => "(suppressed)".to_string(),
-    };
-    let pct_zh = |r: &Option<pb::Rate>| match r {
-        Some(r) if !r.suppressed && r.denominator > 0 => format!("{:.1}%", r.value * 100.0),
-        Some(r) if !r.suppressed => "—".to_string(),
-        _ => "（数据已抑制）".to_string(),
-    };
-    let pct_en = |r: &Option<pb::Rate>| match r {
-        Some(r) if !r.suppressed && r.denominator > 0 => format!("{:.1}%", r.value * 100.0),
-        Some(r) if !r.suppressed => "n/a".to_string(),
-        _ => "(suppressed)".to_string(),
+    let n = |c: &Option<pb::Count>| c.map_or(0, |c| c.value).to_string();
+    let pct = |r: &Option<pb::Rate>, none: &str| match r {
+        Some(r) if r.denominator > 0 => format!("{:.1}%", r.value * 100.0),
+        _ => none.to_string(),
     };
     let first = codes::date_of_day(start);
     let last = codes::date_of_day(end - 1);
@@ -1020,37 +951,47 @@ fn render(
         last.day()
     );
     let span_en = format!("{first} to {last}");
-    let text_zh = format!(
+    let mut text_zh = format!(
         "{span_zh}，全市新集聚各类人才{}人，其中硕士、副高及高技能以上层次人才{}人。\
          {cohort}届高校毕业生{}人，已就业{}人，就业率{}，留青率{}。\
          举办网络招聘会{}场，参会企业{}家次，提供就业岗位{}个，收到简历{}份。",
-        zh(&g.talents_gathered),
-        zh(&g.high_tier),
-        zh(&o.cohort_size),
-        zh(&o.employed),
-        pct_zh(&o.employment_rate),
-        pct_zh(&o.retention_rate),
-        zh(&a.fairs_held),
-        zh(&a.employer_participations),
-        zh(&a.headcount_demanded),
-        zh(&a.resumes_received),
+        n(&g.talents_gathered),
+        n(&g.high_tier),
+        n(&o.cohort_size),
+        n(&o.employed),
+        pct(&o.employment_rate, "—"),
+        pct(&o.retention_rate, "—"),
+        n(&a.fairs_held),
+        n(&a.employer_participations),
+        n(&a.headcount_demanded),
+        n(&a.resumes_received),
     );
-    let text_en = format!(
+    let mut text_en = format!(
         "From {span_en}, the city gathered {} talents, of whom {} at master's, associate-senior \
          or high-skill level and above. Of the {cohort} graduate cohort of {}, {} were employed \
          (employment rate {}, retention rate {}). {} job fairs were held with {} employer \
          participations, offering {} positions; {} résumés were received.",
-        en(&g.talents_gathered),
-        en(&g.high_tier),
-        en(&o.cohort_size),
-        en(&o.employed),
-        pct_en(&o.employment_rate),
-        pct_en(&o.retention_rate),
-        en(&a.fairs_held),
-        en(&a.employer_participations),
-        en(&a.headcount_demanded),
-        en(&a.resumes_received),
+        n(&g.talents_gathered),
+        n(&g.high_tier),
+        n(&o.cohort_size),
+        n(&o.employed),
+        pct(&o.employment_rate, "n/a"),
+        pct(&o.retention_rate, "n/a"),
+        n(&a.fairs_held),
+        n(&a.employer_participations),
+        n(&a.headcount_demanded),
+        n(&a.resumes_received),
     );
+    if control.protection() == pb::Protection::Perturbed {
+        let d = control.max_adjustment;
+        text_zh.push_str(&format!(
+            "人数类数据已作扰动处理（每项与真实值相差不超过{d}），合计不一定等于各项之和。"
+        ));
+        text_en.push_str(&format!(
+            " Counts of persons are perturbed for disclosure control (each by at most {d}) \
+             and need not add up."
+        ));
+    }
     (text_zh, text_en)
 }
 
@@ -1058,43 +999,35 @@ fn render(
 mod tests {
     use super::*;
 
-    fn key(s: &str) -> Key {
-        vec![Val::S(s.into())]
-    }
-
     #[test]
-    fn one_suppressed_cell_pulls_the_next_smallest() {
-        let cells: BTreeMap<Key, i64> =
-            [(key("a"), 2), (key("b"), 7), (key("c"), 6), (key("d"), 0)]
-                .into_iter()
-                .collect();
-        let hidden = suppressed_cells(&cells, 5, 1);
-        assert_eq!(hidden, [key("a"), key("c")].into_iter().collect());
-    }
-
-    #[test]
-    fn complements_are_found_in_rows_and_columns() {
-        // A 2 × 2 table with one small cell: its row and its column each
-        // need a complement, and the cell diagonal to it then completes
-        // the second row and column.
-        let k2 = |a: &str, b: &str| vec![Val::S(a.into()), Val::S(b.into())];
-        let cells: BTreeMap<Key, i64> = [
-            (k2("a", "x"), 2),
-            (k2("a", "y"), 9),
-            (k2("b", "x"), 8),
-            (k2("b", "y"), 20),
-        ]
-        .into_iter()
-        .collect();
-        let hidden = suppressed_cells(&cells, 5, 2);
-        assert_eq!(hidden.len(), 4, "{hidden:?}");
-    }
-
-    #[test]
-    fn two_suppressed_cells_are_enough() {
-        let cells: BTreeMap<Key, i64> = [(key("a"), 2), (key("b"), 3), (key("c"), 6)]
-            .into_iter()
-            .collect();
-        assert_eq!(suppressed_cells(&cells, 5, 1).len(), 2);
+    fn the_paragraph_says_when_counts_are_perturbed() {
+        let control = |protection: pb::Protection, d| pb::DisclosureControl {
+            protection: protection as i32,
+            max_adjustment: d,
+        };
+        let day = codes::day_of_date(2024, 1, 1).unwrap();
+        let render = |c: &pb::DisclosureControl| {
+            render(
+                day,
+                day + 182,
+                2024,
+                &pb::TalentGatheredFigures::default(),
+                &pb::GraduateOutcomeFigures::default(),
+                &pb::RecruitmentActivityFigures {
+                    fairs_held: Some(notices(4)),
+                    ..Default::default()
+                },
+                c,
+            )
+        };
+        let (zh, en) = render(&control(pb::Protection::Perturbed, 3));
+        assert!(
+            en.ends_with("(each by at most 3) and need not add up."),
+            "{en}"
+        );
+        assert!(zh.contains("不超过3"), "{zh}");
+        assert!(en.contains("4 job fairs") && zh.contains("举办网络招聘会4场"));
+        let (zh, en) = render(&control(pb::Protection::Exact, 0));
+        assert!(!en.contains("perturbed") && !zh.contains("扰动"), "{en}");
     }
 }

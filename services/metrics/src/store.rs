@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
 use talent_server::{Db, PerBatch};
 
+use crate::disclosure::Tally;
 use crate::domain::{
     Amount, Cell, Contribution, Employment, PersonFacts, Posting, Resume, RosterRow,
 };
@@ -47,7 +48,8 @@ macro_rules! on_pool {
     };
 }
 
-// After the macros, which it uses.
+// After the macros, which they use.
+mod backfill;
 mod bulk;
 pub use bulk::{EmploymentRow, ParticipationRow, ResumeRow};
 
@@ -60,13 +62,14 @@ pub struct KeyRow {
     pub kind: String,
     pub display_name: String,
     pub secret_prefix: String,
-    pub disclosure_threshold: i64,
+    /// READ: `EXACT` or `PERTURBED`; OPERATOR: `EXACT`; INGEST: empty.
+    pub protection: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
 
 const KEY_COLUMNS: &str =
-    "id, kind, display_name, secret_prefix, disclosure_threshold, created_at, revoked_at";
+    "id, kind, display_name, secret_prefix, protection, created_at, revoked_at";
 
 /// Which cell dimensions of the talents gathered a query needs apart from
 /// the day and the tier (those it groups or filters by).
@@ -99,8 +102,11 @@ impl Store {
 
     #[allow(clippy::too_many_arguments)]
     pub async fn insert_key(&self, row: &KeyRow, hash: &str) -> R<()> {
+        // `disclosure_threshold` is the suppression threshold of keys
+        // issued before perturbation replaced suppression; new keys get 0.
         let sql = "INSERT INTO api_keys (id, kind, display_name, key_hash, secret_prefix, \
-                   disclosure_threshold, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+                   protection, disclosure_threshold, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, 0, $7)";
         on_pool!(&self.db, p => {
             sqlx::query(sql)
                 .bind(&row.id)
@@ -108,7 +114,7 @@ impl Store {
                 .bind(&row.display_name)
                 .bind(hash)
                 .bind(&row.secret_prefix)
-                .bind(row.disclosure_threshold)
+                .bind(&row.protection)
                 .bind(row.created_at)
                 .execute(p)
                 .await?;
@@ -168,6 +174,7 @@ impl Store {
     /// Cells are summed over the dimensions `keep` leaves out (district,
     /// industry, platform; those come back empty) in SQL, so a two-way
     /// breakdown reads tens of rows, not the thousands of every cell.
+    /// Rows: (day, district, industry, platform, tier, n, key sum).
     pub async fn gathered_rows(
         &self,
         start: i64,
@@ -175,7 +182,7 @@ impl Store {
         by_day: bool,
         keep: GatheredDims,
         known_at: Option<i64>,
-    ) -> R<Vec<(i64, String, String, String, i64, i64)>> {
+    ) -> R<Vec<(i64, String, String, String, i64, i64, i64)>> {
         let mut select = Vec::new();
         let mut group = vec!["d"];
         for (name, kept) in [
@@ -195,9 +202,9 @@ impl Store {
         if let Some(known_at) = known_at {
             let day = if by_day { "day" } else { "CAST(0 AS BIGINT)" };
             let sql = format!(
-                "SELECT {day} AS d, {select}, tier, \
-                 CAST(SUM(n) AS BIGINT) FROM agg_gathered_log WHERE day >= $1 AND day < $2 \
-                 AND known_at <= $3 GROUP BY {group}"
+                "SELECT {day} AS d, {select}, tier, CAST(SUM(n) AS BIGINT), \
+                 CAST(SUM(key_sum) AS BIGINT) FROM agg_gathered_log WHERE day >= $1 \
+                 AND day < $2 AND known_at <= $3 GROUP BY {group}"
             );
             return on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(start)
@@ -222,13 +229,14 @@ impl Store {
                 };
                 let d = if by_day { column } else { "CAST(0 AS BIGINT)" };
                 format!(
-                    "SELECT {d} AS d, district, industry, platform, tier, n FROM {table} \
-                     WHERE {cond}{column} >= ${a} AND {column} < ${b}"
+                    "SELECT {d} AS d, district, industry, platform, tier, n, key_sum \
+                     FROM {table} WHERE {cond}{column} >= ${a} AND {column} < ${b}"
                 )
             })
             .collect();
         let sql = format!(
-            "SELECT d, {select}, tier, CAST(SUM(n) AS BIGINT) FROM ({}) x GROUP BY {group}",
+            "SELECT d, {select}, tier, CAST(SUM(n) AS BIGINT), CAST(SUM(key_sum) AS BIGINT) \
+             FROM ({}) x GROUP BY {group}",
             branches.join(" UNION ALL ")
         );
         on_pool!(&self.db, p => {
@@ -260,7 +268,7 @@ impl Store {
             let (table, known) = source("agg_outcome", known_at);
             let sql = format!(
                 "SELECT university, degree, discipline, district, industry, \
-                 CAST({status} AS BIGINT), CAST(SUM(n) AS BIGINT) \
+                 CAST({status} AS BIGINT), CAST(SUM(n) AS BIGINT), CAST(SUM(key_sum) AS BIGINT) \
                  FROM {table} WHERE cohort = $1 AND day <= $2 {known} \
                  GROUP BY university, degree, discipline, district, industry"
             );
@@ -278,13 +286,13 @@ impl Store {
         let columns = "university, degree, discipline, district, industry, status";
         let branch = |level: &str, cond: &str| {
             format!(
-                "SELECT {columns}, n FROM agg_outcome_roll WHERE cohort = $1 AND proj = $2 \
+                "SELECT {columns}, n, key_sum FROM agg_outcome_roll WHERE cohort = $1 AND proj = $2 \
                  AND level = '{level}' AND {cond}"
             )
         };
         let sql = format!(
-            "SELECT {columns}, CAST(SUM(n) AS BIGINT) FROM ({} UNION ALL {} UNION ALL {}) x \
-             GROUP BY {columns}",
+            "SELECT {columns}, CAST(SUM(n) AS BIGINT), CAST(SUM(key_sum) AS BIGINT) \
+             FROM ({} UNION ALL {} UNION ALL {}) x GROUP BY {columns}",
             branch("Y", "bucket < $3"),
             branch("M", "bucket >= $3 AND bucket < $4"),
             branch("D", "bucket >= $4 AND bucket <= $5"),
@@ -300,7 +308,8 @@ impl Store {
         Ok(OutcomeRows { dims, rows })
     }
 
-    /// Activity per cell for days in `[start, end)`.
+    /// Activity per cell for days in `[start, end)`: (kind, day, district,
+    /// industry, platform, tier, n, headcount, key sum).
     #[allow(clippy::type_complexity)]
     pub async fn activity_rows(
         &self,
@@ -308,7 +317,7 @@ impl Store {
         end: i64,
         by_day: bool,
         known_at: Option<i64>,
-    ) -> R<Vec<(String, i64, String, String, String, i64, i64, i64)>> {
+    ) -> R<Vec<(String, i64, String, String, String, i64, i64, i64, i64)>> {
         let (day, group_day) = if by_day {
             ("day", "day, ")
         } else {
@@ -317,8 +326,8 @@ impl Store {
         let (table, known) = source("agg_activity", known_at);
         let sql = format!(
             "SELECT kind, {day} AS d, district, industry, platform, tier, \
-             CAST(SUM(n) AS BIGINT), CAST(SUM(headcount) AS BIGINT) \
-             FROM {table} WHERE day >= $1 AND day < $2 {known} \
+             CAST(SUM(n) AS BIGINT), CAST(SUM(headcount) AS BIGINT), \
+             CAST(SUM(key_sum) AS BIGINT) FROM {table} WHERE day >= $1 AND day < $2 {known} \
              GROUP BY kind, {group_day}district, industry, platform, tier"
         );
         on_pool!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -329,17 +338,20 @@ impl Store {
             .await)
     }
 
-    /// Distinct-entity presence cells for days in `[start, end)`.
+    /// Distinct-entity presence cells for days in `[start, end)`: (kind,
+    /// entity, day, district, industry, platform, tier, the entity's
+    /// record key: the key sum of a presence).
     #[allow(clippy::type_complexity)]
     pub async fn distinct_rows(
         &self,
         start: i64,
         end: i64,
         known_at: Option<i64>,
-    ) -> R<Vec<(String, String, i64, String, String, String, i64)>> {
+    ) -> R<Vec<(String, String, i64, String, String, String, i64, i64)>> {
         let (table, known) = source("agg_distinct", known_at);
         let sql = format!(
-            "SELECT kind, entity, day, district, industry, platform, tier \
+            "SELECT kind, entity, day, district, industry, platform, tier, \
+             CAST(SUM(key_sum) AS BIGINT) \
              FROM {table} WHERE day >= $1 AND day < $2 {known} \
              GROUP BY kind, entity, day, district, industry, platform, tier \
              HAVING SUM(n) > 0"
@@ -381,16 +393,16 @@ pub const OUTCOME_PROJECTIONS: [u8; 16] = [0, 1, 2, 4, 8, 16, 3, 5, 9, 17, 6, 10
 pub const OUTCOME_FLOOR: i64 = -25_567;
 
 /// Cohort members per place: (university, degree, discipline, district,
-/// industry, status, n), where status is 0 (not employed), 1 (employed
-/// outside the city) or 2 (in the city). Only the dimensions in `dims`
-/// hold values; the others are '' or 0.
+/// industry, status, n, key sum), where status is 0 (not employed), 1
+/// (employed outside the city) or 2 (in the city). Only the dimensions in
+/// `dims` hold values; the others are '' or 0.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutcomeRows {
     pub dims: u8,
     pub rows: Vec<OutcomeRow>,
 }
 
-pub type OutcomeRow = (String, i64, i64, String, String, i64, i64);
+pub type OutcomeRow = (String, i64, i64, String, String, i64, i64, i64);
 
 /// A row key of `agg_outcome_roll`: (cohort, proj, level, bucket,
 /// university, degree, discipline, district, industry, status).
@@ -407,11 +419,12 @@ pub type OutcomeRollKey = (
     i64,
 );
 
-/// Adds one outcome difference (a `Cell::Outcome` and its count) to the
-/// running totals: to every projection, at the year, month and day level.
+/// Adds one outcome difference (a `Cell::Outcome` and its count and key
+/// sum) to the running totals: to every projection, at the year, month and
+/// day level.
 #[allow(clippy::too_many_arguments)]
 pub fn outcome_roll_add(
-    roll: &mut BTreeMap<OutcomeRollKey, i64>,
+    roll: &mut BTreeMap<OutcomeRollKey, Tally>,
     cohort: i64,
     day: i64,
     university: &str,
@@ -419,7 +432,7 @@ pub fn outcome_roll_add(
     discipline: i64,
     district: &str,
     industry: &str,
-    n: i64,
+    amount: Tally,
 ) {
     let day = day.max(OUTCOME_FLOOR);
     let status = match district {
@@ -452,7 +465,7 @@ pub fn outcome_roll_add(
                     text(outcome_dim::INDUSTRY, industry),
                     status,
                 ))
-                .or_default() += n;
+                .or_default() += amount;
         }
     }
 }
@@ -757,7 +770,7 @@ impl Tx {
                         industry,
                         platform,
                         tier,
-                    } => Some((*day, district, industry, platform, *tier, a.n)),
+                    } => Some((*day, district, industry, platform, *tier, a.n, a.key)),
                     _ => None,
                 })
                 .collect();
@@ -781,6 +794,7 @@ impl Tx {
                         district,
                         industry,
                         a.n,
+                        a.key,
                     )),
                     _ => None,
                 })
@@ -804,6 +818,7 @@ impl Tx {
                         *tier,
                         a.n,
                         a.headcount,
+                        a.key,
                     )),
                     _ => None,
                 })
@@ -819,7 +834,9 @@ impl Tx {
                         industry,
                         platform,
                         tier,
-                    } => Some((kind, entity, *day, district, industry, platform, *tier, a.n)),
+                    } => Some((
+                        kind, entity, *day, district, industry, platform, *tier, a.n, a.key,
+                    )),
                     _ => None,
                 })
                 .collect();
@@ -827,60 +844,68 @@ impl Tx {
                 if !gathered.is_empty() {
                     for (table, log) in [("agg_gathered_log", true), ("agg_gathered_now", false)] {
                         let mut q = QueryBuilder::new(format!(
-                            "INSERT INTO {table} (day, district, industry, platform, tier, n{}) ",
+                            "INSERT INTO {table} (day, district, industry, platform, tier, n, \
+                             key_sum{}) ",
                             if log { ", known_at" } else { "" }
                         ));
                         q.push_values(&gathered, |mut b, r| {
                             b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3)
-                                .push_bind(r.4).push_bind(r.5);
+                                .push_bind(r.4).push_bind(r.5).push_bind(i64::from(r.6));
                             if log {
                                 b.push_bind(known_at);
                             }
                         });
                         if !log {
                             q.push(" ON CONFLICT (day, district, industry, platform, tier) \
-                                    DO UPDATE SET n = agg_gathered_now.n + excluded.n");
+                                    DO UPDATE SET n = agg_gathered_now.n + excluded.n, \
+                                    key_sum = (agg_gathered_now.key_sum + excluded.key_sum) \
+                                    % 4294967296");
                         }
                         q.build().per_batch().execute(&mut *c).await?;
                     }
                     // One row per roll-up cell (PostgreSQL cannot update a
                     // row twice in one statement), in key order.
-                    let mut roll: BTreeMap<(&str, i64, &String, &String, &String, i64), i64> =
+                    let mut roll: BTreeMap<(&str, i64, &String, &String, &String, i64), Tally> =
                         BTreeMap::new();
                     for r in &gathered {
                         for (level, bucket) in [("M", month_start(r.0)), ("Y", year_start(r.0))] {
-                            *roll.entry((level, bucket, r.1, r.2, r.3, r.4)).or_default() += r.5;
+                            *roll.entry((level, bucket, r.1, r.2, r.3, r.4)).or_default() +=
+                                Tally { n: r.5, key: r.6 };
                         }
                     }
                     let mut q = QueryBuilder::new(
                         "INSERT INTO agg_gathered_roll (level, bucket, district, industry, \
-                         platform, tier, n) ",
+                         platform, tier, n, key_sum) ",
                     );
-                    q.push_values(&roll, |mut b, (k, n)| {
+                    q.push_values(&roll, |mut b, (k, t)| {
                         b.push_bind(k.0).push_bind(k.1).push_bind(k.2).push_bind(k.3)
-                            .push_bind(k.4).push_bind(k.5).push_bind(*n);
+                            .push_bind(k.4).push_bind(k.5).push_bind(t.n)
+                            .push_bind(i64::from(t.key));
                     });
                     q.push(" ON CONFLICT (level, bucket, district, industry, platform, tier) \
-                            DO UPDATE SET n = agg_gathered_roll.n + excluded.n");
+                            DO UPDATE SET n = agg_gathered_roll.n + excluded.n, \
+                            key_sum = (agg_gathered_roll.key_sum + excluded.key_sum) % 4294967296");
                     q.build().per_batch().execute(&mut *c).await?;
                 }
                 if !outcome.is_empty() {
                     for (table, log) in [("agg_outcome_log", true), ("agg_outcome_now", false)] {
                         let mut q = QueryBuilder::new(format!(
                             "INSERT INTO {table} (cohort, day, university, degree, discipline, \
-                             district, industry, n{}) ",
+                             district, industry, n, key_sum{}) ",
                             if log { ", known_at" } else { "" }
                         ));
                         q.push_values(&outcome, |mut b, r| {
                             b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3)
-                                .push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7);
+                                .push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7)
+                                .push_bind(i64::from(r.8));
                             if log {
                                 b.push_bind(known_at);
                             }
                         });
                         if !log {
                             q.push(" ON CONFLICT (cohort, day, university, degree, discipline, \
-                                    district, industry) DO UPDATE SET n = agg_outcome_now.n + excluded.n");
+                                    district, industry) DO UPDATE SET n = agg_outcome_now.n + excluded.n, \
+                                    key_sum = (agg_outcome_now.key_sum + excluded.key_sum) % 4294967296");
                         }
                         q.build().per_batch().execute(&mut *c).await?;
                     }
@@ -889,12 +914,13 @@ impl Tx {
                     for (table, log) in [("agg_activity_log", true), ("agg_activity_now", false)] {
                         let mut q = QueryBuilder::new(format!(
                             "INSERT INTO {table} (kind, day, district, industry, platform, tier, \
-                             n, headcount{}) ",
+                             n, headcount, key_sum{}) ",
                             if log { ", known_at" } else { "" }
                         ));
                         q.push_values(&activity, |mut b, r| {
                             b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3)
-                                .push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7);
+                                .push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7)
+                                .push_bind(i64::from(r.8));
                             if log {
                                 b.push_bind(known_at);
                             }
@@ -902,7 +928,9 @@ impl Tx {
                         if !log {
                             q.push(" ON CONFLICT (kind, day, district, industry, platform, tier) \
                                     DO UPDATE SET n = agg_activity_now.n + excluded.n, \
-                                    headcount = agg_activity_now.headcount + excluded.headcount");
+                                    headcount = agg_activity_now.headcount + excluded.headcount, \
+                                    key_sum = (agg_activity_now.key_sum + excluded.key_sum) \
+                                    % 4294967296");
                         }
                         q.build().per_batch().execute(&mut *c).await?;
                     }
@@ -911,19 +939,22 @@ impl Tx {
                     for (table, log) in [("agg_distinct_log", true), ("agg_distinct_now", false)] {
                         let mut q = QueryBuilder::new(format!(
                             "INSERT INTO {table} (kind, entity, day, district, industry, platform, \
-                             tier, n{}) ",
+                             tier, n, key_sum{}) ",
                             if log { ", known_at" } else { "" }
                         ));
                         q.push_values(&distinct, |mut b, r| {
                             b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3)
-                                .push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7);
+                                .push_bind(r.4).push_bind(r.5).push_bind(r.6).push_bind(r.7)
+                                .push_bind(i64::from(r.8));
                             if log {
                                 b.push_bind(known_at);
                             }
                         });
                         if !log {
                             q.push(" ON CONFLICT (kind, entity, day, district, industry, platform, \
-                                    tier) DO UPDATE SET n = agg_distinct_now.n + excluded.n");
+                                    tier) DO UPDATE SET n = agg_distinct_now.n + excluded.n, \
+                                    key_sum = (agg_distinct_now.key_sum + excluded.key_sum) \
+                                    % 4294967296");
                         }
                         q.build().per_batch().execute(&mut *c).await?;
                     }
@@ -958,26 +989,30 @@ impl Tx {
                     *discipline,
                     district,
                     industry,
-                    a.n,
+                    Tally { n: a.n, key: a.key },
                 );
             }
         }
-        let rows: Vec<(OutcomeRollKey, i64)> = roll.into_iter().filter(|(_, n)| *n != 0).collect();
+        let rows: Vec<(OutcomeRollKey, Tally)> = roll
+            .into_iter()
+            .filter(|(_, t)| *t != Tally::default())
+            .collect();
         for chunk in rows.chunks(1000) {
             on_conn!(self, c => {
                 let mut q = QueryBuilder::new(
                     "INSERT INTO agg_outcome_roll (cohort, proj, level, bucket, university, \
-                     degree, discipline, district, industry, status, n) ",
+                     degree, discipline, district, industry, status, n, key_sum) ",
                 );
-                q.push_values(chunk, |mut b, (k, n)| {
+                q.push_values(chunk, |mut b, (k, t)| {
                     b.push_bind(k.0).push_bind(k.1).push_bind(k.2).push_bind(k.3)
                         .push_bind(&k.4).push_bind(k.5).push_bind(k.6)
                         .push_bind(&k.7).push_bind(&k.8).push_bind(k.9)
-                        .push_bind(*n);
+                        .push_bind(t.n).push_bind(i64::from(t.key));
                 });
                 q.push(
                     " ON CONFLICT (cohort, proj, level, bucket, university, degree, discipline, \
-                     district, industry, status) DO UPDATE SET n = agg_outcome_roll.n + excluded.n",
+                     district, industry, status) DO UPDATE SET n = agg_outcome_roll.n + excluded.n, \
+                     key_sum = (agg_outcome_roll.key_sum + excluded.key_sum) % 4294967296",
                 );
                 q.build().per_batch().execute(&mut *c).await?;
             });
@@ -1128,9 +1163,10 @@ mod outcome_roll_tests {
     /// (cohort, day, university, degree, discipline, district, industry).
     type ModelCell = (i64, i64, String, i64, i64, String, String);
 
-    /// Random outcome differences: every day of a timeline kind (its
-    /// start, month edges, days in between) and every kind of place.
-    fn history(rng: &mut Rng, n: usize) -> BTreeMap<ModelCell, i64> {
+    /// Random outcome differences (counts and key sums): every day of a
+    /// timeline kind (its start, month edges, days in between) and every
+    /// kind of place.
+    fn history(rng: &mut Rng, n: usize) -> BTreeMap<ModelCell, Tally> {
         let edges = month_edges();
         let places = [
             (NONE, NONE),
@@ -1139,7 +1175,7 @@ mod outcome_roll_tests {
             ("370211", "F"),
             ("370203", "C"),
         ];
-        let mut out: BTreeMap<ModelCell, i64> = BTreeMap::new();
+        let mut out: BTreeMap<ModelCell, Tally> = BTreeMap::new();
         for _ in 0..n {
             let d = match rng.below(4) {
                 0 => BEGINNING,
@@ -1156,7 +1192,10 @@ mod outcome_roll_tests {
                 place.0.to_string(),
                 place.1.to_string(),
             );
-            *out.entry(cell).or_default() += rng.below(7) as i64 - 3;
+            *out.entry(cell).or_default() += Tally {
+                n: rng.below(7) as i64 - 3,
+                key: rng.next() as u32,
+            };
         }
         out
     }
@@ -1164,12 +1203,12 @@ mod outcome_roll_tests {
     /// The model's answer: cells with day <= `as_of`, projected on `dims`,
     /// with their status, zero sums dropped.
     fn expected(
-        model: &BTreeMap<ModelCell, i64>,
+        model: &BTreeMap<ModelCell, Tally>,
         cohort: i64,
         as_of: i64,
         dims: u8,
     ) -> Vec<OutcomeRow> {
-        let mut sums: BTreeMap<OutcomeRow, i64> = BTreeMap::new();
+        let mut sums: BTreeMap<OutcomeRow, Tally> = BTreeMap::new();
         for ((c, d, u, g, s, district, industry), n) in model {
             if *c != cohort || *d > as_of {
                 continue;
@@ -1200,17 +1239,27 @@ mod outcome_roll_tests {
                 },
                 status,
                 0,
+                0,
             );
-            *sums.entry(key).or_default() += n;
+            *sums.entry(key).or_default() += *n;
         }
         sums.into_iter()
-            .filter(|(_, n)| *n != 0)
-            .map(|(k, n)| (k.0, k.1, k.2, k.3, k.4, k.5, n))
+            .filter(|(_, t)| *t != Tally::default())
+            .map(|(k, t)| (k.0, k.1, k.2, k.3, k.4, k.5, t.n, i64::from(t.key)))
             .collect()
     }
 
+    /// The rows with something in them, key sums reduced modulo 2³².
     fn answered(rows: OutcomeRows) -> Vec<OutcomeRow> {
-        let mut rows: Vec<OutcomeRow> = rows.rows.into_iter().filter(|r| r.6 != 0).collect();
+        let mut rows: Vec<OutcomeRow> = rows
+            .rows
+            .into_iter()
+            .map(|r| {
+                let t = Tally::new(r.6, r.7);
+                (r.0, r.1, r.2, r.3, r.4, r.5, t.n, i64::from(t.key))
+            })
+            .filter(|r| (r.6, r.7) != (0, 0))
+            .collect();
         rows.sort();
         rows
     }
@@ -1225,14 +1274,18 @@ mod outcome_roll_tests {
         let (db, _guard) = database().await;
         let mut rng = Rng(0x0005_eed0_f0c0_70e5);
 
-        // Written directly into agg_outcome_now before the migration.
+        // Written directly into agg_outcome_now before the migration (and
+        // before key sums existed).
         migrate(&db, Some(2)).await;
-        let before = history(&mut rng, 600);
+        let before: BTreeMap<ModelCell, Tally> = history(&mut rng, 600)
+            .into_iter()
+            .map(|(c, t)| (c, Tally { n: t.n, key: 0 }))
+            .collect();
         for (c, n) in &before {
             let sql = "INSERT INTO agg_outcome_now (cohort, day, university, degree, discipline, \
                        district, industry, n) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
             on_pool!(&db, p => sqlx::query(sql)
-                .bind(c.0).bind(c.1).bind(&c.2).bind(c.3).bind(c.4).bind(&c.5).bind(&c.6).bind(*n)
+                .bind(c.0).bind(c.1).bind(&c.2).bind(c.3).bind(c.4).bind(&c.5).bind(&c.6).bind(n.n)
                 .execute(p)
                 .await
                 .map(|_| ())
@@ -1246,8 +1299,8 @@ mod outcome_roll_tests {
         for batch in 0..12 {
             let after = history(&mut rng, 150);
             let mut deltas = BTreeMap::new();
-            for (c, n) in &after {
-                *model.entry(c.clone()).or_default() += n;
+            for (c, t) in &after {
+                *model.entry(c.clone()).or_default() += *t;
                 deltas.insert(
                     Cell::Outcome {
                         cohort: c.0,
@@ -1259,8 +1312,9 @@ mod outcome_roll_tests {
                         industry: c.6.clone(),
                     },
                     Amount {
-                        n: *n,
+                        n: t.n,
                         headcount: 0,
+                        key: t.key,
                     },
                 );
             }

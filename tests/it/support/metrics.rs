@@ -17,11 +17,14 @@ use super::TestApp;
 pub const ADMIN_KEY: &str = "test-metrics-admin-key";
 /// The city secret of the person key in every test.
 pub const CITY_SECRET: &str = "test-city-secret";
+/// The secret of the record keys (disclosure control) in every test.
+pub const RECORD_KEY_SECRET: &str = "test-record-key-secret";
 
 /// Settings the metrics service gets in every test.
 pub fn configure(config: &mut talent_metrics::Config) {
     config.admin_key = Some(ADMIN_KEY.into());
     config.person_key_secret = CITY_SECRET.into();
+    config.record_key_secret = RECORD_KEY_SECRET.into();
 }
 
 /// Wraps a message with `authorization: Bearer <key>`.
@@ -34,11 +37,14 @@ pub fn with_key<T>(message: T, key: &str) -> Request<T> {
     request
 }
 
-/// A connection to the metrics service with one key of each kind.
+/// A connection to the metrics service with one key of each kind: a READ
+/// key as issued by default (PERTURBED), the bureau's own READ key
+/// (EXACT) and an OPERATOR key.
 pub struct Metrics {
     pub channel: Channel,
     pub ingest_key: String,
     pub read_key: String,
+    pub exact_key: String,
     pub operator_key: String,
 }
 
@@ -49,11 +55,30 @@ impl Metrics {
             channel,
             ingest_key: String::new(),
             read_key: String::new(),
+            exact_key: String::new(),
             operator_key: String::new(),
         };
-        m.ingest_key = m.issue(pb::KeyKind::Ingest, None).await.unwrap().secret;
-        m.read_key = m.issue(pb::KeyKind::Read, None).await.unwrap().secret;
-        m.operator_key = m.issue(pb::KeyKind::Operator, None).await.unwrap().secret;
+        let unspecified = pb::Protection::Unspecified;
+        m.ingest_key = m
+            .issue(pb::KeyKind::Ingest, unspecified)
+            .await
+            .unwrap()
+            .secret;
+        m.read_key = m
+            .issue(pb::KeyKind::Read, unspecified)
+            .await
+            .unwrap()
+            .secret;
+        m.exact_key = m
+            .issue(pb::KeyKind::Read, pb::Protection::Exact)
+            .await
+            .unwrap()
+            .secret;
+        m.operator_key = m
+            .issue(pb::KeyKind::Operator, unspecified)
+            .await
+            .unwrap()
+            .secret;
         m
     }
 
@@ -64,14 +89,15 @@ impl Metrics {
     pub async fn issue(
         &self,
         kind: pb::KeyKind,
-        threshold: Option<i32>,
+        protection: pb::Protection,
     ) -> Result<pb::IssueKeyResponse, Status> {
         self.admin()
             .issue_key(with_key(
                 pb::IssueKeyRequest {
                     kind: kind as i32,
                     display_name: format!("{kind:?} key"),
-                    disclosure_threshold: threshold,
+                    protection: protection as i32,
+                    ..Default::default()
                 },
                 ADMIN_KEY,
             ))
@@ -156,37 +182,37 @@ impl Metrics {
         StatisticsServiceClient::new(self.channel.clone())
     }
 
-    /// Graduate outcomes seen with the operator key (no suppression).
+    /// Graduate outcomes seen with the bureau's EXACT key.
     pub async fn outcomes(
         &self,
         req: pb::GetGraduateOutcomesRequest,
     ) -> pb::GetGraduateOutcomesResponse {
         self.stats()
-            .get_graduate_outcomes(with_key(req, &self.operator_key))
+            .get_graduate_outcomes(with_key(req, &self.exact_key))
             .await
             .expect("outcomes")
             .into_inner()
     }
 
-    /// Talents gathered seen with the operator key.
+    /// Talents gathered seen with the bureau's EXACT key.
     pub async fn gathered(
         &self,
         req: pb::GetTalentGatheredRequest,
     ) -> pb::GetTalentGatheredResponse {
         self.stats()
-            .get_talent_gathered(with_key(req, &self.operator_key))
+            .get_talent_gathered(with_key(req, &self.exact_key))
             .await
             .expect("gathered")
             .into_inner()
     }
 
-    /// Recruitment activity seen with the operator key.
+    /// Recruitment activity seen with the bureau's EXACT key.
     pub async fn activity(
         &self,
         req: pb::GetRecruitmentActivityRequest,
     ) -> pb::GetRecruitmentActivityResponse {
         self.stats()
-            .get_recruitment_activity(with_key(req, &self.operator_key))
+            .get_recruitment_activity(with_key(req, &self.exact_key))
             .await
             .expect("activity")
             .into_inner()
@@ -383,10 +409,25 @@ pub fn opening(n: u32) -> String {
     format!("00000000-0000-4000-9000-{n:012x}")
 }
 
-/// Counts of a figure, `None` when unset; panics on suppressed values.
+/// A breakdown row's dimension value as text: the code, month or platform
+/// id, or the enum number.
+pub fn label(d: &pb::DimensionValue) -> String {
+    use pb::dimension_value::Value;
+    match d.value.as_ref().expect("a dimension value") {
+        Value::District(s)
+        | Value::Industry(s)
+        | Value::PlatformId(s)
+        | Value::Month(s)
+        | Value::UniversityCode(s) => s.clone(),
+        Value::Tier(i) | Value::DegreeLevel(i) | Value::Discipline(i) => i.to_string(),
+    }
+}
+
+/// The value of a figure that must be exact (panics when unset or
+/// perturbed).
 pub fn value(c: &Option<pb::Count>) -> i64 {
     let c = c.as_ref().expect("the figure is set");
-    assert!(!c.suppressed, "unexpectedly suppressed");
+    assert!(!c.perturbed, "unexpectedly perturbed");
     c.value
 }
 
@@ -446,7 +487,7 @@ pub async fn issue_ingest_key(channel: Channel) -> String {
             pb::IssueKeyRequest {
                 kind: pb::KeyKind::Ingest as i32,
                 display_name: "test relay".into(),
-                disclosure_threshold: None,
+                ..Default::default()
             },
             ADMIN_KEY,
         ))

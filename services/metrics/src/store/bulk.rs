@@ -533,14 +533,16 @@ impl Tx {
         rows: &[(&str, &str, &str, &str, i64)],
     ) -> R<BTreeSet<String>> {
         let mut fresh = BTreeSet::new();
-        for chunk in rows.chunks(rows_per_statement(5)) {
+        for chunk in rows.chunks(rows_per_statement(6)) {
             on_conn!(self, c => {
                 let mut q = QueryBuilder::new(
                     "INSERT INTO applications (application_id, district, industry, platform, \
-                     submit_day) ",
+                     submit_day, keyed) ",
                 );
+                // `keyed`: its record key goes into the aggregates with it.
                 q.push_values(chunk, |mut b, r| {
-                    b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3).push_bind(r.4);
+                    b.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3).push_bind(r.4)
+                        .push_bind(1_i64);
                 });
                 q.push(" ON CONFLICT (application_id) DO NOTHING RETURNING application_id");
                 let ids: Vec<(String,)> = q.build_query_as().per_batch().fetch_all(&mut *c).await?;
