@@ -227,7 +227,7 @@ pub async fn push(
     Ok(summary)
 }
 
-fn bar_if(show: bool, total: usize, what: &str) -> ProgressBar {
+pub(crate) fn bar_if(show: bool, total: usize, what: &str) -> ProgressBar {
     if show {
         progress(total, what)
     } else {

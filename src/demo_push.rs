@@ -3,7 +3,7 @@
 //! recruiting AdminService, records over the platforms' streams and calls,
 //! the roster with an INGEST key.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, io::IsTerminal, time::Duration};
 
 use anyhow::{Context, anyhow};
 use futures::{StreamExt, TryStreamExt};
@@ -21,13 +21,18 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::{
     client::{self, Authed},
     commands,
-    demo::DemoCity,
+    demo::{DemoApplication, DemoCity, DemoFair, DemoHire},
 };
 
 /// Unary calls in flight at once.
 const CONCURRENCY: usize = 32;
-/// Items per stream message.
+/// Batch calls in flight at once: enough to keep the service busy while
+/// the demo prepares the next ones.
+const CLIENTS: usize = 4;
+/// Items per stream message or batch call.
 const BATCH: usize = 500;
+/// Applications per batch, so that their moves fit in one or two calls.
+const APPLICATIONS_PER_BATCH: usize = 250;
 
 /// Where to push, and with which admin keys.
 pub struct Target<'a> {
@@ -42,6 +47,25 @@ pub struct Target<'a> {
 pub struct Pushed {
     pub calls: u64,
     pub rejected: u64,
+}
+
+impl Pushed {
+    fn merge(&mut self, other: Pushed) {
+        self.calls += other.calls;
+        self.rejected += other.rejected;
+    }
+
+    fn add(&mut self, others: Vec<Pushed>) {
+        for other in others {
+            self.merge(other);
+        }
+    }
+}
+
+/// A progress bar for one kind of fact, shown when standard error is a
+/// terminal.
+fn progress_of(total: usize, what: &str) -> indicatif::ProgressBar {
+    commands::bar_if(std::io::stderr().is_terminal(), total, what)
 }
 
 fn step(what: &str, n: usize) {
@@ -101,18 +125,42 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
     }
     step("employers", city.employers.len());
 
-    // Fairs and their participations.
+    // Fairs and their participations, in batches per platform.
+    let mut fairs: BTreeMap<&str, Vec<&DemoFair>> = BTreeMap::new();
     for fair in &city.fairs {
-        let mut api = FairServiceClient::new(recruiting(channel_of(&fair.platform)?).await?);
-        api.create_fair(fair.request.clone())
-            .await
-            .map_err(|s| client::explain(&s, "fairs"))?;
-        for request in fair.participation_requests() {
-            api.register_participation(request)
+        fairs.entry(&fair.platform).or_default().push(fair);
+    }
+    for (platform, fairs) in fairs {
+        let mut api = FairServiceClient::new(recruiting(channel_of(platform)?).await?);
+        for chunk in fairs.chunks(BATCH) {
+            let results = api
+                .batch_create_fairs(rpb::BatchCreateFairsRequest {
+                    parent: String::new(),
+                    requests: chunk.iter().map(|f| f.request.clone()).collect(),
+                })
                 .await
-                .map_err(|s| client::explain(&s, "fair participations"))?;
+                .map_err(|s| client::explain(&s, "fairs"))?
+                .into_inner()
+                .results;
+            pushed.calls += 1;
+            pushed.rejected += results.iter().filter(|r| r.error.is_some()).count() as u64;
         }
-        pushed.calls += 1 + fair.participants.len() as u64;
+        let participations: Vec<_> = fairs
+            .iter()
+            .flat_map(|f| f.participation_requests())
+            .collect();
+        for chunk in participations.chunks(BATCH) {
+            let results = api
+                .batch_register_participations(rpb::BatchRegisterParticipationsRequest {
+                    requests: chunk.to_vec(),
+                })
+                .await
+                .map_err(|s| client::explain(&s, "fair participations"))?
+                .into_inner()
+                .results;
+            pushed.calls += 1;
+            pushed.rejected += results.iter().filter(|r| r.error.is_some()).count() as u64;
+        }
     }
     step("fairs", city.fairs.len());
 
@@ -167,65 +215,63 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
     }
     step("résumés", city.resumes.len());
 
-    // Applications through their pipeline, many at once.
+    // Applications through their pipeline, in batches, a few at once: each
+    // batch is created, then moved along (every move of an application in
+    // request order), then the hires it led to that ended are separated.
     let mut channels = BTreeMap::new();
     for id in keys.keys() {
         channels.insert(id.clone(), recruiting(channel_of(id)?).await?);
     }
     let channels = &channels;
-    let results: Vec<u64> = futures::stream::iter(&city.applications)
-        .map(|a| async move {
-            let channel = channels[&a.platform].clone();
-            let mut api = ApplicationServiceClient::new(channel.clone());
-            let mut application = api
-                .create_application(a.request.clone())
-                .await
-                .map_err(|s| client::explain(&s, "applications"))?
-                .into_inner()
-                .application
-                .ok_or_else(|| anyhow!("no application in the answer"))?;
-            for m in &a.moves {
-                let mut m = m.clone();
-                m.name = application.name.clone();
-                application = api
-                    .update_application_status(m)
-                    .await
-                    .map_err(|s| client::explain(&s, "application moves"))?
-                    .into_inner()
-                    .application
-                    .ok_or_else(|| anyhow!("no application in the answer"))?;
+    let bar = progress_of(city.applications.len(), "applications");
+    let mut by_platform: BTreeMap<&str, Vec<&DemoApplication>> = BTreeMap::new();
+    for a in &city.applications {
+        by_platform.entry(&a.platform).or_default().push(a);
+    }
+    let batches: Vec<(&str, &[&DemoApplication])> = by_platform
+        .iter()
+        .flat_map(|(platform, apps)| apps.chunks(APPLICATIONS_PER_BATCH).map(|c| (*platform, c)))
+        .collect();
+    let results: Vec<Pushed> = futures::stream::iter(batches)
+        .map(|(platform, apps)| {
+            let bar = &bar;
+            async move {
+                let pushed = push_applications(channels[platform].clone(), apps).await?;
+                bar.inc(apps.len() as u64);
+                anyhow::Ok(pushed)
             }
-            if let (Some(end), false) = (a.hire_end_date, application.employment.is_empty()) {
-                separate(channel, &application.employment, end).await?;
-            }
-            anyhow::Ok(1 + a.moves.len() as u64)
         })
-        .buffer_unordered(CONCURRENCY)
+        .buffer_unordered(CLIENTS)
         .try_collect()
         .await?;
-    pushed.calls += results.iter().sum::<u64>();
+    bar.finish_and_clear();
+    pushed.add(results);
     step("applications", city.applications.len());
 
     // Hires that platforms report directly, and their separations.
-    let results: Vec<u64> = futures::stream::iter(&city.hires)
-        .map(|h| async move {
-            let channel = channels[&h.platform].clone();
-            let employment = EmploymentServiceClient::new(channel.clone())
-                .record_hire(h.request.clone())
-                .await
-                .map_err(|s| client::explain(&s, "hires"))?
-                .into_inner()
-                .employment
-                .ok_or_else(|| anyhow!("no employment in the answer"))?;
-            if let Some(end) = h.end_date {
-                separate(channel, &employment.name, end).await?;
+    let bar = progress_of(city.hires.len(), "hires");
+    let mut by_platform: BTreeMap<&str, Vec<&DemoHire>> = BTreeMap::new();
+    for h in &city.hires {
+        by_platform.entry(&h.platform).or_default().push(h);
+    }
+    let batches: Vec<(&str, &[&DemoHire])> = by_platform
+        .iter()
+        .flat_map(|(platform, hires)| hires.chunks(BATCH).map(|c| (*platform, c)))
+        .collect();
+    let results: Vec<Pushed> = futures::stream::iter(batches)
+        .map(|(platform, hires)| {
+            let bar = &bar;
+            async move {
+                let pushed = push_hires(channels[platform].clone(), hires).await?;
+                bar.inc(hires.len() as u64);
+                anyhow::Ok(pushed)
             }
-            anyhow::Ok(1)
         })
-        .buffer_unordered(CONCURRENCY)
+        .buffer_unordered(CLIENTS)
         .try_collect()
         .await?;
-    pushed.calls += results.iter().sum::<u64>();
+    bar.finish_and_clear();
+    pushed.add(results);
     step("hires", city.hires.len());
 
     // Postings the platforms close before they expire.
@@ -278,19 +324,118 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
     Ok(pushed)
 }
 
-async fn separate(
-    channel: Authed,
-    employment: &str,
-    end: talent_proto::google::r#type::Date,
-) -> anyhow::Result<()> {
-    EmploymentServiceClient::new(channel)
-        .record_separation(rpb::RecordSeparationRequest {
-            name: employment.to_owned(),
-            end_date: Some(end),
+/// Creates one batch of applications of a platform, moves them along and
+/// separates the hires they led to that ended.
+async fn push_applications(channel: Authed, apps: &[&DemoApplication]) -> anyhow::Result<Pushed> {
+    let mut api = ApplicationServiceClient::new(channel.clone());
+    let mut pushed = Pushed::default();
+    let created = api
+        .batch_create_applications(rpb::BatchCreateApplicationsRequest {
+            parent: String::new(),
+            requests: apps.iter().map(|a| a.request.clone()).collect(),
         })
         .await
-        .map_err(|s| client::explain(&s, "separations"))?;
-    Ok(())
+        .map_err(|s| client::explain(&s, "applications"))?
+        .into_inner()
+        .results;
+    pushed.calls += 1;
+    pushed.rejected += created.iter().filter(|r| r.error.is_some()).count() as u64;
+    // Each application's moves, in order, named by the application created.
+    let mut moves = Vec::new();
+    let mut mover = Vec::new();
+    for (a, result) in apps.iter().zip(&created) {
+        let Some(application) = &result.application else {
+            continue;
+        };
+        for m in &a.moves {
+            let mut m = m.clone();
+            m.name = application.name.clone();
+            moves.push(m);
+            mover.push(*a);
+        }
+    }
+    let mut separations = Vec::new();
+    for (chunk, movers) in moves.chunks(BATCH).zip(mover.chunks(BATCH)) {
+        let results = api
+            .batch_update_application_status(rpb::BatchUpdateApplicationStatusRequest {
+                requests: chunk.to_vec(),
+            })
+            .await
+            .map_err(|s| client::explain(&s, "application moves"))?
+            .into_inner()
+            .results;
+        pushed.calls += 1;
+        pushed.rejected += results.iter().filter(|r| r.error.is_some()).count() as u64;
+        for (result, a) in results.iter().zip(movers) {
+            let employment = result
+                .application
+                .as_ref()
+                .map(|a| a.employment.clone())
+                .unwrap_or_default();
+            if let (Some(end), false) = (a.hire_end_date, employment.is_empty()) {
+                separations.push(separation(employment, end));
+            }
+        }
+    }
+    pushed.merge(separate(channel, separations).await?);
+    Ok(pushed)
+}
+
+/// Records one batch of hires of a platform, and separates those that
+/// ended.
+async fn push_hires(channel: Authed, hires: &[&DemoHire]) -> anyhow::Result<Pushed> {
+    let results = EmploymentServiceClient::new(channel.clone())
+        .batch_record_hires(rpb::BatchRecordHiresRequest {
+            parent: String::new(),
+            requests: hires.iter().map(|h| h.request.clone()).collect(),
+        })
+        .await
+        .map_err(|s| client::explain(&s, "hires"))?
+        .into_inner()
+        .results;
+    let mut pushed = Pushed {
+        calls: 1,
+        rejected: results.iter().filter(|r| r.error.is_some()).count() as u64,
+    };
+    let separations = hires
+        .iter()
+        .zip(&results)
+        .filter_map(|(h, r)| Some(separation(r.employment.as_ref()?.name.clone(), h.end_date?)))
+        .collect();
+    pushed.merge(separate(channel, separations).await?);
+    Ok(pushed)
+}
+
+fn separation(
+    employment: String,
+    end: talent_proto::google::r#type::Date,
+) -> rpb::RecordSeparationRequest {
+    rpb::RecordSeparationRequest {
+        name: employment,
+        end_date: Some(end),
+    }
+}
+
+/// Records separations in batches.
+async fn separate(
+    channel: Authed,
+    separations: Vec<rpb::RecordSeparationRequest>,
+) -> anyhow::Result<Pushed> {
+    let mut api = EmploymentServiceClient::new(channel);
+    let mut pushed = Pushed::default();
+    for chunk in separations.chunks(BATCH) {
+        let results = api
+            .batch_record_separations(rpb::BatchRecordSeparationsRequest {
+                requests: chunk.to_vec(),
+            })
+            .await
+            .map_err(|s| client::explain(&s, "separations"))?
+            .into_inner()
+            .results;
+        pushed.calls += 1;
+        pushed.rejected += results.iter().filter(|r| r.error.is_some()).count() as u64;
+    }
+    Ok(pushed)
 }
 
 /// Sends `items` over a bidirectional stream in batches; returns the number

@@ -15,6 +15,7 @@ mod metrics_figures;
 mod metrics_model;
 mod recruiting_admin;
 mod recruiting_applications;
+mod recruiting_batches;
 mod recruiting_employers;
 mod recruiting_employments;
 mod recruiting_fairs;

@@ -46,7 +46,7 @@ async fn push_resume(app: &TestApp, p: &TestPlatform, external_id: &str) {
 
 /// Platforms a and b, an employer, a's open posting "job" (workplace
 /// 370203 / C38) and a's résumé "cv".
-async fn setup(app: &TestApp) -> (TestPlatform, TestPlatform, String) {
+pub(crate) async fn setup(app: &TestApp) -> (TestPlatform, TestPlatform, String) {
     let a = app.create_platform("a").await;
     let b = app.create_platform("b").await;
     let e1 = credit_code("91370200MA3C50001");
@@ -71,7 +71,11 @@ async fn setup(app: &TestApp) -> (TestPlatform, TestPlatform, String) {
     (a, b, results[0].opening_id.clone())
 }
 
-fn create(posting: &str, application_id: &str, request_id: &str) -> pb::CreateApplicationRequest {
+pub(crate) fn create(
+    posting: &str,
+    application_id: &str,
+    request_id: &str,
+) -> pb::CreateApplicationRequest {
     pb::CreateApplicationRequest {
         parent: String::new(),
         application: Some(pb::Application {
@@ -84,7 +88,10 @@ fn create(posting: &str, application_id: &str, request_id: &str) -> pb::CreateAp
     }
 }
 
-fn move_to(name: &str, state: pb::ApplicationState) -> pb::UpdateApplicationStatusRequest {
+pub(crate) fn move_to(
+    name: &str,
+    state: pb::ApplicationState,
+) -> pb::UpdateApplicationStatusRequest {
     pb::UpdateApplicationStatusRequest {
         name: name.to_owned(),
         state: state as i32,

@@ -7,12 +7,12 @@ use tonic::{Request, Response, Status};
 
 use super::{
     Context, check_parent, fingerprint, own_child, page_token, read_page_token, request_id,
-    resumes::calendar_date, status,
+    resumes::calendar_date, serve_unary_batch, status,
 };
 use crate::{
     store::{
         ApplicationFilter, ApplicationInput, ApplicationRecord, HireDetails, RecruitingStore,
-        RequestId, app_state, fair_name, posting_name, resume_name,
+        RequestId, StatusChange, app_state, fair_name, posting_name, resume_name,
     },
     validate::{self, Lines, now_micros, timestamp},
 };
@@ -53,6 +53,138 @@ pub(crate) fn application_pb(a: ApplicationRecord) -> pb::Application {
     }
 }
 
+/// Checks an application as `CreateApplication` receives it (field paths
+/// relative to the request) and turns it into the store's input.
+fn application_input(
+    req: &pb::CreateApplicationRequest,
+    platform: &str,
+) -> Result<(ApplicationInput, Option<RequestId>), ApiError> {
+    check_parent(&req.parent, platform)?;
+    let Some(application) = &req.application else {
+        return Err(ApiError::invalid("application", "is required"));
+    };
+    let resume_id = own_child(
+        &application.resume,
+        "resumes",
+        "application.resume",
+        platform,
+    )?;
+    let posting_id = own_child(
+        &application.posting,
+        "postings",
+        "application.posting",
+        platform,
+    )?;
+    let fair_id = if application.fair.is_empty() {
+        None
+    } else {
+        Some(own_child(
+            &application.fair,
+            "fairs",
+            "application.fair",
+            platform,
+        )?)
+    };
+    let now = now_micros();
+    let mut v = FieldViolations::new();
+    let submit_at = validate::past_time(
+        application.submit_time.as_ref(),
+        "application.submit_time",
+        now,
+        &mut v,
+    );
+    let application_id = if req.application_id.is_empty() {
+        crate::store::new_id()
+    } else {
+        validate::external_id(&req.application_id, "application_id", &mut v);
+        req.application_id.clone()
+    };
+    let request_id = request_id(&req.request_id, "request_id", &mut v);
+    v.into_result()?;
+    let canonical = (
+        &req.application_id,
+        &resume_id,
+        &posting_id,
+        &fair_id,
+        submit_at,
+    );
+    let request_id = request_id.map(|id| RequestId {
+        id,
+        fingerprint: fingerprint(&canonical),
+    });
+    let input = ApplicationInput {
+        application_id,
+        resume_id,
+        posting_id,
+        fair_id,
+        submit_at,
+    };
+    Ok((input, request_id))
+}
+
+/// Checks a move as `UpdateApplicationStatus` receives it: the
+/// application's id and the change.
+fn status_change(
+    req: &pb::UpdateApplicationStatusRequest,
+    platform: &str,
+) -> Result<(String, StatusChange), ApiError> {
+    let id = own_child(&req.name, "applications", "name", platform)?;
+    let now = now_micros();
+    let mut v = FieldViolations::new();
+    let known = pb::ApplicationState::try_from(req.state).is_ok();
+    validate::enum_value(req.state, known, false, "state", &mut v);
+    let at = validate::past_time(req.transition_time.as_ref(), "transition_time", now, &mut v);
+    let reason = validate::text(&req.reason, "reason", 0, 200, Lines::Single, &mut v);
+    let mut hire = None;
+    if req.state == app_state::HIRED {
+        match &req.hire {
+            None => v.add("hire", "is required when state is HIRED"),
+            Some(h) => {
+                let start = calendar_date(h.start_date.as_ref(), "hire.start_date", &mut v);
+                let district = (!h.workplace_district.is_empty()).then(|| {
+                    validate::district(&h.workplace_district, "hire.workplace_district", &mut v);
+                    h.workplace_district.clone()
+                });
+                let industry = (!h.industry.is_empty())
+                    .then(|| validate::industry(&h.industry, "hire.industry", &mut v));
+                hire = start.map(|(start, _)| HireDetails {
+                    start,
+                    district,
+                    industry,
+                });
+            }
+        }
+    }
+    v.into_result()?;
+    Ok((
+        id,
+        StatusChange {
+            to: req.state,
+            at,
+            reason,
+            hire,
+        },
+    ))
+}
+
+fn application_result(
+    index: i32,
+    outcome: Result<ApplicationRecord, tonic_types::pb::Status>,
+) -> pb::ApplicationResult {
+    match outcome {
+        Ok(record) => pb::ApplicationResult {
+            index,
+            application: Some(application_pb(record)),
+            error: None,
+        },
+        Err(error) => pb::ApplicationResult {
+            index,
+            application: None,
+            error: Some(error),
+        },
+    }
+}
+
 #[tonic::async_trait]
 impl<S: RecruitingStore> pb::application_service_server::ApplicationService for Applications<S> {
     #[tracing::instrument(skip_all)]
@@ -61,71 +193,12 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
         request: Request<pb::CreateApplicationRequest>,
     ) -> Result<Response<pb::CreateApplicationResponse>, Status> {
         let platform = self.0.platform(&request).await.map_err(status)?;
-        let req = request.into_inner();
-        check_parent(&req.parent, &platform).map_err(status)?;
-        let Some(application) = req.application else {
-            return Err(status(ApiError::invalid("application", "is required")));
-        };
-        let resume_id = own_child(
-            &application.resume,
-            "resumes",
-            "application.resume",
-            &platform,
-        )
-        .map_err(status)?;
-        let posting_id = own_child(
-            &application.posting,
-            "postings",
-            "application.posting",
-            &platform,
-        )
-        .map_err(status)?;
-        let fair_id = if application.fair.is_empty() {
-            None
-        } else {
-            Some(
-                own_child(&application.fair, "fairs", "application.fair", &platform)
-                    .map_err(status)?,
-            )
-        };
-        let now = now_micros();
-        let mut v = FieldViolations::new();
-        let submit_at = validate::past_time(
-            application.submit_time.as_ref(),
-            "application.submit_time",
-            now,
-            &mut v,
-        );
-        let application_id = if req.application_id.is_empty() {
-            crate::store::new_id()
-        } else {
-            validate::external_id(&req.application_id, "application_id", &mut v);
-            req.application_id.clone()
-        };
-        let request_id = request_id(&req.request_id, "request_id", &mut v);
-        v.into_result().map_err(status)?;
-        let canonical = (
-            &req.application_id,
-            &resume_id,
-            &posting_id,
-            &fair_id,
-            submit_at,
-        );
-        let request_id = request_id.map(|id| RequestId {
-            id,
-            fingerprint: fingerprint(&canonical),
-        });
-        let input = ApplicationInput {
-            application_id,
-            resume_id,
-            posting_id,
-            fair_id,
-            submit_at,
-        };
+        let (input, request_id) =
+            application_input(&request.into_inner(), &platform).map_err(status)?;
         let record = self
             .0
             .store
-            .create_application(platform, input, request_id, now)
+            .create_application(platform, input, request_id, now_micros())
             .await
             .map_err(status)?;
         Ok(Response::new(pb::CreateApplicationResponse {
@@ -139,57 +212,64 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
         request: Request<pb::UpdateApplicationStatusRequest>,
     ) -> Result<Response<pb::UpdateApplicationStatusResponse>, Status> {
         let platform = self.0.platform(&request).await.map_err(status)?;
-        let req = request.into_inner();
-        let id = own_child(&req.name, "applications", "name", &platform).map_err(status)?;
-        let now = now_micros();
-        let mut v = FieldViolations::new();
-        let known = pb::ApplicationState::try_from(req.state).is_ok();
-        validate::enum_value(req.state, known, false, "state", &mut v);
-        let at = validate::past_time(req.transition_time.as_ref(), "transition_time", now, &mut v);
-        let reason = validate::text(&req.reason, "reason", 0, 200, Lines::Single, &mut v);
-        let mut hire = None;
-        if req.state == app_state::HIRED {
-            match &req.hire {
-                None => v.add("hire", "is required when state is HIRED"),
-                Some(h) => {
-                    let start = calendar_date(h.start_date.as_ref(), "hire.start_date", &mut v);
-                    let district = (!h.workplace_district.is_empty()).then(|| {
-                        validate::district(
-                            &h.workplace_district,
-                            "hire.workplace_district",
-                            &mut v,
-                        );
-                        h.workplace_district.clone()
-                    });
-                    let industry = (!h.industry.is_empty())
-                        .then(|| validate::industry(&h.industry, "hire.industry", &mut v));
-                    hire = start.map(|(start, _)| HireDetails {
-                        start,
-                        district,
-                        industry,
-                    });
-                }
-            }
-        }
-        v.into_result().map_err(status)?;
+        let (id, change) = status_change(&request.into_inner(), &platform).map_err(status)?;
         let record = self
             .0
             .store
-            .update_application_status(
-                platform,
-                id,
-                crate::store::StatusChange {
-                    to: req.state,
-                    at,
-                    reason,
-                    hire,
-                },
-                now,
-            )
+            .update_application_status(platform, id, change, now_micros())
             .await
             .map_err(status)?;
         Ok(Response::new(pb::UpdateApplicationStatusResponse {
             application: Some(application_pb(record)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform, items))]
+    async fn batch_create_applications(
+        &self,
+        request: Request<pb::BatchCreateApplicationsRequest>,
+    ) -> Result<Response<pb::BatchCreateApplicationsResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        let req = request.into_inner();
+        tracing::Span::current()
+            .record("platform", platform.as_str())
+            .record("items", req.requests.len());
+        check_parent(&req.parent, &platform).map_err(status)?;
+        let store = &self.0.store;
+        let results = serve_unary_batch(
+            req.requests,
+            "applications",
+            |item| application_input(&item, &platform),
+            |valid| store.create_applications(platform.clone(), valid, now_micros()),
+            application_result,
+        )
+        .await?;
+        Ok(Response::new(pb::BatchCreateApplicationsResponse {
+            results,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform, items))]
+    async fn batch_update_application_status(
+        &self,
+        request: Request<pb::BatchUpdateApplicationStatusRequest>,
+    ) -> Result<Response<pb::BatchUpdateApplicationStatusResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        let req = request.into_inner();
+        tracing::Span::current()
+            .record("platform", platform.as_str())
+            .record("items", req.requests.len());
+        let store = &self.0.store;
+        let results = serve_unary_batch(
+            req.requests,
+            "moves",
+            |item| status_change(&item, &platform),
+            |valid| store.update_application_statuses(platform.clone(), valid, now_micros()),
+            application_result,
+        )
+        .await?;
+        Ok(Response::new(pb::BatchUpdateApplicationStatusResponse {
+            results,
         }))
     }
 

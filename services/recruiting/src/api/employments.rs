@@ -6,8 +6,8 @@ use talent_server::{ApiError, FieldViolations};
 use tonic::{Request, Response, Status};
 
 use super::{
-    Context, check_parent, fingerprint, own_child, page_token, read_page_token, request_id,
-    resumes::calendar_date, rpc_status, status,
+    Context, at_item, check_parent, fingerprint, own_child, page_token, read_page_token,
+    request_id, resumes::calendar_date, rpc_status, serve_unary_batch, status,
 };
 use crate::{
     events::date,
@@ -141,23 +141,6 @@ impl<S: RecruitingStore> Employments<S> {
     }
 }
 
-/// `err` of hire `index` with its field paths from the request root.
-fn at_item(index: usize, err: ApiError) -> ApiError {
-    match err {
-        ApiError::InvalidArgument(violations) => {
-            let mut prefixed = FieldViolations::new();
-            for v in violations.iter() {
-                prefixed.add(
-                    format!("requests[{index}].{}", v.field),
-                    v.description.clone(),
-                );
-            }
-            ApiError::InvalidArgument(prefixed)
-        }
-        other => other,
-    }
-}
-
 fn item_error(index: usize, err: ApiError) -> tonic_types::pb::Status {
     rpc_status(at_item(index, err))
 }
@@ -168,6 +151,22 @@ fn failed(index: usize, error: tonic_types::pb::Status) -> pb::HireResult {
         employment: None,
         error: Some(error),
     }
+}
+
+/// Checks a separation as `RecordSeparation` receives it: the employment's
+/// id and the end date.
+fn separation_input(
+    req: &pb::RecordSeparationRequest,
+    platform: &str,
+) -> Result<(String, Day), ApiError> {
+    let id = own_child(&req.name, "employments", "name", platform)?;
+    let mut v = FieldViolations::new();
+    let end = day(req.end_date.as_ref(), "end_date", &mut v);
+    v.into_result()?;
+    let Some((end, _)) = end else {
+        return Err(ApiError::invalid("end_date", "is required"));
+    };
+    Ok((id, end))
 }
 
 #[tonic::async_trait]
@@ -252,17 +251,7 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
         request: Request<pb::RecordSeparationRequest>,
     ) -> Result<Response<pb::RecordSeparationResponse>, Status> {
         let platform = self.0.platform(&request).await.map_err(status)?;
-        let req = request.into_inner();
-        let id = own_child(&req.name, "employments", "name", &platform).map_err(status)?;
-        let mut v = FieldViolations::new();
-        let end = day(req.end_date.as_ref(), "end_date", &mut v);
-        v.into_result().map_err(status)?;
-        let Some((end, _)) = end else {
-            return Err(status(talent_server::ApiError::invalid(
-                "end_date",
-                "is required",
-            )));
-        };
+        let (id, end) = separation_input(&request.into_inner(), &platform).map_err(status)?;
         let record = self
             .0
             .store
@@ -271,6 +260,41 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
             .map_err(status)?;
         Ok(Response::new(pb::RecordSeparationResponse {
             employment: Some(employment_pb(record)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform, items))]
+    async fn batch_record_separations(
+        &self,
+        request: Request<pb::BatchRecordSeparationsRequest>,
+    ) -> Result<Response<pb::BatchRecordSeparationsResponse>, Status> {
+        let platform = self.0.platform(&request).await.map_err(status)?;
+        let req = request.into_inner();
+        tracing::Span::current()
+            .record("platform", platform.as_str())
+            .record("items", req.requests.len());
+        let store = &self.0.store;
+        let results = serve_unary_batch(
+            req.requests,
+            "separations",
+            |item| separation_input(&item, &platform),
+            |valid| store.record_separations(platform.clone(), valid, now_micros()),
+            |index, outcome| match outcome {
+                Ok(record) => pb::SeparationResult {
+                    index,
+                    employment: Some(employment_pb(record)),
+                    error: None,
+                },
+                Err(error) => pb::SeparationResult {
+                    index,
+                    employment: None,
+                    error: Some(error),
+                },
+            },
+        )
+        .await?;
+        Ok(Response::new(pb::BatchRecordSeparationsResponse {
+            results,
         }))
     }
 

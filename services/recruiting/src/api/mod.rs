@@ -244,6 +244,74 @@ where
     to_store
 }
 
+/// Most items in one request of a unary batch method.
+pub const MAX_BATCH_ITEMS: usize = 1000;
+
+/// Serves a unary batch method whose items are checked and stored as the
+/// single call would store them: `check` each item (field paths relative
+/// to the item), `store` the valid ones with one store call (one
+/// transaction), and answer each item in request order with `answer`
+/// (its record, or its error with field paths from the request root,
+/// `requests[3].end_date`). An empty or oversized request is
+/// `INVALID_ARGUMENT` on `requests` (`what` names the items).
+pub async fn serve_unary_batch<Item, In, Rec, Out, Fut>(
+    items: Vec<Item>,
+    what: &str,
+    check: impl Fn(Item) -> Result<In, ApiError>,
+    store: impl FnOnce(Vec<In>) -> Fut,
+    answer: impl Fn(i32, Result<Rec, tonic_types::pb::Status>) -> Out,
+) -> Result<Vec<Out>, Status>
+where
+    Fut: std::future::Future<Output = StoreResult<Vec<StoreResult<Rec>>>>,
+{
+    if items.is_empty() || items.len() > MAX_BATCH_ITEMS {
+        return Err(status(ApiError::invalid(
+            "requests",
+            format!("must hold 1 to 1,000 {what}"),
+        )));
+    }
+    let index = |i: usize| i32::try_from(i).unwrap_or(i32::MAX);
+    let mut results: Vec<Option<Out>> = Vec::with_capacity(items.len());
+    let mut valid = Vec::new();
+    let mut positions = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match check(item) {
+            Ok(input) => {
+                positions.push(i);
+                valid.push(input);
+                results.push(None);
+            }
+            Err(err) => results.push(Some(answer(index(i), Err(rpc_status(at_item(i, err)))))),
+        }
+    }
+    if !valid.is_empty() {
+        let stored = store(valid).await.map_err(status)?;
+        for (i, outcome) in positions.into_iter().zip(stored) {
+            let outcome = outcome.map_err(|err| rpc_status(at_item(i, err.into())));
+            results[i] = Some(answer(index(i), outcome));
+        }
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// `err` of item `index` of a batch request with its field paths from the
+/// request root (`requests[3].` before each).
+pub fn at_item(index: usize, err: ApiError) -> ApiError {
+    match err {
+        ApiError::InvalidArgument(violations) => {
+            let mut prefixed = FieldViolations::new();
+            for v in violations.iter() {
+                prefixed.add(
+                    format!("requests[{index}].{}", v.field),
+                    v.description.clone(),
+                );
+            }
+            ApiError::InvalidArgument(prefixed)
+        }
+        other => other,
+    }
+}
+
 /// The `google.rpc.Status` of a rejected batch item, with field paths under
 /// `prefix` (`postings[3]`).
 pub fn item_status(prefix: &str, err: ItemError) -> tonic_types::pb::Status {

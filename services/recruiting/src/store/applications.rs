@@ -14,6 +14,7 @@ use super::{
     new_id,
     openings::open_period_end,
     outbox::write_outbox,
+    per_item,
     sql::{Tx, int, invalid, json},
 };
 use crate::events::{self, OutboxEvent};
@@ -42,115 +43,30 @@ where
     ) -> StoreResult<ApplicationRecord> {
         let mut tx = self.begin().await?;
         DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
-        if let Some(id) = Self::seen_request(&mut tx, &platform, request_id.as_ref(), now).await? {
-            let id = id.strip_prefix("application:").unwrap_or(&id).to_owned();
-            return Self::load_application(&mut tx, &platform, &id)
-                .await?
-                .ok_or_else(|| {
-                    StoreError::Internal(anyhow::anyhow!(
-                        "idempotency row names a missing application"
-                    ))
-                });
-        }
-        if Self::load_application(&mut tx, &platform, &input.application_id)
-            .await?
-            .is_some()
-        {
-            return Err(StoreError::AlreadyExists(format!(
-                "platforms/{platform}/applications/{} already exists",
-                input.application_id
-            )));
-        }
-        let mut v = FieldViolations::new();
-        let resume = Self::load_resumes(
-            &mut tx,
-            &self.cipher,
-            &platform,
-            &HashSet::from([input.resume_id.clone()]),
-        )
-        .await?
-        .remove(&input.resume_id);
-        if resume.is_none() {
-            v.add(
-                "application.resume",
-                "no résumé of the calling platform has this name",
-            );
-        }
-        let posting = Self::load_postings(
-            &mut tx,
-            &platform,
-            &HashSet::from([input.posting_id.clone()]),
-        )
-        .await?
-        .remove(&input.posting_id);
-        if posting.is_none() {
-            v.add(
-                "application.posting",
-                "no posting of the calling platform has this name",
-            );
-        }
-        if let Some(fair) = &input.fair_id
-            && Self::load_fair(&mut tx, &platform, fair).await?.is_none()
-        {
-            v.add(
-                "application.fair",
-                "no fair of the calling platform has this name",
-            );
-        }
-        let Some(posting) = posting.filter(|_| v.is_empty()) else {
-            return Err(StoreError::Invalid(v));
-        };
-        let submit_at = input.submit_at.unwrap_or(now);
-        let end = open_period_end(&posting, now);
-        if submit_at < posting.fields.publish_at || submit_at >= end {
-            return Err(StoreError::FailedPrecondition(
-                "the posting was not OPEN at the application's submit_time".into(),
-            ));
-        }
-        let record = ApplicationRecord {
-            platform_id: platform.clone(),
-            application_id: input.application_id,
-            resume_id: input.resume_id,
-            posting_id: input.posting_id,
-            fair_id: input.fair_id.or_else(|| posting.fields.fair_id.clone()),
-            state: app_state::SUBMITTED,
-            history: vec![(0, app_state::SUBMITTED, submit_at, String::new())],
-            submit_at,
-            employment_id: None,
-            created_at: now,
-            updated_at: now,
-        };
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO applications ({APPLICATION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $9)"
-        )))
-        .bind(record.platform_id.clone())
-        .bind(record.application_id.clone())
-        .bind(record.resume_id.clone())
-        .bind(record.posting_id.clone())
-        .bind(record.fair_id.clone())
-        .bind(i64::from(record.state))
-        .bind(json(&record.history))
-        .bind(record.submit_at)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        Self::remember_request(
-            &mut tx,
-            &platform,
-            request_id,
-            &format!("application:{}", record.application_id),
-            now,
-        )
-        .await?;
-        let event = OutboxEvent::new(
-            &platform,
-            now,
-            events::application_submitted(&record, &posting),
-        );
-        write_outbox(&mut tx, vec![event], now).await?;
+        let record = self
+            .create_application_in(&mut tx, &platform, input, request_id, now)
+            .await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    async fn create_applications(
+        &self,
+        platform: String,
+        inputs: Vec<(ApplicationInput, Option<RequestId>)>,
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<ApplicationRecord>>> {
+        let mut tx = self.begin().await?;
+        DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
+        let mut results = Vec::with_capacity(inputs.len());
+        for (input, request_id) in inputs {
+            let result = self
+                .create_application_in(&mut tx, &platform, input, request_id, now)
+                .await;
+            results.push(per_item(result)?);
+        }
+        tx.commit().await?;
+        Ok(results)
     }
 
     async fn update_application_status(
@@ -162,97 +78,30 @@ where
     ) -> StoreResult<ApplicationRecord> {
         let mut tx = self.begin().await?;
         DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
-        let mut record = Self::load_application(&mut tx, &platform, &application_id)
-            .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!(
-                    "platforms/{platform}/applications/{application_id} not found"
-                ))
-            })?;
-        if !app_state::allowed(record.state, change.to) {
-            return Err(StoreError::FailedPrecondition(format!(
-                "an application in state {} cannot move to state {}",
-                record.state, change.to
-            )));
-        }
-        let at = change.at.unwrap_or(now);
-        let last = record.history.last().map_or(record.submit_at, |t| t.2);
-        if at < last {
-            return Err(invalid(
-                "transition_time",
-                "must not be before the previous transition",
-            ));
-        }
-        let mut events = Vec::new();
-        if change.to == app_state::HIRED {
-            let Some(hire) = change.hire else {
-                return Err(invalid("hire", "is required when state is HIRED"));
-            };
-            let resume = Self::load_resumes(
-                &mut tx,
-                &self.cipher,
-                &platform,
-                &HashSet::from([record.resume_id.clone()]),
-            )
-            .await?
-            .remove(&record.resume_id)
-            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("application without résumé")))?;
-            let posting = Self::load_postings(
-                &mut tx,
-                &platform,
-                &HashSet::from([record.posting_id.clone()]),
-            )
-            .await?
-            .remove(&record.posting_id)
-            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("application without posting")))?;
-            let employment = EmploymentRecord {
-                platform_id: platform.clone(),
-                employment_id: new_id(),
-                resume_id: Some(record.resume_id.clone()),
-                person_key: resume.person_key,
-                employer_code: posting.fields.employer_code.clone(),
-                district: hire
-                    .district
-                    .unwrap_or_else(|| posting.fields.district.clone()),
-                industry: hire
-                    .industry
-                    .unwrap_or_else(|| posting.fields.industry.clone()),
-                start: hire.start,
-                end: None,
-                posting_id: Some(record.posting_id.clone()),
-                application_id: Some(record.application_id.clone()),
-                separation_revision: 0,
-                created_at: now,
-                updated_at: now,
-            };
-            Self::insert_employment(&mut tx, &employment).await?;
-            events.push(OutboxEvent::new(
-                &platform,
-                now,
-                events::hired(&employment, &posting.opening_id),
-            ));
-            record.employment_id = Some(employment.employment_id);
-        }
-        record
-            .history
-            .push((record.state, change.to, at, change.reason));
-        record.state = change.to;
-        record.updated_at = now;
-        sqlx::query(
-            "UPDATE applications SET state = $3, history = $4, employment_id = $5, updated_at = $6 \
-             WHERE platform_id = $1 AND application_id = $2",
-        )
-        .bind(platform.clone())
-        .bind(application_id)
-        .bind(i64::from(record.state))
-        .bind(json(&record.history))
-        .bind(record.employment_id.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        write_outbox(&mut tx, events, now).await?;
+        let record = self
+            .update_application_status_in(&mut tx, &platform, application_id, change, now)
+            .await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    async fn update_application_statuses(
+        &self,
+        platform: String,
+        changes: Vec<(String, StatusChange)>,
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<ApplicationRecord>>> {
+        let mut tx = self.begin().await?;
+        DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
+        let mut results = Vec::with_capacity(changes.len());
+        for (application_id, change) in changes {
+            let result = self
+                .update_application_status_in(&mut tx, &platform, application_id, change, now)
+                .await;
+            results.push(per_item(result)?);
+        }
+        tx.commit().await?;
+        Ok(results)
     }
 
     async fn get_application(
@@ -365,6 +214,222 @@ where
     Vec<u8>: Column<DB>,
     Option<Vec<u8>>: Column<DB>,
 {
+    /// `create_application` inside `tx`, which holds the platform's lock.
+    async fn create_application_in(
+        &self,
+        tx: &mut Tx<DB>,
+        platform: &str,
+        input: ApplicationInput,
+        request_id: Option<RequestId>,
+        now: i64,
+    ) -> StoreResult<ApplicationRecord> {
+        if let Some(id) = Self::seen_request(tx, platform, request_id.as_ref(), now).await? {
+            let id = id.strip_prefix("application:").unwrap_or(&id).to_owned();
+            return Self::load_application(tx, platform, &id)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Internal(anyhow::anyhow!(
+                        "idempotency row names a missing application"
+                    ))
+                });
+        }
+        if Self::load_application(tx, platform, &input.application_id)
+            .await?
+            .is_some()
+        {
+            return Err(StoreError::AlreadyExists(format!(
+                "platforms/{platform}/applications/{} already exists",
+                input.application_id
+            )));
+        }
+        let mut v = FieldViolations::new();
+        let resume = Self::load_resumes(
+            tx,
+            &self.cipher,
+            platform,
+            &HashSet::from([input.resume_id.clone()]),
+        )
+        .await?
+        .remove(&input.resume_id);
+        if resume.is_none() {
+            v.add(
+                "application.resume",
+                "no résumé of the calling platform has this name",
+            );
+        }
+        let posting = Self::load_postings(tx, platform, &HashSet::from([input.posting_id.clone()]))
+            .await?
+            .remove(&input.posting_id);
+        if posting.is_none() {
+            v.add(
+                "application.posting",
+                "no posting of the calling platform has this name",
+            );
+        }
+        if let Some(fair) = &input.fair_id
+            && Self::load_fair(tx, platform, fair).await?.is_none()
+        {
+            v.add(
+                "application.fair",
+                "no fair of the calling platform has this name",
+            );
+        }
+        let Some(posting) = posting.filter(|_| v.is_empty()) else {
+            return Err(StoreError::Invalid(v));
+        };
+        let submit_at = input.submit_at.unwrap_or(now);
+        let end = open_period_end(&posting, now);
+        if submit_at < posting.fields.publish_at || submit_at >= end {
+            return Err(StoreError::FailedPrecondition(
+                "the posting was not OPEN at the application's submit_time".into(),
+            ));
+        }
+        let record = ApplicationRecord {
+            platform_id: platform.to_owned(),
+            application_id: input.application_id,
+            resume_id: input.resume_id,
+            posting_id: input.posting_id,
+            fair_id: input.fair_id.or_else(|| posting.fields.fair_id.clone()),
+            state: app_state::SUBMITTED,
+            history: vec![(0, app_state::SUBMITTED, submit_at, String::new())],
+            submit_at,
+            employment_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO applications ({APPLICATION_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $9)"
+        )))
+        .bind(record.platform_id.clone())
+        .bind(record.application_id.clone())
+        .bind(record.resume_id.clone())
+        .bind(record.posting_id.clone())
+        .bind(record.fair_id.clone())
+        .bind(i64::from(record.state))
+        .bind(json(&record.history))
+        .bind(record.submit_at)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Self::remember_request(
+            tx,
+            platform,
+            request_id,
+            &format!("application:{}", record.application_id),
+            now,
+        )
+        .await?;
+        let event = OutboxEvent::new(
+            platform,
+            now,
+            events::application_submitted(&record, &posting),
+        );
+        write_outbox(tx, vec![event], now).await?;
+        Ok(record)
+    }
+
+    /// `update_application_status` inside `tx`, which holds the platform's
+    /// lock.
+    async fn update_application_status_in(
+        &self,
+        tx: &mut Tx<DB>,
+        platform: &str,
+        application_id: String,
+        change: StatusChange,
+        now: i64,
+    ) -> StoreResult<ApplicationRecord> {
+        let mut record = Self::load_application(tx, platform, &application_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "platforms/{platform}/applications/{application_id} not found"
+                ))
+            })?;
+        if !app_state::allowed(record.state, change.to) {
+            return Err(StoreError::FailedPrecondition(format!(
+                "an application in state {} cannot move to state {}",
+                record.state, change.to
+            )));
+        }
+        let at = change.at.unwrap_or(now);
+        let last = record.history.last().map_or(record.submit_at, |t| t.2);
+        if at < last {
+            return Err(invalid(
+                "transition_time",
+                "must not be before the previous transition",
+            ));
+        }
+        let mut events = Vec::new();
+        if change.to == app_state::HIRED {
+            let Some(hire) = change.hire else {
+                return Err(invalid("hire", "is required when state is HIRED"));
+            };
+            let resume = Self::load_resumes(
+                tx,
+                &self.cipher,
+                platform,
+                &HashSet::from([record.resume_id.clone()]),
+            )
+            .await?
+            .remove(&record.resume_id)
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("application without résumé")))?;
+            let posting =
+                Self::load_postings(tx, platform, &HashSet::from([record.posting_id.clone()]))
+                    .await?
+                    .remove(&record.posting_id)
+                    .ok_or_else(|| {
+                        StoreError::Internal(anyhow::anyhow!("application without posting"))
+                    })?;
+            let employment = EmploymentRecord {
+                platform_id: platform.to_owned(),
+                employment_id: new_id(),
+                resume_id: Some(record.resume_id.clone()),
+                person_key: resume.person_key,
+                employer_code: posting.fields.employer_code.clone(),
+                district: hire
+                    .district
+                    .unwrap_or_else(|| posting.fields.district.clone()),
+                industry: hire
+                    .industry
+                    .unwrap_or_else(|| posting.fields.industry.clone()),
+                start: hire.start,
+                end: None,
+                posting_id: Some(record.posting_id.clone()),
+                application_id: Some(record.application_id.clone()),
+                separation_revision: 0,
+                created_at: now,
+                updated_at: now,
+            };
+            Self::insert_employment(tx, &employment).await?;
+            events.push(OutboxEvent::new(
+                platform,
+                now,
+                events::hired(&employment, &posting.opening_id),
+            ));
+            record.employment_id = Some(employment.employment_id);
+        }
+        record
+            .history
+            .push((record.state, change.to, at, change.reason));
+        record.state = change.to;
+        record.updated_at = now;
+        sqlx::query(
+            "UPDATE applications SET state = $3, history = $4, employment_id = $5, updated_at = $6 \
+             WHERE platform_id = $1 AND application_id = $2",
+        )
+        .bind(platform.to_owned())
+        .bind(application_id)
+        .bind(i64::from(record.state))
+        .bind(json(&record.history))
+        .bind(record.employment_id.clone())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        write_outbox(tx, events, now).await?;
+        Ok(record)
+    }
+
     async fn load_application(
         tx: &mut Tx<DB>,
         platform: &str,

@@ -11,7 +11,7 @@ use super::{
     backend::RecruitingSql,
     day_text, new_id,
     outbox::write_outbox,
-    parse_day,
+    parse_day, per_item,
     sql::{Tx, invalid},
 };
 use crate::events::{self, OutboxEvent};
@@ -221,40 +221,28 @@ where
     ) -> StoreResult<EmploymentRecord> {
         let mut tx = self.begin().await?;
         DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
-        let mut record = Self::load_employment(&mut tx, &platform, &employment_id)
-            .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!(
-                    "platforms/{platform}/employments/{employment_id} not found"
-                ))
-            })?;
-        if end <= record.start {
-            return Err(invalid(
-                "end_date",
-                "must be after the employment's start_date",
-            ));
-        }
-        if record.end == Some(end) {
-            return Ok(record);
-        }
-        record.end = Some(end);
-        record.separation_revision += 1;
-        record.updated_at = now;
-        sqlx::query(
-            "UPDATE employments SET end_date = $3, separation_revision = $4, updated_at = $5 \
-             WHERE platform_id = $1 AND employment_id = $2",
-        )
-        .bind(platform.clone())
-        .bind(employment_id)
-        .bind(day_text(end))
-        .bind(record.separation_revision)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let event = OutboxEvent::new(&platform, now, events::separated(&record));
-        write_outbox(&mut tx, vec![event], now).await?;
+        let record =
+            Self::record_separation_in(&mut tx, &platform, employment_id, end, now).await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    async fn record_separations(
+        &self,
+        platform: String,
+        separations: Vec<(String, Day)>,
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<EmploymentRecord>>> {
+        let mut tx = self.begin().await?;
+        DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
+        let mut results = Vec::with_capacity(separations.len());
+        for (employment_id, end) in separations {
+            let result =
+                Self::record_separation_in(&mut tx, &platform, employment_id, end, now).await;
+            results.push(per_item(result)?);
+        }
+        tx.commit().await?;
+        Ok(results)
     }
 
     async fn list_employments(
@@ -311,6 +299,49 @@ where
     Vec<u8>: Column<DB>,
     Option<Vec<u8>>: Column<DB>,
 {
+    /// `record_separation` inside `tx`, which holds the platform's lock.
+    async fn record_separation_in(
+        tx: &mut Tx<DB>,
+        platform: &str,
+        employment_id: String,
+        end: Day,
+        now: i64,
+    ) -> StoreResult<EmploymentRecord> {
+        let mut record = Self::load_employment(tx, platform, &employment_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "platforms/{platform}/employments/{employment_id} not found"
+                ))
+            })?;
+        if end <= record.start {
+            return Err(invalid(
+                "end_date",
+                "must be after the employment's start_date",
+            ));
+        }
+        if record.end == Some(end) {
+            return Ok(record);
+        }
+        record.end = Some(end);
+        record.separation_revision += 1;
+        record.updated_at = now;
+        sqlx::query(
+            "UPDATE employments SET end_date = $3, separation_revision = $4, updated_at = $5 \
+             WHERE platform_id = $1 AND employment_id = $2",
+        )
+        .bind(platform.to_owned())
+        .bind(employment_id)
+        .bind(day_text(end))
+        .bind(record.separation_revision)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        let event = OutboxEvent::new(platform, now, events::separated(&record));
+        write_outbox(tx, vec![event], now).await?;
+        Ok(record)
+    }
+
     async fn load_employment(
         tx: &mut Tx<DB>,
         platform: &str,

@@ -10,6 +10,7 @@ use super::{
     backend::RecruitingSql,
     fair_name,
     outbox::write_outbox,
+    per_item,
     sql::{Tx, int, invalid},
 };
 use crate::events::{self, OutboxEvent};
@@ -42,58 +43,26 @@ where
     ) -> StoreResult<FairRecord> {
         let mut tx = self.begin().await?;
         DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
-        if let Some(id) = Self::seen_request(&mut tx, &platform, request_id.as_ref(), now).await? {
-            let id = id.strip_prefix("fair:").unwrap_or(&id).to_owned();
-            return Self::load_fair(&mut tx, &platform, &id)
-                .await?
-                .ok_or_else(|| {
-                    StoreError::Internal(anyhow::anyhow!("idempotency row names a missing fair"))
-                });
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO fairs (platform_id, fair_id, display_name, format, start_at, end_at, \
-             district, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        )
-        .bind(platform.clone())
-        .bind(fair.fair_id.clone())
-        .bind(fair.display_name.clone())
-        .bind(i64::from(fair.format))
-        .bind(fair.start_at)
-        .bind(fair.end_at)
-        .bind(fair.district.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Err(StoreError::AlreadyExists(format!(
-                "{} already exists",
-                fair_name(&platform, &fair.fair_id)
-            )));
-        }
-        Self::remember_request(
-            &mut tx,
-            &platform,
-            request_id,
-            &format!("fair:{}", fair.fair_id),
-            now,
-        )
-        .await?;
-        let record = FairRecord {
-            platform_id: platform.clone(),
-            fair_id: fair.fair_id,
-            display_name: fair.display_name,
-            format: fair.format,
-            start_at: fair.start_at,
-            end_at: fair.end_at,
-            district: fair.district,
-            created_at: now,
-            participation_count: 0,
-        };
-        let event = OutboxEvent::new(&platform, now, events::fair_held(&record));
-        write_outbox(&mut tx, vec![event], now).await?;
+        let record = Self::create_fair_in(&mut tx, &platform, fair, request_id, now).await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    async fn create_fairs(
+        &self,
+        platform: String,
+        fairs: Vec<(FairInput, Option<RequestId>)>,
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<FairRecord>>> {
+        let mut tx = self.begin().await?;
+        DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
+        let mut results = Vec::with_capacity(fairs.len());
+        for (fair, request_id) in fairs {
+            let result = Self::create_fair_in(&mut tx, &platform, fair, request_id, now).await;
+            results.push(per_item(result)?);
+        }
+        tx.commit().await?;
+        Ok(results)
     }
 
     async fn register_participation(
@@ -105,56 +74,36 @@ where
     ) -> StoreResult<(i64, bool)> {
         let mut tx = self.begin().await?;
         DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
-        let fair = Self::load_fair(&mut tx, &platform, &fair_id)
-            .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("{} not found", fair_name(&platform, &fair_id)))
-            })?;
-        let codes = HashSet::from([employer_code.clone()]);
-        let employer = Self::load_employers(&mut tx, &codes)
-            .await?
-            .remove(&employer_code)
-            .ok_or_else(|| {
-                invalid(
-                    "participation.employer_credit_code",
-                    "no employer has this credit code; upsert it with EmployerService first",
-                )
-            })?;
-        let created = sqlx::query(
-            "INSERT INTO fair_participations (platform_id, fair_id, credit_code, created_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(platform.clone())
-        .bind(fair_id.clone())
-        .bind(employer.credit_code.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        let mut events = Vec::new();
-        if created {
-            events.push(participation_event(
+        let registered =
+            Self::register_participation_in(&mut tx, &platform, &fair_id, employer_code, now)
+                .await?;
+        tx.commit().await?;
+        Ok(registered)
+    }
+
+    async fn register_participations(
+        &self,
+        platform: String,
+        participations: Vec<(String, String)>,
+        now: i64,
+    ) -> StoreResult<Vec<StoreResult<(String, i64, bool)>>> {
+        let mut tx = self.begin().await?;
+        DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
+        let mut results = Vec::with_capacity(participations.len());
+        for (fair_id, employer_code) in participations {
+            let result = Self::register_participation_in(
+                &mut tx,
                 &platform,
                 &fair_id,
-                fair.start_at,
-                &employer,
+                employer_code.clone(),
                 now,
-            ));
+            )
+            .await
+            .map(|(at, created)| (employer_code, at, created));
+            results.push(per_item(result)?);
         }
-        let registered: i64 = sqlx::query(
-            "SELECT created_at FROM fair_participations \
-             WHERE platform_id = $1 AND fair_id = $2 AND credit_code = $3",
-        )
-        .bind(platform.clone())
-        .bind(fair_id.clone())
-        .bind(employer_code.clone())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("created_at")?;
-        write_outbox(&mut tx, events, now).await?;
         tx.commit().await?;
-        Ok((registered, created))
+        Ok(results)
     }
 
     async fn get_fair(&self, platform: String, fair_id: String) -> StoreResult<Option<FairRecord>> {
@@ -211,6 +160,125 @@ where
     Vec<u8>: Column<DB>,
     Option<Vec<u8>>: Column<DB>,
 {
+    /// `create_fair` inside `tx`, which holds the platform's lock.
+    async fn create_fair_in(
+        tx: &mut Tx<DB>,
+        platform: &str,
+        fair: FairInput,
+        request_id: Option<RequestId>,
+        now: i64,
+    ) -> StoreResult<FairRecord> {
+        if let Some(id) = Self::seen_request(tx, platform, request_id.as_ref(), now).await? {
+            let id = id.strip_prefix("fair:").unwrap_or(&id).to_owned();
+            return Self::load_fair(tx, platform, &id).await?.ok_or_else(|| {
+                StoreError::Internal(anyhow::anyhow!("idempotency row names a missing fair"))
+            });
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO fairs (platform_id, fair_id, display_name, format, start_at, end_at, \
+             district, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(platform.to_owned())
+        .bind(fair.fair_id.clone())
+        .bind(fair.display_name.clone())
+        .bind(i64::from(fair.format))
+        .bind(fair.start_at)
+        .bind(fair.end_at)
+        .bind(fair.district.clone())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::AlreadyExists(format!(
+                "{} already exists",
+                fair_name(platform, &fair.fair_id)
+            )));
+        }
+        Self::remember_request(
+            tx,
+            platform,
+            request_id,
+            &format!("fair:{}", fair.fair_id),
+            now,
+        )
+        .await?;
+        let record = FairRecord {
+            platform_id: platform.to_owned(),
+            fair_id: fair.fair_id,
+            display_name: fair.display_name,
+            format: fair.format,
+            start_at: fair.start_at,
+            end_at: fair.end_at,
+            district: fair.district,
+            created_at: now,
+            participation_count: 0,
+        };
+        let event = OutboxEvent::new(platform, now, events::fair_held(&record));
+        write_outbox(tx, vec![event], now).await?;
+        Ok(record)
+    }
+
+    /// `register_participation` inside `tx`, which holds the platform's
+    /// lock.
+    async fn register_participation_in(
+        tx: &mut Tx<DB>,
+        platform: &str,
+        fair_id: &str,
+        employer_code: String,
+        now: i64,
+    ) -> StoreResult<(i64, bool)> {
+        let fair = Self::load_fair(tx, platform, fair_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("{} not found", fair_name(platform, &fair_id)))
+            })?;
+        let codes = HashSet::from([employer_code.clone()]);
+        let employer = Self::load_employers(tx, &codes)
+            .await?
+            .remove(&employer_code)
+            .ok_or_else(|| {
+                invalid(
+                    "participation.employer_credit_code",
+                    "no employer has this credit code; upsert it with EmployerService first",
+                )
+            })?;
+        let created = sqlx::query(
+            "INSERT INTO fair_participations (platform_id, fair_id, credit_code, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(platform.to_owned())
+        .bind(fair_id.to_owned())
+        .bind(employer.credit_code.clone())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let mut events = Vec::new();
+        if created {
+            events.push(participation_event(
+                platform,
+                fair_id,
+                fair.start_at,
+                &employer,
+                now,
+            ));
+        }
+        let registered: i64 = sqlx::query(
+            "SELECT created_at FROM fair_participations \
+             WHERE platform_id = $1 AND fair_id = $2 AND credit_code = $3",
+        )
+        .bind(platform.to_owned())
+        .bind(fair_id.to_owned())
+        .bind(employer_code.clone())
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("created_at")?;
+        write_outbox(tx, events, now).await?;
+        Ok((registered, created))
+    }
+
     pub(super) async fn load_fair(
         tx: &mut Tx<DB>,
         platform: &str,

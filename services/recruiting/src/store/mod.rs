@@ -93,6 +93,17 @@ impl From<StoreError> for ApiError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Splits the result of one item of a batch that runs in one transaction:
+/// a failure of the item alone (checked before it writes anything) becomes
+/// its result, leaving the others to be stored; a database or internal
+/// failure fails the whole batch.
+pub(crate) fn per_item<T>(result: StoreResult<T>) -> StoreResult<StoreResult<T>> {
+    match result {
+        Err(err @ (StoreError::Database(_) | StoreError::Internal(_))) => Err(err),
+        other => Ok(other),
+    }
+}
+
 /// The storage of the recruiting service: every aggregate's trait, one
 /// implementation for both back ends ([`SqlStore`]).
 pub trait RecruitingStore:
@@ -282,6 +293,15 @@ pub trait FairStore {
         now: i64,
     ) -> impl Future<Output = StoreResult<FairRecord>> + Send;
 
+    /// Creates fairs in one transaction, in order, one result per fair: one
+    /// that fails (as `create_fair` would) leaves the others created.
+    fn create_fairs(
+        &self,
+        platform: String,
+        fairs: Vec<(FairInput, Option<RequestId>)>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<StoreResult<FairRecord>>>> + Send;
+
     /// Registers an employer in a fair of the platform; returns when it
     /// registered and whether this call did.
     fn register_participation(
@@ -291,6 +311,17 @@ pub trait FairStore {
         employer_code: String,
         now: i64,
     ) -> impl Future<Output = StoreResult<(i64, bool)>> + Send;
+
+    /// Registers `(fair id, employer code)` participations in one
+    /// transaction, in order, one result per participation (the employer
+    /// code, when it registered, whether this item did): one that fails
+    /// leaves the others registered.
+    fn register_participations(
+        &self,
+        platform: String,
+        participations: Vec<(String, String)>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<StoreResult<(String, i64, bool)>>>> + Send;
 
     fn get_fair(
         &self,
@@ -343,6 +374,15 @@ pub trait EmploymentStore {
         now: i64,
     ) -> impl Future<Output = StoreResult<EmploymentRecord>> + Send;
 
+    /// Records separations in one transaction, in order, one result per
+    /// separation: one that fails leaves the others recorded.
+    fn record_separations(
+        &self,
+        platform: String,
+        separations: Vec<(String, Day)>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<StoreResult<EmploymentRecord>>>> + Send;
+
     /// The platform's employments ordered by (start date, id), after the
     /// cursor.
     fn list_employments(
@@ -366,6 +406,16 @@ pub trait ApplicationStore {
         now: i64,
     ) -> impl Future<Output = StoreResult<ApplicationRecord>> + Send;
 
+    /// Creates applications in one transaction, in order, one result per
+    /// application: one that fails (as `create_application` would) leaves
+    /// the others to be created.
+    fn create_applications(
+        &self,
+        platform: String,
+        inputs: Vec<(ApplicationInput, Option<RequestId>)>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<StoreResult<ApplicationRecord>>>> + Send;
+
     /// Moves an application along the state machine; HIRED records the
     /// employment and emits `Hired`.
     fn update_application_status(
@@ -375,6 +425,16 @@ pub trait ApplicationStore {
         change: StatusChange,
         now: i64,
     ) -> impl Future<Output = StoreResult<ApplicationRecord>> + Send;
+
+    /// Applies status changes in one transaction, in order (a later change
+    /// of the same application sees the earlier one), one result per
+    /// change: one that fails leaves the others applied.
+    fn update_application_statuses(
+        &self,
+        platform: String,
+        changes: Vec<(String, StatusChange)>,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Vec<StoreResult<ApplicationRecord>>>> + Send;
 
     fn get_application(
         &self,
