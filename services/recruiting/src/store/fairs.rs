@@ -231,7 +231,7 @@ where
         let fair = Self::load_fair(tx, platform, fair_id)
             .await?
             .ok_or_else(|| {
-                StoreError::NotFound(format!("{} not found", fair_name(platform, &fair_id)))
+                StoreError::NotFound(format!("{} not found", fair_name(platform, fair_id)))
             })?;
         let codes = HashSet::from([employer_code.clone()]);
         let employer = Self::load_employers(tx, &codes)
