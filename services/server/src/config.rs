@@ -55,6 +55,11 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// Seconds that in-flight calls get to finish after a shutdown signal.
     pub shutdown_grace_secs: u64,
+    /// Milliseconds between turning NOT_SERVING and closing the listener on
+    /// shutdown, while calls are still accepted, so that load balancers
+    /// polling health move traffic away first (a few seconds on
+    /// Kubernetes; 0 for a single process).
+    pub shutdown_delay_ms: u64,
     /// `human` or `json`.
     pub log_format: LogFormat,
     /// PEM certificate chain served on the gRPC and Prometheus ports; with
@@ -94,6 +99,7 @@ impl ServerConfig {
             max_concurrent_requests: 1024,
             max_message_bytes: 4 * 1024 * 1024,
             shutdown_grace_secs: 30,
+            shutdown_delay_ms: 0,
             log_format: LogFormat::Human,
             tls_cert_file: None,
             tls_key_file: None,
@@ -237,6 +243,10 @@ pub struct ServerFlags {
     #[arg(long, value_name = "SECONDS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_grace_secs: Option<u64>,
+    /// Milliseconds between NOT_SERVING and closing the listener on shutdown.
+    #[arg(long, value_name = "MILLISECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_delay_ms: Option<u64>,
     /// Log format: human or json.
     #[arg(long, value_name = "FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -100,7 +100,8 @@ impl Db {
     pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let db = match Backend::of_url(url)? {
             Backend::Sqlite => {
-                let options = SqliteConnectOptions::from_str(url)
+                let (url, pragmas) = sqlite_url_pragmas(url);
+                let mut options = SqliteConnectOptions::from_str(&url)
                     .context("parsing the SQLite URL")?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
@@ -114,11 +115,15 @@ impl Db {
                     // alone) in memory rather than in a temporary file:
                     // 12 % of metrics' time went to writing it.
                     .pragma("temp_store", "memory");
-                if !sqlite_in_memory(url) {
+                for (name, value) in pragmas {
+                    options = options.pragma(name, value);
+                }
+                if !sqlite_in_memory(&url) {
                     create_private_file(options.get_filename())?;
                 }
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max_connections)
+                    .after_release(|conn, _| Box::pin(fit_for_reuse(conn)))
                     .connect_with(options)
                     .await
                     .context("opening the SQLite database")?;
@@ -142,6 +147,7 @@ impl Db {
                     .options([("max_parallel_workers_per_gather", "0"), ("jit", "off")]);
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
+                    .after_release(|conn, _| Box::pin(fit_for_reuse(conn)))
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await
@@ -166,6 +172,27 @@ impl Db {
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Whether a connection coming back to the pool may serve the next user:
+/// not when it is still inside a transaction. A transaction dropped
+/// without commit queues its rollback; when that rollback fails (SQLite
+/// has already rolled back by itself after a full disk or an I/O error,
+/// and answers "no transaction is active"), the driver still counts the
+/// transaction open, and every later `BEGIN` on that connection would
+/// fail. Such a connection is closed instead (which also releases any lock
+/// it holds) and the pool opens a fresh one.
+async fn fit_for_reuse<C: sqlx::Connection>(conn: &mut C) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // The queued rollback runs before the ping answers.
+    conn.ping().await?;
+    let fit = !conn.is_in_transaction();
+    if !fit {
+        tracing::warn!("closing a connection left inside a failed transaction");
+    }
+    Ok(fit)
 }
 
 /// A back end as a type: SQL written once for both is generic over
@@ -228,6 +255,33 @@ pub trait Column<DB: Database>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> 
 impl<DB: Database, T> Column<DB> for T where
     T: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
 {
+}
+
+/// Splits `pragma.NAME=VALUE` parameters off an SQLite URL: each is run
+/// on every connection (`?pragma.max_page_count=5000` caps the file's
+/// size, which is also how the tests fill a disk). The rest of the URL is
+/// what sqlx parses.
+fn sqlite_url_pragmas(url: &str) -> (String, Vec<(String, String)>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), Vec::new());
+    };
+    let mut pragmas = Vec::new();
+    let mut rest = Vec::new();
+    for param in query.split('&') {
+        match param
+            .strip_prefix("pragma.")
+            .and_then(|p| p.split_once('='))
+        {
+            Some((name, value)) => pragmas.push((name.to_owned(), value.to_owned())),
+            None => rest.push(param),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, pragmas)
 }
 
 /// Whether an SQLite URL names a database in memory (no file to create).
@@ -300,5 +354,32 @@ impl<DB: Sql, A> PerBatch for sqlx::query::Query<'_, DB, A> {
 impl<DB: Sql, O, A> PerBatch for sqlx::query::QueryAs<'_, DB, O, A> {
     fn per_batch(self) -> Self {
         self.persistent(keep_prepared::<DB>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pragmas_are_split_off_sqlite_urls() {
+        assert_eq!(
+            sqlite_url_pragmas("sqlite://a.db?mode=rwc&pragma.max_page_count=50"),
+            (
+                "sqlite://a.db?mode=rwc".to_owned(),
+                vec![("max_page_count".to_owned(), "50".to_owned())]
+            )
+        );
+        assert_eq!(
+            sqlite_url_pragmas("sqlite://a.db?pragma.max_page_count=50"),
+            (
+                "sqlite://a.db".to_owned(),
+                vec![("max_page_count".to_owned(), "50".to_owned())]
+            )
+        );
+        assert_eq!(
+            sqlite_url_pragmas("sqlite://a.db"),
+            ("sqlite://a.db".to_owned(), vec![])
+        );
     }
 }

@@ -5,8 +5,13 @@
 //! (`BadRequest` field violations, `ErrorInfo` reasons); an internal error is
 //! logged with its cause chain and the caller only learns that it happened.
 
-use tonic::{Code, Status};
+use tonic::{
+    Code, Status,
+    metadata::{MetadataMap, MetadataValue},
+};
 use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::db_error::{self, DbFault};
 
 /// The error domain sent in `google.rpc.ErrorInfo`.
 pub const ERROR_DOMAIN: &str = "talent.city";
@@ -81,6 +86,11 @@ pub enum ApiError {
     ResourceExhausted(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The database failed in a way that is no bug: unreachable, busy,
+    /// full, corrupt, or a conflict retried until the service gave up
+    /// ([`db_error`](crate::db_error)).
+    #[error("database fault: {0:?}")]
+    Database(DbFault),
     /// A bug or an unexpected failure of a dependency; never the caller's
     /// fault. The cause is logged, not sent.
     #[error("internal error")]
@@ -96,14 +106,68 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-                Self::Unavailable("the database is not reachable; retry later".into())
-            }
-            other => Self::Internal(other.into()),
+impl ApiError {
+    /// Whether this is a transaction lost to a deadlock or a serialization
+    /// failure, which may be run again ([`db_error::retry_conflicts`]).
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            ApiError::Database(fault) => *fault == DbFault::Conflict,
+            ApiError::Internal(cause) => db_error::fault_in(cause) == Some(DbFault::Conflict),
+            _ => false,
         }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    /// Storage faults and conflicts by their class; a constraint that
+    /// reaches here was not mapped to a client mistake by the store, so it
+    /// is a bug like every other error.
+    fn from(err: sqlx::Error) -> Self {
+        match db_error::classify(&err) {
+            DbFault::Bug | DbFault::Constraint(_) => Self::Internal(err.into()),
+            fault => {
+                tracing::warn!(error = %err, ?fault, "database fault");
+                Self::Database(fault)
+            }
+        }
+    }
+}
+
+/// Marks a response whose call met a corrupt database, for the
+/// [`RpcLayer`](crate::middleware::RpcLayer) to turn the service
+/// NOT_SERVING; the layer removes it before the response leaves.
+pub const CORRUPT_MARKER: &str = "x-talent-database-corrupt";
+
+/// The status of a database fault: `UNAVAILABLE` with a retry delay for a
+/// storage fault, with `DATABASE_CORRUPT` (and the marker) for corruption,
+/// `ABORTED` for a conflict.
+fn database_status(fault: DbFault) -> Status {
+    match fault {
+        DbFault::Unavailable { retry_after } => {
+            let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+            details.set_error_info("DATABASE_UNAVAILABLE", ERROR_DOMAIN, []);
+            Status::with_error_details(
+                Code::Unavailable,
+                "the database is unavailable; retry later",
+                details,
+            )
+        }
+        DbFault::Corrupt => {
+            let mut metadata = MetadataMap::new();
+            metadata.insert(CORRUPT_MARKER, MetadataValue::from_static("1"));
+            Status::with_error_details_and_metadata(
+                Code::Unavailable,
+                "the database is damaged; an operator must restore it",
+                ErrorDetails::with_error_info("DATABASE_CORRUPT", ERROR_DOMAIN, []),
+                metadata,
+            )
+        }
+        DbFault::Conflict => Status::with_error_details(
+            Code::Aborted,
+            "the transaction kept conflicting with others; retry it",
+            ErrorDetails::with_error_info("TRANSACTION_CONFLICT", ERROR_DOMAIN, []),
+        ),
+        DbFault::Constraint(_) | DbFault::Bug => Status::internal("internal error"),
     }
 }
 
@@ -135,6 +199,11 @@ impl From<ApiError> for Status {
             ApiError::PermissionDenied(m) => Status::permission_denied(m),
             ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),
             ApiError::Unavailable(m) => Status::unavailable(m),
+            ApiError::Database(fault) => database_status(fault),
+            ApiError::Internal(cause) if let Some(fault) = db_error::fault_in(&cause) => {
+                tracing::warn!(error = format!("{cause:#}"), ?fault, "database fault");
+                database_status(fault)
+            }
             ApiError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 Status::internal("internal error")
@@ -176,6 +245,46 @@ mod tests {
             status.get_details_error_info().unwrap().reason,
             "REQUEST_ID_REUSED"
         );
+    }
+
+    #[test]
+    fn storage_faults_are_unavailable_with_a_retry_delay() {
+        let status: Status = ApiError::from(sqlx::Error::PoolTimedOut).into();
+        assert_eq!(status.code(), Code::Unavailable);
+        let retry = status.get_details_retry_info().expect("RetryInfo detail");
+        assert_eq!(retry.retry_delay, Some(db_error::RETRY_UNREACHABLE));
+        assert!(status.metadata().get(CORRUPT_MARKER).is_none());
+    }
+
+    #[test]
+    fn corruption_is_unavailable_and_marked() {
+        let status: Status = ApiError::Database(DbFault::Corrupt).into();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            status.get_details_error_info().unwrap().reason,
+            "DATABASE_CORRUPT"
+        );
+        assert!(status.metadata().get(CORRUPT_MARKER).is_some());
+    }
+
+    #[test]
+    fn conflicts_are_aborted_and_bugs_internal() {
+        let status: Status = ApiError::Database(DbFault::Conflict).into();
+        assert_eq!(status.code(), Code::Aborted);
+        let status: Status = ApiError::from(sqlx::Error::RowNotFound).into();
+        assert_eq!(status.code(), Code::Internal);
+    }
+
+    #[test]
+    fn database_faults_inside_other_errors_are_found() {
+        let wrapped = anyhow::Error::new(sqlx::Error::PoolTimedOut).context("reading cells");
+        let status: Status = ApiError::Internal(wrapped).into();
+        assert_eq!(status.code(), Code::Unavailable);
+        let wrapped = anyhow::Error::new(sqlx::Error::RowNotFound).context("reading cells");
+        let status: Status = ApiError::Internal(wrapped).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(ApiError::Database(DbFault::Conflict).is_conflict());
+        assert!(!ApiError::from(sqlx::Error::PoolTimedOut).is_conflict());
     }
 
     #[test]

@@ -19,7 +19,11 @@
 //!   invalid UTF-8 in a string, a malformed gRPC frame) as `INTERNAL`;
 //!   gRPC defines the first as `RESOURCE_EXHAUSTED`, and the second is the
 //!   client's mistake, so `INVALID_ARGUMENT` with the field path prost
-//!   names, where it names one.
+//!   names, where it names one;
+//! - **corruption**: a response marked as having met a corrupt database
+//!   ([`CORRUPT_MARKER`](crate::error::CORRUPT_MARKER)) turns the
+//!   service's [`DbHealth`] corrupt; the mark is removed before the
+//!   response leaves.
 
 use std::{
     future::Future,
@@ -39,7 +43,7 @@ use tokio::{
 use tonic::{Code, Status, body::Body};
 use tower::{Layer, Service};
 
-use crate::{ApiError, methods::Methods};
+use crate::{ApiError, error::CORRUPT_MARKER, health::DbHealth, methods::Methods};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -96,6 +100,7 @@ pub struct RpcLayer {
     metrics: RpcMetrics,
     methods: Arc<Methods>,
     stream_idle_timeout: Option<Duration>,
+    db_health: Option<Arc<DbHealth>>,
 }
 
 impl RpcLayer {
@@ -112,7 +117,14 @@ impl RpcLayer {
             metrics,
             methods: Arc::new(methods),
             stream_idle_timeout,
+            db_health: None,
         }
+    }
+
+    /// Reports corruption that calls meet to `health`.
+    pub fn with_db_health(mut self, health: Arc<DbHealth>) -> Self {
+        self.db_health = Some(health);
+        self
     }
 }
 
@@ -150,6 +162,7 @@ where
         let started = Instant::now();
         let method = self.layer.methods.label(req.uri().path());
         let metrics = self.layer.metrics.clone();
+        let db_health = self.layer.db_health.clone();
 
         let Ok(permit) = self.layer.permits.clone().try_acquire_owned() else {
             metrics.record(&method, Code::ResourceExhausted, started);
@@ -198,6 +211,7 @@ where
                 }
             };
             remap_status(&mut parts.headers);
+            note_corruption(&mut parts.headers, db_health.as_deref());
             if let Some(code) = status_code(&parts.headers) {
                 // A trailers-only response: the call is over.
                 metrics.in_flight.dec();
@@ -211,6 +225,7 @@ where
                     metrics,
                     method,
                     started,
+                    db_health,
                 }),
             };
             Ok(Response::from_parts(parts, Body::new(body)))
@@ -228,6 +243,7 @@ struct Finish {
     metrics: RpcMetrics,
     method: Arc<str>,
     started: Instant,
+    db_health: Option<Arc<DbHealth>>,
 }
 
 impl Finish {
@@ -274,6 +290,9 @@ impl HttpBody for ObservedBody {
                 }
                 if let Some(mut trailers) = frame_trailers {
                     remap_status(&mut trailers);
+                    if let Some(finish) = this.finish.as_ref() {
+                        note_corruption(&mut trailers, finish.db_health.as_deref());
+                    }
                     let code = status_code(&trailers).unwrap_or(Code::Unknown);
                     if let Some(finish) = this.finish.take() {
                         finish.done(code);
@@ -365,6 +384,15 @@ impl HttpBody for IdleBody {
 
     fn is_end_stream(&self) -> bool {
         self.ended || self.inner.is_end_stream()
+    }
+}
+
+/// Removes the corruption mark and reports it to `health`.
+fn note_corruption(headers: &mut HeaderMap, health: Option<&DbHealth>) {
+    if headers.remove(CORRUPT_MARKER).is_some()
+        && let Some(health) = health
+    {
+        health.mark_corrupt();
     }
 }
 

@@ -6,7 +6,7 @@
 //! The listener is bound first ([`Server::bind`]), so a test can ask for
 //! port 0 and learn the real port before serving.
 
-use std::{convert::Infallible, net::SocketAddr, time::Duration};
+use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use http::{Request, Response};
@@ -18,8 +18,9 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tower::{Service, ServiceBuilder};
 
 use crate::{
-    ServerConfig,
+    Db, ServerConfig,
     connections::{self, ConnectionSettings},
+    health::{DbHealth, DbState},
     methods::Methods,
     middleware::{RpcLayer, RpcMetrics},
     prometheus_http,
@@ -46,6 +47,7 @@ pub struct Server {
     health_detail: Option<prometheus_http::HealthDetail>,
     draining: CancellationToken,
     tls: Option<TlsReloader>,
+    db: Option<Db>,
 }
 
 impl Server {
@@ -84,6 +86,7 @@ impl Server {
             health_detail: None,
             draining: CancellationToken::new(),
             tls,
+            db: None,
         })
     }
 
@@ -132,6 +135,13 @@ impl Server {
         self.health_detail = Some(detail);
     }
 
+    /// Makes health follow `db`: NOT_SERVING while it does not answer a
+    /// probe, and from the first sign of corruption until restart
+    /// ([`DbHealth`]).
+    pub fn watch_database(&mut self, db: &Db) {
+        self.db = Some(db.clone());
+    }
+
     /// Adds one gRPC service; it is reported SERVING once the server runs
     /// and listed by reflection.
     pub fn add_service<S>(mut self, service: S) -> Self
@@ -165,7 +175,12 @@ impl Server {
             health_detail,
             draining,
             tls,
+            db,
         } = self;
+        let db_health = DbHealth::new();
+        let probe_stop = CancellationToken::new();
+        let probe = db.map(|db| tokio::spawn(db_health.clone().probe(db, probe_stop.clone())));
+        let health_detail = Some(with_database(health_detail, db_health.clone()));
 
         // Both versions describe every service either lists, the other
         // version's reflection service included (a builder registers only
@@ -202,6 +217,12 @@ impl Server {
                 .await;
         }
         health.set_service_status("", ServingStatus::Serving).await;
+        let follower = tokio::spawn(follow_database(
+            db_health.clone(),
+            health.clone(),
+            services.clone(),
+            probe_stop.clone(),
+        ));
 
         if let Some(tls) = &tls {
             tls::spawn_reloads(
@@ -239,7 +260,8 @@ impl Server {
             methods,
             (config.stream_idle_timeout_secs > 0)
                 .then(|| Duration::from_secs(config.stream_idle_timeout_secs)),
-        );
+        )
+        .with_db_health(db_health);
         let grpc = ServiceBuilder::new()
             .map_request(|req: Request<hyper::body::Incoming>| req.map(Body::new))
             .layer(layer)
@@ -261,15 +283,24 @@ impl Server {
             () = shutdown.cancelled() => {}
         }
 
-        tracing::info!(service = name, "shutting down: NOT_SERVING, draining calls");
-        for service in &services {
-            health
-                .set_service_status(*service, ServingStatus::NotServing)
-                .await;
+        tracing::info!(service = name, "shutting down: NOT_SERVING");
+        // The database no longer moves health: NOT_SERVING stays.
+        probe_stop.cancel();
+        let _ = follower.await;
+        if let Some(probe) = probe {
+            let _ = probe.await;
         }
-        health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+        set_all(&health, &services, ServingStatus::NotServing).await;
+        // Still serving, so that a load balancer polling health sees
+        // NOT_SERVING and moves traffic before the listener closes.
+        let delay = Duration::from_millis(config.shutdown_delay_ms);
+        if !delay.is_zero() {
+            tokio::select! {
+                () = &mut server => return Ok(()),
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+        tracing::info!(service = name, "draining calls");
         draining.cancel();
         stop.cancel();
         match tokio::time::timeout(config.shutdown_grace(), &mut server).await {
@@ -286,4 +317,53 @@ impl Server {
         tracing::info!(service = name, "stopped");
         Ok(())
     }
+}
+
+/// Sets every service of the server and the server as a whole to `status`.
+async fn set_all(health: &HealthReporter, services: &[&'static str], status: ServingStatus) {
+    for service in services {
+        health.set_service_status(*service, status).await;
+    }
+    health.set_service_status("", status).await;
+}
+
+/// Keeps the services' health equal to whether the database answers,
+/// until `stop` is cancelled.
+async fn follow_database(
+    db_health: Arc<DbHealth>,
+    health: HealthReporter,
+    services: Vec<&'static str>,
+    stop: CancellationToken,
+) {
+    let mut changes = db_health.subscribe();
+    loop {
+        let status = match *changes.borrow_and_update() {
+            DbState::Answering => ServingStatus::Serving,
+            DbState::NotAnswering | DbState::Corrupt => ServingStatus::NotServing,
+        };
+        set_all(&health, &services, status).await;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            changed = changes.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// `/health` with the database's state: 503 while it does not answer, and
+/// the service's own detail (healthy or not) beside it.
+fn with_database(
+    detail: Option<prometheus_http::HealthDetail>,
+    db_health: Arc<DbHealth>,
+) -> prometheus_http::HealthDetail {
+    Arc::new(move || {
+        let (healthy, mut value) = match &detail {
+            Some(detail) => detail(),
+            None => (true, serde_json::json!({})),
+        };
+        let state = db_health.state();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("database".into(), state.name().into());
+        }
+        (healthy && state == DbState::Answering, value)
+    })
 }
