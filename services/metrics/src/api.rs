@@ -206,11 +206,7 @@ impl pb::admin_service_server::AdminService for Admin {
             created_at: codes::now_micros(),
             revoked_at: None,
         };
-        self.0
-            .store
-            .insert_key(&row, &sha256_hex(&secret))
-            .await
-            .map_err(ApiError::from)?;
+        self.0.store.insert_key(&row, &sha256_hex(&secret)).await?;
         Ok(Response::new(pb::IssueKeyResponse {
             key: Some(key_message(&row)),
             secret,
@@ -251,8 +247,7 @@ impl pb::admin_service_server::AdminService for Admin {
             .0
             .store
             .list_keys(req.show_revoked, size + 1, offset)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         let more = keys.len() as i64 > size;
         keys.truncate(usize::try_from(size).unwrap_or(50));
         Ok(Response::new(pb::ListKeysResponse {
@@ -279,17 +274,13 @@ impl pb::admin_service_server::AdminService for Admin {
             .filter(|id| names::is_uuid(id))
             .ok_or_else(|| ApiError::invalid("name", "must be keys/{key}"))?;
         let store = &self.0.store;
-        if store.key_by_id(id).await.map_err(ApiError::from)?.is_none() {
+        if store.key_by_id(id).await?.is_none() {
             return Err(ApiError::NotFound(format!("{} does not exist", req.name)).into());
         }
-        store
-            .revoke_key(id, codes::now_micros())
-            .await
-            .map_err(ApiError::from)?;
+        store.revoke_key(id, codes::now_micros()).await?;
         let key = store
             .key_by_id(id)
-            .await
-            .map_err(ApiError::from)?
+            .await?
             .ok_or_else(|| ApiError::NotFound(format!("{} does not exist", req.name)))?;
         Ok(Response::new(pb::RevokeKeyResponse {
             key: Some(key_message(&key)),

@@ -113,13 +113,14 @@ mod tests {
 
     use super::*;
     use crate::disclosure::Protection;
+    use crate::domain::projection::{OUTCOME_PROJECTIONS, outcome_dim};
     use crate::ingest::{
         self, IngestSettings,
         tests::{PLATFORM, date, employer, event},
     };
     use crate::stats;
     use crate::store::{
-        GatheredDims, OUTCOME_PROJECTIONS, outcome_dim,
+        GatheredDims,
         test_db::{database, migrate},
     };
 

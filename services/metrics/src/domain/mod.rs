@@ -23,6 +23,9 @@ pub const OUTSIDE: &str = "OUTSIDE";
 pub const NONE: &str = "NONE";
 
 /// Kinds of summable activity cells.
+pub mod precedence;
+pub mod projection;
+
 pub mod kind {
     pub const POSTING: &str = "posting";
     pub const OPENING: &str = "opening";
@@ -178,7 +181,7 @@ pub struct Resume {
 }
 
 /// A roster row of a person.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterRow {
     pub university_code: String,
     pub degree: i64,
