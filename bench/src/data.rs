@@ -1,7 +1,7 @@
 //! The synthetic city: a deterministic function from a person's number to
 //! their facts (two employments, maybe a résumé, maybe a roster row), and
 //! an independent model of the aggregate cells those facts produce, as the
-//! metrics service defines them (`services/metrics/src/domain.rs`). The
+//! metrics service defines them (`services/metrics/src/domain/`). The
 //! model is checked against the service itself on a small city (see
 //! `check`), so the bulk-loaded aggregates are the ones ingestion writes.
 

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use talent_codes as codes;
 use talent_proto::talent::metrics::v1::{self as pb, Dimension, dimension_value::Value};
-use talent_proto::talent::r#type::v1::Period;
 use talent_server::{ApiError, FieldViolations};
 
 use crate::{

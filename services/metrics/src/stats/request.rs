@@ -36,7 +36,10 @@ pub(super) fn check_period(v: &mut FieldViolations, field: &str, p: Option<&Peri
     (0, 0)
 }
 
-pub(super) fn check_known_at(v: &mut FieldViolations, t: Option<&prost_types::Timestamp>) -> Option<i64> {
+pub(super) fn check_known_at(
+    v: &mut FieldViolations,
+    t: Option<&prost_types::Timestamp>,
+) -> Option<i64> {
     let t = t?;
     let us = codes::micros(t)
         .map_err(|why| v.add("as_known_at", why))
@@ -47,7 +50,11 @@ pub(super) fn check_known_at(v: &mut FieldViolations, t: Option<&prost_types::Ti
     Some(us)
 }
 
-pub(super) fn check_group_by(v: &mut FieldViolations, raw: &[i32], allowed: &[Dimension]) -> Vec<Dimension> {
+pub(super) fn check_group_by(
+    v: &mut FieldViolations,
+    raw: &[i32],
+    allowed: &[Dimension],
+) -> Vec<Dimension> {
     let mut dims = Vec::new();
     if raw.len() > 2 {
         v.add("group_by", "at most 2 dimensions");

@@ -130,21 +130,17 @@ where
 
     fn mark_applications_keyed<'a>(&'a mut self, ids: &'a [&'a str]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
+            let c: &mut DB::Connection = &mut **self;
             for chunk in ids.chunks(1_000) {
-                {
-                    let c: &mut DB::Connection = &mut **self;
-                    {
-                        let mut q = QueryBuilder::new(
-                            "UPDATE applications SET keyed = 1 WHERE application_id IN (",
-                        );
-                        let mut list = q.separated(", ");
-                        for id in chunk {
-                            list.push_bind(*id);
-                        }
-                        q.push(")");
-                        q.build().per_batch().execute(&mut *c).await?;
-                    }
-                };
+                let mut q = QueryBuilder::new(
+                    "UPDATE applications SET keyed = 1 WHERE application_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                q.build().per_batch().execute(&mut *c).await?;
             }
             Ok(())
         })

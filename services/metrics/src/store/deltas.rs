@@ -38,6 +38,7 @@ where
         known_at: i64,
     ) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
+            let c: &mut DB::Connection = &mut **self;
             let deltas: Vec<(&Cell, &Amount)> = deltas
                 .iter()
                 .filter(|(_, a)| **a != Amount::default())
@@ -122,174 +123,162 @@ where
                         _ => None,
                     })
                     .collect();
-                {
-                    let c: &mut DB::Connection = &mut **self;
-                    {
-                        if !gathered.is_empty() {
-                            for (table, log) in
-                                [("agg_gathered_log", true), ("agg_gathered_now", false)]
-                            {
-                                let mut q = QueryBuilder::new(format!(
-                                    "INSERT INTO {table} (day, district, industry, platform, tier, n, \
-                             key_sum{}) ",
-                                    if log { ", known_at" } else { "" }
-                                ));
-                                q.push_values(&gathered, |mut b, r| {
-                                    b.push_bind(r.0)
-                                        .push_bind(r.1)
-                                        .push_bind(r.2)
-                                        .push_bind(r.3)
-                                        .push_bind(r.4)
-                                        .push_bind(r.5)
-                                        .push_bind(i64::from(r.6));
-                                    if log {
-                                        b.push_bind(known_at);
-                                    }
-                                });
-                                if !log {
-                                    q.push(
-                                        " ON CONFLICT (day, district, industry, platform, tier) \
-                                    DO UPDATE SET n = agg_gathered_now.n + excluded.n, \
-                                    key_sum = (agg_gathered_now.key_sum + excluded.key_sum) \
-                                    % 4294967296",
-                                    );
-                                }
-                                q.build().per_batch().execute(&mut *c).await?;
+                if !gathered.is_empty() {
+                    for (table, log) in [("agg_gathered_log", true), ("agg_gathered_now", false)] {
+                        let mut q = QueryBuilder::new(format!(
+                            "INSERT INTO {table} (day, district, industry, platform, tier, n, \
+                     key_sum{}) ",
+                            if log { ", known_at" } else { "" }
+                        ));
+                        q.push_values(&gathered, |mut b, r| {
+                            b.push_bind(r.0)
+                                .push_bind(r.1)
+                                .push_bind(r.2)
+                                .push_bind(r.3)
+                                .push_bind(r.4)
+                                .push_bind(r.5)
+                                .push_bind(i64::from(r.6));
+                            if log {
+                                b.push_bind(known_at);
                             }
-                            // One row per roll-up cell (PostgreSQL cannot update a
-                            // row twice in one statement), in key order.
-                            let mut roll: BTreeMap<
-                                (&str, i64, &String, &String, &String, i64),
-                                Tally,
-                            > = BTreeMap::new();
-                            for r in &gathered {
-                                for (level, bucket) in
-                                    [("M", month_start(r.0)), ("Y", year_start(r.0))]
-                                {
-                                    *roll
-                                        .entry((level, bucket, r.1, r.2, r.3, r.4))
-                                        .or_default() += Tally { n: r.5, key: r.6 };
-                                }
-                            }
-                            let mut q = QueryBuilder::new(
-                                "INSERT INTO agg_gathered_roll (level, bucket, district, industry, \
-                         platform, tier, n, key_sum) ",
-                            );
-                            q.push_values(&roll, |mut b, (k, t)| {
-                                b.push_bind(k.0)
-                                    .push_bind(k.1)
-                                    .push_bind(k.2)
-                                    .push_bind(k.3)
-                                    .push_bind(k.4)
-                                    .push_bind(k.5)
-                                    .push_bind(t.n)
-                                    .push_bind(i64::from(t.key));
-                            });
+                        });
+                        if !log {
                             q.push(
-                                " ON CONFLICT (level, bucket, district, industry, platform, tier) \
-                            DO UPDATE SET n = agg_gathered_roll.n + excluded.n, \
-                            key_sum = (agg_gathered_roll.key_sum + excluded.key_sum) % 4294967296",
+                                " ON CONFLICT (day, district, industry, platform, tier) \
+                            DO UPDATE SET n = agg_gathered_now.n + excluded.n, \
+                            key_sum = (agg_gathered_now.key_sum + excluded.key_sum) \
+                            % 4294967296",
                             );
-                            q.build().per_batch().execute(&mut *c).await?;
                         }
-                        if !outcome.is_empty() {
-                            for (table, log) in
-                                [("agg_outcome_log", true), ("agg_outcome_now", false)]
-                            {
-                                let mut q = QueryBuilder::new(format!(
-                                    "INSERT INTO {table} (cohort, day, university, degree, discipline, \
-                             district, industry, n, key_sum{}) ",
-                                    if log { ", known_at" } else { "" }
-                                ));
-                                q.push_values(&outcome, |mut b, r| {
-                                    b.push_bind(r.0)
-                                        .push_bind(r.1)
-                                        .push_bind(r.2)
-                                        .push_bind(r.3)
-                                        .push_bind(r.4)
-                                        .push_bind(r.5)
-                                        .push_bind(r.6)
-                                        .push_bind(r.7)
-                                        .push_bind(i64::from(r.8));
-                                    if log {
-                                        b.push_bind(known_at);
-                                    }
-                                });
-                                if !log {
-                                    q.push(" ON CONFLICT (cohort, day, university, degree, discipline, \
-                                    district, industry) DO UPDATE SET n = agg_outcome_now.n + excluded.n, \
-                                    key_sum = (agg_outcome_now.key_sum + excluded.key_sum) % 4294967296");
-                                }
-                                q.build().per_batch().execute(&mut *c).await?;
-                            }
-                        }
-                        if !activity.is_empty() {
-                            for (table, log) in
-                                [("agg_activity_log", true), ("agg_activity_now", false)]
-                            {
-                                let mut q = QueryBuilder::new(format!(
-                                    "INSERT INTO {table} (kind, day, district, industry, platform, tier, \
-                             n, headcount, key_sum{}) ",
-                                    if log { ", known_at" } else { "" }
-                                ));
-                                q.push_values(&activity, |mut b, r| {
-                                    b.push_bind(r.0)
-                                        .push_bind(r.1)
-                                        .push_bind(r.2)
-                                        .push_bind(r.3)
-                                        .push_bind(r.4)
-                                        .push_bind(r.5)
-                                        .push_bind(r.6)
-                                        .push_bind(r.7)
-                                        .push_bind(i64::from(r.8));
-                                    if log {
-                                        b.push_bind(known_at);
-                                    }
-                                });
-                                if !log {
-                                    q.push(" ON CONFLICT (kind, day, district, industry, platform, tier) \
-                                    DO UPDATE SET n = agg_activity_now.n + excluded.n, \
-                                    headcount = agg_activity_now.headcount + excluded.headcount, \
-                                    key_sum = (agg_activity_now.key_sum + excluded.key_sum) \
-                                    % 4294967296");
-                                }
-                                q.build().per_batch().execute(&mut *c).await?;
-                            }
-                        }
-                        if !distinct.is_empty() {
-                            for (table, log) in
-                                [("agg_distinct_log", true), ("agg_distinct_now", false)]
-                            {
-                                let mut q = QueryBuilder::new(format!(
-                                    "INSERT INTO {table} (kind, entity, day, district, industry, platform, \
-                             tier, n, key_sum{}) ",
-                                    if log { ", known_at" } else { "" }
-                                ));
-                                q.push_values(&distinct, |mut b, r| {
-                                    b.push_bind(r.0)
-                                        .push_bind(r.1)
-                                        .push_bind(r.2)
-                                        .push_bind(r.3)
-                                        .push_bind(r.4)
-                                        .push_bind(r.5)
-                                        .push_bind(r.6)
-                                        .push_bind(r.7)
-                                        .push_bind(i64::from(r.8));
-                                    if log {
-                                        b.push_bind(known_at);
-                                    }
-                                });
-                                if !log {
-                                    q.push(" ON CONFLICT (kind, entity, day, district, industry, platform, \
-                                    tier) DO UPDATE SET n = agg_distinct_now.n + excluded.n, \
-                                    key_sum = (agg_distinct_now.key_sum + excluded.key_sum) \
-                                    % 4294967296");
-                                }
-                                q.build().per_batch().execute(&mut *c).await?;
-                            }
+                        q.build().per_batch().execute(&mut *c).await?;
+                    }
+                    // One row per roll-up cell (PostgreSQL cannot update a
+                    // row twice in one statement), in key order.
+                    let mut roll: BTreeMap<(&str, i64, &String, &String, &String, i64), Tally> =
+                        BTreeMap::new();
+                    for r in &gathered {
+                        for (level, bucket) in [("M", month_start(r.0)), ("Y", year_start(r.0))] {
+                            *roll.entry((level, bucket, r.1, r.2, r.3, r.4)).or_default() +=
+                                Tally { n: r.5, key: r.6 };
                         }
                     }
-                };
+                    let mut q = QueryBuilder::new(
+                        "INSERT INTO agg_gathered_roll (level, bucket, district, industry, \
+                 platform, tier, n, key_sum) ",
+                    );
+                    q.push_values(&roll, |mut b, (k, t)| {
+                        b.push_bind(k.0)
+                            .push_bind(k.1)
+                            .push_bind(k.2)
+                            .push_bind(k.3)
+                            .push_bind(k.4)
+                            .push_bind(k.5)
+                            .push_bind(t.n)
+                            .push_bind(i64::from(t.key));
+                    });
+                    q.push(
+                        " ON CONFLICT (level, bucket, district, industry, platform, tier) \
+                    DO UPDATE SET n = agg_gathered_roll.n + excluded.n, \
+                    key_sum = (agg_gathered_roll.key_sum + excluded.key_sum) % 4294967296",
+                    );
+                    q.build().per_batch().execute(&mut *c).await?;
+                }
+                if !outcome.is_empty() {
+                    for (table, log) in [("agg_outcome_log", true), ("agg_outcome_now", false)] {
+                        let mut q = QueryBuilder::new(format!(
+                            "INSERT INTO {table} (cohort, day, university, degree, discipline, \
+                     district, industry, n, key_sum{}) ",
+                            if log { ", known_at" } else { "" }
+                        ));
+                        q.push_values(&outcome, |mut b, r| {
+                            b.push_bind(r.0)
+                                .push_bind(r.1)
+                                .push_bind(r.2)
+                                .push_bind(r.3)
+                                .push_bind(r.4)
+                                .push_bind(r.5)
+                                .push_bind(r.6)
+                                .push_bind(r.7)
+                                .push_bind(i64::from(r.8));
+                            if log {
+                                b.push_bind(known_at);
+                            }
+                        });
+                        if !log {
+                            q.push(
+                                " ON CONFLICT (cohort, day, university, degree, discipline, \
+                            district, industry) DO UPDATE SET n = agg_outcome_now.n + excluded.n, \
+                            key_sum = (agg_outcome_now.key_sum + excluded.key_sum) % 4294967296",
+                            );
+                        }
+                        q.build().per_batch().execute(&mut *c).await?;
+                    }
+                }
+                if !activity.is_empty() {
+                    for (table, log) in [("agg_activity_log", true), ("agg_activity_now", false)] {
+                        let mut q = QueryBuilder::new(format!(
+                            "INSERT INTO {table} (kind, day, district, industry, platform, tier, \
+                     n, headcount, key_sum{}) ",
+                            if log { ", known_at" } else { "" }
+                        ));
+                        q.push_values(&activity, |mut b, r| {
+                            b.push_bind(r.0)
+                                .push_bind(r.1)
+                                .push_bind(r.2)
+                                .push_bind(r.3)
+                                .push_bind(r.4)
+                                .push_bind(r.5)
+                                .push_bind(r.6)
+                                .push_bind(r.7)
+                                .push_bind(i64::from(r.8));
+                            if log {
+                                b.push_bind(known_at);
+                            }
+                        });
+                        if !log {
+                            q.push(
+                                " ON CONFLICT (kind, day, district, industry, platform, tier) \
+                            DO UPDATE SET n = agg_activity_now.n + excluded.n, \
+                            headcount = agg_activity_now.headcount + excluded.headcount, \
+                            key_sum = (agg_activity_now.key_sum + excluded.key_sum) \
+                            % 4294967296",
+                            );
+                        }
+                        q.build().per_batch().execute(&mut *c).await?;
+                    }
+                }
+                if !distinct.is_empty() {
+                    for (table, log) in [("agg_distinct_log", true), ("agg_distinct_now", false)] {
+                        let mut q = QueryBuilder::new(format!(
+                            "INSERT INTO {table} (kind, entity, day, district, industry, platform, \
+                     tier, n, key_sum{}) ",
+                            if log { ", known_at" } else { "" }
+                        ));
+                        q.push_values(&distinct, |mut b, r| {
+                            b.push_bind(r.0)
+                                .push_bind(r.1)
+                                .push_bind(r.2)
+                                .push_bind(r.3)
+                                .push_bind(r.4)
+                                .push_bind(r.5)
+                                .push_bind(r.6)
+                                .push_bind(r.7)
+                                .push_bind(i64::from(r.8));
+                            if log {
+                                b.push_bind(known_at);
+                            }
+                        });
+                        if !log {
+                            q.push(
+                                " ON CONFLICT (kind, entity, day, district, industry, platform, \
+                            tier) DO UPDATE SET n = agg_distinct_now.n + excluded.n, \
+                            key_sum = (agg_distinct_now.key_sum + excluded.key_sum) \
+                            % 4294967296",
+                            );
+                        }
+                        q.build().per_batch().execute(&mut *c).await?;
+                    }
+                }
             }
             apply_outcome_roll::<DB>(&mut **self, &deltas).await
         })

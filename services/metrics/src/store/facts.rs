@@ -288,27 +288,22 @@ where
         now: i64,
     ) -> BoxFuture<'a, R<BTreeSet<String>>> {
         Box::pin(async move {
+            let c: &mut DB::Connection = &mut **self;
             let mut fresh = BTreeSet::new();
             for chunk in events.chunks(rows_per_statement(5)) {
-                {
-                    let c: &mut DB::Connection = &mut **self;
-                    {
-                        let mut q = QueryBuilder::new(
-                            "INSERT INTO applied_events (event_id, source, sequence, outcome, applied_at) ",
-                        );
-                        q.push_values(chunk, |mut b, e| {
-                            b.push_bind(e.0)
-                                .push_bind(e.1)
-                                .push_bind(e.2)
-                                .push_bind(e.3)
-                                .push_bind(now);
-                        });
-                        q.push(" ON CONFLICT (event_id) DO NOTHING RETURNING event_id");
-                        let ids: Vec<(String,)> =
-                            q.build_query_as().per_batch().fetch_all(&mut *c).await?;
-                        fresh.extend(ids.into_iter().map(|(id,)| id));
-                    }
-                };
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO applied_events (event_id, source, sequence, outcome, applied_at) ",
+                );
+                q.push_values(chunk, |mut b, e| {
+                    b.push_bind(e.0)
+                        .push_bind(e.1)
+                        .push_bind(e.2)
+                        .push_bind(e.3)
+                        .push_bind(now);
+                });
+                q.push(" ON CONFLICT (event_id) DO NOTHING RETURNING event_id");
+                let ids: Vec<(String,)> = q.build_query_as().per_batch().fetch_all(&mut *c).await?;
+                fresh.extend(ids.into_iter().map(|(id,)| id));
             }
             Ok(fresh)
         })
@@ -373,19 +368,16 @@ where
         rows: &'a [(&'a str, &'a str, String)],
     ) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
+            let c: &mut DB::Connection = &mut **self;
             for chunk in rows.chunks(rows_per_statement(3)) {
-                {
-                    let c: &mut DB::Connection = &mut **self;
-                    {
-                        let mut q =
-                            QueryBuilder::new("INSERT INTO entity_state (kind, id, contribution) ");
-                        q.push_values(chunk, |mut b, r| {
-                            b.push_bind(r.0).push_bind(r.1).push_bind(r.2.as_str());
-                        });
-                        q.push(" ON CONFLICT (kind, id) DO UPDATE SET contribution = excluded.contribution");
-                        q.build().per_batch().execute(&mut *c).await?;
-                    }
-                };
+                let mut q = QueryBuilder::new("INSERT INTO entity_state (kind, id, contribution) ");
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.0).push_bind(r.1).push_bind(r.2.as_str());
+                });
+                q.push(
+                    " ON CONFLICT (kind, id) DO UPDATE SET contribution = excluded.contribution",
+                );
+                q.build().per_batch().execute(&mut *c).await?;
             }
             Ok(())
         })
@@ -425,37 +417,32 @@ where
 
     fn upsert_employments<'a>(&'a mut self, rows: &'a [&'a EmploymentRow]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
+            let c: &mut DB::Connection = &mut **self;
             for chunk in rows.chunks(rows_per_statement(11)) {
-                {
-                    let c: &mut DB::Connection = &mut **self;
-                    {
-                        let mut q = QueryBuilder::new(format!(
-                            "INSERT INTO employments ({EMPLOYMENT_COLUMNS}) "
-                        ));
-                        q.push_values(chunk, |mut b, e| {
-                            b.push_bind(e.id.as_str())
-                                .push_bind(e.person_key.as_str())
-                                .push_bind(i64::from(e.hired))
-                                .push_bind(e.district.as_str())
-                                .push_bind(e.industry.as_str())
-                                .push_bind(i64::from(e.in_city))
-                                .push_bind(e.start_day)
-                                .push_bind(e.platform.as_str())
-                                .push_bind(e.recorded_at)
-                                .push_bind(e.end_day)
-                                .push_bind(e.end_revision);
-                        });
-                        q.push(
+                let mut q =
+                    QueryBuilder::new(format!("INSERT INTO employments ({EMPLOYMENT_COLUMNS}) "));
+                q.push_values(chunk, |mut b, e| {
+                    b.push_bind(e.id.as_str())
+                        .push_bind(e.person_key.as_str())
+                        .push_bind(i64::from(e.hired))
+                        .push_bind(e.district.as_str())
+                        .push_bind(e.industry.as_str())
+                        .push_bind(i64::from(e.in_city))
+                        .push_bind(e.start_day)
+                        .push_bind(e.platform.as_str())
+                        .push_bind(e.recorded_at)
+                        .push_bind(e.end_day)
+                        .push_bind(e.end_revision);
+                });
+                q.push(
                     " ON CONFLICT (employment_id) DO UPDATE SET person_key = excluded.person_key, \
-                     hired = excluded.hired, district = excluded.district, \
-                     industry = excluded.industry, in_city = excluded.in_city, \
-                     start_day = excluded.start_day, platform = excluded.platform, \
-                     recorded_at = excluded.recorded_at, end_day = excluded.end_day, \
-                     end_revision = excluded.end_revision",
+             hired = excluded.hired, district = excluded.district, \
+             industry = excluded.industry, in_city = excluded.in_city, \
+             start_day = excluded.start_day, platform = excluded.platform, \
+             recorded_at = excluded.recorded_at, end_day = excluded.end_day, \
+             end_revision = excluded.end_revision",
                 );
-                        q.build().per_batch().execute(&mut *c).await?;
-                    }
-                };
+                q.build().per_batch().execute(&mut *c).await?;
             }
             Ok(())
         })
@@ -491,31 +478,26 @@ where
 
     fn upsert_resumes<'a>(&'a mut self, rows: &'a [&'a ResumeRow]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
+            let c: &mut DB::Connection = &mut **self;
             for chunk in rows.chunks(rows_per_statement(8)) {
-                {
-                    let c: &mut DB::Connection = &mut **self;
-                    {
-                        let mut q =
-                            QueryBuilder::new(format!("INSERT INTO resumes ({RESUME_COLUMNS}) "));
-                        q.push_values(chunk, |mut b, r| {
-                            b.push_bind(r.id.as_str())
-                                .push_bind(r.revision)
-                                .push_bind(r.person_key.as_str())
-                                .push_bind(r.platform.as_str())
-                                .push_bind(r.first_day)
-                                .push_bind(r.degree)
-                                .push_bind(r.title)
-                                .push_bind(r.skill);
-                        });
-                        q.push(
-                            " ON CONFLICT (resume_id) DO UPDATE SET revision = excluded.revision, \
-                     person_key = excluded.person_key, platform = excluded.platform, \
-                     first_day = excluded.first_day, degree = excluded.degree, \
-                     title = excluded.title, skill = excluded.skill",
-                        );
-                        q.build().per_batch().execute(&mut *c).await?;
-                    }
-                };
+                let mut q = QueryBuilder::new(format!("INSERT INTO resumes ({RESUME_COLUMNS}) "));
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.id.as_str())
+                        .push_bind(r.revision)
+                        .push_bind(r.person_key.as_str())
+                        .push_bind(r.platform.as_str())
+                        .push_bind(r.first_day)
+                        .push_bind(r.degree)
+                        .push_bind(r.title)
+                        .push_bind(r.skill);
+                });
+                q.push(
+                    " ON CONFLICT (resume_id) DO UPDATE SET revision = excluded.revision, \
+             person_key = excluded.person_key, platform = excluded.platform, \
+             first_day = excluded.first_day, degree = excluded.degree, \
+             title = excluded.title, skill = excluded.skill",
+                );
+                q.build().per_batch().execute(&mut *c).await?;
             }
             Ok(())
         })
@@ -621,34 +603,29 @@ where
 
     fn upsert_postings<'a>(&'a mut self, rows: &'a [(i64, &'a Posting)]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
+            let c: &mut DB::Connection = &mut **self;
             for chunk in rows.chunks(rows_per_statement(10)) {
-                {
-                    let c: &mut DB::Connection = &mut **self;
-                    {
-                        let mut q =
-                            QueryBuilder::new(format!("INSERT INTO postings ({POSTING_COLUMNS}) "));
-                        q.push_values(chunk, |mut b, (revision, p)| {
-                            b.push_bind(p.id.as_str())
-                                .push_bind(*revision)
-                                .push_bind(p.opening_id.as_str())
-                                .push_bind(p.employer.as_str())
-                                .push_bind(p.district.as_str())
-                                .push_bind(p.industry.as_str())
-                                .push_bind(p.headcount)
-                                .push_bind(p.publish_at)
-                                .push_bind(p.publish_day)
-                                .push_bind(p.platform.as_str());
-                        });
-                        q.push(
-                            " ON CONFLICT (posting_id) DO UPDATE SET revision = excluded.revision, \
-                     opening_id = excluded.opening_id, employer = excluded.employer, \
-                     district = excluded.district, industry = excluded.industry, \
-                     headcount = excluded.headcount, publish_at = excluded.publish_at, \
-                     publish_day = excluded.publish_day, platform = excluded.platform",
-                        );
-                        q.build().per_batch().execute(&mut *c).await?;
-                    }
-                };
+                let mut q = QueryBuilder::new(format!("INSERT INTO postings ({POSTING_COLUMNS}) "));
+                q.push_values(chunk, |mut b, (revision, p)| {
+                    b.push_bind(p.id.as_str())
+                        .push_bind(*revision)
+                        .push_bind(p.opening_id.as_str())
+                        .push_bind(p.employer.as_str())
+                        .push_bind(p.district.as_str())
+                        .push_bind(p.industry.as_str())
+                        .push_bind(p.headcount)
+                        .push_bind(p.publish_at)
+                        .push_bind(p.publish_day)
+                        .push_bind(p.platform.as_str());
+                });
+                q.push(
+                    " ON CONFLICT (posting_id) DO UPDATE SET revision = excluded.revision, \
+             opening_id = excluded.opening_id, employer = excluded.employer, \
+             district = excluded.district, industry = excluded.industry, \
+             headcount = excluded.headcount, publish_at = excluded.publish_at, \
+             publish_day = excluded.publish_day, platform = excluded.platform",
+                );
+                q.build().per_batch().execute(&mut *c).await?;
             }
             Ok(())
         })
@@ -656,22 +633,17 @@ where
 
     fn upsert_fairs<'a>(&'a mut self, rows: &'a [(&'a str, &'a str, i64)]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
+            let c: &mut DB::Connection = &mut **self;
             for chunk in rows.chunks(rows_per_statement(3)) {
-                {
-                    let c: &mut DB::Connection = &mut **self;
-                    {
-                        let mut q =
-                            QueryBuilder::new("INSERT INTO fairs (fair_id, platform, start_day) ");
-                        q.push_values(chunk, |mut b, r| {
-                            b.push_bind(r.0).push_bind(r.1).push_bind(r.2);
-                        });
-                        q.push(
-                            " ON CONFLICT (fair_id) DO UPDATE SET platform = excluded.platform, \
-                     start_day = excluded.start_day",
-                        );
-                        q.build().per_batch().execute(&mut *c).await?;
-                    }
-                };
+                let mut q = QueryBuilder::new("INSERT INTO fairs (fair_id, platform, start_day) ");
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.0).push_bind(r.1).push_bind(r.2);
+                });
+                q.push(
+                    " ON CONFLICT (fair_id) DO UPDATE SET platform = excluded.platform, \
+             start_day = excluded.start_day",
+                );
+                q.build().per_batch().execute(&mut *c).await?;
             }
             Ok(())
         })
@@ -710,31 +682,27 @@ where
         rows: &'a [&'a ParticipationRow],
     ) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
+            let c: &mut DB::Connection = &mut **self;
             for chunk in rows.chunks(rows_per_statement(7)) {
-                {
-                    let c: &mut DB::Connection = &mut **self;
-                    {
-                        let mut q = QueryBuilder::new(
-                            "INSERT INTO fair_participations (fair_id, employer, district, industry, \
-                     platform, start_day, register_at) ",
-                        );
-                        q.push_values(chunk, |mut b, r| {
-                            b.push_bind(r.fair.as_str())
-                                .push_bind(r.employer.as_str())
-                                .push_bind(r.district.as_str())
-                                .push_bind(r.industry.as_str())
-                                .push_bind(r.platform.as_str())
-                                .push_bind(r.start_day)
-                                .push_bind(r.register_at);
-                        });
-                        q.push(
-                    " ON CONFLICT (fair_id, employer) DO UPDATE SET district = excluded.district, \
-                     industry = excluded.industry, platform = excluded.platform, \
-                     start_day = excluded.start_day, register_at = excluded.register_at",
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO fair_participations (fair_id, employer, district, industry, \
+             platform, start_day, register_at) ",
                 );
-                        q.build().per_batch().execute(&mut *c).await?;
-                    }
-                };
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.fair.as_str())
+                        .push_bind(r.employer.as_str())
+                        .push_bind(r.district.as_str())
+                        .push_bind(r.industry.as_str())
+                        .push_bind(r.platform.as_str())
+                        .push_bind(r.start_day)
+                        .push_bind(r.register_at);
+                });
+                q.push(
+                    " ON CONFLICT (fair_id, employer) DO UPDATE SET district = excluded.district, \
+             industry = excluded.industry, platform = excluded.platform, \
+             start_day = excluded.start_day, register_at = excluded.register_at",
+                );
+                q.build().per_batch().execute(&mut *c).await?;
             }
             Ok(())
         })
@@ -745,30 +713,25 @@ where
         rows: &'a [(&'a str, &'a str, &'a str, &'a str, i64)],
     ) -> BoxFuture<'a, R<BTreeSet<String>>> {
         Box::pin(async move {
+            let c: &mut DB::Connection = &mut **self;
             let mut fresh = BTreeSet::new();
             for chunk in rows.chunks(rows_per_statement(6)) {
-                {
-                    let c: &mut DB::Connection = &mut **self;
-                    {
-                        let mut q = QueryBuilder::new(
-                            "INSERT INTO applications (application_id, district, industry, platform, \
-                     submit_day, keyed) ",
-                        );
-                        // `keyed`: its record key goes into the aggregates with it.
-                        q.push_values(chunk, |mut b, r| {
-                            b.push_bind(r.0)
-                                .push_bind(r.1)
-                                .push_bind(r.2)
-                                .push_bind(r.3)
-                                .push_bind(r.4)
-                                .push_bind(1_i64);
-                        });
-                        q.push(" ON CONFLICT (application_id) DO NOTHING RETURNING application_id");
-                        let ids: Vec<(String,)> =
-                            q.build_query_as().per_batch().fetch_all(&mut *c).await?;
-                        fresh.extend(ids.into_iter().map(|(id,)| id));
-                    }
-                };
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO applications (application_id, district, industry, platform, \
+             submit_day, keyed) ",
+                );
+                // `keyed`: its record key goes into the aggregates with it.
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.0)
+                        .push_bind(r.1)
+                        .push_bind(r.2)
+                        .push_bind(r.3)
+                        .push_bind(r.4)
+                        .push_bind(1_i64);
+                });
+                q.push(" ON CONFLICT (application_id) DO NOTHING RETURNING application_id");
+                let ids: Vec<(String,)> = q.build_query_as().per_batch().fetch_all(&mut *c).await?;
+                fresh.extend(ids.into_iter().map(|(id,)| id));
             }
             Ok(fresh)
         })
@@ -776,19 +739,14 @@ where
 
     fn record_erasures<'a>(&'a mut self, rows: &'a [(&'a str, i64)]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
+            let c: &mut DB::Connection = &mut **self;
             for chunk in rows.chunks(rows_per_statement(2)) {
-                {
-                    let c: &mut DB::Connection = &mut **self;
-                    {
-                        let mut q =
-                            QueryBuilder::new("INSERT INTO erasures (person_key, erased_at) ");
-                        q.push_values(chunk, |mut b, r| {
-                            b.push_bind(r.0).push_bind(r.1);
-                        });
-                        q.push(" ON CONFLICT (person_key) DO NOTHING");
-                        q.build().per_batch().execute(&mut *c).await?;
-                    }
-                };
+                let mut q = QueryBuilder::new("INSERT INTO erasures (person_key, erased_at) ");
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.0).push_bind(r.1);
+                });
+                q.push(" ON CONFLICT (person_key) DO NOTHING");
+                q.build().per_batch().execute(&mut *c).await?;
             }
             Ok(())
         })
