@@ -221,14 +221,22 @@ pub trait Sql:
 {
     /// Which back end this is.
     const BACKEND: Backend;
+
+    /// The statement that begins a transaction that will write. On SQLite
+    /// it takes the write lock at once: a transaction that read first and
+    /// then wrote fails with `SQLITE_BUSY` when another writer committed
+    /// in between, whatever the busy timeout.
+    const BEGIN_WRITE: &'static str;
 }
 
 impl Sql for sqlx::Sqlite {
     const BACKEND: Backend = Backend::Sqlite;
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 }
 
 impl Sql for sqlx::Postgres {
     const BACKEND: Backend = Backend::Postgres;
+    const BEGIN_WRITE: &'static str = "BEGIN";
 }
 
 /// The rows a statement changed, on either back end.
@@ -381,5 +389,47 @@ mod tests {
             sqlite_url_pragmas("sqlite://a.db"),
             ("sqlite://a.db".to_owned(), vec![])
         );
+    }
+
+    /// A writing transaction that reads first still writes when another
+    /// writer tried to commit in between: it held the write lock from its
+    /// start (with a plain `BEGIN` it fails with `SQLITE_BUSY`).
+    #[tokio::test]
+    async fn a_sqlite_writer_holds_the_write_lock_from_its_start() {
+        use sqlx::{Connection, sqlite::SqliteConnectOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("t.db"))
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::ZERO);
+        let mut a = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        let mut b = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut a)
+            .await
+            .unwrap();
+
+        let mut tx = a
+            .begin_with(<sqlx::Sqlite as Sql>::BEGIN_WRITE)
+            .await
+            .unwrap();
+        sqlx::query("SELECT count(*) FROM t")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let other = sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut b)
+            .await;
+        assert!(other.is_err(), "the other writer must wait for the lock");
+        sqlx::query("INSERT INTO t VALUES (2)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
     }
 }

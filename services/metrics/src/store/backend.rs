@@ -3,9 +3,9 @@
 //! locked. Every other statement is written once, generic over
 //! [`MetricsSql`].
 //!
-//! - SQLite: the first statement of every writing transaction writes, so
-//!   the transaction holds the database's single write lock from then on;
-//!   no row lock is needed. Keys go in an `IN (…)` list (SQLite searches
+//! - SQLite: every transaction begins `BEGIN IMMEDIATE`
+//!   (`Sql::BEGIN_WRITE`), so it holds the database's single write lock
+//!   from its start; no row lock is needed. Keys go in an `IN (…)` list (SQLite searches
 //!   the index once per listed key).
 //! - PostgreSQL: entities are locked by `FOR UPDATE` on their
 //!   `entity_state` rows, in id order. Keys go in a `VALUES` list joined

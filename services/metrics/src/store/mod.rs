@@ -150,7 +150,7 @@ where
 {
     fn begin(&self) -> BoxFuture<'_, R<Tx>> {
         Box::pin(async move {
-            let tx: Tx = Box::new(self.pool.begin().await?);
+            let tx: Tx = Box::new(self.pool.begin_with(DB::BEGIN_WRITE).await?);
             Ok(tx)
         })
     }

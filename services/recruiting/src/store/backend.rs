@@ -3,9 +3,10 @@
 //! rows, and the batch statements each back end runs its own way. Every
 //! other statement is written once, generic over [`RecruitingSql`].
 //!
-//! - SQLite: every writing transaction starts with `BEGIN IMMEDIATE`, which
-//!   takes the database's single write lock up front, so writers are
-//!   serialised and never fail on a lock upgrade; no other lock is needed.
+//! - SQLite: every writing transaction starts with `BEGIN IMMEDIATE`
+//!   (`Sql::BEGIN_WRITE`), which takes the database's single write lock up
+//!   front, so writers are serialised and never fail on a lock upgrade; no
+//!   other lock is needed.
 //! - PostgreSQL: writers take transaction-scoped advisory locks on what they
 //!   touch (a platform, an employer's postings), always in sorted order, and
 //!   an outbox lock just before appending events, held until commit, so that
@@ -23,9 +24,7 @@
 
 use std::future::Future;
 
-use sqlx::{
-    PgConnection, Pool, Postgres, QueryBuilder, Row, Sqlite, SqliteConnection, Transaction,
-};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row, Sqlite, SqliteConnection};
 use talent_server::{PerBatch, Sql};
 
 use super::{
@@ -45,11 +44,6 @@ pub trait RecruitingSql: Sql {
 
     /// Ends the expiry sweep's `SELECT` of the rows it will change.
     const SWEEP_LOCK: &'static str;
-
-    /// Begins a writing transaction.
-    fn begin_write(
-        pool: &Pool<Self>,
-    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
 
     /// Takes the locks named by `keys` until the transaction ends. Every
     /// writer takes its platform's lock first and the others in sorted
@@ -123,10 +117,6 @@ impl RecruitingSql for Sqlite {
     /// The write lock, taken at `BEGIN IMMEDIATE`, already excludes every
     /// other writer.
     const SWEEP_LOCK: &'static str = "";
-
-    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        pool.begin_with("BEGIN IMMEDIATE").await
-    }
 
     async fn lock(
         _: &mut SqliteConnection,
@@ -283,10 +273,6 @@ impl RecruitingSql for Postgres {
     /// Two replicas' sweeps take different rows instead of waiting on each
     /// other.
     const SWEEP_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
-
-    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        pool.begin_with("BEGIN").await
-    }
 
     async fn lock(
         conn: &mut PgConnection,

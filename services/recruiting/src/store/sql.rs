@@ -91,7 +91,7 @@ where
 impl<DB: RecruitingSql> SqlStore<DB> {
     /// A writing transaction.
     pub(super) async fn begin(&self) -> Result<Tx<DB>, sqlx::Error> {
-        DB::begin_write(&self.pool).await
+        self.pool.begin_with(DB::BEGIN_WRITE).await
     }
 }
 
