@@ -76,7 +76,7 @@ where
             let lock = "UPDATE record_keys SET complete_at = complete_at WHERE id = 1";
             let read = "SELECT complete_at FROM record_keys WHERE id = 1";
             Ok({
-                let c: &mut DB::Connection = &mut **self;
+                let c: &mut DB::Connection = self;
                 {
                     sqlx::query(lock).execute(&mut *c).await?;
                     sqlx::query_scalar(read).fetch_one(&mut *c).await
@@ -90,7 +90,7 @@ where
             let sql =
                 "UPDATE record_keys SET complete_at = $1 WHERE id = 1 AND complete_at IS NULL";
             Ok({
-                let c: &mut DB::Connection = &mut **self;
+                let c: &mut DB::Connection = self;
                 sqlx::query(sql).bind(at).execute(&mut *c).await.map(|_| ())
             }?)
         })
@@ -106,7 +106,7 @@ where
             let sql =
                 "SELECT id FROM entity_state WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3";
             Ok({
-                let c: &mut DB::Connection = &mut **self;
+                let c: &mut DB::Connection = self;
                 sqlx::query_scalar(sql)
                     .bind(kind)
                     .bind(after)
@@ -122,7 +122,7 @@ where
             let sql = "SELECT application_id, district, industry, platform, submit_day \
                    FROM applications WHERE keyed = 0 ORDER BY application_id LIMIT $1";
             Ok({
-                let c: &mut DB::Connection = &mut **self;
+                let c: &mut DB::Connection = self;
                 sqlx::query_as(sql).bind(limit).fetch_all(&mut *c).await
             }?)
         })
@@ -130,7 +130,7 @@ where
 
     fn mark_applications_keyed<'a>(&'a mut self, ids: &'a [&'a str]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             for chunk in ids.chunks(1_000) {
                 let mut q = QueryBuilder::new(
                     "UPDATE applications SET keyed = 1 WHERE application_id IN (",

@@ -38,7 +38,7 @@ where
         known_at: i64,
     ) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             let deltas: Vec<(&Cell, &Amount)> = deltas
                 .iter()
                 .filter(|(_, a)| **a != Amount::default())
@@ -328,34 +328,30 @@ where
         .filter(|(_, t)| *t != Tally::default())
         .collect();
     for chunk in rows.chunks(1000) {
-        {
-            {
-                let mut q = QueryBuilder::new(
-                    "INSERT INTO agg_outcome_roll (cohort, proj, level, bucket, university, \
-                 degree, discipline, district, industry, status, n, key_sum) ",
-                );
-                q.push_values(chunk, |mut b, (k, t)| {
-                    b.push_bind(k.0)
-                        .push_bind(k.1)
-                        .push_bind(k.2)
-                        .push_bind(k.3)
-                        .push_bind(&k.4)
-                        .push_bind(k.5)
-                        .push_bind(k.6)
-                        .push_bind(&k.7)
-                        .push_bind(&k.8)
-                        .push_bind(k.9)
-                        .push_bind(t.n)
-                        .push_bind(i64::from(t.key));
-                });
-                q.push(
-                    " ON CONFLICT (cohort, proj, level, bucket, university, degree, discipline, \
-                 district, industry, status) DO UPDATE SET n = agg_outcome_roll.n + excluded.n, \
-                 key_sum = (agg_outcome_roll.key_sum + excluded.key_sum) % 4294967296",
-                );
-                q.build().per_batch().execute(&mut *c).await?;
-            }
-        };
+        let mut q = QueryBuilder::new(
+            "INSERT INTO agg_outcome_roll (cohort, proj, level, bucket, university, \
+         degree, discipline, district, industry, status, n, key_sum) ",
+        );
+        q.push_values(chunk, |mut b, (k, t)| {
+            b.push_bind(k.0)
+                .push_bind(k.1)
+                .push_bind(k.2)
+                .push_bind(k.3)
+                .push_bind(&k.4)
+                .push_bind(k.5)
+                .push_bind(k.6)
+                .push_bind(&k.7)
+                .push_bind(&k.8)
+                .push_bind(k.9)
+                .push_bind(t.n)
+                .push_bind(i64::from(t.key));
+        });
+        q.push(
+            " ON CONFLICT (cohort, proj, level, bucket, university, degree, discipline, \
+         district, industry, status) DO UPDATE SET n = agg_outcome_roll.n + excluded.n, \
+         key_sum = (agg_outcome_roll.key_sum + excluded.key_sum) % 4294967296",
+        );
+        q.build().per_batch().execute(&mut *c).await?;
     }
     Ok(())
 }

@@ -288,7 +288,7 @@ where
         now: i64,
     ) -> BoxFuture<'a, R<BTreeSet<String>>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             let mut fresh = BTreeSet::new();
             for chunk in events.chunks(rows_per_statement(5)) {
                 let mut q = QueryBuilder::new(
@@ -315,7 +315,7 @@ where
         ids: &'a BTreeSet<String>,
     ) -> BoxFuture<'a, R<Vec<(String, Contribution)>>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             let ids: Vec<&String> = ids.iter().collect();
             if DB::ENTITY_ROWS_FIRST {
                 for chunk in ids.chunks(rows_per_statement(3)) {
@@ -368,7 +368,7 @@ where
         rows: &'a [(&'a str, &'a str, String)],
     ) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             for chunk in rows.chunks(rows_per_statement(3)) {
                 let mut q = QueryBuilder::new("INSERT INTO entity_state (kind, id, contribution) ");
                 q.push_values(chunk, |mut b, r| {
@@ -417,7 +417,7 @@ where
 
     fn upsert_employments<'a>(&'a mut self, rows: &'a [&'a EmploymentRow]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             for chunk in rows.chunks(rows_per_statement(11)) {
                 let mut q =
                     QueryBuilder::new(format!("INSERT INTO employments ({EMPLOYMENT_COLUMNS}) "));
@@ -478,7 +478,7 @@ where
 
     fn upsert_resumes<'a>(&'a mut self, rows: &'a [&'a ResumeRow]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             for chunk in rows.chunks(rows_per_statement(8)) {
                 let mut q = QueryBuilder::new(format!("INSERT INTO resumes ({RESUME_COLUMNS}) "));
                 q.push_values(chunk, |mut b, r| {
@@ -535,7 +535,7 @@ where
         now: i64,
     ) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             for chunk in rows.chunks(rows_per_statement(9)) {
                 let mut q = QueryBuilder::new(format!(
                     "INSERT INTO roster ({ROSTER_COLUMNS}, imported_at) "
@@ -568,7 +568,7 @@ where
         rows: &'a [(&'a str, &'a str)],
     ) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             for chunk in rows.chunks(rows_per_statement(2)) {
                 let mut q = QueryBuilder::new("INSERT INTO universities (code, name) ");
                 q.push_values(chunk, |mut b, r| {
@@ -603,7 +603,7 @@ where
 
     fn upsert_postings<'a>(&'a mut self, rows: &'a [(i64, &'a Posting)]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             for chunk in rows.chunks(rows_per_statement(10)) {
                 let mut q = QueryBuilder::new(format!("INSERT INTO postings ({POSTING_COLUMNS}) "));
                 q.push_values(chunk, |mut b, (revision, p)| {
@@ -633,7 +633,7 @@ where
 
     fn upsert_fairs<'a>(&'a mut self, rows: &'a [(&'a str, &'a str, i64)]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             for chunk in rows.chunks(rows_per_statement(3)) {
                 let mut q = QueryBuilder::new("INSERT INTO fairs (fair_id, platform, start_day) ");
                 q.push_values(chunk, |mut b, r| {
@@ -682,7 +682,7 @@ where
         rows: &'a [&'a ParticipationRow],
     ) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             for chunk in rows.chunks(rows_per_statement(7)) {
                 let mut q = QueryBuilder::new(
                     "INSERT INTO fair_participations (fair_id, employer, district, industry, \
@@ -713,7 +713,7 @@ where
         rows: &'a [(&'a str, &'a str, &'a str, &'a str, i64)],
     ) -> BoxFuture<'a, R<BTreeSet<String>>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             let mut fresh = BTreeSet::new();
             for chunk in rows.chunks(rows_per_statement(6)) {
                 let mut q = QueryBuilder::new(
@@ -739,7 +739,7 @@ where
 
     fn record_erasures<'a>(&'a mut self, rows: &'a [(&'a str, i64)]) -> BoxFuture<'a, R<()>> {
         Box::pin(async move {
-            let c: &mut DB::Connection = &mut **self;
+            let c: &mut DB::Connection = self;
             for chunk in rows.chunks(rows_per_statement(2)) {
                 let mut q = QueryBuilder::new("INSERT INTO erasures (person_key, erased_at) ");
                 q.push_values(chunk, |mut b, r| {

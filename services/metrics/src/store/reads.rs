@@ -11,6 +11,10 @@ use talent_server::Column;
 use super::{MetricsSql, R, SqlStore};
 use crate::domain::projection::{OUTCOME_FLOOR, month_start, outcome_dim, year_start};
 
+/// A row of talents gathered: (day, district, industry, platform, tier,
+/// n, key sum).
+pub type GatheredRow = (i64, String, String, String, i64, i64, i64);
+
 /// Which cell dimensions of the talents gathered a query needs apart from
 /// the day and the tier (those it groups or filters by).
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,7 +55,7 @@ pub trait AggregateReads {
         by_day: bool,
         keep: GatheredDims,
         known_at: Option<i64>,
-    ) -> BoxFuture<'a, R<Vec<(i64, String, String, String, i64, i64, i64)>>>;
+    ) -> BoxFuture<'a, R<Vec<GatheredRow>>>;
 
     /// Cohort members per place as of `as_of`, with `dims` (a set of
     /// [`outcome_dim`] bits) the dimensions the caller groups or filters
@@ -110,7 +114,7 @@ where
         by_day: bool,
         keep: GatheredDims,
         known_at: Option<i64>,
-    ) -> BoxFuture<'a, R<Vec<(i64, String, String, String, i64, i64, i64)>>> {
+    ) -> BoxFuture<'a, R<Vec<GatheredRow>>> {
         Box::pin(async move {
             let mut select = Vec::new();
             let mut group = vec!["d"];
