@@ -8,9 +8,9 @@ use futures::Stream;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use talent_proto::talent::metrics::v1 as pb;
-use talent_server::{ApiError, FieldViolations};
+use talent_server::{ApiError, FieldViolations, auth::Authenticate};
 use tokio_stream::StreamExt;
-use tonic::{Request, Response, Status, Streaming, metadata::MetadataMap};
+use tonic::{Request, Response, Status, Streaming};
 
 use talent_codes as codes;
 
@@ -42,72 +42,121 @@ fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-fn bearer(metadata: &MetadataMap) -> Option<&str> {
-    metadata
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
-/// What a service needs of its caller's key.
+/// The kinds of key the metrics service's methods allow (see [`ACCESS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Need {
+pub enum KeyKind {
+    /// The configured admin key.
+    Admin,
     Ingest,
     Read,
+    Operator,
+}
+
+impl KeyKind {
+    /// The kind of a stored key; none for a kind this version does not
+    /// know (such a key may call nothing).
+    fn of(row: &KeyRow) -> Option<Self> {
+        match row.kind.as_str() {
+            "INGEST" => Some(Self::Ingest),
+            "READ" => Some(Self::Read),
+            "OPERATOR" => Some(Self::Operator),
+            _ => None,
+        }
+    }
+}
+
+/// A verified caller: the admin key or an active stored key of a known
+/// kind.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Admin,
+    Key(KeyKind, KeyRow),
+}
+
+const ADMIN: &[KeyKind] = &[KeyKind::Admin];
+const INGEST: &[KeyKind] = &[KeyKind::Ingest];
+const READ: &[KeyKind] = &[KeyKind::Read, KeyKind::Operator];
+
+/// Who may call each method. A method not listed here is refused to every
+/// key (see [`talent_server::auth`]).
+pub const ACCESS: &[(&str, &[KeyKind])] = &[
+    ("/talent.metrics.v1.AdminService/IssueKey", ADMIN),
+    ("/talent.metrics.v1.AdminService/ListKeys", ADMIN),
+    ("/talent.metrics.v1.AdminService/RevokeKey", ADMIN),
+    ("/talent.metrics.v1.IngestService/PublishEvents", INGEST),
+    (
+        "/talent.metrics.v1.IngestService/ImportGraduateRoster",
+        INGEST,
+    ),
+    (
+        "/talent.metrics.v1.StatisticsService/GetTalentGathered",
+        READ,
+    ),
+    (
+        "/talent.metrics.v1.StatisticsService/GetGraduateOutcomes",
+        READ,
+    ),
+    (
+        "/talent.metrics.v1.StatisticsService/GetRecruitmentActivity",
+        READ,
+    ),
+    ("/talent.metrics.v1.StatisticsService/GetPeriodReport", READ),
+];
+
+/// Who holds a bearer token: the admin key (when one is configured) or an
+/// unrevoked key in the store.
+pub struct Keys(pub Shared);
+
+impl Authenticate for Keys {
+    type Kind = KeyKind;
+    type Caller = Caller;
+
+    async fn authenticate(&self, token: String) -> Result<Caller, ApiError> {
+        let hash = sha256_hex(&token);
+        // Compared as hashes so the comparison time says nothing of the key.
+        if self.0.admin_key.as_deref().map(sha256_hex) == Some(hash.clone()) {
+            return Ok(Caller::Admin);
+        }
+        let key = self
+            .0
+            .store
+            .key_by_hash(&hash)
+            .await?
+            .filter(|k| k.revoked_at.is_none())
+            .ok_or_else(|| ApiError::Unauthenticated("a valid metrics key is required".into()))?;
+        match KeyKind::of(&key) {
+            Some(kind) => Ok(Caller::Key(kind, key)),
+            None => Err(ApiError::PermissionDenied(format!(
+                "a {} key may call nothing",
+                key.kind
+            ))),
+        }
+    }
+
+    fn kind(caller: &Caller) -> KeyKind {
+        match caller {
+            Caller::Admin => KeyKind::Admin,
+            Caller::Key(kind, _) => *kind,
+        }
+    }
 }
 
 impl State {
-    async fn caller(&self, metadata: &MetadataMap, need: Need) -> Result<KeyRow, ApiError> {
-        let unknown = || ApiError::Unauthenticated("a valid metrics key is required".into());
-        let secret = bearer(metadata).ok_or_else(unknown)?;
-        let key = self
-            .store
-            .key_by_hash(&sha256_hex(secret))
-            .await?
-            .filter(|k| k.revoked_at.is_none())
-            .ok_or_else(unknown)?;
-        let allowed = match need {
-            Need::Ingest => key.kind == "INGEST",
-            Need::Read => key.kind == "READ" || key.kind == "OPERATOR",
-        };
-        if !allowed {
-            return Err(ApiError::PermissionDenied(format!(
-                "a {} key may not call this service",
-                key.kind
-            )));
-        }
-        Ok(key)
-    }
-
-    async fn viewer(&self, metadata: &MetadataMap) -> Result<Viewer<'_>, ApiError> {
-        let key = self.caller(metadata, Need::Read).await?;
-        // A READ key whose protection is unreadable is treated as
-        // PERTURBED: the safe side.
-        let protection = if key.kind == "OPERATOR" {
-            Protection::Exact
-        } else {
-            Protection::parse(&key.protection).unwrap_or(Protection::Perturbed)
+    /// What the statistics show the caller of `request`.
+    fn viewer<T>(&self, request: &Request<T>) -> Result<Viewer<'_>, ApiError> {
+        let protection = match talent_server::auth::caller(request.extensions())? {
+            Caller::Admin | Caller::Key(KeyKind::Operator, _) => Protection::Exact,
+            // A READ key whose protection is unreadable is treated as
+            // PERTURBED: the safe side.
+            Caller::Key(_, key) => {
+                Protection::parse(&key.protection).unwrap_or(Protection::Perturbed)
+            }
         };
         Ok(Viewer {
             protection,
             table: &self.table,
             keys_complete_at: self.keys_complete_at,
         })
-    }
-
-    fn admin(&self, metadata: &MetadataMap) -> Result<(), ApiError> {
-        let denied = || ApiError::Unauthenticated("the admin key is required".into());
-        let (Some(expected), Some(given)) = (&self.admin_key, bearer(metadata)) else {
-            return Err(denied());
-        };
-        // Compared as hashes so the comparison time says nothing of the key.
-        if sha256_hex(expected) == sha256_hex(given) {
-            Ok(())
-        } else {
-            Err(denied())
-        }
     }
 }
 
@@ -148,7 +197,6 @@ impl pb::admin_service_server::AdminService for Admin {
         &self,
         request: Request<pb::IssueKeyRequest>,
     ) -> Result<Response<pb::IssueKeyResponse>, Status> {
-        self.0.admin(request.metadata())?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let kind = match pb::KeyKind::try_from(req.kind) {
@@ -218,7 +266,6 @@ impl pb::admin_service_server::AdminService for Admin {
         &self,
         request: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
-        self.0.admin(request.metadata())?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let size = match req.page_size {
@@ -266,7 +313,6 @@ impl pb::admin_service_server::AdminService for Admin {
         &self,
         request: Request<pb::RevokeKeyRequest>,
     ) -> Result<Response<pb::RevokeKeyResponse>, Status> {
-        self.0.admin(request.metadata())?;
         let req = request.into_inner();
         let id = req
             .name
@@ -356,7 +402,6 @@ impl pb::ingest_service_server::IngestService for Ingest {
         &self,
         request: Request<Streaming<pb::PublishEventsRequest>>,
     ) -> Result<Response<AckStream>, Status> {
-        self.0.caller(request.metadata(), Need::Ingest).await?;
         let mut incoming = request.into_inner();
         let state = self.0.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(GROUP_MESSAGES);
@@ -421,7 +466,6 @@ impl pb::ingest_service_server::IngestService for Ingest {
         &self,
         request: Request<Streaming<pb::ImportGraduateRosterRequest>>,
     ) -> Result<Response<pb::ImportGraduateRosterResponse>, Status> {
-        self.0.caller(request.metadata(), Need::Ingest).await?;
         let mut incoming = request.into_inner();
         let mut response = pb::ImportGraduateRosterResponse::default();
         let mut position = 0u64;
@@ -471,7 +515,7 @@ impl pb::statistics_service_server::StatisticsService for Statistics {
         &self,
         request: Request<pb::GetTalentGatheredRequest>,
     ) -> Result<Response<pb::GetTalentGatheredResponse>, Status> {
-        let viewer = self.0.viewer(request.metadata()).await?;
+        let viewer = self.0.viewer(&request)?;
         Ok(Response::new(
             stats::talent_gathered(&self.0.store, viewer, request.get_ref()).await?,
         ))
@@ -482,7 +526,7 @@ impl pb::statistics_service_server::StatisticsService for Statistics {
         &self,
         request: Request<pb::GetGraduateOutcomesRequest>,
     ) -> Result<Response<pb::GetGraduateOutcomesResponse>, Status> {
-        let viewer = self.0.viewer(request.metadata()).await?;
+        let viewer = self.0.viewer(&request)?;
         Ok(Response::new(
             stats::graduate_outcomes(&self.0.store, viewer, request.get_ref()).await?,
         ))
@@ -493,7 +537,7 @@ impl pb::statistics_service_server::StatisticsService for Statistics {
         &self,
         request: Request<pb::GetRecruitmentActivityRequest>,
     ) -> Result<Response<pb::GetRecruitmentActivityResponse>, Status> {
-        let viewer = self.0.viewer(request.metadata()).await?;
+        let viewer = self.0.viewer(&request)?;
         Ok(Response::new(
             stats::recruitment_activity(&self.0.store, viewer, request.get_ref()).await?,
         ))
@@ -504,7 +548,7 @@ impl pb::statistics_service_server::StatisticsService for Statistics {
         &self,
         request: Request<pb::GetPeriodReportRequest>,
     ) -> Result<Response<pb::GetPeriodReportResponse>, Status> {
-        let viewer = self.0.viewer(request.metadata()).await?;
+        let viewer = self.0.viewer(&request)?;
         Ok(Response::new(
             stats::period_report(&self.0.store, viewer, request.get_ref()).await?,
         ))
@@ -514,6 +558,21 @@ impl pb::statistics_service_server::StatisticsService for Statistics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_served_method_has_exactly_one_access_entry() {
+        let served = talent_server::methods::Methods::of(
+            &[
+                pb::admin_service_server::SERVICE_NAME,
+                pb::ingest_service_server::SERVICE_NAME,
+                pb::statistics_service_server::SERVICE_NAME,
+            ],
+            &[talent_proto::FILE_DESCRIPTOR_SET],
+        )
+        .unwrap();
+        let access = talent_server::auth::Access::new(ACCESS);
+        assert_eq!(access.mismatches(&served), Vec::<String>::new());
+    }
     use talent_proto::talent::events::v1 as ev;
 
     fn message(events: usize) -> Result<pb::PublishEventsRequest, Status> {

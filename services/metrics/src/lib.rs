@@ -32,7 +32,10 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
 use talent_proto::talent::metrics::v1 as pb;
-use talent_server::{CancellationToken, Db, Migrations, Server, ServerConfig};
+use talent_server::{
+    CancellationToken, Db, Migrations, Server, ServerConfig,
+    auth::{Access, AuthLayer},
+};
 
 mod api;
 mod backfill;
@@ -149,18 +152,27 @@ impl Application {
             table,
             keys_complete_at,
         });
+        let authenticated = AuthLayer::new(api::Keys(state.clone()), Access::new(api::ACCESS));
         let server = server
             .add_service(
-                pb::admin_service_server::AdminServiceServer::new(api::Admin(state.clone()))
-                    .max_decoding_message_size(limit),
+                authenticated.wrap(
+                    pb::admin_service_server::AdminServiceServer::new(api::Admin(state.clone()))
+                        .max_decoding_message_size(limit),
+                ),
             )
             .add_service(
-                pb::ingest_service_server::IngestServiceServer::new(api::Ingest(state.clone()))
-                    .max_decoding_message_size(limit),
+                authenticated.wrap(
+                    pb::ingest_service_server::IngestServiceServer::new(api::Ingest(state.clone()))
+                        .max_decoding_message_size(limit),
+                ),
             )
             .add_service(
-                pb::statistics_service_server::StatisticsServiceServer::new(api::Statistics(state))
+                authenticated.wrap(
+                    pb::statistics_service_server::StatisticsServiceServer::new(api::Statistics(
+                        state,
+                    ))
                     .max_decoding_message_size(limit),
+                ),
             );
         Ok(Self { server, db })
     }

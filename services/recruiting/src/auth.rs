@@ -10,24 +10,15 @@
 
 use std::{
     collections::HashMap,
-    sync::{Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard},
 };
 
 use base64::Engine as _;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
-use talent_server::ApiError;
-use tonic::metadata::MetadataMap;
+use talent_server::{ApiError, auth::Authenticate};
 
 use crate::store::{KeyOwner, RecruitingStore};
-
-/// The bearer token of a call, if any.
-pub fn bearer(metadata: &MetadataMap) -> Option<&str> {
-    let value = metadata.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
 
 /// SHA-256 of a secret: what is stored and looked up.
 pub fn key_hash(secret: &str) -> Vec<u8> {
@@ -149,70 +140,71 @@ impl KeyCache {
     }
 }
 
-/// Identifies the caller; `UNAUTHENTICATED` without a valid key,
-/// `PERMISSION_DENIED` for a disabled platform.
-pub async fn caller<S: RecruitingStore>(
-    store: &S,
-    admin_key: Option<&str>,
-    metadata: &MetadataMap,
-) -> Result<Caller, ApiError> {
-    identify(
-        store,
-        admin_key,
-        None,
-        metadata,
-        crate::validate::now_micros(),
-    )
-    .await
+/// The kinds of key recruiting's methods allow (see [`crate::api::ACCESS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// The configured admin key.
+    Admin,
+    /// A platform's API key.
+    Platform,
 }
 
-/// [`caller`], with verified platform keys remembered in `keys`.
-pub async fn caller_cached<S: RecruitingStore>(
-    store: &S,
-    admin_key: Option<&str>,
-    keys: &KeyCache,
-    metadata: &MetadataMap,
-) -> Result<Caller, ApiError> {
-    identify(
-        store,
-        admin_key,
-        Some(keys),
-        metadata,
-        crate::validate::now_micros(),
-    )
-    .await
+/// Who holds a bearer token: the admin key (when one is configured) or an
+/// active platform key in the store, remembered in this replica's cache.
+pub struct Keys<S> {
+    pub store: S,
+    pub admin_key: Option<Arc<str>>,
+    pub cache: Arc<KeyCache>,
 }
 
+impl<S: RecruitingStore> Authenticate for Keys<S> {
+    type Kind = KeyKind;
+    type Caller = Caller;
+
+    async fn authenticate(&self, token: String) -> Result<Caller, ApiError> {
+        identify(
+            &self.store,
+            self.admin_key.as_deref(),
+            &self.cache,
+            &token,
+            crate::validate::now_micros(),
+        )
+        .await
+    }
+
+    fn kind(caller: &Caller) -> KeyKind {
+        match caller {
+            Caller::Admin => KeyKind::Admin,
+            Caller::Platform(_) => KeyKind::Platform,
+        }
+    }
+}
+
+/// `UNAUTHENTICATED` without a valid key, `PERMISSION_DENIED` for a
+/// disabled platform.
 async fn identify<S: RecruitingStore>(
     store: &S,
     admin_key: Option<&str>,
-    keys: Option<&KeyCache>,
-    metadata: &MetadataMap,
+    keys: &KeyCache,
+    token: &str,
     now: i64,
 ) -> Result<Caller, ApiError> {
-    let Some(token) = bearer(metadata) else {
-        return Err(ApiError::Unauthenticated(
-            "missing `authorization: Bearer <key>` metadata".into(),
-        ));
-    };
     let hash = key_hash(token);
     // Compared by hashes, so the time taken does not depend on how many
     // leading characters match.
     if admin_key.is_some_and(|admin| key_hash(admin) == hash) {
         return Ok(Caller::Admin);
     }
-    if let Some(platform) = keys.and_then(|k| k.get(&hash, now)) {
+    if let Some(platform) = keys.get(&hash, now) {
         return Ok(Caller::Platform(platform));
     }
-    let generation = keys.map(KeyCache::generation);
+    let generation = keys.generation();
     match store.authenticate(hash.clone(), now).await? {
         KeyOwner::Active {
             platform,
             expire_at,
         } => {
-            if let (Some(keys), Some(generation)) = (keys, generation) {
-                keys.insert(hash, platform.clone(), expire_at, now, generation);
-            }
+            keys.insert(hash, platform.clone(), expire_at, now, generation);
             Ok(Caller::Platform(platform))
         }
         KeyOwner::Disabled(_) => Err(ApiError::PermissionDenied(
@@ -220,41 +212,6 @@ async fn identify<S: RecruitingStore>(
         )),
         KeyOwner::Unknown => Err(ApiError::Unauthenticated(
             "unknown or expired API key".into(),
-        )),
-    }
-}
-
-/// The calling platform; the admin key is `PERMISSION_DENIED` here.
-pub async fn platform<S: RecruitingStore>(
-    store: &S,
-    admin_key: Option<&str>,
-    keys: &KeyCache,
-    metadata: &MetadataMap,
-) -> Result<String, ApiError> {
-    match caller_cached(store, admin_key, keys, metadata).await? {
-        Caller::Platform(id) => Ok(id),
-        Caller::Admin => Err(ApiError::PermissionDenied(
-            "this method takes a platform API key, not the admin key".into(),
-        )),
-    }
-}
-
-/// Checks for the admin key: none configured or no key is
-/// `UNAUTHENTICATED`, a platform key `PERMISSION_DENIED`.
-pub async fn admin<S: RecruitingStore>(
-    store: &S,
-    admin_key: Option<&str>,
-    metadata: &MetadataMap,
-) -> Result<(), ApiError> {
-    if admin_key.is_none() {
-        return Err(ApiError::Unauthenticated(
-            "no admin key is configured; AdminService is closed".into(),
-        ));
-    }
-    match caller(store, admin_key, metadata).await? {
-        Caller::Admin => Ok(()),
-        Caller::Platform(_) => Err(ApiError::PermissionDenied(
-            "AdminService takes the admin key, not a platform API key".into(),
         )),
     }
 }
@@ -330,15 +287,5 @@ mod tests {
         assert_eq!(cache.state().entries.len(), 1);
         assert_eq!(cache.get(&hash(5), t0 + 30).as_deref(), Some("p5"));
         assert_eq!(cache.get(&hash(2), t0 + 30), None);
-    }
-
-    #[test]
-    fn bearer_tokens_are_read_from_the_authorization_header() {
-        let mut m = MetadataMap::new();
-        assert_eq!(bearer(&m), None);
-        m.insert("authorization", "Bearer tlr_x".parse().unwrap());
-        assert_eq!(bearer(&m), Some("tlr_x"));
-        m.insert("authorization", "Basic tlr_x".parse().unwrap());
-        assert_eq!(bearer(&m), None);
     }
 }

@@ -12,7 +12,10 @@ use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
 use talent_proto::talent::recruiting::v1 as pb;
-use talent_server::{CancellationToken, Db, Migrations, Server, ServerConfig};
+use talent_server::{
+    CancellationToken, Db, Migrations, Server, ServerConfig,
+    auth::{Access, AuthLayer},
+};
 
 mod api;
 pub mod auth;
@@ -191,45 +194,69 @@ fn add_services<S: RecruitingStore>(
     secrets: &Secrets,
 ) -> Server {
     let limit = config.server.max_message_bytes;
+    let keys: Arc<auth::KeyCache> = Arc::default();
+    let authenticated = AuthLayer::new(
+        auth::Keys {
+            store: store.clone(),
+            admin_key: config.admin_key.as_deref().map(Arc::from),
+            cache: keys.clone(),
+        },
+        Access::new(api::ACCESS),
+    );
     let ctx = api::Context {
         store,
-        admin_key: config.admin_key.as_deref().map(Arc::from),
         person_key_secret: secrets.person_key_secret.clone(),
         draining: server.draining(),
-        keys: Arc::default(),
+        keys,
     };
     server
         .add_service(
-            pb::admin_service_server::AdminServiceServer::new(api::Admin(ctx.clone()))
+            authenticated.wrap(
+                pb::admin_service_server::AdminServiceServer::new(api::Admin(ctx.clone()))
+                    .max_decoding_message_size(limit),
+            ),
+        )
+        .add_service(
+            authenticated.wrap(
+                pb::employer_service_server::EmployerServiceServer::new(api::Employers(
+                    ctx.clone(),
+                ))
                 .max_decoding_message_size(limit),
+            ),
         )
         .add_service(
-            pb::employer_service_server::EmployerServiceServer::new(api::Employers(ctx.clone()))
+            authenticated.wrap(
+                pb::posting_service_server::PostingServiceServer::new(api::Postings(ctx.clone()))
+                    .max_decoding_message_size(limit),
+            ),
+        )
+        .add_service(
+            authenticated.wrap(
+                pb::resume_service_server::ResumeServiceServer::new(api::Resumes(ctx.clone()))
+                    .max_decoding_message_size(limit),
+            ),
+        )
+        .add_service(
+            authenticated.wrap(
+                pb::application_service_server::ApplicationServiceServer::new(api::Applications(
+                    ctx.clone(),
+                ))
                 .max_decoding_message_size(limit),
+            ),
         )
         .add_service(
-            pb::posting_service_server::PostingServiceServer::new(api::Postings(ctx.clone()))
+            authenticated.wrap(
+                pb::employment_service_server::EmploymentServiceServer::new(api::Employments(
+                    ctx.clone(),
+                ))
                 .max_decoding_message_size(limit),
+            ),
         )
         .add_service(
-            pb::resume_service_server::ResumeServiceServer::new(api::Resumes(ctx.clone()))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            pb::application_service_server::ApplicationServiceServer::new(api::Applications(
-                ctx.clone(),
-            ))
-            .max_decoding_message_size(limit),
-        )
-        .add_service(
-            pb::employment_service_server::EmploymentServiceServer::new(api::Employments(
-                ctx.clone(),
-            ))
-            .max_decoding_message_size(limit),
-        )
-        .add_service(
-            pb::fair_service_server::FairServiceServer::new(api::Fairs(ctx))
-                .max_decoding_message_size(limit),
+            authenticated.wrap(
+                pb::fair_service_server::FairServiceServer::new(api::Fairs(ctx))
+                    .max_decoding_message_size(limit),
+            ),
         )
 }
 

@@ -3,11 +3,14 @@
 //! Each service is a library with one `Application`; this crate gives it,
 //! once and the same way for both: configuration ([`config`]), logging
 //! ([`telemetry`]), a database pool chosen by URL with embedded migrations
-//! ([`db`]), the classification of database errors ([`db_error`]), the mapping of errors to gRPC statuses ([`error`]), and a gRPC
+//! ([`db`]), the classification of database errors ([`db_error`]), the
+//! mapping of errors to gRPC statuses ([`error`]), authentication declared
+//! per method ([`auth`]), and a gRPC
 //! server with health, reflection, Prometheus metrics, a concurrency limit
 //! with load shedding, deadlines, TLS ([`tls`]), idle connections and
 //! streams closed ([`connections`]) and graceful shutdown ([`server`]).
 
+pub mod auth;
 pub mod config;
 mod connections;
 pub mod db;

@@ -53,6 +53,11 @@ impl Methods {
         })
     }
 
+    /// Every path served.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.paths.iter().map(|p| &**p)
+    }
+
     /// The metrics label of a call to `path`.
     pub fn label(&self, path: &str) -> Arc<str> {
         self.paths

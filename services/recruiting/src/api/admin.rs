@@ -5,7 +5,7 @@ use talent_proto::talent::recruiting::v1 as pb;
 use talent_server::{ApiError, FieldViolations};
 use tonic::{Request, Response, Status};
 
-use super::{Context, page_token, parse_platform_name, read_page_token, request_id, status};
+use super::{Context, page_token, parse_platform_name, read_page_token, request_id};
 use crate::{
     auth,
     store::{ApiKeyRecord, NewApiKey, PlatformRecord, RecruitingStore, RequestId},
@@ -67,7 +67,6 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
         &self,
         request: Request<pb::CreatePlatformRequest>,
     ) -> Result<Response<pb::CreatePlatformResponse>, Status> {
-        self.0.admin(&request).await.map_err(status)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         if !validate::is_platform_id(&req.platform_id) {
@@ -91,7 +90,7 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
             }
         };
         let request_id = request_id(&req.request_id, "request_id", &mut v);
-        v.into_result().map_err(status)?;
+        v.into_result()?;
         let fingerprint = Sha256::digest(format!("{}\0{}", req.platform_id, display_name)).to_vec();
         let platform = self
             .0
@@ -105,8 +104,7 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
                 },
                 request_id.map(|id| RequestId { id, fingerprint }),
             )
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::CreatePlatformResponse {
             platform: Some(platform_pb(platform)),
         }))
@@ -117,20 +115,18 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
         &self,
         request: Request<pb::ListPlatformsRequest>,
     ) -> Result<Response<pb::ListPlatformsResponse>, Status> {
-        self.0.admin(&request).await.map_err(status)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = validate::page_size(req.page_size, "page_size", &mut v);
         let filters = format!("show_disabled={}", req.show_disabled);
         let after = read_page_token(&req.page_token, &filters, &mut v);
-        v.into_result().map_err(status)?;
+        v.into_result()?;
         let after = after.and_then(|c| c.as_str().map(str::to_owned));
         let mut platforms = self
             .0
             .store
             .list_platforms(after, limit + 1, req.show_disabled)
-            .await
-            .map_err(status)?;
+            .await?;
         let more = platforms.len() > usize::try_from(limit).unwrap_or(usize::MAX);
         platforms.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         let next_page_token = match platforms.last() {
@@ -148,14 +144,8 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
         &self,
         request: Request<pb::DisablePlatformRequest>,
     ) -> Result<Response<pb::DisablePlatformResponse>, Status> {
-        self.0.admin(&request).await.map_err(status)?;
-        let id = platform_of(&request.get_ref().name, "name").map_err(status)?;
-        let platform = self
-            .0
-            .store
-            .disable_platform(id, now_micros())
-            .await
-            .map_err(status);
+        let id = platform_of(&request.get_ref().name, "name")?;
+        let platform = self.0.store.disable_platform(id, now_micros()).await;
         // Also after a failure: the change may have committed all the same.
         self.0.keys_changed();
         let platform = platform?;
@@ -169,15 +159,9 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
         &self,
         request: Request<pb::IssueApiKeyRequest>,
     ) -> Result<Response<pb::IssueApiKeyResponse>, Status> {
-        self.0.admin(&request).await.map_err(status)?;
-        let id = platform_of(&request.get_ref().parent, "parent").map_err(status)?;
+        let id = platform_of(&request.get_ref().parent, "parent")?;
         let (key, secret) = new_key(id);
-        let (key, _) = self
-            .0
-            .store
-            .issue_api_key(key, now_micros(), None)
-            .await
-            .map_err(status)?;
+        let (key, _) = self.0.store.issue_api_key(key, now_micros(), None).await?;
         Ok(Response::new(pb::IssueApiKeyResponse {
             api_key: Some(key_pb(key)),
             secret,
@@ -189,7 +173,6 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
         &self,
         request: Request<pb::RotateApiKeyRequest>,
     ) -> Result<Response<pb::RotateApiKeyResponse>, Status> {
-        self.0.admin(&request).await.map_err(status)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let id = parse_platform_name(&req.parent).map(str::to_owned);
@@ -210,15 +193,14 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
             }
             Some(d) => d.seconds * 1_000_000 + i64::from(d.nanos) / 1000,
         };
-        v.into_result().map_err(status)?;
+        v.into_result()?;
         let now = now_micros();
         let (key, secret) = new_key(id.unwrap_or_default());
         let rotated = self
             .0
             .store
             .issue_api_key(key, now, Some(now + grace_micros))
-            .await
-            .map_err(status);
+            .await;
         // Also after a failure: the change may have committed all the same.
         self.0.keys_changed();
         let (key, expiring) = rotated?;

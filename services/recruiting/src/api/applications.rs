@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     Context, check_parent, fingerprint, own_child, page_token, read_page_token, request_id,
-    resumes::calendar_date, serve_unary_batch, status,
+    resumes::calendar_date, serve_unary_batch,
 };
 use crate::{
     store::{
@@ -192,15 +192,13 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
         &self,
         request: Request<pb::CreateApplicationRequest>,
     ) -> Result<Response<pb::CreateApplicationResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
-        let (input, request_id) =
-            application_input(&request.into_inner(), &platform).map_err(status)?;
+        let platform = super::platform(&request)?;
+        let (input, request_id) = application_input(&request.into_inner(), &platform)?;
         let record = self
             .0
             .store
             .create_application(platform, input, request_id, now_micros())
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::CreateApplicationResponse {
             application: Some(application_pb(record)),
         }))
@@ -211,14 +209,13 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
         &self,
         request: Request<pb::UpdateApplicationStatusRequest>,
     ) -> Result<Response<pb::UpdateApplicationStatusResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
-        let (id, change) = status_change(&request.into_inner(), &platform).map_err(status)?;
+        let platform = super::platform(&request)?;
+        let (id, change) = status_change(&request.into_inner(), &platform)?;
         let record = self
             .0
             .store
             .update_application_status(platform, id, change, now_micros())
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::UpdateApplicationStatusResponse {
             application: Some(application_pb(record)),
         }))
@@ -229,12 +226,12 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
         &self,
         request: Request<pb::BatchCreateApplicationsRequest>,
     ) -> Result<Response<pb::BatchCreateApplicationsResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
         tracing::Span::current()
             .record("platform", platform.as_str())
             .record("items", req.requests.len());
-        check_parent(&req.parent, &platform).map_err(status)?;
+        check_parent(&req.parent, &platform)?;
         let store = &self.0.store;
         let results = serve_unary_batch(
             req.requests,
@@ -254,7 +251,7 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
         &self,
         request: Request<pb::BatchUpdateApplicationStatusRequest>,
     ) -> Result<Response<pb::BatchUpdateApplicationStatusResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
         tracing::Span::current()
             .record("platform", platform.as_str())
@@ -278,16 +275,15 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
         &self,
         request: Request<pb::GetApplicationRequest>,
     ) -> Result<Response<pb::GetApplicationResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let name = request.into_inner().name;
-        let id = own_child(&name, "applications", "name", &platform).map_err(status)?;
+        let id = own_child(&name, "applications", "name", &platform)?;
         let record = self
             .0
             .store
             .get_application(platform, id)
-            .await
-            .map_err(status)?
-            .ok_or_else(|| status(ApiError::NotFound(format!("{name} not found"))))?;
+            .await?
+            .ok_or_else(|| Status::from(ApiError::NotFound(format!("{name} not found"))))?;
         Ok(Response::new(pb::GetApplicationResponse {
             application: Some(application_pb(record)),
         }))
@@ -298,9 +294,9 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
         &self,
         request: Request<pb::ListApplicationsRequest>,
     ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
-        check_parent(&req.parent, &platform).map_err(status)?;
+        check_parent(&req.parent, &platform)?;
         let mut v = FieldViolations::new();
         let limit = validate::page_size(req.page_size, "page_size", &mut v);
         let mut filter = ApplicationFilter::default();
@@ -328,7 +324,7 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
         }
         let filters = format!("{filter:?}");
         let cursor = read_page_token(&req.page_token, &filters, &mut v);
-        v.into_result().map_err(status)?;
+        v.into_result()?;
         let after =
             cursor.and_then(|c| Some((c.get(0)?.as_i64()?, c.get(1)?.as_str()?.to_owned())));
         let size = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -336,8 +332,7 @@ impl<S: RecruitingStore> pb::application_service_server::ApplicationService for 
             .0
             .store
             .list_applications(platform.clone(), filter, after, limit + 1)
-            .await
-            .map_err(status)?;
+            .await?;
         let more = applications.len() > size;
         applications.truncate(size);
         let next_page_token = match applications.last() {

@@ -4,7 +4,7 @@ use talent_proto::talent::{recruiting::v1 as pb, r#type::v1 as types};
 use talent_server::{ApiError, FieldViolations};
 use tonic::{Request, Response, Status};
 
-use super::{Context, item_status, page_token, read_page_token, status, violations_of};
+use super::{Context, item_status, page_token, read_page_token, violations_of};
 use crate::{
     store::{EmployerFilter, EmployerInput, EmployerRecord, Outcome, RecruitingStore},
     validate::{self, Lines, timestamp},
@@ -107,16 +107,13 @@ impl<S: RecruitingStore> pb::employer_service_server::EmployerService for Employ
         &self,
         request: Request<pb::BatchUpsertEmployersRequest>,
     ) -> Result<Response<pb::BatchUpsertEmployersResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let employers = request.into_inner().employers;
         tracing::Span::current()
             .record("platform", platform.as_str())
             .record("items", employers.len());
         if employers.is_empty() || employers.len() > MAX_BATCH {
-            return Err(status(ApiError::invalid(
-                "employers",
-                "must hold 1 to 1,000 employers",
-            )));
+            return Err(ApiError::invalid("employers", "must hold 1 to 1,000 employers").into());
         }
         let mut results: Vec<Option<pb::EmployerResult>> = Vec::with_capacity(employers.len());
         let mut valid = Vec::new();
@@ -141,8 +138,7 @@ impl<S: RecruitingStore> pb::employer_service_server::EmployerService for Employ
                 .0
                 .store
                 .upsert_employers(platform, valid.clone(), validate::now_micros())
-                .await
-                .map_err(status)?;
+                .await?;
             for ((index, input), outcome) in positions.into_iter().zip(valid).zip(stored) {
                 results[index] = Some(match outcome {
                     Ok(outcome) => pb::EmployerResult {
@@ -170,16 +166,15 @@ impl<S: RecruitingStore> pb::employer_service_server::EmployerService for Employ
         &self,
         request: Request<pb::GetEmployerRequest>,
     ) -> Result<Response<pb::GetEmployerResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let name = request.into_inner().name;
-        let code = credit_code_of(&name).map_err(status)?;
+        let code = credit_code_of(&name)?;
         let employer = self
             .0
             .store
             .get_employer(platform, code)
-            .await
-            .map_err(status)?
-            .ok_or_else(|| status(ApiError::NotFound(format!("{name} not found"))))?;
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("{name} not found")))?;
         Ok(Response::new(pb::GetEmployerResponse {
             employer: Some(employer_pb(employer)),
         }))
@@ -190,7 +185,7 @@ impl<S: RecruitingStore> pb::employer_service_server::EmployerService for Employ
         &self,
         request: Request<pb::ListEmployersRequest>,
     ) -> Result<Response<pb::ListEmployersResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = validate::page_size(req.page_size, "page_size", &mut v);
@@ -208,15 +203,14 @@ impl<S: RecruitingStore> pb::employer_service_server::EmployerService for Employ
             filter.district_prefix, filter.industry_prefix
         );
         let after = read_page_token(&req.page_token, &filters, &mut v);
-        v.into_result().map_err(status)?;
+        v.into_result()?;
         let after = after.and_then(|c| c.as_str().map(str::to_owned));
         let size = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut employers = self
             .0
             .store
             .list_employers(platform, filter, after, limit + 1)
-            .await
-            .map_err(status)?;
+            .await?;
         let more = employers.len() > size;
         employers.truncate(size);
         let next_page_token = match employers.last() {

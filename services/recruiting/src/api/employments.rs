@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     Context, at_item, check_parent, fingerprint, own_child, page_token, read_page_token,
-    request_id, resumes::calendar_date, rpc_status, serve_unary_batch, status,
+    request_id, resumes::calendar_date, rpc_status, serve_unary_batch,
 };
 use crate::{
     events::date,
@@ -176,17 +176,14 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
         &self,
         request: Request<pb::RecordHireRequest>,
     ) -> Result<Response<pb::RecordHireResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         tracing::Span::current().record("platform", platform.as_str());
-        let (hire, request_id) = self
-            .hire_input(&request.into_inner(), &platform)
-            .map_err(status)?;
+        let (hire, request_id) = self.hire_input(&request.into_inner(), &platform)?;
         let record = self
             .0
             .store
             .record_hire(platform, hire, request_id, now_micros())
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::RecordHireResponse {
             employment: Some(employment_pb(record)),
         }))
@@ -197,14 +194,14 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
         &self,
         request: Request<pb::BatchRecordHiresRequest>,
     ) -> Result<Response<pb::BatchRecordHiresResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
         tracing::Span::current()
             .record("platform", platform.as_str())
             .record("items", req.requests.len());
-        check_parent(&req.parent, &platform).map_err(status)?;
+        check_parent(&req.parent, &platform)?;
         if req.requests.is_empty() || req.requests.len() > MAX_BATCH {
-            return Err(status(ApiError::invalid(
+            return Err(Status::from(ApiError::invalid(
                 "requests",
                 "must hold 1 to 1,000 hires",
             )));
@@ -227,8 +224,7 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
                 .0
                 .store
                 .record_hires(platform, valid, now_micros())
-                .await
-                .map_err(status)?;
+                .await?;
             for (index, outcome) in positions.into_iter().zip(stored) {
                 results[index] = Some(match outcome {
                     Ok(record) => pb::HireResult {
@@ -250,14 +246,13 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
         &self,
         request: Request<pb::RecordSeparationRequest>,
     ) -> Result<Response<pb::RecordSeparationResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
-        let (id, end) = separation_input(&request.into_inner(), &platform).map_err(status)?;
+        let platform = super::platform(&request)?;
+        let (id, end) = separation_input(&request.into_inner(), &platform)?;
         let record = self
             .0
             .store
             .record_separation(platform, id, end, now_micros())
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::RecordSeparationResponse {
             employment: Some(employment_pb(record)),
         }))
@@ -268,7 +263,7 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
         &self,
         request: Request<pb::BatchRecordSeparationsRequest>,
     ) -> Result<Response<pb::BatchRecordSeparationsResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
         tracing::Span::current()
             .record("platform", platform.as_str())
@@ -303,9 +298,9 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
         &self,
         request: Request<pb::ListEmploymentsRequest>,
     ) -> Result<Response<pb::ListEmploymentsResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
-        check_parent(&req.parent, &platform).map_err(status)?;
+        check_parent(&req.parent, &platform)?;
         let mut v = FieldViolations::new();
         let limit = validate::page_size(req.page_size, "page_size", &mut v);
         let mut filter = EmploymentFilter::default();
@@ -332,7 +327,7 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
             filter.active_on.map(day_text)
         );
         let cursor = read_page_token(&req.page_token, &filters, &mut v);
-        v.into_result().map_err(status)?;
+        v.into_result()?;
         let after = cursor.and_then(|c| {
             Some((
                 c.get(0)?.as_str()?.to_owned(),
@@ -344,8 +339,7 @@ impl<S: RecruitingStore> pb::employment_service_server::EmploymentService for Em
             .0
             .store
             .list_employments(platform, filter, after, limit + 1)
-            .await
-            .map_err(status)?;
+            .await?;
         let more = employments.len() > size;
         employments.truncate(size);
         let next_page_token = match employments.last() {

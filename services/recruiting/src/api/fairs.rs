@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     Context, check_parent, fingerprint, own_child, page_token, read_page_token, request_id,
-    serve_unary_batch, status,
+    serve_unary_batch,
 };
 use crate::{
     store::{FairInput, FairRecord, RecruitingStore, RequestId, fair_name},
@@ -147,14 +147,13 @@ impl<S: RecruitingStore> pb::fair_service_server::FairService for Fairs<S> {
         &self,
         request: Request<pb::CreateFairRequest>,
     ) -> Result<Response<pb::CreateFairResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
-        let (input, request_id) = fair_input(request.into_inner(), &platform).map_err(status)?;
+        let platform = super::platform(&request)?;
+        let (input, request_id) = fair_input(request.into_inner(), &platform)?;
         let record = self
             .0
             .store
             .create_fair(platform, input, request_id, now_micros())
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::CreateFairResponse {
             fair: Some(fair_pb(record)),
         }))
@@ -165,15 +164,14 @@ impl<S: RecruitingStore> pb::fair_service_server::FairService for Fairs<S> {
         &self,
         request: Request<pb::RegisterParticipationRequest>,
     ) -> Result<Response<pb::RegisterParticipationResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
-        let (fair_id, code) = participation_input(&req, &platform).map_err(status)?;
+        let (fair_id, code) = participation_input(&req, &platform)?;
         let (registered_at, created) = self
             .0
             .store
             .register_participation(platform, fair_id, code.clone(), now_micros())
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::RegisterParticipationResponse {
             participation: Some(participation_pb(&req.parent, code, registered_at)),
             created,
@@ -185,12 +183,12 @@ impl<S: RecruitingStore> pb::fair_service_server::FairService for Fairs<S> {
         &self,
         request: Request<pb::BatchCreateFairsRequest>,
     ) -> Result<Response<pb::BatchCreateFairsResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
         tracing::Span::current()
             .record("platform", platform.as_str())
             .record("items", req.requests.len());
-        check_parent(&req.parent, &platform).map_err(status)?;
+        check_parent(&req.parent, &platform)?;
         let store = &self.0.store;
         let results = serve_unary_batch(
             req.requests,
@@ -219,7 +217,7 @@ impl<S: RecruitingStore> pb::fair_service_server::FairService for Fairs<S> {
         &self,
         request: Request<pb::BatchRegisterParticipationsRequest>,
     ) -> Result<Response<pb::BatchRegisterParticipationsResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
         tracing::Span::current()
             .record("platform", platform.as_str())
@@ -261,16 +259,15 @@ impl<S: RecruitingStore> pb::fair_service_server::FairService for Fairs<S> {
         &self,
         request: Request<pb::GetFairRequest>,
     ) -> Result<Response<pb::GetFairResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let name = request.into_inner().name;
-        let id = own_child(&name, "fairs", "name", &platform).map_err(status)?;
+        let id = own_child(&name, "fairs", "name", &platform)?;
         let fair = self
             .0
             .store
             .get_fair(platform, id)
-            .await
-            .map_err(status)?
-            .ok_or_else(|| status(ApiError::NotFound(format!("{name} not found"))))?;
+            .await?
+            .ok_or_else(|| Status::from(ApiError::NotFound(format!("{name} not found"))))?;
         Ok(Response::new(pb::GetFairResponse {
             fair: Some(fair_pb(fair)),
         }))
@@ -281,9 +278,9 @@ impl<S: RecruitingStore> pb::fair_service_server::FairService for Fairs<S> {
         &self,
         request: Request<pb::ListFairsRequest>,
     ) -> Result<Response<pb::ListFairsResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
-        check_parent(&req.parent, &platform).map_err(status)?;
+        check_parent(&req.parent, &platform)?;
         let mut v = FieldViolations::new();
         let limit = validate::page_size(req.page_size, "page_size", &mut v);
         let from = req
@@ -296,7 +293,7 @@ impl<S: RecruitingStore> pb::fair_service_server::FairService for Fairs<S> {
             .and_then(|t| validate::micros(t, "start_time_before", &mut v));
         let filters = format!("from={from:?};before={before:?}");
         let cursor = read_page_token(&req.page_token, &filters, &mut v);
-        v.into_result().map_err(status)?;
+        v.into_result()?;
         let after =
             cursor.and_then(|c| Some((c.get(0)?.as_i64()?, c.get(1)?.as_str()?.to_owned())));
         let size = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -304,8 +301,7 @@ impl<S: RecruitingStore> pb::fair_service_server::FairService for Fairs<S> {
             .0
             .store
             .list_fairs(platform, from, before, after, limit + 1)
-            .await
-            .map_err(status)?;
+            .await?;
         let more = fairs.len() > size;
         fairs.truncate(size);
         let next_page_token = match fairs.last() {

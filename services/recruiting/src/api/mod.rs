@@ -1,5 +1,6 @@
 //! The gRPC services of `talent.recruiting.v1`, one module per service.
-//! Handlers are thin: authenticate → validate (field violations with full
+//! Handlers are thin: read the caller the authentication layer verified
+//! ([`ACCESS`] says who may call what) → validate (field violations with full
 //! paths) → call the store → map the result. Services not implemented yet
 //! answer `UNIMPLEMENTED` through the generated default methods.
 
@@ -13,6 +14,7 @@ use talent_server::{ApiError, CancellationToken, FieldViolations};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
+use crate::auth::{Caller, KeyKind};
 use crate::store::{ItemError, ItemResult, RecruitingStore, StoreResult};
 use crate::validate::now_micros;
 
@@ -32,11 +34,10 @@ pub use fairs::Fairs;
 pub use postings::Postings;
 pub use resumes::Resumes;
 
-/// What every handler shares: the store and the admin key.
+/// What every handler shares: the store and the person key secret.
 #[derive(Clone)]
 pub struct Context<S> {
     pub store: S,
-    pub admin_key: Option<Arc<str>>,
     /// The city secret of person keys.
     pub person_key_secret: Arc<[u8]>,
     /// Cancelled when the service begins to shut down.
@@ -46,32 +47,143 @@ pub struct Context<S> {
 }
 
 impl<S: RecruitingStore> Context<S> {
-    /// The calling platform.
-    pub async fn platform<T>(&self, request: &tonic::Request<T>) -> Result<String, ApiError> {
-        crate::auth::platform(
-            &self.store,
-            self.admin_key.as_deref(),
-            &self.keys,
-            request.metadata(),
-        )
-        .await
-    }
-
     /// Forgets every verified key, after keys were rotated or a platform
     /// disabled, so that the change holds in this replica at once.
     pub fn keys_changed(&self) {
         self.keys.invalidate();
     }
-
-    /// Requires the admin key.
-    pub async fn admin<T>(&self, request: &tonic::Request<T>) -> Result<(), ApiError> {
-        crate::auth::admin(&self.store, self.admin_key.as_deref(), request.metadata()).await
-    }
 }
 
-/// Turns a handler error into the response status.
-pub fn status(err: impl Into<ApiError>) -> Status {
-    err.into().into()
+const ADMIN: &[KeyKind] = &[KeyKind::Admin];
+const PLATFORM: &[KeyKind] = &[KeyKind::Platform];
+const EITHER: &[KeyKind] = &[KeyKind::Platform, KeyKind::Admin];
+
+/// Who may call each method. A method not listed here is refused to every
+/// key (see [`talent_server::auth`]).
+pub const ACCESS: &[(&str, &[KeyKind])] = &[
+    (
+        "/talent.recruiting.v1.ApplicationService/BatchCreateApplications",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.ApplicationService/BatchUpdateApplicationStatus",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.EmploymentService/BatchRecordSeparations",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.FairService/BatchCreateFairs",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.FairService/BatchRegisterParticipations",
+        PLATFORM,
+    ),
+    ("/talent.recruiting.v1.AdminService/CreatePlatform", ADMIN),
+    ("/talent.recruiting.v1.AdminService/ListPlatforms", ADMIN),
+    ("/talent.recruiting.v1.AdminService/DisablePlatform", ADMIN),
+    ("/talent.recruiting.v1.AdminService/IssueApiKey", ADMIN),
+    ("/talent.recruiting.v1.AdminService/RotateApiKey", ADMIN),
+    (
+        "/talent.recruiting.v1.ApplicationService/CreateApplication",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.ApplicationService/UpdateApplicationStatus",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.ApplicationService/GetApplication",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.ApplicationService/ListApplications",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.EmployerService/BatchUpsertEmployers",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.EmployerService/GetEmployer",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.EmployerService/ListEmployers",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.EmploymentService/RecordHire",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.EmploymentService/BatchRecordHires",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.EmploymentService/RecordSeparation",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.EmploymentService/ListEmployments",
+        PLATFORM,
+    ),
+    ("/talent.recruiting.v1.FairService/CreateFair", PLATFORM),
+    (
+        "/talent.recruiting.v1.FairService/RegisterParticipation",
+        PLATFORM,
+    ),
+    ("/talent.recruiting.v1.FairService/GetFair", PLATFORM),
+    ("/talent.recruiting.v1.FairService/ListFairs", PLATFORM),
+    (
+        "/talent.recruiting.v1.PostingService/UpsertPostings",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.PostingService/BatchUpsertPostings",
+        PLATFORM,
+    ),
+    ("/talent.recruiting.v1.PostingService/GetPosting", PLATFORM),
+    (
+        "/talent.recruiting.v1.PostingService/ListPostings",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.PostingService/UpdatePosting",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.PostingService/ClosePosting",
+        PLATFORM,
+    ),
+    (
+        "/talent.recruiting.v1.ResumeService/UpsertResumes",
+        PLATFORM,
+    ),
+    ("/talent.recruiting.v1.ResumeService/GetResume", PLATFORM),
+    // A platform erases or exports what it holds of a person; the admin,
+    // what every platform holds.
+    ("/talent.recruiting.v1.ResumeService/ErasePerson", EITHER),
+    ("/talent.recruiting.v1.ResumeService/ExportPerson", EITHER),
+];
+
+/// The verified caller of a request (put there by the authentication
+/// layer).
+pub fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, ApiError> {
+    talent_server::auth::caller(request.extensions())
+}
+
+/// The calling platform; the admin key is `PERMISSION_DENIED` here (the
+/// layer already refuses it on platform methods).
+pub fn platform<T>(request: &tonic::Request<T>) -> Result<String, ApiError> {
+    match caller(request)? {
+        Caller::Platform(id) => Ok(id),
+        Caller::Admin => Err(ApiError::PermissionDenied(
+            "this method takes a platform API key, not the admin key".into(),
+        )),
+    }
 }
 
 /// The answers of a client-streaming batch upsert.
@@ -123,7 +235,7 @@ where
                         }
                     }
                     Err(err) => {
-                        let _ = answers.send(Err(status(err))).await;
+                        let _ = answers.send(Err(Status::from(err))).await;
                         return;
                     }
                 }
@@ -227,7 +339,7 @@ where
         loop {
             let item = tokio::select! {
                 next = inbound.message() => match next {
-                    Ok(Some(message)) => prepare(message).map_err(status),
+                    Ok(Some(message)) => prepare(message).map_err(Status::from),
                     Ok(None) => break,
                     Err(err) => Err(err),
                 },
@@ -265,7 +377,7 @@ where
     Fut: std::future::Future<Output = StoreResult<Vec<StoreResult<Rec>>>>,
 {
     if items.is_empty() || items.len() > MAX_BATCH_ITEMS {
-        return Err(status(ApiError::invalid(
+        return Err(Status::from(ApiError::invalid(
             "requests",
             format!("must hold 1 to 1,000 {what}"),
         )));
@@ -285,7 +397,7 @@ where
         }
     }
     if !valid.is_empty() {
-        let stored = store(valid).await.map_err(status)?;
+        let stored = store(valid).await?;
         for (i, outcome) in positions.into_iter().zip(stored) {
             let outcome = outcome.map_err(|err| rpc_status(at_item(i, err.into())));
             results[i] = Some(answer(index(i), outcome));
@@ -465,9 +577,32 @@ pub fn fingerprint(canonical: &impl std::fmt::Debug) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use talent_proto::talent::recruiting::v1 as pb;
+    use talent_server::{auth::Access, methods::Methods};
     use tonic::{Code, Status};
 
-    use super::take_group;
+    use super::{ACCESS, take_group};
+
+    #[test]
+    fn every_served_method_has_exactly_one_access_entry() {
+        let served = Methods::of(
+            &[
+                pb::admin_service_server::SERVICE_NAME,
+                pb::application_service_server::SERVICE_NAME,
+                pb::employer_service_server::SERVICE_NAME,
+                pb::employment_service_server::SERVICE_NAME,
+                pb::fair_service_server::SERVICE_NAME,
+                pb::posting_service_server::SERVICE_NAME,
+                pb::resume_service_server::SERVICE_NAME,
+            ],
+            &[talent_proto::FILE_DESCRIPTOR_SET],
+        )
+        .unwrap();
+        assert_eq!(
+            Access::new(ACCESS).mismatches(&served),
+            Vec::<String>::new()
+        );
+    }
 
     /// A queue holding `items`, as the reading stage leaves it.
     fn queued(items: Vec<Result<u32, Status>>) -> tokio::sync::mpsc::Receiver<Result<u32, Status>> {

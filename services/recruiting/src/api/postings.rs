@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::{
     BatchStream, Context, check_parent, employers::outcome_pb, item_status, own_child, page_token,
-    parse_child_name, read_page_token, serve_batches, status, violations_of,
+    parse_child_name, read_page_token, serve_batches, violations_of,
 };
 use crate::{
     store::{
@@ -351,7 +351,7 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         &self,
         request: Request<Streaming<pb::UpsertPostingsRequest>>,
     ) -> Result<Response<BatchStream<pb::UpsertPostingsResponse>>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         tracing::Span::current().record("platform", platform.as_str());
         let ctx = self.0.clone();
         let draining = ctx.draining.clone();
@@ -380,13 +380,13 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         &self,
         request: Request<pb::BatchUpsertPostingsRequest>,
     ) -> Result<Response<pb::BatchUpsertPostingsResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let postings = request.into_inner().postings;
         tracing::Span::current()
             .record("platform", platform.as_str())
             .record("items", postings.len());
-        let prepared = prepare(&platform, postings).map_err(status)?;
-        let results = store(&self.0, &platform, prepared).await.map_err(status)?;
+        let prepared = prepare(&platform, postings)?;
+        let results = store(&self.0, &platform, prepared).await?;
         Ok(Response::new(pb::BatchUpsertPostingsResponse { results }))
     }
 
@@ -395,16 +395,15 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         &self,
         request: Request<pb::GetPostingRequest>,
     ) -> Result<Response<pb::GetPostingResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let name = request.into_inner().name;
-        let id = own_child(&name, "postings", "name", &platform).map_err(status)?;
+        let id = own_child(&name, "postings", "name", &platform)?;
         let posting = self
             .0
             .store
             .get_posting(platform, id)
-            .await
-            .map_err(status)?
-            .ok_or_else(|| status(ApiError::NotFound(format!("{name} not found"))))?;
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("{name} not found")))?;
         Ok(Response::new(pb::GetPostingResponse {
             posting: Some(posting_pb(posting, now_micros())),
         }))
@@ -415,9 +414,9 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         &self,
         request: Request<pb::ListPostingsRequest>,
     ) -> Result<Response<pb::ListPostingsResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
-        check_parent(&req.parent, &platform).map_err(status)?;
+        check_parent(&req.parent, &platform)?;
         let mut v = FieldViolations::new();
         let limit = validate::page_size(req.page_size, "page_size", &mut v);
         let mut filter = PostingFilter::default();
@@ -457,7 +456,7 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         }
         let filters = format!("{filter:?}");
         let cursor = read_page_token(&req.page_token, &filters, &mut v);
-        v.into_result().map_err(status)?;
+        v.into_result()?;
         let after =
             cursor.and_then(|c| Some((c.get(0)?.as_i64()?, c.get(1)?.as_str()?.to_owned())));
         let now = now_micros();
@@ -466,8 +465,7 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
             .0
             .store
             .list_postings(platform, filter, after, limit + 1, now)
-            .await
-            .map_err(status)?;
+            .await?;
         let more = postings.len() > size;
         postings.truncate(size);
         let next_page_token = match postings.last() {
@@ -488,12 +486,12 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         &self,
         request: Request<pb::UpdatePostingRequest>,
     ) -> Result<Response<pb::UpdatePostingResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
         let Some(posting) = req.posting else {
-            return Err(status(ApiError::invalid("posting", "is required")));
+            return Err(ApiError::invalid("posting", "is required").into());
         };
-        let id = own_child(&posting.name, "postings", "posting.name", &platform).map_err(status)?;
+        let id = own_child(&posting.name, "postings", "posting.name", &platform)?;
         let now = now_micros();
         let rules = FieldRules {
             platform: &platform,
@@ -535,13 +533,12 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         for violation in mask_v.iter() {
             all.add(violation.field.clone(), violation.description.clone());
         }
-        all.into_result().map_err(status)?;
+        all.into_result()?;
         let record = self
             .0
             .store
             .update_posting(platform, id, patch, now)
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::UpdatePostingResponse {
             posting: Some(posting_pb(record, now)),
         }))
@@ -552,9 +549,9 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         &self,
         request: Request<pb::ClosePostingRequest>,
     ) -> Result<Response<pb::ClosePostingResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let req = request.into_inner();
-        let id = own_child(&req.name, "postings", "name", &platform).map_err(status)?;
+        let id = own_child(&req.name, "postings", "name", &platform)?;
         let now = now_micros();
         let mut v = FieldViolations::new();
         let close_at = req
@@ -564,13 +561,12 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
         if close_at.is_some_and(|at| at > now) {
             v.add("close_time", "must not be in the future");
         }
-        v.into_result().map_err(status)?;
+        v.into_result()?;
         let record = self
             .0
             .store
             .close_posting(platform, id, close_at, now)
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::ClosePostingResponse {
             posting: Some(posting_pb(record, now)),
         }))

@@ -10,11 +10,11 @@ use talent_server::{ApiError, FieldViolations};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{
-    BatchStream, Context, employers::outcome_pb, item_status, own_child, serve_batches, status,
+    BatchStream, Context, employers::outcome_pb, item_status, own_child, serve_batches,
     violations_of,
 };
 use crate::{
-    auth::{self, Caller},
+    auth::Caller,
     pii,
     store::{Education, RecruitingStore, ResumeAttributes, ResumeInput, ResumeRecord},
     validate::{self, Lines, now_micros, timestamp},
@@ -425,7 +425,7 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
         &self,
         request: Request<Streaming<pb::UpsertResumesRequest>>,
     ) -> Result<Response<BatchStream<pb::UpsertResumesResponse>>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         tracing::Span::current().record("platform", platform.as_str());
         let ctx = self.0.clone();
         let draining = ctx.draining.clone();
@@ -454,16 +454,15 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
         &self,
         request: Request<pb::GetResumeRequest>,
     ) -> Result<Response<pb::GetResumeResponse>, Status> {
-        let platform = self.0.platform(&request).await.map_err(status)?;
+        let platform = super::platform(&request)?;
         let name = request.into_inner().name;
-        let id = own_child(&name, "resumes", "name", &platform).map_err(status)?;
+        let id = own_child(&name, "resumes", "name", &platform)?;
         let resume = self
             .0
             .store
             .get_resume(platform, id)
-            .await
-            .map_err(status)?
-            .ok_or_else(|| status(ApiError::NotFound(format!("{name} not found"))))?;
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("{name} not found")))?;
         Ok(Response::new(pb::GetResumeResponse {
             resume: Some(resume_pb(resume)),
         }))
@@ -474,13 +473,7 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
         &self,
         request: Request<pb::ErasePersonRequest>,
     ) -> Result<Response<pb::ErasePersonResponse>, Status> {
-        let caller = auth::caller(
-            &self.0.store,
-            self.0.admin_key.as_deref(),
-            request.metadata(),
-        )
-        .await
-        .map_err(status)?;
+        let caller = super::caller(&request)?;
         let req = request.into_inner();
         use pb::erase_person_request::Person;
         let (id, key) = match &req.person {
@@ -488,10 +481,10 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
             Some(Person::PersonKey(key)) => (None, Some(key.as_str())),
             None => (None, None),
         };
-        let person_key = person_key_of(&self.0.person_key_secret, id, key).map_err(status)?;
+        let person_key = person_key_of(&self.0.person_key_secret, id, key)?;
         let mut v = FieldViolations::new();
         validate::text(&req.reason, "reason", 0, 200, Lines::Single, &mut v);
-        v.into_result().map_err(status)?;
+        v.into_result()?;
         let platform = match caller {
             Caller::Admin => None,
             Caller::Platform(p) => Some(p),
@@ -501,8 +494,7 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
             .0
             .store
             .erase_person(platform, person_key.clone(), now)
-            .await
-            .map_err(status)?;
+            .await?;
         Ok(Response::new(pb::ErasePersonResponse {
             person_key,
             erased_resume_count: i32::try_from(count).unwrap_or(i32::MAX),
@@ -515,13 +507,7 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
         &self,
         request: Request<pb::ExportPersonRequest>,
     ) -> Result<Response<pb::ExportPersonResponse>, Status> {
-        let caller = auth::caller(
-            &self.0.store,
-            self.0.admin_key.as_deref(),
-            request.metadata(),
-        )
-        .await
-        .map_err(status)?;
+        let caller = super::caller(&request)?;
         let req = request.into_inner();
         use pb::export_person_request::Person;
         let (id, key) = match &req.person {
@@ -529,7 +515,7 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
             Some(Person::PersonKey(key)) => (None, Some(key.as_str())),
             None => (None, None),
         };
-        let person_key = person_key_of(&self.0.person_key_secret, id, key).map_err(status)?;
+        let person_key = person_key_of(&self.0.person_key_secret, id, key)?;
         let platform = match caller {
             Caller::Admin => None,
             Caller::Platform(p) => Some(p),
@@ -538,8 +524,7 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
             .0
             .store
             .person_records(platform.clone(), person_key.clone())
-            .await
-            .map_err(status)?;
+            .await?;
         let applications: Vec<pb::Application> = applications
             .into_iter()
             .map(super::applications::application_pb)
@@ -552,8 +537,7 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
             .0
             .store
             .person_resumes(platform, person_key.clone())
-            .await
-            .map_err(status)?
+            .await?
             .into_iter()
             .map(resume_pb)
             .collect();

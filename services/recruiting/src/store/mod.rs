@@ -91,6 +91,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Lets a handler answer a store error with `?`, through the one mapping
+/// above and [`ApiError`]'s.
+impl From<StoreError> for tonic::Status {
+    fn from(err: StoreError) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Splits the result of one item of a batch that runs in one transaction:

@@ -1,0 +1,398 @@
+//! Authentication as a tower layer around each of a service's gRPC
+//! services, before any handler runs.
+//!
+//! Each service declares once, in an [`Access`] table, which kinds of key
+//! may call each of its methods. The layer reads the bearer token
+//! ([`bearer`]), asks the service's [`Authenticate`] who it belongs to,
+//! checks the caller's kind against the table, and hands the verified
+//! caller to the handler in the request's extensions ([`caller`]). A method
+//! the table does not name is refused whatever the key, so a new RPC is
+//! closed until someone decides who may call it.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fmt::Debug,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{HeaderMap, Request, Response};
+use tonic::{body::Body, server::NamedService};
+use tower::{Layer, Service};
+
+use crate::{ApiError, methods::Methods};
+
+/// The bearer token of a call: the `authorization` header's value after
+/// the scheme `Bearer` (any case) and a space; none when the header is
+/// missing, not text, of another scheme, or empty.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// How a service learns who holds a bearer token.
+pub trait Authenticate: Send + Sync + 'static {
+    /// The kinds of key a method may allow.
+    type Kind: Copy + Eq + Debug + Send + Sync + 'static;
+    /// The verified caller, handed to the handler.
+    type Caller: Clone + Send + Sync + 'static;
+
+    /// The holder of `token`: `UNAUTHENTICATED` for a token that is no
+    /// valid key, `PERMISSION_DENIED` for one whose holder may call
+    /// nothing.
+    fn authenticate(
+        &self,
+        token: String,
+    ) -> impl Future<Output = Result<Self::Caller, ApiError>> + Send;
+
+    /// The kind of key the caller presented.
+    fn kind(caller: &Self::Caller) -> Self::Kind;
+}
+
+/// Which kinds of key may call each method, by gRPC path
+/// (`/package.Service/Method`).
+#[derive(Debug, Clone)]
+pub struct Access<K> {
+    methods: HashMap<String, Vec<K>>,
+}
+
+impl<K: Copy + Eq + Debug> Access<K> {
+    /// The table of `entries`: a path and the kinds allowed on it. A path
+    /// named twice is a mistake in the declaration and panics at start.
+    pub fn new(entries: &[(&str, &[K])]) -> Self {
+        let mut methods = HashMap::with_capacity(entries.len());
+        for (path, kinds) in entries {
+            let previous = methods.insert((*path).to_owned(), kinds.to_vec());
+            assert!(previous.is_none(), "{path} is declared twice");
+        }
+        Self { methods }
+    }
+
+    /// The kinds allowed on `path`; none when the table does not name it.
+    pub fn allowed(&self, path: &str) -> Option<&[K]> {
+        self.methods.get(path).map(Vec::as_slice)
+    }
+
+    /// Every path the table names.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.methods.keys().map(String::as_str)
+    }
+
+    /// What keeps the table from matching `served` exactly: each served
+    /// method it does not name (refused to everyone) and each path it
+    /// names that is not served (a typo or a removed method). Empty when
+    /// they match; services test that it is.
+    pub fn mismatches(&self, served: &Methods) -> Vec<String> {
+        let mut found: Vec<String> = served
+            .paths()
+            .filter(|path| !self.methods.contains_key(*path))
+            .map(|path| format!("{path} is served but has no access entry"))
+            .collect();
+        let served: HashSet<&str> = served.paths().collect();
+        found.extend(
+            self.paths()
+                .filter(|path| !served.contains(path))
+                .map(|path| format!("{path} has an access entry but is not served")),
+        );
+        found.sort();
+        found
+    }
+}
+
+/// The caller the layer verified, read by a handler from its request's
+/// extensions. Missing means the service was served without the layer: a
+/// bug, answered `INTERNAL`.
+pub fn caller<C: Clone + Send + Sync + 'static>(
+    extensions: &http::Extensions,
+) -> Result<C, ApiError> {
+    extensions.get::<C>().cloned().ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "a handler ran without the authentication layer"
+        ))
+    })
+}
+
+/// The layer; wraps each gRPC service of one server with the same
+/// authenticator and table.
+pub struct AuthLayer<A: Authenticate> {
+    auth: Arc<A>,
+    access: Arc<Access<A::Kind>>,
+}
+
+impl<A: Authenticate> Clone for AuthLayer<A> {
+    fn clone(&self) -> Self {
+        Self {
+            auth: self.auth.clone(),
+            access: self.access.clone(),
+        }
+    }
+}
+
+impl<A: Authenticate> AuthLayer<A> {
+    pub fn new(auth: A, access: Access<A::Kind>) -> Self {
+        Self {
+            auth: Arc::new(auth),
+            access: Arc::new(access),
+        }
+    }
+
+    /// `inner`, its calls authenticated first.
+    pub fn wrap<S>(&self, inner: S) -> Authenticated<S, A> {
+        self.layer(inner)
+    }
+}
+
+impl<S, A: Authenticate> Layer<S> for AuthLayer<A> {
+    type Service = Authenticated<S, A>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Authenticated {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// A gRPC service whose calls are authenticated first.
+pub struct Authenticated<S, A: Authenticate> {
+    inner: S,
+    layer: AuthLayer<A>,
+}
+
+impl<S: Clone, A: Authenticate> Clone for Authenticated<S, A> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S: NamedService, A: Authenticate> NamedService for Authenticated<S, A> {
+    const NAME: &'static str = S::NAME;
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, A> Service<Request<Body>> for Authenticated<S, A>
+where
+    S: Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    A: Authenticate,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let layer = self.layer.clone();
+        // The clone that was readied is the one called (tower's rule).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let path = req.uri().path().to_owned();
+        let token = bearer(req.headers()).map(str::to_owned);
+        Box::pin(async move {
+            match verify(&layer, &path, token).await {
+                Ok(caller) => {
+                    req.extensions_mut().insert(caller);
+                    inner.call(req).await
+                }
+                Err(err) => Ok(tonic::Status::from(err).into_http()),
+            }
+        })
+    }
+}
+
+/// The caller holding `token`, when the table allows its kind on `path`.
+async fn verify<A: Authenticate>(
+    layer: &AuthLayer<A>,
+    path: &str,
+    token: Option<String>,
+) -> Result<A::Caller, ApiError> {
+    let Some(allowed) = layer.access.allowed(path) else {
+        return Err(ApiError::PermissionDenied(format!(
+            "no key may call {path}: the service declares no access for it"
+        )));
+    };
+    let Some(token) = token else {
+        return Err(ApiError::Unauthenticated(
+            "missing `authorization: Bearer <key>` metadata".into(),
+        ));
+    };
+    let caller = layer.auth.authenticate(token).await?;
+    let kind = A::kind(&caller);
+    if allowed.contains(&kind) {
+        Ok(caller)
+    } else {
+        Err(ApiError::PermissionDenied(format!(
+            "a {kind:?} key may not call {path}; it takes {}",
+            allowed
+                .iter()
+                .map(|k| format!("{k:?}"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http::HeaderValue;
+    use tonic::Code;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Kind {
+        Admin,
+        Reader,
+    }
+
+    /// Knows two tokens.
+    struct Fake;
+    impl Authenticate for Fake {
+        type Kind = Kind;
+        type Caller = (Kind, &'static str);
+        async fn authenticate(&self, token: String) -> Result<Self::Caller, ApiError> {
+            match token.as_str() {
+                "admin" => Ok((Kind::Admin, "root")),
+                "reader" => Ok((Kind::Reader, "r1")),
+                _ => Err(ApiError::Unauthenticated("unknown key".into())),
+            }
+        }
+        fn kind(caller: &Self::Caller) -> Kind {
+            caller.0
+        }
+    }
+
+    /// Answers with the caller it was handed, in a header.
+    #[derive(Clone)]
+    struct Echo;
+    impl Service<Request<Body>> for Echo {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, req: Request<Body>) -> Self::Future {
+            let who =
+                caller::<(Kind, &'static str)>(req.extensions()).map_or("none", |(_, name)| name);
+            let mut response = Response::new(Body::empty());
+            response
+                .headers_mut()
+                .insert("x-caller", HeaderValue::from_static(who));
+            response
+                .headers_mut()
+                .insert("grpc-status", HeaderValue::from_static("0"));
+            Box::pin(std::future::ready(Ok(response)))
+        }
+    }
+
+    fn service() -> Authenticated<Echo, Fake> {
+        let access = Access::new(&[
+            ("/t.v1.S/Manage", &[Kind::Admin][..]),
+            ("/t.v1.S/Read", &[Kind::Reader, Kind::Admin][..]),
+        ]);
+        AuthLayer::new(Fake, access).layer(Echo)
+    }
+
+    async fn call(path: &str, token: Option<&str>) -> (Code, Option<String>) {
+        let mut req = Request::builder().uri(path);
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let response = service()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = tonic::Status::from_header_map(response.headers()).unwrap();
+        let who = response
+            .headers()
+            .get("x-caller")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status.code(), who)
+    }
+
+    #[tokio::test]
+    async fn a_method_missing_from_the_table_is_refused_to_every_key() {
+        for token in [None, Some("admin"), Some("reader"), Some("nope")] {
+            assert_eq!(
+                call("/t.v1.S/Forgotten", token).await,
+                (Code::PermissionDenied, None),
+                "{token:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listed_method_takes_the_kinds_it_names_and_hands_on_the_caller() {
+        assert_eq!(
+            call("/t.v1.S/Manage", Some("admin")).await,
+            (Code::Ok, Some("root".into()))
+        );
+        assert_eq!(
+            call("/t.v1.S/Read", Some("reader")).await,
+            (Code::Ok, Some("r1".into()))
+        );
+        assert_eq!(
+            call("/t.v1.S/Manage", Some("reader")).await,
+            (Code::PermissionDenied, None)
+        );
+        assert_eq!(
+            call("/t.v1.S/Read", Some("nope")).await,
+            (Code::Unauthenticated, None)
+        );
+        assert_eq!(
+            call("/t.v1.S/Read", None).await,
+            (Code::Unauthenticated, None)
+        );
+    }
+
+    #[test]
+    fn mismatches_name_unlisted_methods_and_stray_entries() {
+        let served = Methods::of(
+            &["grpc.health.v1.Health"],
+            &[tonic_health::pb::FILE_DESCRIPTOR_SET],
+        )
+        .unwrap();
+        let access = Access::new(&[
+            ("/grpc.health.v1.Health/Check", &[Kind::Reader][..]),
+            ("/grpc.health.v1.Health/Chek", &[Kind::Reader][..]),
+        ]);
+        assert_eq!(
+            access.mismatches(&served),
+            [
+                "/grpc.health.v1.Health/Chek has an access entry but is not served",
+                "/grpc.health.v1.Health/Watch is served but has no access entry",
+            ]
+        );
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_authorization_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        for (value, token) in [
+            ("Bearer tlr_x", Some("tlr_x")),
+            ("bearer  tlr_x ", Some("tlr_x")),
+            ("Basic tlr_x", None),
+            ("Bearer ", None),
+            ("Bearer", None),
+        ] {
+            h.insert("authorization", HeaderValue::from_static(value));
+            assert_eq!(bearer(&h), token, "{value:?}");
+        }
+    }
+}
