@@ -362,10 +362,13 @@ async fn a_message_over_the_size_limit_gets_resource_exhausted() {
     .await;
     let mut admin = AdminServiceClient::new(app.recruiting_channel().await);
     let status = admin
-        .create_platform(CreatePlatformRequest {
-            platform_id: "x".repeat(20 * 1024),
-            ..Default::default()
-        })
+        .create_platform(support::recruiting::authed(
+            CreatePlatformRequest {
+                platform_id: "x".repeat(20 * 1024),
+                ..Default::default()
+            },
+            support::recruiting::ADMIN_KEY,
+        ))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
@@ -475,9 +478,19 @@ async fn undecodable_requests_are_invalid_argument_on_both_services() {
         ),
     ];
     for (addr, path, message, field) in cases {
+        // Calls are authenticated before their messages are decoded.
+        let key = if addr == app.metrics_addr {
+            support::metrics::ADMIN_KEY
+        } else {
+            support::recruiting::ADMIN_KEY
+        };
         let status = Raw::connect(addr)
             .await
-            .call(path, frame(&message), &[])
+            .call(
+                path,
+                frame(&message),
+                &[("authorization", &format!("Bearer {key}"))],
+            )
             .await;
         assert_eq!(status.code(), Code::InvalidArgument, "{path} {status:?}");
         let bad = status

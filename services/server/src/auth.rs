@@ -6,8 +6,9 @@
 //! ([`bearer`]), asks the service's [`Authenticate`] who it belongs to,
 //! checks the caller's kind against the table, and hands the verified
 //! caller to the handler in the request's extensions ([`caller`]). A method
-//! the table does not name is refused whatever the key, so a new RPC is
-//! closed until someone decides who may call it.
+//! the table does not name is `UNIMPLEMENTED` whatever the key, as a
+//! made-up method is: a new RPC is closed until someone decides who may
+//! call it (and each service's unit test finds it missing).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -200,7 +201,12 @@ where
         let path = req.uri().path().to_owned();
         let token = bearer(req.headers()).map(str::to_owned);
         Box::pin(async move {
-            match verify(&layer, &path, token).await {
+            let Some(allowed) = layer.access.allowed(&path) else {
+                let status =
+                    tonic::Status::unimplemented(format!("{path} is not a method of this service"));
+                return Ok(status.into_http());
+            };
+            match verify(&layer, allowed, &path, token).await {
                 Ok(caller) => {
                     req.extensions_mut().insert(caller);
                     inner.call(req).await
@@ -214,14 +220,10 @@ where
 /// The caller holding `token`, when the table allows its kind on `path`.
 async fn verify<A: Authenticate>(
     layer: &AuthLayer<A>,
+    allowed: &[A::Kind],
     path: &str,
     token: Option<String>,
 ) -> Result<A::Caller, ApiError> {
-    let Some(allowed) = layer.access.allowed(path) else {
-        return Err(ApiError::PermissionDenied(format!(
-            "no key may call {path}: the service declares no access for it"
-        )));
-    };
     let Some(token) = token else {
         return Err(ApiError::Unauthenticated(
             "missing `authorization: Bearer <key>` metadata".into(),
@@ -330,7 +332,7 @@ mod tests {
         for token in [None, Some("admin"), Some("reader"), Some("nope")] {
             assert_eq!(
                 call("/t.v1.S/Forgotten", token).await,
-                (Code::PermissionDenied, None),
+                (Code::Unimplemented, None),
                 "{token:?}"
             );
         }
