@@ -19,6 +19,7 @@ use talent_server::{
 
 mod api;
 pub mod auth;
+pub mod domain;
 pub mod events;
 pub mod pii;
 pub mod relay;
@@ -308,6 +309,23 @@ fn relay_config(config: &Config) -> anyhow::Result<Option<relay::RelayConfig>> {
     }))
 }
 
+/// Moves postings of a database written before openings were connected
+/// groups to where the current rule puts them, once (see
+/// `PostingStore::regroup_legacy_openings`).
+async fn regroup_legacy_openings<S: RecruitingStore>(store: &S) -> anyhow::Result<()> {
+    let moved = store
+        .regroup_legacy_openings(validate::now_micros())
+        .await
+        .map_err(|e| anyhow::anyhow!("deriving the openings of stored postings: {e}"))?;
+    if moved > 0 {
+        tracing::info!(
+            moved,
+            "openings of stored postings derived by the current rule"
+        );
+    }
+    Ok(())
+}
+
 /// The expiry sweep over `store`.
 fn sweep<S: RecruitingStore>(store: S) -> Sweep {
     Arc::new(move || {
@@ -341,6 +359,7 @@ impl Application {
         let (server, sweeper) = match &db {
             Db::Sqlite(pool) => {
                 let store = SqliteStore::new(pool.clone(), cipher);
+                regroup_legacy_openings(&store).await?;
                 (
                     add_services(server, store.clone(), &config, &secrets),
                     sweep(store),
@@ -348,6 +367,7 @@ impl Application {
             }
             Db::Postgres(pool) => {
                 let store = PgStore::new(pool.clone(), cipher);
+                regroup_legacy_openings(&store).await?;
                 (
                     add_services(server, store.clone(), &config, &secrets),
                     sweep(store),

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use talent_codes::{TimestampError, credit_code, district, industry};
 use talent_server::FieldViolations;
-use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick, is_nfkc_quick};
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 pub use talent_codes::day::DAY_MICROS;
 pub use talent_codes::{now_micros, timestamp_of_micros as timestamp};
@@ -95,17 +95,6 @@ pub fn text(
         violations.add(field, format!("must be at most {max} characters"));
     }
     trimmed.to_owned()
-}
-
-/// The title as the opening match compares it: NFKC, lower-cased (Unicode
-/// case folding for every script the titles use), white space runs
-/// collapsed to one space, trimmed.
-pub fn normalised_title(title: &str) -> String {
-    let folded = match is_nfkc_quick(title.chars()) {
-        IsNormalized::Yes => title.to_lowercase(),
-        _ => title.nfkc().collect::<String>().to_lowercase(),
-    };
-    folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `value` in NFC. Most text arrives composed; the quick check (a table
@@ -261,14 +250,6 @@ mod tests {
         let mut v = FieldViolations::new();
         past_time(Some(&ts(4_102_444_799, 0)), "h", i64::MAX, &mut v);
         assert!(v.is_empty());
-    }
-
-    #[test]
-    fn titles_normalise_for_matching() {
-        assert_eq!(
-            normalised_title(" Java 开发工程师"),
-            normalised_title("ｊａｖａ  开发工程师 ")
-        );
     }
 
     #[test]

@@ -12,12 +12,18 @@ use super::{
     backend::RecruitingSql,
     employments::EMPLOYMENT_COLUMNS,
     new_id,
-    openings::open_period_end,
     outbox::write_outbox,
     per_item,
     sql::{Tx, int, invalid, json},
 };
-use crate::events::{self, OutboxEvent};
+use crate::{
+    domain::{
+        applications::{Refused, transition},
+        employments::hire_place,
+        postings::open_at,
+    },
+    events::{self, OutboxEvent},
+};
 
 /// The columns of an application as `application_from_row` reads them.
 const APPLICATION_COLUMNS: &str = "platform_id, application_id, resume_id, posting_id, fair_id, \
@@ -278,8 +284,7 @@ where
             return Err(StoreError::Invalid(v));
         };
         let submit_at = input.submit_at.unwrap_or(now);
-        let end = open_period_end(&posting, now);
-        if submit_at < posting.fields.publish_at || submit_at >= end {
+        if !open_at(&posting, submit_at) {
             return Err(StoreError::FailedPrecondition(
                 "the posting was not OPEN at the application's submit_time".into(),
             ));
@@ -346,20 +351,12 @@ where
                     "platforms/{platform}/applications/{application_id} not found"
                 ))
             })?;
-        if !app_state::allowed(record.state, change.to) {
-            return Err(StoreError::FailedPrecondition(format!(
-                "an application in state {} cannot move to state {}",
-                record.state, change.to
-            )));
-        }
         let at = change.at.unwrap_or(now);
-        let last = record.history.last().map_or(record.submit_at, |t| t.2);
-        if at < last {
-            return Err(invalid(
-                "transition_time",
-                "must not be before the previous transition",
-            ));
-        }
+        let moved = match transition(&record, change.to, at, change.reason, now) {
+            Ok(moved) => moved,
+            Err(Refused::NotAllowed(m)) => return Err(StoreError::FailedPrecondition(m)),
+            Err(Refused::Invalid(field, description)) => return Err(invalid(field, description)),
+        };
         let mut events = Vec::new();
         if change.to == app_state::HIRED {
             let Some(hire) = change.hire else {
@@ -381,18 +378,16 @@ where
                     .ok_or_else(|| {
                         StoreError::Internal(anyhow::anyhow!("application without posting"))
                     })?;
+            let (district, industry) =
+                hire_place(hire.district, hire.industry, Some(&posting.fields), None);
             let employment = EmploymentRecord {
                 platform_id: platform.to_owned(),
                 employment_id: new_id(),
                 resume_id: Some(record.resume_id.clone()),
                 person_key: resume.person_key,
                 employer_code: posting.fields.employer_code.clone(),
-                district: hire
-                    .district
-                    .unwrap_or_else(|| posting.fields.district.clone()),
-                industry: hire
-                    .industry
-                    .unwrap_or_else(|| posting.fields.industry.clone()),
+                district,
+                industry,
                 start: hire.start,
                 end: None,
                 posting_id: Some(record.posting_id.clone()),
@@ -409,11 +404,10 @@ where
             ));
             record.employment_id = Some(employment.employment_id);
         }
-        record
-            .history
-            .push((record.state, change.to, at, change.reason));
-        record.state = change.to;
-        record.updated_at = now;
+        let record = ApplicationRecord {
+            employment_id: record.employment_id,
+            ..moved
+        };
         sqlx::query(
             "UPDATE applications SET state = $3, history = $4, employment_id = $5, updated_at = $6 \
              WHERE platform_id = $1 AND application_id = $2",

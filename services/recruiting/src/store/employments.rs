@@ -14,7 +14,10 @@ use super::{
     parse_day, per_item,
     sql::{Tx, invalid},
 };
-use crate::events::{self, OutboxEvent};
+use crate::{
+    domain::employments::hire_place,
+    events::{self, OutboxEvent},
+};
 
 /// The columns of an employment as `employment_from_row` reads them.
 pub(super) const EMPLOYMENT_COLUMNS: &str = "platform_id, employment_id, resume_id, person_key, \
@@ -157,20 +160,20 @@ where
                 results[i] = Some(Err(StoreError::Invalid(v)));
                 continue;
             };
+            let (district, industry) = hire_place(
+                hire.district,
+                hire.industry,
+                posting.map(|p| &p.fields),
+                Some(employer),
+            );
             let record = EmploymentRecord {
                 platform_id: platform.clone(),
                 employment_id: new_id(),
                 resume_id,
                 person_key,
                 employer_code: hire.employer_code,
-                district: hire
-                    .district
-                    .or_else(|| posting.map(|p| p.fields.district.clone()))
-                    .unwrap_or_else(|| employer.district.clone()),
-                industry: hire
-                    .industry
-                    .or_else(|| posting.map(|p| p.fields.industry.clone()))
-                    .unwrap_or_else(|| employer.industry.clone()),
+                district,
+                industry,
                 start: hire.start,
                 end: None,
                 posting_id: hire.posting_id,

@@ -253,6 +253,13 @@ pub trait PostingStore {
     /// Records every open posting whose expiry has passed as EXPIRED, with
     /// its `PostingClosed` event. Returns how many it expired.
     fn expire_postings(&self, now: i64) -> impl Future<Output = StoreResult<usize>> + Send;
+
+    /// Derives again the openings of every match key that has a posting
+    /// whose opening id was not derived by the current rule (a database
+    /// written before it), with a `PostingUpdated` for each posting whose
+    /// opening moves. Returns how many moved; idempotent, and cheap once
+    /// nothing is left.
+    fn regroup_legacy_openings(&self, now: i64) -> impl Future<Output = StoreResult<usize>> + Send;
 }
 
 /// Résumés and the persons they belong to.

@@ -3,28 +3,34 @@
 //! items before it decided; the batch's writes at its end, in multi-row
 //! statements. A repeated external id sees what the earlier item stored.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{ColumnIndex, Executor, QueryBuilder, Row};
 use talent_server::{Column, PerBatch};
 
 use super::{
-    CloseReason, DEFAULT_POSTING_LIFETIME_MICROS, EmployerRecord, ItemError, ItemResult,
-    MAX_POSTING_LIFETIME_MICROS, Outcome, PostingFields, PostingInput, PostingRecord, SqlStore,
-    StoreError, StoreResult,
-    backend::RecruitingSql,
-    fairs::participation_event,
-    new_id,
-    openings::{MatchKey, MatchRow, Openings, match_key},
-    sql::Tx,
+    CloseReason, EmployerRecord, ItemError, ItemResult, Outcome, PostingFields, PostingInput,
+    PostingRecord, SqlStore, StoreError, StoreResult, backend::RecruitingSql,
+    fairs::participation_event, openings::MatchKey, postings::POSTING_COLUMNS, sql::Tx,
 };
-use crate::events::{self, OutboxEvent};
+use crate::{
+    domain::{
+        openings::{Openings, PostingId},
+        postings::{self as rules, Change},
+    },
+    events::{self, OutboxEvent},
+};
 
 /// What one batch of postings decided so far, written at its end (see
 /// `finish_posting_batch`).
 #[derive(Debug, Default)]
 pub(super) struct PostingBatch {
-    pub openings: Openings,
+    /// Every posting of the loaded keys, as the batch left it.
+    openings: Openings,
+    loaded_keys: HashSet<MatchKey>,
+    /// Keys a posting entered or left: their groups are derived again at
+    /// the batch's end.
+    touched: BTreeSet<MatchKey>,
     /// (fair, employer) registrations of the batch's fairs: stored, and
     /// the batch's own.
     pub registered: HashSet<(String, String)>,
@@ -33,17 +39,50 @@ pub(super) struct PostingBatch {
     /// External ids of the postings written, in the order first written.
     written: Vec<String>,
     written_ids: HashSet<String>,
-    /// External ids stored before the batch.
-    stored_ids: HashSet<String>,
+    /// External ids stored before the batch, with their revision and
+    /// opening then.
+    stored: HashMap<String, (i64, String)>,
+    /// Postings whose statistical facts the batch changed.
+    facts_changed: HashSet<String>,
 }
 
 impl PostingBatch {
-    /// The batch creates or changes `record`.
-    pub fn write(&mut self, record: &PostingRecord) {
-        self.openings.write(record);
+    /// A batch over postings stored as `existing`.
+    pub fn new(existing: &HashMap<String, PostingRecord>) -> Self {
+        Self {
+            stored: existing
+                .iter()
+                .map(|(id, p)| (id.clone(), (p.revision, p.opening_id.clone())))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    /// The batch creates or changes `record`. `regroup_from` is the key
+    /// it had (its own when new) when the opening match must be derived
+    /// again; `facts` when metrics sees the change.
+    pub fn write(&mut self, record: &PostingRecord, regroup_from: Option<MatchKey>, facts: bool) {
+        let row = rules::match_row(record);
+        if let Some(old) = regroup_from {
+            self.touched.insert(old);
+            self.touched.insert(row.key.clone());
+        }
+        self.openings.put(
+            (record.platform_id.clone(), record.external_id.clone()),
+            row,
+            record.opening_id.clone(),
+        );
+        if facts {
+            self.facts_changed.insert(record.external_id.clone());
+        }
         if self.written_ids.insert(record.external_id.clone()) {
             self.written.push(record.external_id.clone());
         }
+    }
+
+    /// Derives the openings of `key` again at the batch's end.
+    pub fn regroup(&mut self, key: MatchKey) {
+        self.touched.insert(key);
     }
 
     /// Registers the employer in the fair unless it is already; emits
@@ -83,11 +122,10 @@ where
     Vec<u8>: Column<DB>,
     Option<Vec<u8>>: Column<DB>,
 {
-    /// A batch's state before its first item: the stored rows its
-    /// opening matches will likely need (the keys of new postings
-    /// and of changed match fields, the openings such changes may
-    /// leave) and the registrations of its fairs, read in a few
-    /// statements. What this misses is read when needed.
+    /// A batch's state before its first item: every stored posting of
+    /// the match keys its items enter or leave, and the registrations of
+    /// its fairs, read in a few statements. What this misses is read when
+    /// needed.
     pub(super) async fn begin_posting_batch(
         tx: &mut Tx<DB>,
         platform: &str,
@@ -95,48 +133,29 @@ where
         existing: &HashMap<String, PostingRecord>,
         employers: &HashMap<String, EmployerRecord>,
     ) -> StoreResult<PostingBatch> {
-        let mut batch = PostingBatch {
-            stored_ids: existing.keys().cloned().collect(),
-            ..PostingBatch::default()
-        };
-        let mut seen = HashSet::new();
-        let repeated: HashSet<&str> = items
-            .iter()
-            .filter(|i| !seen.insert(i.external_id.as_str()))
-            .map(|i| i.external_id.as_str())
-            .collect();
+        let mut batch = PostingBatch::new(existing);
         let mut keys = Vec::new();
-        let mut left = Vec::new();
         for item in items {
             let Some(employer) = employers.get(&item.employer_code) else {
                 continue;
             };
             let key = (
                 item.employer_code.clone(),
-                crate::validate::normalised_title(&item.title),
+                rules::title_key(&item.title),
                 item.district
                     .clone()
                     .unwrap_or_else(|| employer.district.clone()),
             );
-            match existing.get(&item.external_id) {
-                None => keys.push(key),
-                Some(stored) => {
-                    let publish_at = item.publish_at.unwrap_or(stored.fields.publish_at);
-                    let expire_at = item
-                        .expire_at
-                        .unwrap_or(publish_at.saturating_add(DEFAULT_POSTING_LIFETIME_MICROS));
-                    if repeated.contains(item.external_id.as_str())
-                        || key != match_key(&stored.fields)
-                        || expire_at != stored.fields.expire_at
-                    {
-                        keys.push(key);
-                        left.push(stored.opening_id.clone());
-                    }
+            if let Some(stored) = existing.get(&item.external_id) {
+                let stored_key = rules::match_row(stored).key;
+                if stored_key == key && item.expire_at == Some(stored.fields.expire_at) {
+                    continue;
                 }
+                keys.push(stored_key);
             }
+            keys.push(key);
         }
-        Self::load_match_rows(tx, &mut batch.openings, keys).await?;
-        Self::load_opening_holders(tx, &mut batch.openings, left).await?;
+        Self::load_match_rows(tx, &mut batch, keys).await?;
         let fair_ids: HashSet<String> = items.iter().filter_map(|i| i.fair_id.clone()).collect();
         if !fair_ids.is_empty() {
             let mut builder: QueryBuilder<DB> = QueryBuilder::new(
@@ -158,30 +177,91 @@ where
         Ok(batch)
     }
 
-    /// Writes what a batch decided: its new postings, its changed
-    /// ones (each once, as it ended), its new fair registrations.
+    /// Ends a batch: derives the openings of every key its postings
+    /// entered or left (postings of other platforms included), then writes
+    /// its new postings, its changed ones (each once, as it ended) and
+    /// every other posting whose opening moved, with their events, and its
+    /// new fair registrations. `records` holds the batch's postings and
+    /// gets their final openings.
     pub(super) async fn finish_posting_batch(
         tx: &mut Tx<DB>,
         platform: &str,
-        batch: PostingBatch,
-        records: &HashMap<String, PostingRecord>,
+        mut batch: PostingBatch,
+        records: &mut HashMap<String, PostingRecord>,
         now: i64,
+        events: &mut Vec<OutboxEvent>,
     ) -> StoreResult<()> {
+        let mut moved: Vec<(PostingId, String)> = Vec::new();
+        for key in std::mem::take(&mut batch.touched) {
+            moved.extend(batch.openings.regroup(&key));
+        }
+        // Postings the batch did not write whose opening moved.
+        let mut others: HashMap<String, HashMap<String, String>> = HashMap::new();
+        for ((owner, id), opening) in moved {
+            match records.get_mut(&id) {
+                Some(record) if owner == platform => {
+                    record.opening_id = opening;
+                    if !batch.written_ids.contains(&id) {
+                        batch.written_ids.insert(id.clone());
+                        batch.written.push(id);
+                    }
+                }
+                _ => {
+                    others.entry(owner).or_default().insert(id, opening);
+                }
+            }
+        }
+        let mut moved_records = Vec::new();
+        for (owner, openings) in others {
+            let ids: Vec<String> = openings.keys().cloned().collect();
+            let mut builder = DB::by_external_ids(POSTING_COLUMNS, "postings", &owner, &ids);
+            for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
+                let mut record = Self::posting_from_row(&row)?;
+                if let Some(opening) = openings.get(&record.external_id) {
+                    record.opening_id.clone_from(opening);
+                    record.revision += 1;
+                    record.updated_at = now;
+                    events.push(OutboxEvent::new(
+                        &owner,
+                        now,
+                        events::posting_updated(&record),
+                    ));
+                    moved_records.push(record);
+                }
+            }
+        }
+        for id in &batch.written {
+            let record = records.get_mut(id).ok_or_else(|| {
+                StoreError::Internal(anyhow::anyhow!("a written posting has no record"))
+            })?;
+            let payload = match batch.stored.get(id) {
+                None => Some(events::posting_published(record)),
+                Some((_, opening)) => {
+                    let moved = record.opening_id != *opening;
+                    if moved && !batch.facts_changed.contains(id) {
+                        record.revision += 1;
+                        record.updated_at = now;
+                    }
+                    (moved || batch.facts_changed.contains(id))
+                        .then(|| events::posting_updated(record))
+                }
+            };
+            if let Some(payload) = payload {
+                events.push(OutboxEvent::new(platform, now, payload));
+            }
+        }
         let (changed, new): (Vec<&String>, Vec<&String>) = batch
             .written
             .iter()
-            .partition(|id| batch.stored_ids.contains(*id));
-        let pick = |ids: Vec<&String>| -> StoreResult<Vec<&PostingRecord>> {
-            ids.into_iter()
-                .map(|id| {
-                    records.get(id).ok_or_else(|| {
-                        StoreError::Internal(anyhow::anyhow!("a written posting has no record"))
-                    })
-                })
-                .collect()
+            .partition(|id| batch.stored.contains_key(*id));
+        let pick = |ids: Vec<&String>| -> Vec<&PostingRecord> {
+            ids.into_iter().filter_map(|id| records.get(id)).collect()
         };
-        DB::write_posting_rows(&mut **tx, &pick(new)?, false).await?;
-        DB::write_posting_rows(&mut **tx, &pick(changed)?, true).await?;
+        let new = pick(new);
+        let mut changed = pick(changed);
+        changed.extend(moved_records.iter());
+        DB::write_posting_rows(&mut **tx, &new, false).await?;
+        DB::write_posting_rows(&mut **tx, &changed, true).await?;
         for chunk in batch.participations.chunks(1000) {
             let mut builder: QueryBuilder<DB> = QueryBuilder::new(
                 "INSERT INTO fair_participations (platform_id, fair_id, credit_code, created_at) ",
@@ -198,9 +278,10 @@ where
         Ok(())
     }
 
-    /// Decides how one posting of a batch is created or changed;
-    /// the batch writes it at its end. `existing` is the posting as
-    /// stored or as an earlier item of the batch left it.
+    /// Decides how one posting of a batch is created or changed (its
+    /// opening at the batch's end); the batch writes it at its end.
+    /// `existing` is the posting as stored or as an earlier item of the
+    /// batch left it.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn apply_posting(
         tx: &mut Tx<DB>,
@@ -220,32 +301,13 @@ where
             )));
         };
         let mut problems = Vec::new();
-        let publish_at = match (input.publish_at, existing) {
-            (Some(given), Some(stored)) if given != stored.fields.publish_at => {
-                problems.push((
-                    "publish_time".to_owned(),
-                    "is immutable: it differs from the stored publish time".to_owned(),
-                ));
-                stored.fields.publish_at
-            }
-            (Some(given), _) => given,
-            (None, Some(stored)) => stored.fields.publish_at,
-            (None, None) => now,
-        };
-        let expire_at = input
-            .expire_at
-            .unwrap_or(publish_at.saturating_add(DEFAULT_POSTING_LIFETIME_MICROS));
-        if expire_at <= publish_at {
-            problems.push((
-                "expire_time".to_owned(),
-                "must be after publish_time".to_owned(),
-            ));
-        } else if expire_at - publish_at > MAX_POSTING_LIFETIME_MICROS {
-            problems.push((
-                "expire_time".to_owned(),
-                "must be at most 366 days after publish_time".to_owned(),
-            ));
-        }
+        let publish_at = rules::publish_time(
+            input.publish_at,
+            existing.map(|p| &p.fields),
+            now,
+            &mut problems,
+        );
+        let expire_at = rules::expire_time(input.expire_at, publish_at, &mut problems);
         let fair_start = match &input.fair_id {
             Some(fair) => match fairs.get(fair) {
                 Some(start) => Some(*start),
@@ -263,7 +325,7 @@ where
             return Ok(Err(ItemError::Invalid(problems)));
         }
         let fields = PostingFields {
-            title_key: crate::validate::normalised_title(&input.title),
+            title_key: rules::title_key(&input.title),
             title: input.title,
             description: input.description,
             employer_code: input.employer_code,
@@ -281,184 +343,90 @@ where
             tags: input.tags,
         };
 
-        let record = match existing {
-            Some(stored) if stored.fields == fields => {
-                return Ok(Ok((Outcome::Unchanged, stored.clone())));
+        let Some(stored) = existing else {
+            let record = PostingRecord {
+                platform_id: platform.to_owned(),
+                external_id: input.external_id,
+                fields,
+                close_reason: CloseReason::Open,
+                closed_at: None,
+                opening_id: String::new(),
+                revision: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            let key = rules::match_row(&record).key;
+            Self::load_match_rows(tx, batch, vec![key.clone()]).await?;
+            batch.write(&record, Some(key), true);
+            if let (Some(fair), Some(start)) = (&record.fields.fair_id, fair_start) {
+                batch.participate(platform, fair, start, employer, now, events);
             }
-            Some(stored) if stored.close_reason == CloseReason::Closed => {
-                return Ok(Err(ItemError::FailedPrecondition(
-                    "the posting is CLOSED and cannot change; push the job under a new external_id"
-                        .to_owned(),
-                )));
-            }
-            Some(stored) => {
-                let mut record = stored.clone();
-                let old = &stored.fields;
-                let match_changed = old.employer_code != fields.employer_code
-                    || old.title_key != fields.title_key
-                    || old.district != fields.district
-                    || old.expire_at != fields.expire_at;
-                let fair_changed = old.fair_id != fields.fair_id;
-                record.fields = fields;
-                if record.close_reason == CloseReason::Expired {
-                    if record.fields.expire_at > now {
-                        record.close_reason = CloseReason::Open;
-                        record.closed_at = None;
-                    } else {
-                        record.closed_at = Some(record.fields.expire_at);
-                    }
-                }
-                if match_changed {
-                    record.opening_id =
-                        Self::find_opening(tx, &mut batch.openings, &record).await?;
-                }
-                let new = &record.fields;
-                let facts_changed = record.opening_id != stored.opening_id
-                    || old.employer_code != new.employer_code
-                    || old.district != new.district
-                    || old.industry != new.industry
-                    || old.headcount != new.headcount
-                    || old.expire_at != new.expire_at
-                    || fair_changed;
-                if facts_changed {
-                    record.revision += 1;
-                    events.push(OutboxEvent::new(
-                        platform,
-                        now,
-                        events::posting_updated(&record),
-                    ));
-                }
-                record.updated_at = now;
-                batch.write(&record);
-                if fair_changed
-                    && let (Some(fair), Some(start)) = (&record.fields.fair_id, fair_start)
-                {
-                    batch.participate(platform, fair, start, employer, now, events);
-                }
-                return Ok(Ok((Outcome::Updated, record)));
-            }
-            None => {
-                let mut record = PostingRecord {
-                    platform_id: platform.to_owned(),
-                    external_id: input.external_id,
-                    fields,
-                    close_reason: CloseReason::Open,
-                    closed_at: None,
-                    opening_id: String::new(),
-                    revision: 1,
-                    created_at: now,
-                    updated_at: now,
-                };
-                record.opening_id = Self::find_opening(tx, &mut batch.openings, &record).await?;
-                record
-            }
+            return Ok(Ok((Outcome::Created, record)));
         };
-        batch.write(&record);
-        events.push(OutboxEvent::new(
-            platform,
-            now,
-            events::posting_published(&record),
-        ));
-        if let (Some(fair), Some(start)) = (&record.fields.fair_id, fair_start) {
+        let fair_changed = stored.fields.fair_id != fields.fair_id;
+        let (mut record, facts, matching) = match rules::change(stored, fields, now) {
+            Ok(Change::Unchanged) => return Ok(Ok((Outcome::Unchanged, stored.clone()))),
+            Err(why) => return Ok(Err(ItemError::FailedPrecondition(why.to_owned()))),
+            Ok(Change::Changed {
+                record,
+                facts,
+                matching,
+            }) => (record, facts, matching),
+        };
+        if facts {
+            record.revision += 1;
+        }
+        let regroup_from = if matching {
+            let old = rules::match_row(stored).key;
+            let new = rules::match_row(&record).key;
+            Self::load_match_rows(tx, batch, vec![old.clone(), new]).await?;
+            Some(old)
+        } else {
+            None
+        };
+        batch.write(&record, regroup_from, facts);
+        if fair_changed && let (Some(fair), Some(start)) = (&record.fields.fair_id, fair_start) {
             batch.participate(platform, fair, start, employer, now, events);
         }
-        Ok(Ok((Outcome::Created, record)))
+        Ok(Ok((Outcome::Updated, record)))
     }
 
-    /// The opening a posting belongs to (see the match rule on
-    /// `PostingService`): the opening of the earliest published
-    /// matching copy; else its current opening when no other copy
-    /// shares it; else a new one. Decided in memory over what
-    /// `openings` read, reading what it lacks.
-    async fn find_opening(
+    /// Reads every stored posting with one of `keys` (not read before)
+    /// into the batch: one statement per 1,000 keys. A posting the batch
+    /// wrote keeps the batch's version.
+    pub(super) async fn load_match_rows(
         tx: &mut Tx<DB>,
-        openings: &mut Openings,
-        posting: &PostingRecord,
-    ) -> StoreResult<String> {
-        Self::load_match_rows(tx, openings, vec![match_key(&posting.fields)]).await?;
-        if let Some(opening) = openings.matched(posting) {
-            return Ok(opening);
-        }
-        if !posting.opening_id.is_empty() {
-            Self::load_opening_holders(tx, openings, vec![posting.opening_id.clone()]).await?;
-            let id = (posting.platform_id.clone(), posting.external_id.clone());
-            if !openings.shared(&posting.opening_id, &id) {
-                return Ok(posting.opening_id.clone());
-            }
-        }
-        Ok(new_id())
-    }
-
-    /// Reads every posting with one of `keys` (not read before) into
-    /// `openings`: one statement per 1,000 keys.
-    async fn load_match_rows(
-        tx: &mut Tx<DB>,
-        openings: &mut Openings,
+        batch: &mut PostingBatch,
         keys: Vec<MatchKey>,
     ) -> StoreResult<()> {
         let keys: Vec<MatchKey> = keys
             .into_iter()
-            .filter(|k| openings.loaded_keys.insert(k.clone()))
+            .filter(|k| batch.loaded_keys.insert(k.clone()))
             .collect();
         for chunk in keys.chunks(1000) {
             let mut builder = DB::match_rows(chunk);
             for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
-                let close_reason: i64 = row.try_get("close_reason")?;
-                let expire_at: i64 = row.try_get("expire_at")?;
-                let closed_at: Option<i64> = row.try_get("closed_at")?;
-                openings.add_stored(
-                    (row.try_get("platform_id")?, row.try_get("external_id")?),
-                    MatchRow {
-                        key: (
-                            row.try_get("employer_code")?,
-                            row.try_get("title_key")?,
-                            row.try_get("district")?,
-                        ),
-                        opening_id: row.try_get("opening_id")?,
-                        publish_at: row.try_get("publish_at")?,
-                        end: if close_reason == CloseReason::Open as i64 {
-                            expire_at
-                        } else {
-                            closed_at.unwrap_or(expire_at)
-                        },
-                    },
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads the stored holders of each of `ids` (not read before).
-    async fn load_opening_holders(
-        tx: &mut Tx<DB>,
-        openings: &mut Openings,
-        ids: Vec<String>,
-    ) -> StoreResult<()> {
-        let ids: Vec<String> = ids
-            .into_iter()
-            .filter(|id| !id.is_empty() && !openings.holders.contains_key(id))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        for chunk in ids.chunks(1000) {
-            for id in chunk {
-                openings.holders.insert(id.clone(), Vec::new());
-            }
-            let mut builder: QueryBuilder<DB> = QueryBuilder::new(
-                "SELECT platform_id, external_id, opening_id FROM postings WHERE opening_id IN (",
-            );
-            let mut list = builder.separated(", ");
-            for id in chunk {
-                list.push_bind(id.clone());
-            }
-            builder.push(")");
-            for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
-                let opening: String = row.try_get("opening_id")?;
-                openings
-                    .holders
-                    .entry(opening)
-                    .or_default()
-                    .push((row.try_get("platform_id")?, row.try_get("external_id")?));
+                let id: PostingId = (row.try_get("platform_id")?, row.try_get("external_id")?);
+                if batch.openings.contains(&id) {
+                    continue;
+                }
+                let close_reason = CloseReason::from_i64(row.try_get("close_reason")?);
+                let match_row = crate::domain::openings::MatchRow {
+                    key: (
+                        row.try_get("employer_code")?,
+                        row.try_get("title_key")?,
+                        row.try_get("district")?,
+                    ),
+                    publish_at: row.try_get("publish_at")?,
+                    end: rules::period_end(
+                        close_reason,
+                        row.try_get("closed_at")?,
+                        row.try_get("expire_at")?,
+                    ),
+                };
+                batch
+                    .openings
+                    .put(id, match_row, row.try_get("opening_id")?);
             }
         }
         Ok(())

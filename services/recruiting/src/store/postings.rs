@@ -16,10 +16,14 @@ use super::{
     backend::RecruitingSql,
     coalesce::{Coalesced, Load},
     outbox::write_outbox,
+    posting_batch::PostingBatch,
     posting_name,
     sql::{Tx, int, json},
 };
-use crate::events::{self, OutboxEvent};
+use crate::{
+    domain::postings as rules,
+    events::{self, OutboxEvent},
+};
 
 /// The columns of a posting as `posting_from_row` reads them, in the order
 /// of the batch writes.
@@ -56,6 +60,20 @@ where
         )
         .await?;
         let mut existing = Self::load_postings(&mut tx, &platform, &ids).await?;
+        // A posting leaving another employer changes that employer's
+        // openings too: lock it, and read again what may have moved
+        // before the lock.
+        let left: Vec<String> = existing
+            .values()
+            .map(|p| p.fields.employer_code.clone())
+            .filter(|c| !codes.contains(c))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !left.is_empty() {
+            DB::lock_batched(&mut *tx, left.iter().map(|c| format!("openings:{c}"))).await?;
+            existing = Self::load_postings(&mut tx, &platform, &ids).await?;
+        }
         let employers = Self::load_employers(&mut tx, &codes).await?;
         let fairs = Self::load_fairs(&mut tx, &platform, &fair_ids).await?;
         // A constant number of statements per batch: the reads above and
@@ -80,18 +98,26 @@ where
             )
             .await?;
             results.push(applied.map(|(outcome, record)| {
-                let summary = PostingSummary {
-                    outcome,
-                    opening_id: record.opening_id.clone(),
-                };
-                existing.insert(id, record);
-                summary
+                existing.insert(id.clone(), record);
+                (outcome, id)
             }));
         }
-        Self::finish_posting_batch(&mut tx, &platform, batch, &existing, now).await?;
+        Self::finish_posting_batch(&mut tx, &platform, batch, &mut existing, now, &mut events)
+            .await?;
         write_outbox(&mut tx, events, now).await?;
         tx.commit().await?;
-        Ok(results)
+        Ok(results
+            .into_iter()
+            .map(|result| {
+                result.map(|(outcome, id)| PostingSummary {
+                    outcome,
+                    opening_id: existing
+                        .get(&id)
+                        .map(|p| p.opening_id.clone())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect())
     }
 
     async fn get_posting(
@@ -172,7 +198,22 @@ where
         }
         let input = patch.apply(&external_id, &stored.fields);
         let codes = HashSet::from([input.employer_code.clone()]);
-        DB::lock(&mut *tx, [format!("openings:{}", input.employer_code)]).await?;
+        DB::lock(
+            &mut *tx,
+            [
+                format!("openings:{}", input.employer_code),
+                format!("openings:{}", stored.fields.employer_code),
+            ]
+            .into_iter()
+            .collect::<HashSet<_>>(),
+        )
+        .await?;
+        // Read again under the openings' locks: another platform's
+        // postings may have moved this one's opening meanwhile.
+        let stored = Self::load_postings(&mut tx, &platform, &ids)
+            .await?
+            .remove(&external_id)
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a locked posting vanished")))?;
         let employers = Self::load_employers(&mut tx, &codes).await?;
         let fair_ids: HashSet<String> = input.fair_id.iter().cloned().collect();
         let fairs = Self::load_fairs(&mut tx, &platform, &fair_ids).await?;
@@ -211,11 +252,14 @@ where
                 return Err(StoreError::Invalid(violations));
             }
         };
-        records.insert(external_id, record.clone());
-        Self::finish_posting_batch(&mut tx, &platform, batch, &records, now).await?;
+        records.insert(external_id.clone(), record);
+        Self::finish_posting_batch(&mut tx, &platform, batch, &mut records, now, &mut events)
+            .await?;
         write_outbox(&mut tx, events, now).await?;
         tx.commit().await?;
-        Ok(record)
+        records
+            .remove(&external_id)
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("the posting has no record")))
     }
 
     async fn close_posting(
@@ -228,7 +272,7 @@ where
         let mut tx = self.begin().await?;
         DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
         let ids = HashSet::from([external_id.clone()]);
-        let mut record = Self::load_postings(&mut tx, &platform, &ids)
+        let found = Self::load_postings(&mut tx, &platform, &ids)
             .await?
             .remove(&external_id)
             .ok_or_else(|| {
@@ -237,33 +281,45 @@ where
                     posting_name(&platform, &external_id)
                 ))
             })?;
-        if record.state(now) != PostingState::Open {
-            return Ok(record);
-        }
+        DB::lock(
+            &mut *tx,
+            [format!("openings:{}", found.fields.employer_code)],
+        )
+        .await?;
+        // Read again under the lock of its openings (see `update_posting`).
+        let stored = Self::load_postings(&mut tx, &platform, &ids)
+            .await?
+            .remove(&external_id)
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("a locked posting vanished")))?;
         let close_at = close_at.unwrap_or(now);
-        if close_at < record.fields.publish_at {
-            return Err(StoreError::Invalid({
+        let record = match rules::close(&stored, close_at, now) {
+            Ok(None) => return Ok(stored),
+            Ok(Some(record)) => record,
+            Err((field, description)) => {
                 let mut v = FieldViolations::new();
-                v.add(
-                    "close_time",
-                    "must not be before the posting's publish_time",
-                );
-                v
-            }));
-        }
-        record.close_reason = CloseReason::Closed;
-        record.closed_at = Some(close_at);
-        record.revision += 1;
-        record.updated_at = now;
-        Self::update_posting_row(&mut tx, &record).await?;
-        let event = OutboxEvent::new(
+                v.add(field, description);
+                return Err(StoreError::Invalid(v));
+            }
+        };
+        // The shorter period may break a bridge between copies.
+        let mut events = vec![OutboxEvent::new(
             &platform,
             now,
             events::posting_closed(&record, close_at, false),
-        );
-        write_outbox(&mut tx, vec![event], now).await?;
+        )];
+        let mut records = HashMap::from([(external_id.clone(), stored)]);
+        let mut batch = PostingBatch::new(&records);
+        let key = rules::match_row(&record).key;
+        Self::load_match_rows(&mut tx, &mut batch, vec![key.clone()]).await?;
+        batch.write(&record, Some(key), false);
+        records.insert(external_id.clone(), record);
+        Self::finish_posting_batch(&mut tx, &platform, batch, &mut records, now, &mut events)
+            .await?;
+        write_outbox(&mut tx, events, now).await?;
         tx.commit().await?;
-        Ok(record)
+        records
+            .remove(&external_id)
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("the posting has no record")))
     }
 
     async fn expire_postings(&self, now: i64) -> StoreResult<usize> {
@@ -278,11 +334,7 @@ where
         .await?;
         let mut events = Vec::with_capacity(rows.len());
         for row in &rows {
-            let mut record = Self::posting_from_row(row)?;
-            record.close_reason = CloseReason::Expired;
-            record.closed_at = Some(record.fields.expire_at);
-            record.revision += 1;
-            record.updated_at = now;
+            let record = rules::expire(&Self::posting_from_row(row)?, now);
             Self::update_posting_row(&mut tx, &record).await?;
             events.push(OutboxEvent::new(
                 &record.platform_id,
@@ -294,6 +346,45 @@ where
         write_outbox(&mut tx, events, now).await?;
         tx.commit().await?;
         Ok(count)
+    }
+
+    async fn regroup_legacy_openings(&self, now: i64) -> StoreResult<usize> {
+        let mut moved = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            // Every id the current rule derives is a version 8 UUID.
+            let rows = sqlx::query(
+                "SELECT DISTINCT employer_code, title_key, district FROM postings \
+                 WHERE substr(opening_id, 15, 1) <> '8' LIMIT 500",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            if rows.is_empty() {
+                return Ok(moved);
+            }
+            let keys = rows
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("employer_code")?,
+                        r.try_get("title_key")?,
+                        r.try_get("district")?,
+                    ))
+                })
+                .collect::<Result<Vec<(String, String, String)>, sqlx::Error>>()?;
+            DB::lock_batched(&mut *tx, keys.iter().map(|k| format!("openings:{}", k.0))).await?;
+            let mut batch = PostingBatch::default();
+            Self::load_match_rows(&mut tx, &mut batch, keys.clone()).await?;
+            for key in keys {
+                batch.regroup(key);
+            }
+            let mut events = Vec::new();
+            Self::finish_posting_batch(&mut tx, "", batch, &mut HashMap::new(), now, &mut events)
+                .await?;
+            moved += events.len();
+            write_outbox(&mut tx, events, now).await?;
+            tx.commit().await?;
+        }
     }
 }
 
@@ -459,7 +550,7 @@ where
         }
     }
 
-    fn posting_from_row(row: &DB::Row) -> StoreResult<PostingRecord> {
+    pub(super) fn posting_from_row(row: &DB::Row) -> StoreResult<PostingRecord> {
         let tags: String = row.try_get("tags")?;
         let tags: Vec<String> =
             serde_json::from_str(&tags).map_err(|e| anyhow::anyhow!("posting tags: {e}"))?;

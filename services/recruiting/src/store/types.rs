@@ -92,13 +92,10 @@ pub struct EmployerFilter {
     pub industry_prefix: Option<String>,
 }
 
-/// Open postings default to expiring this long after publication.
-pub const DEFAULT_POSTING_LIFETIME_MICROS: i64 = 30 * crate::validate::DAY_MICROS;
-/// The longest a posting may stay open.
-pub const MAX_POSTING_LIFETIME_MICROS: i64 = 366 * crate::validate::DAY_MICROS;
+pub use crate::domain::postings::{DEFAULT_POSTING_LIFETIME_MICROS, MAX_POSTING_LIFETIME_MICROS};
 
 /// A posting's stored input fields, every default resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostingFields {
     pub title: String,
     /// The normalised title of the opening match.
@@ -491,17 +488,7 @@ pub struct EmploymentFilter {
 }
 
 /// Application states (`talent.recruiting.v1.ApplicationState`).
-pub mod app_state {
-    pub const SUBMITTED: i32 = 1;
-    pub const HIRED: i32 = 5;
-    pub const REJECTED: i32 = 6;
-    pub const WITHDRAWN: i32 = 7;
-
-    /// Whether the state machine allows `from` → `to`.
-    pub fn allowed(from: i32, to: i32) -> bool {
-        (SUBMITTED..HIRED).contains(&from) && (to == from + 1 || to == REJECTED || to == WITHDRAWN)
-    }
-}
+pub use crate::domain::applications::app_state;
 
 /// A new application.
 #[derive(Debug, Clone)]
