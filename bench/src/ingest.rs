@@ -213,7 +213,7 @@ fn micros(t: &Option<prost_types::Timestamp>) -> i64 {
 impl PostingRow {
     fn of(i: u64, p: pb::Posting, revision: i64, now: i64) -> Self {
         Self {
-            title_key: talent_recruiting::validate::normalised_title(&p.title),
+            title_key: talent_recruiting::domain::openings::normalised_title(&p.title),
             opening_id: format!("00000000-0000-4000-8000-{i:012x}"),
             publish_at: micros(&p.publish_time),
             expire_at: micros(&p.expire_time),

@@ -13,6 +13,7 @@ mod metrics_api;
 mod metrics_bulk;
 mod metrics_figures;
 mod metrics_model;
+mod openings_order;
 mod recruiting_admin;
 mod recruiting_applications;
 mod recruiting_batches;
