@@ -127,7 +127,7 @@ async fn shortening_the_bridge_splits_the_opening_and_the_figures_follow() {
 }
 
 /// Runs `sql` on the recruiting database, raw.
-async fn execute(app: &TestApp, sql: &str) {
+async fn execute(app: &TestApp, sql: &'static str) {
     match app.backend {
         talent_server::Backend::Sqlite => {
             let pool = sqlx::SqlitePool::connect(app.recruiting_database_url())
