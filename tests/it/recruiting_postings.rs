@@ -2,6 +2,8 @@
 //! updates, closing, expiry, listing, isolation, and the outbox events each
 //! change writes.
 
+use std::collections::BTreeMap;
+
 use crate::support;
 
 use support::{
@@ -1307,14 +1309,34 @@ fn summary(labels: &mut Labels, r: &pb::PostingResult) -> String {
 
 /// The outbox as comparable lines (event ids, times the server chose and
 /// opening ids are left out or relabelled).
-fn event_lines(labels: &mut Labels, payloads: &[ev::event::Payload]) -> Vec<String> {
-    payloads
-        .iter()
-        .map(|p| match (facts(p), p) {
-            ((kind, Some(f)), _) => format!(
-                "{kind} {} r{} o{:?} {} {} {} h{} {:?} {:?} {}",
+/// What the relay carried, as it leaves metrics: the last facts of each
+/// posting (without the revision, which counts intermediate writes), in
+/// posting order, then the other events in their order. A batch writes a
+/// posting's event once, with its state after the whole batch; items pushed
+/// one at a time write one per step, and must end at the same facts.
+fn final_event_lines(labels: &mut Labels, payloads: &[ev::event::Payload]) -> Vec<String> {
+    let mut last: BTreeMap<&str, &ev::PostingFacts> = BTreeMap::new();
+    let mut others = Vec::new();
+    for p in payloads {
+        match (facts(p), p) {
+            ((_, Some(f)), _) => {
+                last.insert(f.posting.as_str(), f);
+            }
+            (_, ev::event::Payload::FairParticipation(fp)) => {
+                others.push(format!(
+                    "participation {} {}",
+                    fp.fair, fp.employer_credit_code
+                ));
+            }
+            ((kind, None), _) => others.push(kind.to_owned()),
+        }
+    }
+    let mut lines: Vec<String> = last
+        .into_values()
+        .map(|f| {
+            format!(
+                "{} o{:?} {} {} {} h{} {:?} {:?} {}",
                 f.posting,
-                f.revision,
                 labels.of(&f.opening_id),
                 f.employer_credit_code,
                 f.workplace_district,
@@ -1323,13 +1345,11 @@ fn event_lines(labels: &mut Labels, payloads: &[ev::event::Payload]) -> Vec<Stri
                 f.publish_time,
                 f.expire_time,
                 f.fair
-            ),
-            (_, ev::event::Payload::FairParticipation(fp)) => {
-                format!("participation {} {}", fp.fair, fp.employer_credit_code)
-            }
-            ((kind, None), _) => kind.to_owned(),
+            )
         })
-        .collect()
+        .collect();
+    lines.extend(others);
+    lines
 }
 
 const MIXED_START: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -1452,7 +1472,7 @@ async fn mixed_state(
 ) -> Vec<String> {
     let mut labels = Labels::default();
     let mut lines: Vec<String> = results.iter().map(|r| summary(&mut labels, r)).collect();
-    lines.extend(event_lines(&mut labels, &app.outbox_payloads().await));
+    lines.extend(final_event_lines(&mut labels, &app.outbox_payloads().await));
     for id in [
         "n-1",
         "n-2",

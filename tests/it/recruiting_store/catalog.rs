@@ -627,10 +627,12 @@ pub async fn openings_match_across_platforms<S: RecruitingStore>(env: &Env<S>) {
     // Published after both closed: a new opening.
     let later = created(env, "b", at("y2", "Engineer", T0 + 40 * DAY), T0 + DAY).await;
     assert_ne!(later, x);
-    // Open alongside x1 (opening x) and y2 (opening `later`): the earliest
-    // published copy gives the opening.
+    // Open alongside x1 (opening x) and y2 (opening `later`): it joins
+    // them into one connected group, whose earliest-published copy (x1)
+    // gives the opening, and y2 moves to it (one more event).
     let between = created(env, "a", at("x4", "Engineer", T0 + 20 * DAY), T0 + DAY).await;
     assert_eq!(between, x);
+    assert_eq!(get(env, "b", "y2").await.opening_id, x);
     // Another district or title: another job.
     let elsewhere = PostingInput {
         district: Some("370203".to_owned()),
@@ -669,8 +671,8 @@ pub async fn openings_match_across_platforms<S: RecruitingStore>(env: &Env<S>) {
     assert!(![&x, &later, &elsewhere, &designer, &drivers[0]].contains(&&manager.opening_id));
     assert_eq!(get(env, "a", "x1").await.opening_id, x);
     let events = env.events().await;
-    assert_eq!(events.len(), 9);
-    let last = facts(&events[8]);
+    assert_eq!(events.len(), 10);
+    let last = facts(&events[9]);
     assert_eq!(
         (last.posting.as_str(), last.revision, &last.opening_id),
         ("platforms/b/postings/y1", 2, &manager.opening_id)
@@ -917,12 +919,14 @@ pub async fn fairs_and_participations<S: RecruitingStore>(env: &Env<S>) {
             .iter()
             .all(|r| r.as_ref().unwrap().outcome == Outcome::Created)
     );
+    // The participation is written as the first posting meets the fair;
+    // a batch writes its postings' events once, at its end.
     assert_eq!(
         kinds(&env.events().await),
         [
             "FairHeld",
-            "PostingPublished",
             "FairParticipation",
+            "PostingPublished",
             "PostingPublished"
         ]
     );
