@@ -385,10 +385,11 @@ mod tests {
         })
     }
 
+    type Rows = Vec<(PostingId, MatchRow)>;
+
     /// Final postings, an earlier version of some of them, an order and a
     /// split into messages.
-    fn pushes()
-    -> impl Strategy<Value = (Vec<(PostingId, MatchRow)>, Vec<Vec<(PostingId, MatchRow)>>)> {
+    fn pushes() -> impl Strategy<Value = (Rows, Vec<Rows>)> {
         prop::collection::vec((row(), prop::option::of(row())), 1..14)
             .prop_flat_map(|postings| {
                 let n = postings.len();

@@ -106,7 +106,9 @@ pub fn title_key(title: &str) -> String {
 pub const CLOSED_IS_FINAL: &str =
     "the posting is CLOSED and cannot change; push the job under a new external_id";
 
-/// What a change of a stored posting to `fields` makes of it.
+/// What a change of a stored posting to `fields` makes of it: a value
+/// returned and matched at once, so the record is not boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Nothing differs.
