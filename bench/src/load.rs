@@ -151,7 +151,7 @@ impl Loader for Postgres {
         let chunk = 10_000;
         let mut start = 0;
         // One PostgreSQL backend is one core: statements on both of the
-        // pool's connections load twice as fast as one at a time.
+        // pool's connections use both cores.
         let mut inserting = tokio::task::JoinSet::new();
         while start < persons {
             let end = (start + chunk).min(persons);
@@ -361,9 +361,9 @@ type RollRow = (
     i64,
 );
 
-/// Computes the outcome running totals on a blocking thread (about 20 s of
-/// one core at 10 million persons) while the database builds indexes and
-/// takes the other aggregates.
+/// Computes the outcome running totals on a blocking thread (long enough at
+/// full size to be worth overlapping) while the database builds indexes
+/// and takes the other aggregates.
 fn spawn_outcome_roll(aggs: &Aggregates) -> JoinHandle<Vec<RollRow>> {
     let outcome = Aggregates {
         gathered: Default::default(),

@@ -71,9 +71,8 @@ pub async fn run(dbs: &mut Databases, quick: bool) -> anyhow::Result<Vec<Row>> {
         }
     } else {
         Sizes {
-            // About 10 s at the 20,000 events/s target (15 s at the
-            // ~13,000 reached on SQLite), so that the 10–90 % window is
-            // seconds long and not one commit's jitter.
+            // About 10 s at the 20,000 events/s target, so that the
+            // 10–90 % window is seconds long and not one commit's jitter.
             hires: 200_000,
             unary: 20_000,
             lag_seconds: 10.0,

@@ -27,12 +27,11 @@
 //! | distinct job seekers | | 218,255 | |
 //! | applications | | 215,328 | 0–3 per résumé holder, plus one per hire through the pipeline |
 //!
-//! At scale 1 the city is ~600,000 messages and ~560 MB in memory; it is
-//! generated in a few seconds. Some hires and employers are outside the
-//! city (Jinan, Beijing, Shanghai, Shenzhen, ...); 8 % of the people hired
-//! in the city had worked there before 2020 (job changers, not gathered
-//! again); 6 % separate within the half year and half of those are hired
-//! again in the city.
+//! At scale 1 the city is ~600,000 messages. Some hires and employers are
+//! outside the city (Jinan, Beijing, Shanghai, Shenzhen, ...); 8 % of the
+//! people hired in the city had worked there before 2020 (job changers, not
+//! gathered again); 6 % separate within the half year and half of those are
+//! hired again in the city.
 //!
 //! [`ExpectedFigures`] gives the exact values for any scale and seed.
 //!

@@ -382,9 +382,9 @@ impl Application {
                 // The relay's own connections: on the service's pool its
                 // reads and marks queued behind every API call waiting
                 // for a lock (or for SQLite's write lock) while holding a
-                // connection, so at a steady stream of small writes each
-                // relay statement waited hundreds of milliseconds and
-                // events reached metrics seconds late.
+                // connection, so under a steady stream of small writes
+                // the relay waited for connections and events reached
+                // metrics late.
                 let relay_db = Db::open(&server_config.database_url, RELAY_CONNECTIONS).await?;
                 let relay = relay::Relay::new(
                     relay::SqlOutbox::new(relay_db.clone()),

@@ -50,13 +50,13 @@ impl Backend {
 /// SQLite's page cache per connection, KiB (its default is 2,000 KiB). A
 /// 1,000-event message or a 1,000-posting batch touches more pages than the
 /// default holds: SQLite then spills dirty pages to the WAL in the middle of
-/// the transaction and reads clean ones back from the file, which took a
-/// quarter of metrics' time while applying relayed hires.
+/// the transaction and reads clean ones back from the file (measured in
+/// `BENCHMARKS.md`).
 const SQLITE_CACHE_KIB: u32 = 16 * 1024;
 /// Pages written to the WAL before SQLite copies them back into the database
 /// (its default is 1,000, 4 MB): hot pages (aggregate rows, the outbox
 /// tail) written by many transactions are copied back once per checkpoint,
-/// so fewer checkpoints copy fewer pages. The WAL grows to ~40 MB at most
+/// so fewer checkpoints copy fewer pages. The WAL grows to this many pages
 /// between checkpoints.
 const SQLITE_CHECKPOINT_PAGES: u32 = 10_000;
 
@@ -112,8 +112,8 @@ impl Db {
                     .pragma("wal_autocheckpoint", SQLITE_CHECKPOINT_PAGES.to_string())
                     // The statement journal (kept for each multi-row
                     // upsert inside a transaction, to undo that statement
-                    // alone) in memory rather than in a temporary file:
-                    // 12 % of metrics' time went to writing it.
+                    // alone) in memory rather than in a temporary file,
+                    // which metrics spent much of its time writing.
                     .pragma("temp_store", "memory");
                 for (name, value) in pragmas {
                     options = options.pragma(name, value);
@@ -135,15 +135,13 @@ impl Db {
                     // No parallel query. Every statement of the services
                     // reads or writes a few thousand rows at most through
                     // an index, where starting worker processes costs more
-                    // than it saves: the graduate outcomes query took 6.6 ms
-                    // at p50 with two workers and 1.6 ms without, on the
-                    // 10-million-person city.
+                    // than it saves (measured in `BENCHMARKS.md`).
                     //
                     // No JIT either: a batch of keys looked up one index
                     // probe each (`VALUES … LATERAL`) on a table without
                     // statistics is estimated at hundreds of rows a probe,
-                    // past `jit_above_cost`, and compiling the plan took
-                    // ~100 ms for a 12 ms lookup of 1,000 keys.
+                    // past `jit_above_cost`, and compiling the plan costs
+                    // far more than running it.
                     .options([("max_parallel_workers_per_gather", "0"), ("jit", "off")]);
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
@@ -336,10 +334,9 @@ fn create_private_file(path: &Path) -> anyhow::Result<()> {
 /// On PostgreSQL it goes unnamed, so the server plans it with the batch's
 /// actual parameters every time. A named prepared statement switches to a
 /// generic plan after five runs, and one made while a table was still
-/// nearly empty (a fresh database, or statistics never refreshed: this
-/// machine's server runs without autovacuum) keeps scanning the whole
-/// table with every key of the `IN` list for as long as the connection
-/// lives: 2.4–3.0 s per 1,000-posting batch at 180,000 postings. Batch texts
+/// nearly empty (a fresh database, or statistics never refreshed on a
+/// server without autovacuum) keeps scanning the whole table with every
+/// key of the `IN` list for as long as the connection lives. Batch texts
 /// also vary with the batch's size, so caching them would only crowd out
 /// the statements that repeat. On SQLite, which plans each statement when
 /// it is prepared and has no generic plans, the cached statement is kept:

@@ -567,8 +567,8 @@ struct IdleStreamEnded;
 /// the last row sent while the rows acknowledged before are marked, and the
 /// rows acknowledged meanwhile are marked together by the next statement.
 /// On SQLite the marking statement waits for the database's write lock
-/// behind the API's transactions (over a second under a stream of hires);
-/// awaited in the loop, that wait stopped delivery. A row acknowledged but
+/// behind the API's transactions; awaited in the loop, that wait stopped
+/// delivery. A row acknowledged but
 /// not yet marked when the relay fails is sent again after the reconnect,
 /// and metrics acknowledges it as a duplicate.
 struct Marks<O> {

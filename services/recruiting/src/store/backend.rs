@@ -109,9 +109,9 @@ const SQLITE_MAX_PARAMETERS: usize = 32_766;
 
 impl RecruitingSql for Sqlite {
     /// A SQLite transaction keeps the pages it dirties in its connection's
-    /// memory until the commit, and 1,000 postings at random keys dirty
-    /// tens of megabytes of index and table pages in a large table: groups
-    /// of messages took recruiting past its memory budget.
+    /// memory until the commit, so a group of messages holds the dirty
+    /// pages of all of them at once; one message a transaction keeps
+    /// recruiting within its memory budget.
     const STREAM_GROUP: usize = 1;
 
     /// The write lock, taken at `BEGIN IMMEDIATE`, already excludes every
