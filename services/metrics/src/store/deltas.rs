@@ -1,6 +1,10 @@
 //! The delta writer: an entity's change of contribution, as differences
 //! per aggregate cell, appended to the logs (stamped with the commit
 //! instant), added to the current cells, and added to the running totals.
+//!
+//! Every aggregate table is written by one statement shape ([`add_rows`]):
+//! a row is its key values and its sums, and an upsert adds the sums (the
+//! key sum modulo 2³²) to the row already there.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +29,150 @@ pub trait DeltaWriter {
     ) -> BoxFuture<'a, R<()>>;
 }
 
+/// A value of a row's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Key<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// A row to add: its key values, its sums (in the table's `sums` order)
+/// and its key sum.
+type Row<'a> = (Vec<Key<'a>>, Vec<i64>, u32);
+
+/// An aggregate's tables and columns.
+struct Aggregate {
+    log: &'static str,
+    now: &'static str,
+    keys: &'static str,
+    sums: &'static [&'static str],
+}
+
+const GATHERED: Aggregate = Aggregate {
+    log: "agg_gathered_log",
+    now: "agg_gathered_now",
+    keys: "day, district, industry, platform, tier",
+    sums: &["n"],
+};
+const OUTCOME: Aggregate = Aggregate {
+    log: "agg_outcome_log",
+    now: "agg_outcome_now",
+    keys: "cohort, day, university, degree, discipline, district, industry",
+    sums: &["n"],
+};
+const ACTIVITY: Aggregate = Aggregate {
+    log: "agg_activity_log",
+    now: "agg_activity_now",
+    keys: "kind, day, district, industry, platform, tier",
+    sums: &["n", "headcount"],
+};
+const DISTINCT: Aggregate = Aggregate {
+    log: "agg_distinct_log",
+    now: "agg_distinct_now",
+    keys: "kind, entity, day, district, industry, platform, tier",
+    sums: &["n"],
+};
+const GATHERED_ROLL_KEYS: &str = "level, bucket, district, industry, platform, tier";
+const OUTCOME_ROLL_KEYS: &str =
+    "cohort, proj, level, bucket, university, degree, discipline, district, industry, status";
+
+/// The aggregate a cell belongs to and its row.
+fn row<'a>(cell: &'a Cell, a: &Amount) -> (&'static Aggregate, Row<'a>) {
+    use Key::{Int, Text};
+    match cell {
+        Cell::Gathered {
+            day,
+            district,
+            industry,
+            platform,
+            tier,
+        } => (
+            &GATHERED,
+            (
+                vec![
+                    Int(*day),
+                    Text(district),
+                    Text(industry),
+                    Text(platform),
+                    Int(*tier),
+                ],
+                vec![a.n],
+                a.key,
+            ),
+        ),
+        Cell::Outcome {
+            cohort,
+            day,
+            university,
+            degree,
+            discipline,
+            district,
+            industry,
+        } => (
+            &OUTCOME,
+            (
+                vec![
+                    Int(*cohort),
+                    Int(*day),
+                    Text(university),
+                    Int(*degree),
+                    Int(*discipline),
+                    Text(district),
+                    Text(industry),
+                ],
+                vec![a.n],
+                a.key,
+            ),
+        ),
+        Cell::Activity {
+            kind,
+            day,
+            district,
+            industry,
+            platform,
+            tier,
+        } => (
+            &ACTIVITY,
+            (
+                vec![
+                    Text(kind),
+                    Int(*day),
+                    Text(district),
+                    Text(industry),
+                    Text(platform),
+                    Int(*tier),
+                ],
+                vec![a.n, a.headcount],
+                a.key,
+            ),
+        ),
+        Cell::Distinct {
+            kind,
+            entity,
+            day,
+            district,
+            industry,
+            platform,
+            tier,
+        } => (
+            &DISTINCT,
+            (
+                vec![
+                    Text(kind),
+                    Text(entity),
+                    Int(*day),
+                    Text(district),
+                    Text(industry),
+                    Text(platform),
+                    Int(*tier),
+                ],
+                vec![a.n],
+                a.key,
+            ),
+        ),
+    }
+}
+
 impl<DB: MetricsSql> DeltaWriter for sqlx::Transaction<'static, DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -44,245 +192,73 @@ where
                 .filter(|(_, a)| **a != Amount::default())
                 .collect();
             for chunk in deltas.chunks(400) {
-                let gathered: Vec<_> = chunk
-                    .iter()
-                    .filter_map(|(c, a)| match c {
-                        Cell::Gathered {
-                            day,
-                            district,
-                            industry,
-                            platform,
-                            tier,
-                        } => Some((*day, district, industry, platform, *tier, a.n, a.key)),
-                        _ => None,
-                    })
-                    .collect();
-                let outcome: Vec<_> = chunk
-                    .iter()
-                    .filter_map(|(c, a)| match c {
-                        Cell::Outcome {
-                            cohort,
-                            day,
-                            university,
-                            degree,
-                            discipline,
-                            district,
-                            industry,
-                        } => Some((
-                            *cohort,
-                            *day,
-                            university,
-                            *degree,
-                            *discipline,
-                            district,
-                            industry,
-                            a.n,
-                            a.key,
-                        )),
-                        _ => None,
-                    })
-                    .collect();
-                let activity: Vec<_> = chunk
-                    .iter()
-                    .filter_map(|(c, a)| match c {
-                        Cell::Activity {
-                            kind,
-                            day,
-                            district,
-                            industry,
-                            platform,
-                            tier,
-                        } => Some((
-                            kind,
-                            *day,
-                            district,
-                            industry,
-                            platform,
-                            *tier,
-                            a.n,
-                            a.headcount,
-                            a.key,
-                        )),
-                        _ => None,
-                    })
-                    .collect();
-                let distinct: Vec<_> = chunk
-                    .iter()
-                    .filter_map(|(c, a)| match c {
-                        Cell::Distinct {
-                            kind,
-                            entity,
-                            day,
-                            district,
-                            industry,
-                            platform,
-                            tier,
-                        } => Some((
-                            kind, entity, *day, district, industry, platform, *tier, a.n, a.key,
-                        )),
-                        _ => None,
-                    })
-                    .collect();
-                if !gathered.is_empty() {
-                    for (table, log) in [("agg_gathered_log", true), ("agg_gathered_now", false)] {
-                        let mut q = QueryBuilder::new(format!(
-                            "INSERT INTO {table} (day, district, industry, platform, tier, n, \
-                     key_sum{}) ",
-                            if log { ", known_at" } else { "" }
-                        ));
-                        q.push_values(&gathered, |mut b, r| {
-                            b.push_bind(r.0)
-                                .push_bind(r.1)
-                                .push_bind(r.2)
-                                .push_bind(r.3)
-                                .push_bind(r.4)
-                                .push_bind(r.5)
-                                .push_bind(i64::from(r.6));
-                            if log {
-                                b.push_bind(known_at);
-                            }
-                        });
-                        if !log {
-                            q.push(
-                                " ON CONFLICT (day, district, industry, platform, tier) \
-                            DO UPDATE SET n = agg_gathered_now.n + excluded.n, \
-                            key_sum = (agg_gathered_now.key_sum + excluded.key_sum) \
-                            % 4294967296",
-                            );
-                        }
-                        q.build().per_batch().execute(&mut *c).await?;
+                for aggregate in [&GATHERED, &OUTCOME, &ACTIVITY, &DISTINCT] {
+                    let rows: Vec<Row> = chunk
+                        .iter()
+                        .map(|(cell, a)| row(cell, a))
+                        .filter(|(of, _)| of.log == aggregate.log)
+                        .map(|(_, r)| r)
+                        .collect();
+                    if rows.is_empty() {
+                        continue;
                     }
-                    // One row per roll-up cell (PostgreSQL cannot update a
-                    // row twice in one statement), in key order.
-                    let mut roll: BTreeMap<(&str, i64, &String, &String, &String, i64), Tally> =
-                        BTreeMap::new();
-                    for r in &gathered {
-                        for (level, bucket) in [("M", month_start(r.0)), ("Y", year_start(r.0))] {
-                            *roll.entry((level, bucket, r.1, r.2, r.3, r.4)).or_default() +=
-                                Tally { n: r.5, key: r.6 };
-                        }
-                    }
-                    let mut q = QueryBuilder::new(
-                        "INSERT INTO agg_gathered_roll (level, bucket, district, industry, \
-                 platform, tier, n, key_sum) ",
-                    );
-                    q.push_values(&roll, |mut b, (k, t)| {
-                        b.push_bind(k.0)
-                            .push_bind(k.1)
-                            .push_bind(k.2)
-                            .push_bind(k.3)
-                            .push_bind(k.4)
-                            .push_bind(k.5)
-                            .push_bind(t.n)
-                            .push_bind(i64::from(t.key));
-                    });
-                    q.push(
-                        " ON CONFLICT (level, bucket, district, industry, platform, tier) \
-                    DO UPDATE SET n = agg_gathered_roll.n + excluded.n, \
-                    key_sum = (agg_gathered_roll.key_sum + excluded.key_sum) % 4294967296",
-                    );
-                    q.build().per_batch().execute(&mut *c).await?;
-                }
-                if !outcome.is_empty() {
-                    for (table, log) in [("agg_outcome_log", true), ("agg_outcome_now", false)] {
-                        let mut q = QueryBuilder::new(format!(
-                            "INSERT INTO {table} (cohort, day, university, degree, discipline, \
-                     district, industry, n, key_sum{}) ",
-                            if log { ", known_at" } else { "" }
-                        ));
-                        q.push_values(&outcome, |mut b, r| {
-                            b.push_bind(r.0)
-                                .push_bind(r.1)
-                                .push_bind(r.2)
-                                .push_bind(r.3)
-                                .push_bind(r.4)
-                                .push_bind(r.5)
-                                .push_bind(r.6)
-                                .push_bind(r.7)
-                                .push_bind(i64::from(r.8));
-                            if log {
-                                b.push_bind(known_at);
-                            }
-                        });
-                        if !log {
-                            q.push(
-                                " ON CONFLICT (cohort, day, university, degree, discipline, \
-                            district, industry) DO UPDATE SET n = agg_outcome_now.n + excluded.n, \
-                            key_sum = (agg_outcome_now.key_sum + excluded.key_sum) % 4294967296",
-                            );
-                        }
-                        q.build().per_batch().execute(&mut *c).await?;
-                    }
-                }
-                if !activity.is_empty() {
-                    for (table, log) in [("agg_activity_log", true), ("agg_activity_now", false)] {
-                        let mut q = QueryBuilder::new(format!(
-                            "INSERT INTO {table} (kind, day, district, industry, platform, tier, \
-                     n, headcount, key_sum{}) ",
-                            if log { ", known_at" } else { "" }
-                        ));
-                        q.push_values(&activity, |mut b, r| {
-                            b.push_bind(r.0)
-                                .push_bind(r.1)
-                                .push_bind(r.2)
-                                .push_bind(r.3)
-                                .push_bind(r.4)
-                                .push_bind(r.5)
-                                .push_bind(r.6)
-                                .push_bind(r.7)
-                                .push_bind(i64::from(r.8));
-                            if log {
-                                b.push_bind(known_at);
-                            }
-                        });
-                        if !log {
-                            q.push(
-                                " ON CONFLICT (kind, day, district, industry, platform, tier) \
-                            DO UPDATE SET n = agg_activity_now.n + excluded.n, \
-                            headcount = agg_activity_now.headcount + excluded.headcount, \
-                            key_sum = (agg_activity_now.key_sum + excluded.key_sum) \
-                            % 4294967296",
-                            );
-                        }
-                        q.build().per_batch().execute(&mut *c).await?;
-                    }
-                }
-                if !distinct.is_empty() {
-                    for (table, log) in [("agg_distinct_log", true), ("agg_distinct_now", false)] {
-                        let mut q = QueryBuilder::new(format!(
-                            "INSERT INTO {table} (kind, entity, day, district, industry, platform, \
-                     tier, n, key_sum{}) ",
-                            if log { ", known_at" } else { "" }
-                        ));
-                        q.push_values(&distinct, |mut b, r| {
-                            b.push_bind(r.0)
-                                .push_bind(r.1)
-                                .push_bind(r.2)
-                                .push_bind(r.3)
-                                .push_bind(r.4)
-                                .push_bind(r.5)
-                                .push_bind(r.6)
-                                .push_bind(r.7)
-                                .push_bind(i64::from(r.8));
-                            if log {
-                                b.push_bind(known_at);
-                            }
-                        });
-                        if !log {
-                            q.push(
-                                " ON CONFLICT (kind, entity, day, district, industry, platform, \
-                            tier) DO UPDATE SET n = agg_distinct_now.n + excluded.n, \
-                            key_sum = (agg_distinct_now.key_sum + excluded.key_sum) \
-                            % 4294967296",
-                            );
-                        }
-                        q.build().per_batch().execute(&mut *c).await?;
+                    add_rows::<DB>(
+                        c,
+                        aggregate.log,
+                        aggregate.keys,
+                        aggregate.sums,
+                        &rows,
+                        Some(known_at),
+                    )
+                    .await?;
+                    add_rows::<DB>(
+                        c,
+                        aggregate.now,
+                        aggregate.keys,
+                        aggregate.sums,
+                        &rows,
+                        None,
+                    )
+                    .await?;
+                    if aggregate.log == GATHERED.log {
+                        add_rows::<DB>(
+                            c,
+                            "agg_gathered_roll",
+                            GATHERED_ROLL_KEYS,
+                            &["n"],
+                            &gathered_roll(&rows),
+                            None,
+                        )
+                        .await?;
                     }
                 }
             }
-            apply_outcome_roll::<DB>(&mut **self, &deltas).await
+            apply_outcome_roll::<DB>(c, &deltas).await
         })
     }
+}
+
+/// Talents gathered summed per month and per year: one row per roll-up
+/// cell (PostgreSQL cannot update a row twice in one statement), in key
+/// order.
+fn gathered_roll<'a>(rows: &[Row<'a>]) -> Vec<Row<'a>> {
+    let mut roll: BTreeMap<Vec<Key<'a>>, Tally> = BTreeMap::new();
+    for (keys, sums, key) in rows {
+        let Key::Int(day) = keys[0] else {
+            continue;
+        };
+        for (level, bucket) in [("M", month_start(day)), ("Y", year_start(day))] {
+            let mut k = vec![Key::Text(level), Key::Int(bucket)];
+            k.extend_from_slice(&keys[1..]);
+            *roll.entry(k).or_default() += Tally {
+                n: sums[0],
+                key: *key,
+            };
+        }
+    }
+    roll.into_iter()
+        .map(|(k, t)| (k, vec![t.n], t.key))
+        .collect()
 }
 
 /// Adds the outcome differences to their running totals
@@ -323,35 +299,94 @@ where
             );
         }
     }
-    let rows: Vec<(OutcomeRollKey, Tally)> = roll
+    let tallies: Vec<(OutcomeRollKey, Tally)> = roll
         .into_iter()
         .filter(|(_, t)| *t != Tally::default())
         .collect();
+    let rows: Vec<Row> = tallies
+        .iter()
+        .map(|(k, t)| {
+            use Key::{Int, Text};
+            (
+                vec![
+                    Int(k.0),
+                    Int(k.1),
+                    Text(k.2),
+                    Int(k.3),
+                    Text(&k.4),
+                    Int(k.5),
+                    Int(k.6),
+                    Text(&k.7),
+                    Text(&k.8),
+                    Int(k.9),
+                ],
+                vec![t.n],
+                t.key,
+            )
+        })
+        .collect();
     for chunk in rows.chunks(1000) {
-        let mut q = QueryBuilder::new(
-            "INSERT INTO agg_outcome_roll (cohort, proj, level, bucket, university, \
-         degree, discipline, district, industry, status, n, key_sum) ",
-        );
-        q.push_values(chunk, |mut b, (k, t)| {
-            b.push_bind(k.0)
-                .push_bind(k.1)
-                .push_bind(k.2)
-                .push_bind(k.3)
-                .push_bind(&k.4)
-                .push_bind(k.5)
-                .push_bind(k.6)
-                .push_bind(&k.7)
-                .push_bind(&k.8)
-                .push_bind(k.9)
-                .push_bind(t.n)
-                .push_bind(i64::from(t.key));
-        });
-        q.push(
-            " ON CONFLICT (cohort, proj, level, bucket, university, degree, discipline, \
-         district, industry, status) DO UPDATE SET n = agg_outcome_roll.n + excluded.n, \
-         key_sum = (agg_outcome_roll.key_sum + excluded.key_sum) % 4294967296",
-        );
-        q.build().per_batch().execute(&mut *c).await?;
+        add_rows::<DB>(
+            c,
+            "agg_outcome_roll",
+            OUTCOME_ROLL_KEYS,
+            &["n"],
+            chunk,
+            None,
+        )
+        .await?;
     }
+    Ok(())
+}
+
+/// Adds `rows` to `table`: appended with `known_at` (a log), or, without,
+/// added to the row of the same key (`ON CONFLICT (keys)`), the key sum
+/// modulo 2³².
+async fn add_rows<DB: MetricsSql>(
+    c: &mut DB::Connection,
+    table: &str,
+    keys: &str,
+    sums: &[&str],
+    rows: &[Row<'_>],
+    known_at: Option<i64>,
+) -> R<()>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Column<DB>,
+    i64: Column<DB>,
+{
+    let mut q = QueryBuilder::new(format!(
+        "INSERT INTO {table} ({keys}, {}, key_sum{}) ",
+        sums.join(", "),
+        if known_at.is_some() { ", known_at" } else { "" }
+    ));
+    q.push_values(rows, |mut b, (key_values, sum_values, key_sum)| {
+        for v in key_values {
+            match v {
+                Key::Int(i) => b.push_bind(*i),
+                Key::Text(s) => b.push_bind(*s),
+            };
+        }
+        for s in sum_values {
+            b.push_bind(*s);
+        }
+        b.push_bind(i64::from(*key_sum));
+        if let Some(at) = known_at {
+            b.push_bind(at);
+        }
+    });
+    if known_at.is_none() {
+        let added: Vec<String> = sums
+            .iter()
+            .map(|s| format!("{s} = {table}.{s} + excluded.{s}"))
+            .collect();
+        q.push(format!(
+            " ON CONFLICT ({keys}) DO UPDATE SET {}, \
+             key_sum = ({table}.key_sum + excluded.key_sum) % 4294967296",
+            added.join(", ")
+        ));
+    }
+    q.build().per_batch().execute(&mut *c).await?;
     Ok(())
 }
