@@ -8,6 +8,7 @@ mod cli;
 mod codes_conformance;
 mod disclosure;
 mod e2e;
+mod faults;
 mod foundation;
 mod metrics_api;
 mod metrics_bulk;

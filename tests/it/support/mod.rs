@@ -111,6 +111,9 @@ pub struct Options {
     /// TLS on metrics' ports; the relay then reaches metrics with the
     /// client files.
     pub metrics_tls: Option<ServiceTls>,
+    /// On SQLite: parameters added to recruiting's database URL
+    /// (`pragma.max_page_count=…`).
+    pub recruiting_sqlite_params: Option<String>,
 }
 
 impl Default for Options {
@@ -125,6 +128,7 @@ impl Default for Options {
             connection_idle_timeout_secs: None,
             recruiting_tls: None,
             metrics_tls: None,
+            recruiting_sqlite_params: None,
         }
     }
 }
@@ -144,7 +148,12 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: Options) -> Self {
-        let databases = TestDatabases::create().await;
+        let mut databases = TestDatabases::create().await;
+        if let (Backend::Sqlite, Some(params)) =
+            (databases.backend, &options.recruiting_sqlite_params)
+        {
+            databases.recruiting_url = format!("{}?{params}", databases.recruiting_url);
+        }
         let local = |port| SocketAddr::from(([127, 0, 0, 1], port));
 
         let mut recruiting = talent_recruiting::Config::default();
@@ -275,12 +284,23 @@ impl TestApp {
         self.metrics = Some(running);
     }
 
-    /// Stops and starts the recruiting service (same port, same database).
-    pub async fn restart_recruiting(&mut self) {
+    /// Stops the recruiting service (its database stays).
+    pub async fn stop_recruiting(&mut self) {
         let running = self.recruiting.take().expect("recruiting is running");
         running.stop().await.expect("recruiting stops cleanly");
+    }
+
+    /// Starts the recruiting service again, on the same port and database.
+    pub async fn start_recruiting(&mut self) {
+        assert!(self.recruiting.is_none(), "recruiting is already running");
         let (running, _) = start_recruiting(self.recruiting_config.clone(), &self.shutdown).await;
         self.recruiting = Some(running);
+    }
+
+    /// Stops and starts the recruiting service (same port, same database).
+    pub async fn restart_recruiting(&mut self) {
+        self.stop_recruiting().await;
+        self.start_recruiting().await;
     }
 
     /// Waits until the relay has delivered every event written before this

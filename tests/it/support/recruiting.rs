@@ -55,6 +55,11 @@ impl TestApp {
         &self.databases.recruiting_url
     }
 
+    /// The URL of the metrics service's database, to inspect it raw.
+    pub fn metrics_database_url(&self) -> &str {
+        &self.databases.metrics_url
+    }
+
     pub async fn recruiting(&self) -> Clients {
         let channel = self.recruiting_channel().await;
         Clients {
