@@ -235,6 +235,17 @@ async fn a_corrupt_sqlite_file_is_unavailable_and_not_serving() {
     app.stop().await;
 }
 
+/// Runs `sql` on the PostgreSQL server of `database_url` (as the test's
+/// administrator, outside the database).
+async fn admin_sql(database_url: &str, sql: String) {
+    let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
 fn database_name(url: &str) -> String {
     let path = url.rsplit('/').next().unwrap();
     path.split('?').next().unwrap().to_owned()
@@ -322,4 +333,36 @@ async fn terminated_mid_call<T>(
     let (result, ()) = tokio::join!(call, killer);
     tx.rollback().await.unwrap();
     result
+}
+
+#[tokio::test]
+async fn health_follows_a_postgresql_database_that_stops_answering() {
+    let app = TestApp::spawn().await;
+    if app.backend != Backend::Postgres {
+        return;
+    }
+    let url = app.recruiting_database_url().to_owned();
+    let name = database_name(&url);
+    let server = url.replace(&format!("/{name}"), "/postgres");
+    admin_sql(
+        &server,
+        format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"),
+    )
+    .await;
+    admin_sql(
+        &server,
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
+    )
+    .await;
+    until_health(&app, POSTING_SERVICE, ServingStatus::NotServing).await;
+    until_health(&app, "", ServingStatus::NotServing).await;
+
+    admin_sql(
+        &server,
+        format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"),
+    )
+    .await;
+    until_health(&app, POSTING_SERVICE, ServingStatus::Serving).await;
+    app.create_platform("p1").await;
+    app.stop().await;
 }

@@ -139,7 +139,8 @@ impl Application {
         let record_keys = disclosure::RecordKeys::new(&config.record_key_secret);
         let keys_complete_at = backfill::add_record_keys(&store, &record_keys).await?;
         let limit = server_config.max_message_bytes;
-        let server = Server::bind("metrics", server_config).await?;
+        let mut server = Server::bind("metrics", server_config).await?;
+        server.watch_database(&db);
         let state = std::sync::Arc::new(api::State {
             draining: server.draining(),
             store,

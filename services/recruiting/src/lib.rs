@@ -354,7 +354,8 @@ impl Application {
             MIGRATIONS,
         )
         .await?;
-        let server = Server::bind("recruiting", server_config).await?;
+        let mut server = Server::bind("recruiting", server_config).await?;
+        server.watch_database(&db);
         let cipher = pii::Cipher::new(&secrets.encryption_key);
         let (server, sweeper) = match &db {
             Db::Sqlite(pool) => {
