@@ -8,7 +8,12 @@
 use std::collections::HashMap;
 
 use talent_codes as codes;
+use talent_metrics::disclosure::{RecordKeys, Tally, cell_key};
 use talent_proto::talent::r#type::v1::TalentTier;
+
+/// The metrics service's record-key secret in every benchmark run; the
+/// model keys its cells with it as the service keys its own.
+pub const RECORD_KEY_SECRET: &str = "bench-record-key-secret";
 
 /// In-city districts (the city prefix is `3702`).
 pub const DISTRICTS_IN: [&str; 10] = [
@@ -191,11 +196,37 @@ pub struct RollCell {
     pub status: i64,
 }
 
-/// The summed aggregate cells of many persons (`agg_*_now`).
-#[derive(Debug, Default)]
+/// The summed aggregate cells of many persons (`agg_*_now`): each cell's
+/// count and the sum of its persons' record keys.
+#[derive(Debug)]
 pub struct Aggregates {
-    pub gathered: HashMap<GatheredCell, i64>,
-    pub outcome: HashMap<OutcomeCell, i64>,
+    pub gathered: HashMap<GatheredCell, Tally>,
+    pub outcome: HashMap<OutcomeCell, Tally>,
+    keys: RecordKeys,
+}
+
+impl Default for Aggregates {
+    fn default() -> Self {
+        Self {
+            gathered: HashMap::new(),
+            outcome: HashMap::new(),
+            keys: RecordKeys::new(RECORD_KEY_SECRET),
+        }
+    }
+}
+
+/// `n` copies of a person with record key `key`.
+fn tally(n: i64, key: u32) -> Tally {
+    Tally {
+        n,
+        key: cell_key(n, key),
+    }
+}
+
+/// A cell worth keeping: the service keeps a row whose count came back to
+/// zero, and its key sum need not be zero (one person in, another out).
+fn kept(t: &Tally) -> bool {
+    t.n != 0 || t.key != 0
 }
 
 fn active_on(e: &Emp, day: i64) -> bool {
@@ -219,6 +250,7 @@ fn place_on(emps: &[Emp], day: i64) -> (&'static str, &'static str) {
 impl Aggregates {
     /// Adds one person's contribution.
     pub fn add(&mut self, p: &Person) {
+        let record_key = self.keys.of(&p.key);
         let degree = p
             .resume
             .iter()
@@ -242,7 +274,7 @@ impl Aggregates {
                     first.platform,
                     tier as i64,
                 ))
-                .or_default() += 1;
+                .or_default() += tally(1, record_key);
         }
         if let Some(r) = &p.roster {
             let mut days: Vec<i64> = p
@@ -273,9 +305,9 @@ impl Aggregates {
                     )
                 };
                 if let Some(prev) = previous {
-                    *self.outcome.entry(cell(prev)).or_default() -= 1;
+                    *self.outcome.entry(cell(prev)).or_default() += tally(-1, record_key);
                 }
-                *self.outcome.entry(cell(place)).or_default() += 1;
+                *self.outcome.entry(cell(place)).or_default() += tally(1, record_key);
                 previous = Some(place);
             }
         }
@@ -286,13 +318,13 @@ impl Aggregates {
     /// each set of at most two breakdown dimensions, with the member's
     /// status (0 not employed, 1 outside the city, 2 in the city), summed
     /// per year ('Y'), month ('M') and day ('D'); days before 1900-01-01
-    /// count on that day. Zero sums dropped.
-    pub fn outcome_roll(&self) -> HashMap<RollCell, i64> {
+    /// count on that day. Rows with zero count and key dropped.
+    pub fn outcome_roll(&self) -> HashMap<RollCell, Tally> {
         // University, degree, discipline, district, industry.
         const BITS: [u8; 5] = [1, 2, 4, 8, 16];
         let projections: Vec<u8> = (0..32u8).filter(|p| p.count_ones() <= 2).collect();
         let floor = day(1900, 1, 1);
-        let mut roll: HashMap<RollCell, i64> = HashMap::new();
+        let mut roll: HashMap<RollCell, Tally> = HashMap::new();
         for (&(cohort, d, u, g, s, district, industry), &n) in &self.outcome {
             let d = d.max(floor);
             let date = codes::date_of_day(d);
@@ -322,13 +354,22 @@ impl Aggregates {
                 }
             }
         }
-        roll.retain(|_, n| *n != 0);
+        roll.retain(|_, t| kept(t));
         roll
     }
 
-    /// Drops cells that sum to zero (the service's queries skip them).
+    /// Drops cells whose count and key sum are zero (they add nothing to
+    /// any answer).
     pub fn prune(&mut self) {
-        self.gathered.retain(|_, n| *n != 0);
-        self.outcome.retain(|_, n| *n != 0);
+        self.gathered.retain(|_, t| kept(t));
+        self.outcome.retain(|_, t| kept(t));
+    }
+
+    /// The cells alone, for a second model run on another thread.
+    pub fn outcome_only(&self) -> Self {
+        Self {
+            outcome: self.outcome.clone(),
+            ..Self::default()
+        }
     }
 }

@@ -20,6 +20,7 @@ use sqlx::{
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
+use talent_metrics::disclosure::Tally;
 use talent_server::{Backend, Column, Db, Sql};
 use tokio::task::JoinHandle;
 
@@ -288,13 +289,14 @@ async fn sqlite_facts(tx: &mut SqliteTx, ps: &[Person]) -> anyhow::Result<()> {
 }
 
 /// Gathered cells as owned rows.
+#[allow(clippy::type_complexity)]
 fn gathered_rows(
     aggs: &Aggregates,
-) -> Vec<(i64, &'static str, &'static str, &'static str, i64, i64)> {
+) -> Vec<(i64, &'static str, &'static str, &'static str, i64, i64, i64)> {
     let mut rows: Vec<_> = aggs
         .gathered
         .iter()
-        .map(|((day, d, i, p, t), n)| (*day, *d, *i, *p, *t, *n))
+        .map(|((day, d, i, p, t), n)| (*day, *d, *i, *p, *t, n.n, i64::from(n.key)))
         .collect();
     rows.sort_unstable();
     rows
@@ -303,12 +305,32 @@ fn gathered_rows(
 #[allow(clippy::type_complexity)]
 fn outcome_rows(
     aggs: &Aggregates,
-) -> Vec<(i64, i64, String, i64, i64, &'static str, &'static str, i64)> {
+) -> Vec<(
+    i64,
+    i64,
+    String,
+    i64,
+    i64,
+    &'static str,
+    &'static str,
+    i64,
+    i64,
+)> {
     let mut rows: Vec<_> = aggs
         .outcome
         .iter()
         .map(|((c, day, u, g, s, d, i), n)| {
-            (*c, *day, data::university_code(*u), *g, *s, *d, *i, *n)
+            (
+                *c,
+                *day,
+                data::university_code(*u),
+                *g,
+                *s,
+                *d,
+                *i,
+                n.n,
+                i64::from(n.key),
+            )
         })
         .collect();
     rows.sort_unstable();
@@ -317,7 +339,7 @@ fn outcome_rows(
 
 /// The month and year roll-ups of the gathered cells
 /// (`agg_gathered_roll`): (level, bucket, district, industry, platform,
-/// tier, n).
+/// tier, n, key_sum).
 #[allow(clippy::type_complexity)]
 fn roll_rows(
     aggs: &Aggregates,
@@ -329,24 +351,25 @@ fn roll_rows(
     &'static str,
     i64,
     i64,
+    i64,
 )> {
-    let mut roll: std::collections::BTreeMap<_, i64> = std::collections::BTreeMap::new();
+    let mut roll: std::collections::BTreeMap<_, Tally> = std::collections::BTreeMap::new();
     for ((day, d, i, p, t), n) in &aggs.gathered {
         let date = talent_codes::date_of_day(*day);
         let month = day - i64::from(date.day()) + 1;
         let year = day - i64::from(date.ordinal()) + 1;
         for (level, bucket) in [("M", month), ("Y", year)] {
-            *roll.entry((level, bucket, *d, *i, *p, *t)).or_default() += n;
+            *roll.entry((level, bucket, *d, *i, *p, *t)).or_default() += *n;
         }
     }
     roll.into_iter()
-        .filter(|(_, n)| *n != 0)
-        .map(|((l, b, d, i, p, t), n)| (l, b, d, i, p, t, n))
+        .filter(|(_, n)| n.n != 0 || n.key != 0)
+        .map(|((l, b, d, i, p, t), n)| (l, b, d, i, p, t, n.n, i64::from(n.key)))
         .collect()
 }
 
 /// A row of `agg_outcome_roll`: (cohort, proj, level, bucket, university,
-/// degree, discipline, district, industry, status, n).
+/// degree, discipline, district, industry, status, n, key_sum).
 type RollRow = (
     i64,
     i64,
@@ -359,24 +382,22 @@ type RollRow = (
     &'static str,
     i64,
     i64,
+    i64,
 );
 
 /// Computes the outcome running totals on a blocking thread (long enough at
 /// full size to be worth overlapping) while the database builds indexes
 /// and takes the other aggregates.
 fn spawn_outcome_roll(aggs: &Aggregates) -> JoinHandle<Vec<RollRow>> {
-    let outcome = Aggregates {
-        gathered: Default::default(),
-        outcome: aggs.outcome.clone(),
-    };
+    let outcome = aggs.outcome_only();
     tokio::task::spawn_blocking(move || outcome_roll_rows(&outcome))
 }
 
 /// The outcome running totals (`agg_outcome_roll`) as owned rows in key
 /// order.
 fn outcome_roll_rows(aggs: &Aggregates) -> Vec<RollRow> {
-    let mut cells: Vec<(data::RollCell, i64)> = aggs.outcome_roll().into_iter().collect();
-    cells.sort_unstable();
+    let mut cells: Vec<(data::RollCell, Tally)> = aggs.outcome_roll().into_iter().collect();
+    cells.sort_unstable_by_key(|(c, _)| *c);
     cells
         .into_iter()
         .map(|(c, n)| {
@@ -395,7 +416,8 @@ fn outcome_roll_rows(aggs: &Aggregates) -> Vec<RollRow> {
                 c.district,
                 c.industry,
                 c.status,
-                n,
+                n.n,
+                i64::from(n.key),
             )
         })
         .collect()
@@ -421,21 +443,7 @@ async fn sqlite_aggregates(
     q.build().execute(&mut *tx).await?;
     for chunk in gathered_rows(aggs).chunks(1000) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO agg_gathered_now (day, district, industry, platform, tier, n) ",
-        );
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(r.0)
-                .push_bind(r.1)
-                .push_bind(r.2)
-                .push_bind(r.3)
-                .push_bind(r.4)
-                .push_bind(r.5);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    for chunk in roll_rows(aggs).chunks(1000) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO agg_gathered_roll (level, bucket, district, industry, platform, tier, n) ",
+            "INSERT INTO agg_gathered_now (day, district, industry, platform, tier, n, key_sum) ",
         );
         q.push_values(chunk, |mut b, r| {
             b.push_bind(r.0)
@@ -448,10 +456,27 @@ async fn sqlite_aggregates(
         });
         q.build().execute(&mut *tx).await?;
     }
+    for chunk in roll_rows(aggs).chunks(1000) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO agg_gathered_roll (level, bucket, district, industry, platform, tier, n, \
+             key_sum) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.0)
+                .push_bind(r.1)
+                .push_bind(r.2)
+                .push_bind(r.3)
+                .push_bind(r.4)
+                .push_bind(r.5)
+                .push_bind(r.6)
+                .push_bind(r.7);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
     for chunk in outcome_rows(aggs).chunks(1000) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO agg_outcome_now (cohort, day, university, degree, discipline, district, \
-             industry, n) ",
+             industry, n, key_sum) ",
         );
         q.push_values(chunk, |mut b, r| {
             b.push_bind(r.0)
@@ -461,7 +486,8 @@ async fn sqlite_aggregates(
                 .push_bind(r.4)
                 .push_bind(r.5)
                 .push_bind(r.6)
-                .push_bind(r.7);
+                .push_bind(r.7)
+                .push_bind(r.8);
         });
         q.build().execute(&mut *tx).await?;
     }
@@ -470,7 +496,7 @@ async fn sqlite_aggregates(
     for chunk in roll.chunks(1000) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO agg_outcome_roll (cohort, proj, level, bucket, university, degree, \
-             discipline, district, industry, status, n) ",
+             discipline, district, industry, status, n, key_sum) ",
         );
         q.push_values(chunk, |mut b, r| {
             b.push_bind(r.0)
@@ -483,7 +509,8 @@ async fn sqlite_aggregates(
                 .push_bind(r.7)
                 .push_bind(r.8)
                 .push_bind(r.9)
-                .push_bind(r.10);
+                .push_bind(r.10)
+                .push_bind(r.11);
         });
         q.build().execute(&mut *tx).await?;
     }
@@ -620,9 +647,9 @@ async fn postgres_aggregates(
     .await?;
     for chunk in gathered_rows(aggs).chunks(20_000) {
         sqlx::query(
-            "INSERT INTO agg_gathered_now (day, district, industry, platform, tier, n) \
+            "INSERT INTO agg_gathered_now (day, district, industry, platform, tier, n, key_sum) \
              SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
-             $6::bigint[])",
+             $6::bigint[], $7::bigint[])",
         )
         .bind(chunk.iter().map(|r| r.0).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.1.to_string()).collect::<Vec<_>>())
@@ -630,14 +657,15 @@ async fn postgres_aggregates(
         .bind(chunk.iter().map(|r| r.3.to_string()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.4).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.5).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.6).collect::<Vec<_>>())
         .execute(p)
         .await?;
     }
     for chunk in roll_rows(aggs).chunks(20_000) {
         sqlx::query(
-            "INSERT INTO agg_gathered_roll (level, bucket, district, industry, platform, tier, n) \
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
-             $6::bigint[], $7::bigint[])",
+            "INSERT INTO agg_gathered_roll (level, bucket, district, industry, platform, tier, n, \
+             key_sum) SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], \
+             $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])",
         )
         .bind(chunk.iter().map(|r| r.0.to_string()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.1).collect::<Vec<_>>())
@@ -646,14 +674,15 @@ async fn postgres_aggregates(
         .bind(chunk.iter().map(|r| r.4.to_string()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.5).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.6).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.7).collect::<Vec<_>>())
         .execute(p)
         .await?;
     }
     for chunk in outcome_rows(aggs).chunks(20_000) {
         sqlx::query(
             "INSERT INTO agg_outcome_now (cohort, day, university, degree, discipline, district, \
-             industry, n) SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], \
-             $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[])",
+             industry, n, key_sum) SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], \
+             $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])",
         )
         .bind(chunk.iter().map(|r| r.0).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.1).collect::<Vec<_>>())
@@ -663,6 +692,7 @@ async fn postgres_aggregates(
         .bind(chunk.iter().map(|r| r.5.to_string()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.6.to_string()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.7).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.8).collect::<Vec<_>>())
         .execute(p)
         .await?;
     }
@@ -671,9 +701,10 @@ async fn postgres_aggregates(
     for chunk in roll.chunks(20_000) {
         sqlx::query(
             "INSERT INTO agg_outcome_roll (cohort, proj, level, bucket, university, degree, \
-             discipline, district, industry, status, n) SELECT * FROM UNNEST($1::bigint[], \
-             $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], \
-             $8::text[], $9::text[], $10::bigint[], $11::bigint[])",
+             discipline, district, industry, status, n, key_sum) SELECT * FROM \
+             UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], \
+             $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], \
+             $12::bigint[])",
         )
         .bind(chunk.iter().map(|r| r.0).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.1).collect::<Vec<_>>())
@@ -686,6 +717,7 @@ async fn postgres_aggregates(
         .bind(chunk.iter().map(|r| r.8.to_string()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.9).collect::<Vec<_>>())
         .bind(chunk.iter().map(|r| r.10).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.11).collect::<Vec<_>>())
         .execute(p)
         .await?;
     }

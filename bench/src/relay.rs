@@ -29,7 +29,7 @@ use talent_proto::talent::r#type::v1::{DegreeLevel, Period};
 use tonic::transport::Channel;
 
 use crate::recruiting::{Recruiting, RelayTarget, employer_code, with_key};
-use crate::service::{Databases, Service};
+use crate::service::{Databases, Reader, Service};
 use crate::table::{Row, Status};
 
 const PLATFORM: &str = "bench";
@@ -589,7 +589,7 @@ fn gathered_total() -> mpb::GetTalentGatheredRequest {
 }
 
 async fn gathered(metrics: &Service) -> anyhow::Result<u64> {
-    let r = metrics.gathered(gathered_total()).await?;
+    let r = metrics.gathered(Reader::Exact, gathered_total()).await?;
     let n = r
         .total
         .and_then(|t| t.talents_gathered)

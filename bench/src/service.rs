@@ -20,7 +20,6 @@ use crate::data;
 
 const ADMIN_KEY: &str = "bench-admin-key";
 const CITY_SECRET: &str = "bench-city-secret";
-const RECORD_KEY_SECRET: &str = "bench-record-key-secret";
 
 /// The databases of one run: SQLite files in a temporary folder, or
 /// PostgreSQL databases created on the server and dropped at the end.
@@ -136,13 +135,31 @@ enum Running {
     Child(Child),
 }
 
-/// A running metrics service and an OPERATOR key to query it with.
+/// Who asks for figures: the OPERATOR key (true figures) or a default
+/// READ key (counts of persons perturbed by the cell key method).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    Exact,
+    Perturbed,
+}
+
+impl Reader {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Perturbed => "perturbed",
+        }
+    }
+}
+
+/// A running metrics service and a key of each [`Reader`] to query it with.
 pub struct Service {
     running: Running,
     channel: Channel,
     /// Where it listens for gRPC.
     pub addr: SocketAddr,
     operator_key: String,
+    perturbed_key: String,
 }
 
 pub fn with_key<T>(message: T, key: &str) -> Request<T> {
@@ -177,7 +194,7 @@ impl Service {
         config.server.database_max_connections = 4;
         config.admin_key = Some(ADMIN_KEY.into());
         config.person_key_secret = CITY_SECRET.into();
-        config.record_key_secret = RECORD_KEY_SECRET.into();
+        config.record_key_secret = data::RECORD_KEY_SECRET.into();
         let app = talent_metrics::Application::build(config).await?;
         let addr = app.local_addr();
         let shutdown = CancellationToken::new();
@@ -202,7 +219,7 @@ impl Service {
             )
             .env("TALENT_METRICS_ADMIN_KEY", ADMIN_KEY)
             .env("TALENT_METRICS_PERSON_KEY_SECRET", CITY_SECRET)
-            .env("TALENT_METRICS_RECORD_KEY_SECRET", RECORD_KEY_SECRET)
+            .env("TALENT_METRICS_RECORD_KEY_SECRET", data::RECORD_KEY_SECRET)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -233,8 +250,11 @@ impl Service {
             channel,
             addr,
             operator_key: String::new(),
+            perturbed_key: String::new(),
         };
         s.operator_key = s.issue(pb::KeyKind::Operator).await?;
+        // A READ key is PERTURBED unless issued otherwise.
+        s.perturbed_key = s.issue(pb::KeyKind::Read).await?;
         Ok(s)
     }
 
@@ -263,12 +283,20 @@ impl Service {
         self.issue(pb::KeyKind::Ingest).await
     }
 
+    fn key(&self, reader: Reader) -> &str {
+        match reader {
+            Reader::Exact => &self.operator_key,
+            Reader::Perturbed => &self.perturbed_key,
+        }
+    }
+
     pub async fn gathered(
         &self,
+        reader: Reader,
         req: pb::GetTalentGatheredRequest,
     ) -> anyhow::Result<pb::GetTalentGatheredResponse> {
         Ok(StatisticsServiceClient::new(self.channel.clone())
-            .get_talent_gathered(with_key(req, &self.operator_key))
+            .get_talent_gathered(with_key(req, self.key(reader)))
             .await
             .context("GetTalentGathered")?
             .into_inner())
@@ -276,10 +304,11 @@ impl Service {
 
     pub async fn outcomes(
         &self,
+        reader: Reader,
         req: pb::GetGraduateOutcomesRequest,
     ) -> anyhow::Result<pb::GetGraduateOutcomesResponse> {
         Ok(StatisticsServiceClient::new(self.channel.clone())
-            .get_graduate_outcomes(with_key(req, &self.operator_key))
+            .get_graduate_outcomes(with_key(req, self.key(reader)))
             .await
             .context("GetGraduateOutcomes")?
             .into_inner())
