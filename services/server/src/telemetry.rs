@@ -1,6 +1,10 @@
 //! Structured logs with `tracing`: readable lines, or JSON on request,
 //! on standard error (standard output is the commands' own output). The
-//! level comes from `RUST_LOG` (default `info`).
+//! level comes from `RUST_LOG` (default `info`). Readable lines are
+//! coloured only when standard error is a terminal, so files and pipes
+//! get plain text.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -13,7 +17,12 @@ pub fn init(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     let _already_set = match format {
         LogFormat::Human => registry
-            .with(fmt::layer().with_target(false).with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_target(false)
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(
