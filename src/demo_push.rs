@@ -68,8 +68,20 @@ fn progress_of(total: usize, what: &str) -> indicatif::ProgressBar {
     commands::bar_if(std::io::stderr().is_terminal(), total, what)
 }
 
-fn step(what: &str, n: usize) {
-    eprintln!("  {what:<28} {n:>9}");
+/// Prints each kind of fact as it is done, with the time it took (where
+/// the demo's time goes, at a glance).
+struct Steps(std::time::Instant);
+
+impl Steps {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn done(&mut self, what: &str, n: usize) {
+        let took = self.0.elapsed().as_secs_f64();
+        eprintln!("  {what:<28} {n:>9}  {took:>6.1} s");
+        self.0 = std::time::Instant::now();
+    }
 }
 
 /// Pushes everything in `city`, in the order a half-year would have it.
@@ -78,6 +90,7 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
         client::connect_with_key(target.recruiting_addr, "the recruiting service", &key).await
     };
     let mut pushed = Pushed::default();
+    let mut steps = Steps::start();
 
     let mut keys = BTreeMap::new();
     for request in &city.platforms {
@@ -93,7 +106,7 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
         .await?;
         keys.insert(id, key);
     }
-    step("platforms", keys.len());
+    steps.done("platforms", keys.len());
     let channel_of = |platform: &str| -> anyhow::Result<String> {
         keys.get(platform)
             .cloned()
@@ -123,7 +136,7 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
             pushed.calls += 1;
         }
     }
-    step("employers", city.employers.len());
+    steps.done("employers", city.employers.len());
 
     // Fairs and their participations, in batches per platform.
     let mut fairs: BTreeMap<&str, Vec<&DemoFair>> = BTreeMap::new();
@@ -162,7 +175,7 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
             pushed.rejected += results.iter().filter(|r| r.error.is_some()).count() as u64;
         }
     }
-    step("fairs", city.fairs.len());
+    steps.done("fairs", city.fairs.len());
 
     // Postings and résumés over the platforms' streams.
     let mut postings: BTreeMap<&str, Vec<rpb::Posting>> = BTreeMap::new();
@@ -190,7 +203,7 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
             .await
             .context("pushing postings")?;
     }
-    step("postings", city.postings.len());
+    steps.done("postings", city.postings.len());
     let mut resumes: BTreeMap<&str, Vec<rpb::Resume>> = BTreeMap::new();
     for r in &city.resumes {
         resumes.entry(&r.platform).or_default().push(r.item.clone());
@@ -213,7 +226,7 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
             .await
             .context("pushing résumés")?;
     }
-    step("résumés", city.resumes.len());
+    steps.done("résumés", city.resumes.len());
 
     // Applications through their pipeline, in batches, a few at once: each
     // batch is created, then moved along (every move of an application in
@@ -246,7 +259,7 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
         .await?;
     bar.finish_and_clear();
     pushed.add(results);
-    step("applications", city.applications.len());
+    steps.done("applications", city.applications.len());
 
     // Hires that platforms report directly, and their separations.
     let bar = progress_of(city.hires.len(), "hires");
@@ -272,7 +285,7 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
         .await?;
     bar.finish_and_clear();
     pushed.add(results);
-    step("hires", city.hires.len());
+    steps.done("hires", city.hires.len());
 
     // Postings the platforms close before they expire.
     let closes: Vec<_> = city
@@ -294,7 +307,7 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
         .buffer_unordered(CONCURRENCY)
         .try_collect::<Vec<()>>()
         .await?;
-    step("postings closed", closes.len());
+    steps.done("postings closed", closes.len());
 
     // The universities' roster.
     let (_, ingest) = commands::issue_metrics_key(
@@ -320,7 +333,7 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
         .map_err(|s| client::explain(&s, "the roster"))?
         .into_inner();
     pushed.rejected += response.rejected_count as u64;
-    step("graduates on the roster", city.roster.len());
+    steps.done("graduates on the roster", city.roster.len());
     Ok(pushed)
 }
 

@@ -303,7 +303,9 @@ pub async fn demo(mut args: UpArgs, scale: f64, seed: u64, exit: bool) -> anyhow
     tokio::spawn(shutdown::cancel_on_signal(token.clone()));
     let running = start(&args, token.clone()).await?;
     eprintln!("generating a city at scale {scale} with seed {seed}");
+    let generating = std::time::Instant::now();
     let city = talent::demo::generate(scale, seed);
+    eprintln!("  generated in {:.1} s", generating.elapsed().as_secs_f64());
     let (recruiting, metrics) = (
         running.recruiting_addr.to_string(),
         running.metrics_addr.to_string(),
@@ -321,7 +323,12 @@ pub async fn demo(mut args: UpArgs, scale: f64, seed: u64, exit: bool) -> anyhow
         .context("the recruiting service has no /health port")?
         .to_string();
     eprintln!("waiting for the relay to deliver every event to metrics");
+    let waiting = std::time::Instant::now();
     let report = talent::demo_push::demo_report(&city, &target, &prometheus).await?;
+    eprintln!(
+        "  delivered, and the report asked for, in {:.1} s",
+        waiting.elapsed().as_secs_f64()
+    );
     println!();
     print!("{}", report.text);
     println!();
