@@ -108,6 +108,24 @@ pub struct Application {
     db: Db,
 }
 
+impl talent_server::binary::Service for Application {
+    type Config = Config;
+    const NAME: &'static str = "metrics";
+    const ENV_PREFIX: &'static str = ENV_PREFIX;
+
+    fn log_format(config: &Config) -> talent_server::LogFormat {
+        config.server.log_format
+    }
+
+    async fn build(config: Config) -> anyhow::Result<Self> {
+        Application::build(config).await
+    }
+
+    async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        Application::run_until_stopped(self, shutdown).await
+    }
+}
+
 impl Application {
     /// Connects to and migrates the database, then binds the gRPC port.
     pub async fn build(config: Config) -> anyhow::Result<Self> {

@@ -1,7 +1,8 @@
 //! Server plumbing shared by the recruiting and metrics services.
 //!
 //! Each service is a library with one `Application`; this crate gives it,
-//! once and the same way for both: configuration ([`config`]), logging
+//! once and the same way for both: its binary's `main` ([`binary`]),
+//! configuration ([`config`]), logging
 //! ([`telemetry`]), a database pool chosen by URL with embedded migrations
 //! ([`db`]), the classification of database errors ([`db_error`]), the
 //! mapping of errors to gRPC statuses ([`error`]), authentication declared
@@ -11,6 +12,7 @@
 //! streams closed ([`connections`]) and graceful shutdown ([`server`]).
 
 pub mod auth;
+pub mod binary;
 pub mod config;
 mod connections;
 pub mod db;
