@@ -27,6 +27,7 @@ mod recruiting_postings;
 mod recruiting_resumes;
 mod recruiting_store;
 mod reflection;
+mod relay_health;
 mod relay_key_file;
 mod timestamps;
 mod tls;

@@ -114,6 +114,8 @@ pub struct Options {
     /// On SQLite: parameters added to recruiting's database URL
     /// (`pragma.max_page_count=…`).
     pub recruiting_sqlite_params: Option<String>,
+    /// With `relay`: its `relay_max_lag_secs`; none: the default.
+    pub relay_max_lag_secs: Option<u64>,
 }
 
 impl Default for Options {
@@ -129,6 +131,7 @@ impl Default for Options {
             recruiting_tls: None,
             metrics_tls: None,
             recruiting_sqlite_params: None,
+            relay_max_lag_secs: None,
         }
     }
 }
@@ -213,6 +216,9 @@ impl TestApp {
             recruiting.relay_backoff_min_ms = 10;
             recruiting.relay_backoff_max_ms = 200;
             recruiting.relay_monitor_interval_ms = 50;
+            if let Some(secs) = options.relay_max_lag_secs {
+                recruiting.relay_max_lag_secs = secs;
+            }
         }
         let (recruiting_running, recruiting_config) = start_recruiting(recruiting, &shutdown).await;
         Self {
