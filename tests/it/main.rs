@@ -29,5 +29,6 @@ mod recruiting_store;
 mod reflection;
 mod relay_health;
 mod relay_key_file;
+mod shutdown;
 mod timestamps;
 mod tls;

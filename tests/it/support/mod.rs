@@ -116,6 +116,8 @@ pub struct Options {
     pub recruiting_sqlite_params: Option<String>,
     /// With `relay`: its `relay_max_lag_secs`; none: the default.
     pub relay_max_lag_secs: Option<u64>,
+    /// Recruiting's `shutdown_delay_ms`; none: the default.
+    pub recruiting_shutdown_delay_ms: Option<u64>,
 }
 
 impl Default for Options {
@@ -132,6 +134,7 @@ impl Default for Options {
             metrics_tls: None,
             recruiting_sqlite_params: None,
             relay_max_lag_secs: None,
+            recruiting_shutdown_delay_ms: None,
         }
     }
 }
@@ -219,6 +222,9 @@ impl TestApp {
             if let Some(secs) = options.relay_max_lag_secs {
                 recruiting.relay_max_lag_secs = secs;
             }
+        }
+        if let Some(ms) = options.recruiting_shutdown_delay_ms {
+            recruiting.server.shutdown_delay_ms = ms;
         }
         let (recruiting_running, recruiting_config) = start_recruiting(recruiting, &shutdown).await;
         Self {
