@@ -30,5 +30,6 @@ mod reflection;
 mod relay_health;
 mod relay_key_file;
 mod shutdown;
+mod startup;
 mod timestamps;
 mod tls;

@@ -502,7 +502,7 @@ fn unique_name(service: &str) -> String {
 }
 
 /// `postgres://user@host:port/old?x` with the database replaced by `name`.
-fn with_database(server_url: &str, name: &str) -> String {
+pub fn with_database(server_url: &str, name: &str) -> String {
     let (base, query) = match server_url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (server_url, None),
