@@ -100,6 +100,10 @@ pub struct Config {
     pub relay_backoff_max_ms: u64,
     /// Relay: milliseconds between two measurements of the backlog.
     pub relay_monitor_interval_ms: u64,
+    /// Relay: seconds events may wait without any delivery before the
+    /// relay's health (`talent.recruiting.v1.Relay`) is NOT_SERVING; at
+    /// least 1.
+    pub relay_max_lag_secs: u64,
 }
 
 impl Default for Config {
@@ -126,6 +130,7 @@ impl Default for Config {
             relay_backoff_min_ms: 100,
             relay_backoff_max_ms: 30_000,
             relay_monitor_interval_ms: 1000,
+            relay_max_lag_secs: 60,
         }
     }
 }
@@ -304,6 +309,7 @@ fn relay_config(config: &Config) -> anyhow::Result<Option<relay::RelayConfig>> {
         backoff_min: ms(config.relay_backoff_min_ms),
         backoff_max: ms(config.relay_backoff_max_ms),
         monitor_interval: ms(config.relay_monitor_interval_ms),
+        max_lag: Duration::from_secs(config.relay_max_lag_secs),
         retention: Duration::from_secs(config.relay_retention_hours * 3600),
         ..relay::RelayConfig::new(url.clone(), key)
     }))
@@ -411,6 +417,9 @@ impl Application {
                     server.registry(),
                 )?;
                 let status = relay.status();
+                // Its own health name: a stalled relay must not take the
+                // API out of rotation.
+                server.report_health(relay::HEALTH_SERVICE, status.serving());
                 server.set_health_detail(Arc::new(move || {
                     (true, serde_json::json!({ "relay": status.detail() }))
                 }));

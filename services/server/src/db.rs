@@ -143,13 +143,15 @@ impl Db {
                     // past `jit_above_cost`, and compiling the plan costs
                     // far more than running it.
                     .options([("max_parallel_workers_per_gather", "0"), ("jit", "off")]);
+                first_pg_connection(&options).await?;
+                let target = pg_target(&options);
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .after_release(|conn, _| Box::pin(fit_for_reuse(conn)))
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await
-                    .context("connecting to PostgreSQL")?;
+                    .with_context(|| format!("connecting to PostgreSQL at {target}"))?;
                 Db::Postgres(pool)
             }
         };
@@ -169,6 +171,104 @@ impl Db {
             Db::Sqlite(pool) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+/// How long a service waits at start for PostgreSQL: for a name to
+/// resolve and a connection to be accepted (a refused connection is tried
+/// again until then, as a server still starting refuses).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a PostgreSQL connection goes, for messages: `host:port`, or the
+/// Unix socket.
+fn pg_target(options: &PgConnectOptions) -> String {
+    match options.get_socket() {
+        Some(socket) => format!("the socket {}", socket.display()),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    }
+}
+
+/// Opens one connection to PostgreSQL before the pool does, so that a
+/// server that cannot be used stops the start within [`CONNECT_TIMEOUT`]
+/// with the reason: the host name does not resolve, the connection is
+/// refused, authentication fails, the database does not exist. (sqlx's
+/// pool keeps retrying a refused connection until its acquire timeout and
+/// then only says that it timed out.)
+async fn first_pg_connection(options: &PgConnectOptions) -> anyhow::Result<()> {
+    use sqlx::{ConnectOptions, Connection};
+
+    let target = pg_target(options);
+    let database = options.get_database().unwrap_or(options.get_username());
+    let fail = |reason: String| {
+        anyhow::anyhow!(
+            "cannot connect to PostgreSQL at {target} (database {database}, user {}): {reason}",
+            options.get_username()
+        )
+    };
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let waited = || format!("{}s", CONNECT_TIMEOUT.as_secs());
+    if options.get_socket().is_none() {
+        let host = (options.get_host(), options.get_port());
+        match tokio::time::timeout_at(deadline, tokio::net::lookup_host(host)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => {
+                return Err(fail(format!("the host name does not resolve (DNS: {err})")));
+            }
+            Err(_) => {
+                return Err(fail(format!(
+                    "the host name did not resolve within {} (DNS)",
+                    waited()
+                )));
+            }
+        }
+    }
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let error = match tokio::time::timeout_at(deadline, options.connect()).await {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+                return Ok(());
+            }
+            Ok(Err(err)) => err,
+            Err(_) => return Err(fail(format!("no answer within {}", waited()))),
+        };
+        let (reason, retry) = pg_connect_failure(&error);
+        if !retry {
+            return Err(fail(reason));
+        }
+        let next = tokio::time::Instant::now() + pause;
+        if next >= deadline {
+            return Err(fail(format!("{reason} (still after {})", waited())));
+        }
+        tokio::time::sleep_until(next).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// Why a connection to PostgreSQL failed, in words, and whether trying
+/// again may help (a server starting up refuses connections).
+fn pg_connect_failure(error: &sqlx::Error) -> (String, bool) {
+    match error {
+        sqlx::Error::Io(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+            ("connection refused".to_owned(), true)
+        }
+        sqlx::Error::Io(err) => (format!("{err}"), false),
+        sqlx::Error::Tls(err) => (format!("TLS: {err}"), false),
+        sqlx::Error::Database(err) => {
+            let code = err.code().unwrap_or_default();
+            let message = err.message();
+            match code.as_ref() {
+                // invalid_password; invalid_authorization_specification (an
+                // unknown role, no pg_hba.conf entry)
+                "28P01" | "28000" => (format!("authentication failed: {message}"), false),
+                // invalid_catalog_name
+                "3D000" => (format!("the database is missing: {message}"), false),
+                // cannot_connect_now (starting up); too_many_connections
+                "57P03" | "53300" => (message.to_owned(), true),
+                _ => (format!("{message} (SQLSTATE {code})"), false),
+            }
+        }
+        other => (other.to_string(), false),
     }
 }
 

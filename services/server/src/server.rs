@@ -11,7 +11,7 @@ use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use http::{Request, Response};
 use prometheus::{IntGaugeVec, Opts, Registry};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch};
 use tokio_util::sync::CancellationToken;
 use tonic::{body::Body, server::NamedService, service::Routes};
 use tonic_health::{ServingStatus, server::HealthReporter};
@@ -44,6 +44,7 @@ pub struct Server {
     health: HealthReporter,
     routes: Routes,
     services: Vec<&'static str>,
+    reporters: Vec<(&'static str, watch::Receiver<bool>)>,
     health_detail: Option<prometheus_http::HealthDetail>,
     draining: CancellationToken,
     tls: Option<TlsReloader>,
@@ -83,6 +84,7 @@ impl Server {
             health: HealthReporter::new(),
             routes: Routes::default(),
             services: Vec::new(),
+            reporters: Vec::new(),
             health_detail: None,
             draining: CancellationToken::new(),
             tls,
@@ -135,6 +137,15 @@ impl Server {
         self.health_detail = Some(detail);
     }
 
+    /// Reports `name` in gRPC health as `serving` says (SERVING while
+    /// true), apart from the service's own names: a part of the service
+    /// whose trouble must not take the service out of rotation (the
+    /// recruiting relay). Like every name, NOT_SERVING once shutdown
+    /// begins.
+    pub fn report_health(&mut self, name: &'static str, serving: watch::Receiver<bool>) {
+        self.reporters.push((name, serving));
+    }
+
     /// Makes health follow `db`: NOT_SERVING while it does not answer a
     /// probe, and from the first sign of corruption until restart
     /// ([`DbHealth`]).
@@ -172,6 +183,7 @@ impl Server {
             health,
             mut routes,
             services,
+            reporters,
             health_detail,
             draining,
             tls,
@@ -223,6 +235,19 @@ impl Server {
             services.clone(),
             probe_stop.clone(),
         ));
+        let mut reported = Vec::with_capacity(reporters.len());
+        let mut reporter_tasks = Vec::with_capacity(reporters.len());
+        for (name, serving) in reporters {
+            let status = status_of(*serving.borrow());
+            health.set_service_status(name, status).await;
+            reported.push(name);
+            reporter_tasks.push(tokio::spawn(follow_reporter(
+                name,
+                serving,
+                health.clone(),
+                probe_stop.clone(),
+            )));
+        }
 
         if let Some(tls) = &tls {
             tls::spawn_reloads(
@@ -284,13 +309,22 @@ impl Server {
         }
 
         tracing::info!(service = name, "shutting down: NOT_SERVING");
-        // The database no longer moves health: NOT_SERVING stays.
+        // Neither the database nor a reporter moves health any more:
+        // NOT_SERVING stays.
         probe_stop.cancel();
         let _ = follower.await;
+        for task in reporter_tasks {
+            let _ = task.await;
+        }
         if let Some(probe) = probe {
             let _ = probe.await;
         }
         set_all(&health, &services, ServingStatus::NotServing).await;
+        for name in &reported {
+            health
+                .set_service_status(*name, ServingStatus::NotServing)
+                .await;
+        }
         // Still serving, so that a load balancer polling health sees
         // NOT_SERVING and moves traffic before the listener closes.
         let delay = Duration::from_millis(config.shutdown_delay_ms);
@@ -346,6 +380,32 @@ async fn follow_database(
             () = stop.cancelled() => return,
             changed = changes.changed() => if changed.is_err() { return },
         }
+    }
+}
+
+fn status_of(serving: bool) -> ServingStatus {
+    if serving {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    }
+}
+
+/// Keeps the health of `name` equal to `serving` until `stop` is
+/// cancelled.
+async fn follow_reporter(
+    name: &'static str,
+    mut serving: watch::Receiver<bool>,
+    health: HealthReporter,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            changed = serving.changed() => if changed.is_err() { return },
+        }
+        let status = status_of(*serving.borrow_and_update());
+        health.set_service_status(name, status).await;
     }
 }
 

@@ -114,6 +114,10 @@ pub struct Options {
     /// On SQLite: parameters added to recruiting's database URL
     /// (`pragma.max_page_count=…`).
     pub recruiting_sqlite_params: Option<String>,
+    /// With `relay`: its `relay_max_lag_secs`; none: the default.
+    pub relay_max_lag_secs: Option<u64>,
+    /// Recruiting's `shutdown_delay_ms`; none: the default.
+    pub recruiting_shutdown_delay_ms: Option<u64>,
 }
 
 impl Default for Options {
@@ -129,6 +133,8 @@ impl Default for Options {
             recruiting_tls: None,
             metrics_tls: None,
             recruiting_sqlite_params: None,
+            relay_max_lag_secs: None,
+            recruiting_shutdown_delay_ms: None,
         }
     }
 }
@@ -213,6 +219,12 @@ impl TestApp {
             recruiting.relay_backoff_min_ms = 10;
             recruiting.relay_backoff_max_ms = 200;
             recruiting.relay_monitor_interval_ms = 50;
+            if let Some(secs) = options.relay_max_lag_secs {
+                recruiting.relay_max_lag_secs = secs;
+            }
+        }
+        if let Some(ms) = options.recruiting_shutdown_delay_ms {
+            recruiting.server.shutdown_delay_ms = ms;
         }
         let (recruiting_running, recruiting_config) = start_recruiting(recruiting, &shutdown).await;
         Self {
@@ -490,7 +502,7 @@ fn unique_name(service: &str) -> String {
 }
 
 /// `postgres://user@host:port/old?x` with the database replaced by `name`.
-fn with_database(server_url: &str, name: &str) -> String {
+pub fn with_database(server_url: &str, name: &str) -> String {
     let (base, query) = match server_url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (server_url, None),

@@ -16,31 +16,30 @@
 use std::{
     collections::VecDeque,
     future::Future,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, anyhow, bail};
 use prost::Message;
 use rand::Rng;
-use sqlx::{ColumnIndex, Database, Executor, Pool};
-use talent_codes::now_micros;
 use talent_proto::talent::{
     events::v1::Event,
     metrics::v1::{EventOutcome, PublishEventsRequest, ingest_service_client::IngestServiceClient},
 };
+use talent_server::CancellationToken;
 use talent_server::prometheus::{self, Gauge, IntCounter, IntGauge, Registry};
-use talent_server::{CancellationToken, Column, Db, RowsAffected, Sql};
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{ClientTlsConfig, Endpoint};
 
+mod health;
 mod key;
+mod sql;
 
+pub use health::{HEALTH_SERVICE, RelayState, RelayStatus};
 pub use key::IngestKey;
+pub use sql::SqlOutbox;
 
 /// One undelivered outbox row.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +129,9 @@ pub struct RelayConfig {
     pub retention: Duration,
     /// How often the backlog is measured.
     pub monitor_interval: Duration,
+    /// How long events may wait without any delivery before the relay's
+    /// health is NOT_SERVING.
+    pub max_lag: Duration,
     /// This replica's lease holder id.
     pub holder: String,
 }
@@ -149,48 +151,9 @@ impl RelayConfig {
             lease_ttl: Duration::from_secs(10),
             retention: Duration::from_secs(7 * 24 * 3600),
             monitor_interval: Duration::from_secs(1),
+            max_lag: Duration::from_secs(60),
             holder: uuid::Uuid::new_v4().to_string(),
         }
-    }
-}
-
-/// What the relay reports about itself (Prometheus and the health detail).
-#[derive(Debug, Default)]
-pub struct RelayStatus {
-    backlog_rows: AtomicU64,
-    lag_micros: AtomicI64,
-    delivered: AtomicU64,
-    connected: AtomicBool,
-    sampled_at_micros: AtomicI64,
-}
-
-impl RelayStatus {
-    /// Rows waiting at the last check.
-    pub fn backlog_rows(&self) -> u64 {
-        self.backlog_rows.load(Ordering::Relaxed)
-    }
-    /// Age of the oldest waiting row at the last check.
-    pub fn lag(&self) -> Duration {
-        Duration::from_micros(self.lag_micros.load(Ordering::Relaxed).max(0) as u64)
-    }
-    /// Events delivered since start.
-    pub fn delivered(&self) -> u64 {
-        self.delivered.load(Ordering::Relaxed)
-    }
-    /// Whether a stream to metrics is open.
-    pub fn connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
-    }
-    /// The health detail: backlog, lag, and when they were measured (a
-    /// backlog of 0 measured after a write proves that write delivered).
-    pub fn detail(&self) -> serde_json::Value {
-        serde_json::json!({
-            "backlog_rows": self.backlog_rows(),
-            "lag_seconds": self.lag().as_secs_f64(),
-            "delivered": self.delivered(),
-            "connected": self.connected(),
-            "sampled_at_micros": self.sampled_at_micros.load(Ordering::Relaxed),
-        })
     }
 }
 
@@ -255,6 +218,10 @@ impl<O: Outbox> Relay<O> {
             (1..=64).contains(&config.max_in_flight),
             "relay batches in flight must be 1 to 64"
         );
+        anyhow::ensure!(
+            config.max_lag >= Duration::from_secs(1),
+            "the relay's allowed lag must be at least 1 second"
+        );
         Ok(Self {
             outbox,
             config,
@@ -278,12 +245,13 @@ impl<O: Outbox> Relay<O> {
     /// Delivers until `shutdown` is cancelled; the batch in flight when it
     /// is finishes first.
     pub async fn run(self, shutdown: CancellationToken) {
-        let monitor = tokio::spawn(monitor(
+        let monitor = tokio::spawn(health::monitor(
             self.outbox.clone(),
             self.metrics.clone(),
             self.status.clone(),
             self.config.retention,
             self.config.monitor_interval,
+            self.config.max_lag,
             shutdown.clone(),
         ));
         let mut attempt = 0u32;
@@ -330,11 +298,13 @@ impl<O: Outbox> Relay<O> {
             .acquire_lease(&self.config.holder, self.config.lease_ttl)
             .await?
         {
+            self.status.set_standby(true);
             tokio::select! {
                 () = tokio::time::sleep(self.config.idle_poll) => {}
                 () = shutdown.cancelled() => return Ok(()),
             }
         }
+        self.status.set_standby(false);
 
         let mut endpoint =
             Endpoint::from_shared(self.config.metrics_url.clone()).context("the metrics URL")?;
@@ -551,6 +521,7 @@ impl<O: Outbox> Relay<O> {
         self.status
             .delivered
             .fetch_add(delivered.len() as u64, Ordering::Relaxed);
+        self.status.progressed();
         Ok((delivered, rejected))
     }
 }
@@ -648,298 +619,6 @@ fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
         .max(min);
     let micros = ceiling.as_micros() as u64;
     Duration::from_micros(rand::rng().random_range(micros / 2..=micros))
-}
-
-/// Samples the backlog every `interval` (Prometheus, health detail, a
-/// warning when it keeps growing) and, every 600 samples, prunes delivered
-/// rows past their retention.
-async fn monitor<O: Outbox>(
-    outbox: O,
-    metrics: RelayMetrics,
-    status: Arc<RelayStatus>,
-    retention: Duration,
-    interval: Duration,
-    shutdown: CancellationToken,
-) {
-    let mut tick = tokio::time::interval(interval);
-    let mut growing = 0u32;
-    let mut last = 0u64;
-    let mut since_prune = 0u32;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
-        // Taken before the query: a backlog of 0 then proves that every row
-        // written before this instant was delivered.
-        let now = now_micros();
-        match outbox.backlog().await {
-            Ok(backlog) => {
-                let lag = backlog
-                    .oldest_created_at_micros
-                    .map_or(0, |oldest| (now - oldest).max(0));
-                metrics.backlog.set(backlog.rows as i64);
-                metrics.lag_seconds.set(lag as f64 / 1e6);
-                status.backlog_rows.store(backlog.rows, Ordering::Relaxed);
-                status.lag_micros.store(lag, Ordering::Relaxed);
-                status.sampled_at_micros.store(now, Ordering::Relaxed);
-                growing = if backlog.rows > last && backlog.rows > 0 {
-                    growing + 1
-                } else {
-                    0
-                };
-                last = backlog.rows;
-                if growing > 0 && growing.is_multiple_of(10) {
-                    tracing::warn!(
-                        backlog_rows = backlog.rows,
-                        lag_seconds = lag / 1_000_000,
-                        "relay: the outbox backlog keeps growing"
-                    );
-                }
-            }
-            Err(err) => tracing::warn!(error = format!("{err:#}"), "relay: reading the backlog"),
-        }
-        since_prune += 1;
-        if since_prune >= 600 {
-            since_prune = 0;
-            let before = now_micros() - retention.as_micros() as i64;
-            match outbox.prune_delivered(before).await {
-                Ok(n) => metrics.pruned.inc_by(n),
-                Err(err) => tracing::warn!(error = format!("{err:#}"), "relay: pruning"),
-            }
-        }
-    }
-}
-
-/// The outbox and relay lease tables of the recruiting database.
-#[derive(Clone)]
-pub struct SqlOutbox {
-    db: Db,
-}
-
-impl SqlOutbox {
-    pub fn new(db: Db) -> Self {
-        Self { db }
-    }
-}
-
-impl Outbox for SqlOutbox {
-    async fn acquire_lease(&self, holder: &str, ttl: Duration) -> anyhow::Result<bool> {
-        match &self.db {
-            Db::Sqlite(pool) => Tables(pool).acquire_lease(holder, ttl).await,
-            Db::Postgres(pool) => Tables(pool).acquire_lease(holder, ttl).await,
-        }
-    }
-
-    async fn release_lease(&self, holder: &str) -> anyhow::Result<()> {
-        match &self.db {
-            Db::Sqlite(pool) => Tables(pool).release_lease(holder).await,
-            Db::Postgres(pool) => Tables(pool).release_lease(holder).await,
-        }
-    }
-
-    async fn next_batch(&self, after: Option<i64>, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
-        match &self.db {
-            Db::Sqlite(pool) => Tables(pool).next_batch(after, limit).await,
-            Db::Postgres(pool) => Tables(pool).next_batch(after, limit).await,
-        }
-    }
-
-    async fn mark_delivered(&self, delivered: &[i64], rejected: &[i64]) -> anyhow::Result<()> {
-        match &self.db {
-            Db::Sqlite(pool) => Tables(pool).mark_delivered(delivered, rejected).await,
-            Db::Postgres(pool) => Tables(pool).mark_delivered(delivered, rejected).await,
-        }
-    }
-
-    async fn backlog(&self) -> anyhow::Result<Backlog> {
-        match &self.db {
-            Db::Sqlite(pool) => Tables(pool).backlog().await,
-            Db::Postgres(pool) => Tables(pool).backlog().await,
-        }
-    }
-
-    async fn prune_delivered(&self, before_micros: i64) -> anyhow::Result<u64> {
-        match &self.db {
-            Db::Sqlite(pool) => Tables(pool).prune_delivered(before_micros).await,
-            Db::Postgres(pool) => Tables(pool).prune_delivered(before_micros).await,
-        }
-    }
-}
-
-/// The relay's statements on one back end's pool, written once.
-struct Tables<'p, DB: Database>(&'p Pool<DB>);
-
-impl<DB: Sql> Tables<'_, DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    usize: ColumnIndex<DB::Row>,
-    String: Column<DB>,
-    i64: Column<DB>,
-    Option<i64>: Column<DB>,
-    Vec<u8>: Column<DB>,
-{
-    async fn acquire_lease(&self, holder: &str, ttl: Duration) -> anyhow::Result<bool> {
-        let now = now_micros();
-        let expires = now + ttl.as_micros() as i64;
-        // Take the lease when it is free, expired, or already ours.
-        let affected = sqlx::query(
-            "INSERT INTO relay_lease (id, holder, expires_at) VALUES (1, $1, $2) \
-             ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, \
-             expires_at = excluded.expires_at \
-             WHERE relay_lease.holder = excluded.holder OR relay_lease.expires_at < $3",
-        )
-        .bind(holder.to_owned())
-        .bind(expires)
-        .bind(now)
-        .execute(self.0)
-        .await?
-        .rows_affected();
-        Ok(affected == 1)
-    }
-
-    async fn release_lease(&self, holder: &str) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM relay_lease WHERE holder = $1")
-            .bind(holder.to_owned())
-            .execute(self.0)
-            .await?;
-        Ok(())
-    }
-
-    async fn next_batch(&self, after: Option<i64>, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
-        let rows: Vec<(i64, Vec<u8>, i64)> = sqlx::query_as(
-            "SELECT seq, payload, created_at FROM outbox \
-             WHERE delivered_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(after.unwrap_or(i64::MIN))
-        .bind(limit as i64)
-        .fetch_all(self.0)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, event, created_at_micros)| OutboxRow {
-                seq,
-                event,
-                created_at_micros,
-            })
-            .collect())
-    }
-
-    async fn backlog(&self) -> anyhow::Result<Backlog> {
-        let (rows, oldest): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE delivered_at IS NULL",
-        )
-        .fetch_one(self.0)
-        .await?;
-        Ok(Backlog {
-            rows: rows.max(0) as u64,
-            oldest_created_at_micros: oldest,
-        })
-    }
-
-    async fn prune_delivered(&self, before_micros: i64) -> anyhow::Result<u64> {
-        // Rejected rows stay for inspection.
-        let affected = sqlx::query("DELETE FROM outbox WHERE delivered_at < $1 AND NOT rejected")
-            .bind(before_micros)
-            .execute(self.0)
-            .await?
-            .rows_affected();
-        Ok(affected)
-    }
-}
-
-impl<DB: MarkSql> Tables<'_, DB> {
-    async fn mark_delivered(&self, delivered: &[i64], rejected: &[i64]) -> anyhow::Result<()> {
-        Ok(DB::mark(self.0, delivered, rejected, now_micros()).await?)
-    }
-}
-
-/// How each back end marks outbox rows delivered.
-trait MarkSql: Sql {
-    /// Marks the rows `delivered` (and `rejected`, as rejected) delivered
-    /// at `now`.
-    fn mark(
-        pool: &Pool<Self>,
-        delivered: &[i64],
-        rejected: &[i64],
-        now: i64,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
-}
-
-impl MarkSql for sqlx::Postgres {
-    async fn mark(
-        pool: &Pool<Self>,
-        delivered: &[i64],
-        rejected: &[i64],
-        now: i64,
-    ) -> Result<(), sqlx::Error> {
-        for (seqs, is_rejected) in [(delivered, false), (rejected, true)] {
-            if seqs.is_empty() {
-                continue;
-            }
-            // One array parameter, however many rows.
-            sqlx::query("UPDATE outbox SET delivered_at = $1, rejected = $2 WHERE seq = ANY($3)")
-                .bind(now)
-                .bind(is_rejected)
-                .bind(seqs)
-                .execute(pool)
-                .await?;
-        }
-        Ok(())
-    }
-}
-
-impl MarkSql for sqlx::Sqlite {
-    /// SQLite takes at most 32,766 parameters a statement, and the marks of
-    /// a long backlog grow past that: the rows go as runs of consecutive
-    /// seqs (a whole batch is usually one), a bounded number of runs a
-    /// statement, all in one transaction (one commit).
-    async fn mark(
-        pool: &Pool<Self>,
-        delivered: &[i64],
-        rejected: &[i64],
-        now: i64,
-    ) -> Result<(), sqlx::Error> {
-        let mut tx = pool.begin().await?;
-        for (seqs, is_rejected) in [(delivered, false), (rejected, true)] {
-            let runs = seq_runs(seqs);
-            for chunk in runs.chunks(RUNS_PER_STATEMENT) {
-                let mut query = sqlx::QueryBuilder::new("UPDATE outbox SET delivered_at = ");
-                query.push_bind(now);
-                query.push(", rejected = ");
-                query.push_bind(is_rejected);
-                query.push(" WHERE ");
-                let mut any = query.separated(" OR ");
-                for (first, last) in chunk {
-                    any.push("seq BETWEEN ");
-                    any.push_bind_unseparated(*first);
-                    any.push_unseparated(" AND ");
-                    any.push_bind_unseparated(*last);
-                }
-                query.build().execute(&mut *tx).await?;
-            }
-        }
-        tx.commit().await
-    }
-}
-
-/// Runs of a marking statement on SQLite (two parameters each).
-const RUNS_PER_STATEMENT: usize = 500;
-
-/// `seqs` as runs of consecutive numbers, `(first, last)` inclusive, in
-/// order; each run covers exactly the seqs given, never a row between them.
-fn seq_runs(seqs: &[i64]) -> Vec<(i64, i64)> {
-    let mut sorted = seqs.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut runs: Vec<(i64, i64)> = Vec::new();
-    for seq in sorted {
-        match runs.last_mut() {
-            Some((_, last)) if *last + 1 == seq => *last = seq,
-            _ => runs.push((seq, seq)),
-        }
-    }
-    runs
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use std::{
     collections::{BTreeMap, HashSet},
     net::SocketAddr,
-    sync::Mutex,
+    sync::{Mutex, atomic::AtomicU64},
 };
 
 use talent_proto::talent::{
@@ -272,9 +272,9 @@ fn ids(range: std::ops::RangeInclusive<i64>) -> Vec<String> {
 
 #[test]
 fn seq_runs_cover_exactly_the_seqs_given() {
-    assert_eq!(super::seq_runs(&[]), vec![]);
+    assert_eq!(super::sql::seq_runs(&[]), vec![]);
     assert_eq!(
-        super::seq_runs(&[9, 3, 4, 5, 7, 4, 10, 12]),
+        super::sql::seq_runs(&[9, 3, 4, 5, 7, 4, 10, 12]),
         vec![(3, 5), (7, 7), (9, 10), (12, 12)]
     );
 }
@@ -444,6 +444,110 @@ async fn a_replica_without_the_lease_delivers_nothing() {
     stop.cancel();
     task.await.unwrap();
     assert_eq!(*fake.applied.lock().unwrap(), ids(1..=5));
+}
+
+#[test]
+fn the_relay_is_not_serving_only_when_events_wait_past_the_lag() {
+    let lag = Duration::from_secs(60);
+    let judge = |standby, backlog, since: u64| {
+        RelayState::judge(standby, backlog, Duration::from_secs(since), lag)
+    };
+    assert_eq!(judge(false, 0, 3600), RelayState::Idle);
+    assert_eq!(judge(false, 5, 60), RelayState::Delivering);
+    assert_eq!(judge(false, 5, 61), RelayState::Stalled);
+    // A replica without the lease delivers nothing by design.
+    assert_eq!(judge(true, 5, 3600), RelayState::Standby);
+    for state in [
+        RelayState::Idle,
+        RelayState::Delivering,
+        RelayState::Standby,
+    ] {
+        assert!(state.serving(), "{state:?}");
+    }
+    assert!(!RelayState::Stalled.serving());
+}
+
+/// Waits (a minute at most) until the relay's health is `serving`.
+async fn until_serving(status: &RelayStatus, serving: bool) {
+    let mut changes = status.serving();
+    tokio::time::timeout(Duration::from_secs(60), changes.wait_for(|s| *s == serving))
+        .await
+        .unwrap_or_else(|_| panic!("the relay's health never became serving={serving}"))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_stalled_relay_is_not_serving_until_it_delivers_again() {
+    let fake = FakeMetrics::default();
+    fake.refuse_streams.store(u64::MAX, Ordering::SeqCst);
+    let (addr, _stop) = serve(fake.clone()).await;
+    let outbox = MemoryOutbox::with_events(5);
+    let relay = Relay::new(
+        outbox.clone(),
+        RelayConfig {
+            max_lag: Duration::from_secs(1),
+            monitor_interval: Duration::from_millis(10),
+            ..config(addr, "a")
+        },
+        &Registry::new(),
+    )
+    .unwrap();
+    let status = relay.status();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(relay.run(stop.clone()));
+    until_serving(&status, false).await;
+    assert_eq!(status.state(), RelayState::Stalled);
+    assert_eq!(status.detail()["health"], "NOT_SERVING");
+    // Metrics takes streams again: the relay delivers and recovers.
+    fake.refuse_streams.store(0, Ordering::SeqCst);
+    drained(&outbox).await;
+    until_serving(&status, true).await;
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(*fake.applied.lock().unwrap(), ids(1..=5));
+}
+
+#[tokio::test]
+async fn a_replica_without_the_lease_is_serving_on_standby() {
+    let fake = FakeMetrics::default();
+    let (addr, _stop) = serve(fake.clone()).await;
+    let outbox = MemoryOutbox::with_events(5);
+    outbox.inner.lock().unwrap().lease = Some("other-replica".into());
+    let relay = Relay::new(
+        outbox.clone(),
+        RelayConfig {
+            max_lag: Duration::from_secs(1),
+            monitor_interval: Duration::from_millis(10),
+            ..config(addr, "b")
+        },
+        &Registry::new(),
+    )
+    .unwrap();
+    let status = relay.status();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(relay.run(stop.clone()));
+    let mut states = status.state_changes();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        states.wait_for(|s| *s == RelayState::Standby),
+    )
+    .await
+    .expect("the replica reports standby")
+    .unwrap();
+    assert!(*status.serving().borrow());
+    assert_eq!(status.detail()["state"], "standby");
+    // It takes over: delivering, then idle.
+    outbox.inner.lock().unwrap().lease = None;
+    drained(&outbox).await;
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        states.wait_for(|s| *s == RelayState::Idle),
+    )
+    .await
+    .expect("the new holder delivers the outbox")
+    .unwrap();
+    stop.cancel();
+    task.await.unwrap();
 }
 
 #[test]
