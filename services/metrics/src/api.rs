@@ -1,14 +1,17 @@
 //! The gRPC services of `talent.metrics.v1`: thin handlers that
 //! authenticate, decode, call the domain and map errors.
 
-use std::{pin::Pin, sync::Arc};
+use std::sync::Arc;
 
 use base64::Engine;
-use futures::Stream;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use talent_proto::talent::metrics::v1 as pb;
-use talent_server::{ApiError, FieldViolations, auth::Authenticate};
+use talent_server::{
+    ApiError, FieldViolations,
+    auth::Authenticate,
+    group_commit::{self, AnswerStream},
+};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -336,60 +339,21 @@ impl pb::admin_service_server::AdminService for Admin {
 
 pub struct Ingest(pub Shared);
 
-type AckStream = Pin<Box<dyn Stream<Item = Result<pb::PublishEventsResponse, Status>> + Send>>;
-
 /// Most rejected rows returned by one roster import.
 const MAX_REJECTED_ROWS: usize = 10_000;
 
 /// Request messages applied in one transaction, at most.
 const GROUP_MESSAGES: usize = 4;
 
-/// Group commit: `first` and the messages `incoming` already holds (taken
-/// without waiting), up to [`GROUP_MESSAGES`], are applied in one
-/// transaction. A relay keeps several messages in flight, so under load
-/// each transaction's fixed cost (its commit's fsync, the statements'
-/// round trips) is shared by several messages; alone, a message goes at
-/// once. The acks are what separate transactions would give: events are
-/// applied in order, and a later copy of an id is a duplicate either way.
-/// A message that cannot join (a stream error, too many events) is left in
-/// `held`, answered after the group; `ended` is set when the stream ends.
-fn take_group<S>(
-    first: Result<pb::PublishEventsRequest, Status>,
-    incoming: &mut S,
-    held: &mut Option<Result<pb::PublishEventsRequest, Status>>,
-    ended: &mut bool,
-) -> Result<Vec<pb::PublishEventsRequest>, Status>
-where
-    S: Stream<Item = Result<pb::PublishEventsRequest, Status>> + Unpin,
-{
-    let check = |message: Result<pb::PublishEventsRequest, Status>| {
-        let message = message?;
-        if message.events.len() > MAX_EVENTS {
-            return Err(Status::from(ApiError::invalid(
-                "events",
-                "at most 1,000 events per message",
-            )));
-        }
-        Ok(message)
-    };
-    let mut group = vec![check(first)?];
-    while group.len() < GROUP_MESSAGES {
-        match futures::FutureExt::now_or_never(incoming.next()) {
-            None => break,
-            Some(None) => {
-                *ended = true;
-                break;
-            }
-            Some(Some(message)) => match check(message) {
-                Ok(message) => group.push(message),
-                Err(status) => {
-                    *held = Some(Err(status));
-                    break;
-                }
-            },
-        }
+/// A message's events, checked before it joins a group.
+fn check_message(message: pb::PublishEventsRequest) -> Result<pb::PublishEventsRequest, ApiError> {
+    if message.events.len() > MAX_EVENTS {
+        return Err(ApiError::invalid(
+            "events",
+            "at most 1,000 events per message",
+        ));
     }
-    Ok(group)
+    Ok(message)
 }
 
 /// Events in one request message, at most.
@@ -401,63 +365,36 @@ impl pb::ingest_service_server::IngestService for Ingest {
     async fn publish_events(
         &self,
         request: Request<Streaming<pb::PublishEventsRequest>>,
-    ) -> Result<Response<AckStream>, Status> {
-        let mut incoming = request.into_inner();
+    ) -> Result<Response<AnswerStream<pb::PublishEventsResponse>>, Status> {
+        // Group commit: a relay keeps several messages in flight, so
+        // under load each transaction's fixed cost (its commit's fsync, the
+        // statements' round trips) is shared by several messages; alone, a
+        // message goes at once. The acks are what separate transactions
+        // would give: events are applied in order, and a later copy of an
+        // id is a duplicate either way.
         let state = self.0.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(GROUP_MESSAGES);
-        tokio::spawn(async move {
-            // A message the stream had ready that could not join a group
-            // (it is answered next), and whether the stream has ended.
-            let (mut held, mut ended) = (None, false);
-            while !ended {
-                // A group being applied is finished; then the stream ends
-                // so that the sender reconnects (to another replica).
-                let message = match held.take() {
-                    Some(message) => Some(message),
-                    None => tokio::select! {
-                        message = incoming.next() => message,
-                        () = state.draining.cancelled() => {
-                            let _ = tx
-                                .send(Err(Status::unavailable("the metrics service is shutting down")))
-                                .await;
-                            break;
-                        }
-                    },
-                };
-                let Some(message) = message else { break };
-                let group = match take_group(message, &mut incoming, &mut held, &mut ended) {
-                    Ok(group) => group,
-                    Err(status) => {
-                        let _ = tx.send(Err(status)).await;
-                        break;
-                    }
-                };
-                let sizes: Vec<usize> = group.iter().map(|m| m.events.len()).collect();
-                let events: Vec<_> = group.into_iter().flat_map(|m| m.events).collect();
-                match ingest::publish(&state.store, &state.ingest, &events).await {
-                    Ok(acks) => {
-                        tracing::debug!(events = events.len(), messages = sizes.len(), "applied");
-                        let mut acks = acks.into_iter();
-                        for n in sizes {
-                            let acks = acks.by_ref().take(n).collect();
-                            if tx
-                                .send(Ok(pb::PublishEventsResponse { acks }))
-                                .await
-                                .is_err()
-                            {
-                                return;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(e))).await;
-                        break;
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
+        let draining = state.draining.clone();
+        Ok(Response::new(group_commit::serve(
+            request.into_inner(),
+            draining,
+            GROUP_MESSAGES,
+            check_message,
+            move |group: Vec<pb::PublishEventsRequest>| {
+                let state = state.clone();
+                Box::pin(async move {
+                    let sizes: Vec<usize> = group.iter().map(|m| m.events.len()).collect();
+                    let events: Vec<_> = group.into_iter().flat_map(|m| m.events).collect();
+                    let acks = ingest::publish(&state.store, &state.ingest, &events).await?;
+                    tracing::debug!(events = events.len(), messages = sizes.len(), "applied");
+                    let mut acks = acks.into_iter();
+                    Ok(sizes
+                        .into_iter()
+                        .map(|n| pb::PublishEventsResponse {
+                            acks: acks.by_ref().take(n).collect(),
+                        })
+                        .collect())
+                })
+            },
         )))
     }
 
@@ -573,48 +510,15 @@ mod tests {
         let access = talent_server::auth::Access::new(ACCESS);
         assert_eq!(access.mismatches(&served), Vec::<String>::new());
     }
-    use talent_proto::talent::events::v1 as ev;
-
-    fn message(events: usize) -> Result<pb::PublishEventsRequest, Status> {
-        Ok(pb::PublishEventsRequest {
-            events: vec![ev::Event::default(); events],
-        })
-    }
-
-    fn sizes(group: &[pb::PublishEventsRequest]) -> Vec<usize> {
-        group.iter().map(|m| m.events.len()).collect()
-    }
 
     #[test]
-    fn a_group_takes_the_messages_ready_up_to_its_limit() {
-        let mut incoming = tokio_stream::iter([message(2), message(3), message(4), message(5)]);
-        let (mut held, mut ended) = (None, false);
-        let group = take_group(message(1), &mut incoming, &mut held, &mut ended).unwrap();
-        assert_eq!(sizes(&group), [1, 2, 3, 4]);
-        assert!(held.is_none() && !ended);
-        let next = futures::FutureExt::now_or_never(incoming.next()).flatten();
-        let group = take_group(next.unwrap(), &mut incoming, &mut held, &mut ended).unwrap();
-        assert_eq!(sizes(&group), [5]);
-        assert!(held.is_none() && ended);
-    }
-
-    #[test]
-    fn a_message_that_cannot_join_is_answered_after_the_group() {
-        let mut incoming = tokio_stream::iter([message(2), message(1001), message(3)]);
-        let (mut held, mut ended) = (None, false);
-        let group = take_group(message(1), &mut incoming, &mut held, &mut ended).unwrap();
-        assert_eq!(sizes(&group), [1, 2]);
-        let error =
-            take_group(held.take().unwrap(), &mut incoming, &mut held, &mut ended).unwrap_err();
-        assert_eq!(error.code(), tonic::Code::InvalidArgument);
-    }
-
-    #[test]
-    fn a_group_does_not_wait_for_messages_not_yet_sent() {
-        let mut incoming = futures::stream::pending();
-        let (mut held, mut ended) = (None, false);
-        let group = take_group(message(7), &mut incoming, &mut held, &mut ended).unwrap();
-        assert_eq!(sizes(&group), [7]);
-        assert!(held.is_none() && !ended);
+    fn a_message_of_more_than_a_thousand_events_is_refused_on_its_field() {
+        use talent_proto::talent::events::v1 as ev;
+        let message = |n| pb::PublishEventsRequest {
+            events: vec![ev::Event::default(); n],
+        };
+        assert!(check_message(message(1000)).is_ok());
+        let status = tonic::Status::from(check_message(message(1001)).unwrap_err());
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
     }
 }

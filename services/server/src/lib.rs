@@ -9,7 +9,8 @@
 //! per method ([`auth`]), and a gRPC
 //! server with health, reflection, Prometheus metrics, a concurrency limit
 //! with load shedding, deadlines, TLS ([`tls`]), idle connections and
-//! streams closed ([`connections`]) and graceful shutdown ([`server`]).
+//! streams closed ([`connections`]), group commit for batch streams
+//! ([`group_commit`]) and graceful shutdown ([`server`]).
 
 pub mod auth;
 pub mod binary;
@@ -18,6 +19,7 @@ mod connections;
 pub mod db;
 pub mod db_error;
 pub mod error;
+pub mod group_commit;
 pub mod health;
 pub mod methods;
 pub mod middleware;

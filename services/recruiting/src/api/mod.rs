@@ -4,15 +4,13 @@
 //! paths) → call the store → map the result. Services not implemented yet
 //! answer `UNIMPLEMENTED` through the generated default methods.
 
-use std::{pin::Pin, sync::Arc};
+use std::sync::Arc;
 
 use base64::Engine as _;
-use futures::{Stream, future::BoxFuture};
 use prost::Message as _;
 use sha2::{Digest, Sha256};
-use talent_server::{ApiError, CancellationToken, FieldViolations};
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Status, Streaming};
+use talent_server::{ApiError, FieldViolations};
+use tonic::Status;
 
 use crate::auth::{Caller, KeyKind};
 use crate::store::{ItemError, ItemResult, RecruitingStore, StoreResult};
@@ -186,69 +184,6 @@ pub fn platform<T>(request: &tonic::Request<T>) -> Result<String, ApiError> {
     }
 }
 
-/// The answers of a client-streaming batch upsert.
-pub type BatchStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
-/// Serves a stream of batch messages in two stages joined by a queue, so
-/// that the reading task decodes and validates the next messages
-/// (`prepare`) while the writing task has earlier ones in the store
-/// (`store`), with group commit: the messages that are already validated
-/// and waiting when the store becomes free (up to `group`, which the
-/// store chooses: [`RecruitingStore::stream_group`]) go
-/// to `store` together, which applies them in order in one transaction
-/// and returns one answer per message. A client that keeps several
-/// messages in flight then pays one transaction (one commit, one set of
-/// reads and writes) per group instead of per message; a client that
-/// waits for each answer still gets its message stored alone, at once.
-/// Answers keep the order of the messages, each sent after its group
-/// committed. The first error ends the stream after the answers before
-/// it: a message that fails validation or a broken stream after the
-/// messages before it are stored; a group the store fails with that
-/// error, nothing of the group written. On shutdown the messages already
-/// read are finished, then the stream ends with UNAVAILABLE and the
-/// platform reconnects.
-pub fn serve_batches<In, P, Out>(
-    inbound: Streaming<In>,
-    draining: CancellationToken,
-    group: usize,
-    prepare: impl Fn(In) -> Result<P, ApiError> + Send + 'static,
-    store: impl Fn(Vec<P>) -> BoxFuture<'static, Result<Vec<Out>, ApiError>> + Send + 'static,
-) -> BatchStream<Out>
-where
-    In: Send + 'static,
-    P: Send + 'static,
-    Out: Send + 'static,
-{
-    let group = group.max(1);
-    let mut to_store = read_prepared(inbound, draining, prepare, group);
-    let (answers, receiver) = tokio::sync::mpsc::channel(group.max(2));
-    tokio::spawn(async move {
-        while let Some(first) = to_store.recv().await {
-            let (group, failed) = take_group(first, &mut to_store, group);
-            if !group.is_empty() {
-                match store(group).await {
-                    Ok(outs) => {
-                        for out in outs {
-                            if answers.send(Ok(out)).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Err(err) => {
-                        let _ = answers.send(Err(Status::from(err))).await;
-                        return;
-                    }
-                }
-            }
-            if let Some(err) = failed {
-                let _ = answers.send(Err(err)).await;
-                return;
-            }
-        }
-    });
-    Box::pin(ReceiverStream::new(receiver))
-}
-
 /// One request message's items, validated, waiting for the store.
 struct Prepared<I, R> {
     now: i64,
@@ -298,62 +233,6 @@ where
         answers.push(results.into_iter().flatten().collect());
     }
     Ok(answers)
-}
-
-/// `first` and the prepared messages already waiting behind it, up to
-/// `max` messages; a waiting error ends the group and is returned beside
-/// it (nothing after it is taken).
-fn take_group<P>(
-    first: Result<P, Status>,
-    waiting: &mut tokio::sync::mpsc::Receiver<Result<P, Status>>,
-    max: usize,
-) -> (Vec<P>, Option<Status>) {
-    let mut group = Vec::with_capacity(max);
-    let mut next = Some(first);
-    while let Some(item) = next.take() {
-        match item {
-            Ok(message) => group.push(message),
-            Err(err) => return (group, Some(err)),
-        }
-        if group.len() < max {
-            next = waiting.try_recv().ok();
-        }
-    }
-    (group, None)
-}
-
-/// Spawns the reading stage: each inbound message is prepared and queued
-/// (at most `queue` waiting); the first error is queued last.
-fn read_prepared<In, P>(
-    mut inbound: Streaming<In>,
-    draining: CancellationToken,
-    prepare: impl Fn(In) -> Result<P, ApiError> + Send + 'static,
-    queue: usize,
-) -> tokio::sync::mpsc::Receiver<Result<P, Status>>
-where
-    In: Send + 'static,
-    P: Send + 'static,
-{
-    let (prepared, to_store) = tokio::sync::mpsc::channel::<Result<P, Status>>(queue);
-    tokio::spawn(async move {
-        loop {
-            let item = tokio::select! {
-                next = inbound.message() => match next {
-                    Ok(Some(message)) => prepare(message).map_err(Status::from),
-                    Ok(None) => break,
-                    Err(err) => Err(err),
-                },
-                () = draining.cancelled() => {
-                    Err(Status::unavailable("the recruiting service is shutting down"))
-                }
-            };
-            let last = item.is_err();
-            if prepared.send(item).await.is_err() || last {
-                break;
-            }
-        }
-    });
-    to_store
 }
 
 /// Most items in one request of a unary batch method.
@@ -579,9 +458,8 @@ pub fn fingerprint(canonical: &impl std::fmt::Debug) -> Vec<u8> {
 mod tests {
     use talent_proto::talent::recruiting::v1 as pb;
     use talent_server::{auth::Access, methods::Methods};
-    use tonic::{Code, Status};
 
-    use super::{ACCESS, take_group};
+    use super::ACCESS;
 
     #[test]
     fn every_served_method_has_exactly_one_access_entry() {
@@ -602,50 +480,5 @@ mod tests {
             Access::new(ACCESS).mismatches(&served),
             Vec::<String>::new()
         );
-    }
-
-    /// A queue holding `items`, as the reading stage leaves it.
-    fn queued(items: Vec<Result<u32, Status>>) -> tokio::sync::mpsc::Receiver<Result<u32, Status>> {
-        let (sender, receiver) = tokio::sync::mpsc::channel(16);
-        for item in items {
-            sender.try_send(item).expect("room in the queue");
-        }
-        receiver
-    }
-
-    #[test]
-    fn a_group_takes_what_waits_up_to_its_size() {
-        let mut waiting = queued((2..=6).map(Ok).collect());
-        let (group, failed) = take_group(Ok(1), &mut waiting, 4);
-        assert_eq!(group, [1, 2, 3, 4]);
-        assert!(failed.is_none());
-        let (group, failed) = take_group(waiting.try_recv().unwrap(), &mut waiting, 4);
-        assert_eq!(group, [5, 6]);
-        assert!(failed.is_none());
-    }
-
-    #[test]
-    fn a_message_with_nothing_behind_it_is_a_group_of_one() {
-        let mut waiting = queued(Vec::new());
-        let (group, failed) = take_group(Ok(7), &mut waiting, 4);
-        assert_eq!(group, [7]);
-        assert!(failed.is_none());
-    }
-
-    #[test]
-    fn an_error_ends_the_group_and_nothing_after_it_is_taken() {
-        let mut waiting = queued(vec![
-            Ok(2),
-            Err(Status::invalid_argument("bad message")),
-            Ok(4),
-        ]);
-        let (group, failed) = take_group(Ok(1), &mut waiting, 4);
-        assert_eq!(group, [1, 2]);
-        assert_eq!(failed.map(|s| s.code()), Some(Code::InvalidArgument));
-        assert_eq!(waiting.try_recv().ok().map(Result::unwrap), Some(4));
-
-        let (group, failed) = take_group(Err(Status::unavailable("closing")), &mut waiting, 4);
-        assert!(group.is_empty());
-        assert_eq!(failed.map(|s| s.code()), Some(Code::Unavailable));
     }
 }

@@ -3,12 +3,15 @@
 use std::collections::HashSet;
 
 use talent_proto::talent::{recruiting::v1 as pb, r#type::v1 as types};
-use talent_server::{ApiError, FieldViolations};
+use talent_server::{
+    ApiError, FieldViolations,
+    group_commit::{self, AnswerStream},
+};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{
-    BatchStream, Context, check_parent, employers::outcome_pb, item_status, own_child, page_token,
-    parse_child_name, read_page_token, serve_batches, violations_of,
+    Context, check_parent, employers::outcome_pb, item_status, own_child, page_token,
+    parse_child_name, read_page_token, violations_of,
 };
 use crate::{
     store::{
@@ -350,14 +353,14 @@ impl<S: RecruitingStore> pb::posting_service_server::PostingService for Postings
     async fn upsert_postings(
         &self,
         request: Request<Streaming<pb::UpsertPostingsRequest>>,
-    ) -> Result<Response<BatchStream<pb::UpsertPostingsResponse>>, Status> {
+    ) -> Result<Response<AnswerStream<pb::UpsertPostingsResponse>>, Status> {
         let platform = super::platform(&request)?;
         tracing::Span::current().record("platform", platform.as_str());
         let ctx = self.0.clone();
         let draining = ctx.draining.clone();
         let group = ctx.store.stream_group();
         let owner = platform.clone();
-        Ok(Response::new(serve_batches(
+        Ok(Response::new(group_commit::serve(
             request.into_inner(),
             draining,
             group,

@@ -6,13 +6,13 @@ use std::collections::HashSet;
 use serde_json::json;
 use talent_codes::ResidentId;
 use talent_proto::talent::{recruiting::v1 as pb, r#type::v1 as types};
-use talent_server::{ApiError, FieldViolations};
+use talent_server::{
+    ApiError, FieldViolations,
+    group_commit::{self, AnswerStream},
+};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{
-    BatchStream, Context, employers::outcome_pb, item_status, own_child, serve_batches,
-    violations_of,
-};
+use super::{Context, employers::outcome_pb, item_status, own_child, violations_of};
 use crate::{
     auth::Caller,
     pii,
@@ -424,14 +424,14 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
     async fn upsert_resumes(
         &self,
         request: Request<Streaming<pb::UpsertResumesRequest>>,
-    ) -> Result<Response<BatchStream<pb::UpsertResumesResponse>>, Status> {
+    ) -> Result<Response<AnswerStream<pb::UpsertResumesResponse>>, Status> {
         let platform = super::platform(&request)?;
         tracing::Span::current().record("platform", platform.as_str());
         let ctx = self.0.clone();
         let draining = ctx.draining.clone();
         let group = ctx.store.stream_group();
         let secret = ctx.person_key_secret.clone();
-        Ok(Response::new(serve_batches(
+        Ok(Response::new(group_commit::serve(
             request.into_inner(),
             draining,
             group,

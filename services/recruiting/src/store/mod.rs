@@ -128,7 +128,7 @@ pub trait RecruitingStore:
     + 'static
 {
     /// Messages of an upsert stream stored together in one transaction at
-    /// most (group commit, see `api::serve_batches`).
+    /// most (group commit, see `talent_server::group_commit`).
     fn stream_group(&self) -> usize {
         1
     }
