@@ -484,3 +484,132 @@ fn up_refuses_plaintext_beyond_loopback() {
     assert!(stderr.contains("--insecure"), "{stderr}");
     assert!(!data.exists(), "nothing is created before the refusal");
 }
+
+#[tokio::test]
+async fn platforms_are_listed_disabled_and_their_keys_rotated_through_the_command() {
+    use talent_proto::talent::recruiting::v1 as pb;
+
+    let app = TestApp::spawn().await;
+    let first = app.create_platform("first").await;
+    let second = app.create_platform("second").await;
+    let addr = app.recruiting_addr.to_string();
+    let admin = support::recruiting::ADMIN_KEY;
+    let run = |args: Vec<&str>| {
+        let mut all: Vec<String> = args.into_iter().map(String::from).collect();
+        all.extend([
+            "--admin-key".into(),
+            admin.into(),
+            "--recruiting-addr".into(),
+            addr.clone(),
+        ]);
+        talent_async(all)
+    };
+    // A platform key works until something happens to it.
+    let works = |key: String| {
+        let app = &app;
+        async move {
+            let mut postings = app.recruiting().await.postings;
+            postings
+                .list_postings(support::recruiting::authed(
+                    pb::ListPostingsRequest::default(),
+                    &key,
+                ))
+                .await
+                .map(|_| ())
+                .map_err(|s| s.code())
+        }
+    };
+
+    let listed = run(vec!["platform", "list"]).await;
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let table = text(&listed.stdout);
+    for id in ["first", "second"] {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id} is listed: {table}"));
+        assert!(
+            row.contains("ACTIVE") && row.contains(&format!("Platform {id}")),
+            "{row}"
+        );
+    }
+
+    // Disable: the platform's key is refused, and it is listed with --disabled only.
+    let disabled = run(vec!["platform", "disable", "first"]).await;
+    assert!(disabled.status.success(), "{}", text(&disabled.stderr));
+    assert!(
+        text(&disabled.stdout).contains("platform first disabled"),
+        "{}",
+        text(&disabled.stdout)
+    );
+    assert_eq!(
+        works(first.key.clone()).await,
+        Err(tonic::Code::PermissionDenied)
+    );
+    let listed = run(vec!["platform", "list"]).await;
+    assert!(
+        !text(&listed.stdout).contains("first "),
+        "{}",
+        text(&listed.stdout)
+    );
+    let listed = run(vec!["platform", "list", "--disabled"]).await;
+    let table = text(&listed.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("first "))
+        .expect("shown with --disabled");
+    assert!(row.contains("DISABLED"), "{row}");
+
+    // Rotate: a new key that works; the old one stops at once.
+    works(second.key.clone()).await.unwrap();
+    let rotated = run(vec!["platform", "rotate-key", "second"]).await;
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let stdout = text(&rotated.stdout);
+    let secret = stdout
+        .lines()
+        .find(|l| l.starts_with("tlr_"))
+        .unwrap_or_else(|| panic!("the new secret is printed: {stdout}"))
+        .to_owned();
+    assert!(
+        stdout.contains(&format!("old key {}… stopped working", &second.key[..8])),
+        "{stdout}"
+    );
+    works(secret.clone()).await.unwrap();
+    assert_eq!(
+        works(second.key.clone()).await,
+        Err(tonic::Code::Unauthenticated)
+    );
+    // With a grace period the previous key keeps working.
+    let rotated = run(vec!["platform", "rotate-key", "second", "--grace", "1h"]).await;
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    assert!(
+        text(&rotated.stdout).contains("keeps working until"),
+        "{}",
+        text(&rotated.stdout)
+    );
+    works(secret).await.unwrap();
+
+    // Unknown and disabled platforms: one line naming the platform, exit 1.
+    for (args, expected) in [
+        (
+            vec!["platform", "disable", "nobody"],
+            "no platform \"nobody\"",
+        ),
+        (
+            vec!["platform", "rotate-key", "nobody"],
+            "no platform \"nobody\"",
+        ),
+        (
+            vec!["platform", "rotate-key", "first"],
+            "platform \"first\"",
+        ),
+    ] {
+        let out = run(args.clone()).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    app.stop().await;
+}
