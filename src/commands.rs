@@ -459,9 +459,11 @@ pub async fn stats(
     Ok(table.render(output))
 }
 
-/// The period report: its text, and the self-contained HTML page.
+/// The period report: its text, its JSON document, and the self-contained
+/// HTML page.
 pub struct Report {
     pub text: String,
+    pub json: String,
     pub html: String,
     pub response: metrics_pb::GetPeriodReportResponse,
 }
@@ -486,7 +488,14 @@ pub async fn period_report(
         .await
         .map_err(|s| client::explain(&s, what))?
         .into_inner();
-    let requests = report::breakdown_requests(&period, cohort_year, as_of);
+    // Every table of the report as of the headline's day and as known at
+    // its instant, whatever arrives between the calls.
+    let requests = report::breakdown_requests(
+        &period,
+        response.cohort_year,
+        response.as_of.or(as_of),
+        response.as_known_at,
+    );
     let by_district = api
         .get_graduate_outcomes(requests.outcomes_by_district)
         .await
@@ -516,6 +525,7 @@ pub async fn period_report(
     };
     Ok(Report {
         text: report::text(&input),
+        json: report::json(&input),
         html: report::html(&input),
         response,
     })

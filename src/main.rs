@@ -119,9 +119,9 @@ enum Command {
         after_help = "Examples:\n  talent stats gathered --period 2020H1 --by district,tier\n  talent stats outcomes --cohort 2020 --as-of 2020-12-31 --by university --format csv\n  talent stats activity --from 2020-01-01 --to 2020-04-01 --format json"
     )]
     Stats(StatsArgs),
-    /// The period report (the seed report's talent paragraph), as text or HTML.
+    /// The period report (the seed report's talent paragraph), as text, JSON or HTML.
     #[command(
-        after_help = "Examples:\n  talent report --period 2020H1 --cohort 2020\n  talent report --period 2020H1 --cohort 2020 --html report.html"
+        after_help = "The cohort is the period's year unless --cohort says otherwise. The headline and\nevery table are as of one day (--as-of, else the period's last day) and as known\nat one instant.\n\nExamples:\n  talent report --period 2020H1\n  talent report --period 2020H1 --cohort 2019 --as-of 2020-12-31\n  talent report --period 2020H1 --format json > report.json\n  talent report --period 2020H1 --html report.html"
     )]
     Report(ReportArgs),
 }
@@ -340,7 +340,8 @@ struct When {
     /// Day after the period (with --from), YYYY-MM-DD.
     #[arg(long, requires = "from")]
     to: Option<String>,
-    /// Graduate cohort year (outcomes, report).
+    /// Graduate cohort year (outcomes; for the report, the period's year
+    /// when omitted).
     #[arg(long)]
     cohort: Option<i32>,
     /// Day employment is looked at (outcomes, report), YYYY-MM-DD.
@@ -390,10 +391,22 @@ struct StatsArgs {
     services: Services,
 }
 
+/// `talent report --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    /// Aligned text for a terminal.
+    Text,
+    /// One JSON document: typed figures, the headline and every table.
+    Json,
+}
+
 #[derive(clap::Args)]
 struct ReportArgs {
     #[command(flatten)]
     when: When,
+    /// text or json.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ReportFormat,
     /// Also write the report as one self-contained HTML file with charts.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
@@ -595,10 +608,14 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 .when
                 .period()?
                 .ok_or_else(|| anyhow!("the report needs --period (or --from and --to)"))?;
-            let cohort = args
-                .when
-                .cohort
-                .ok_or_else(|| anyhow!("the report needs --cohort"))?;
+            // The cohort graduating in the period's (first) year.
+            let cohort = match args.when.cohort {
+                Some(c) => c,
+                None => period
+                    .start_date
+                    .map(|d| d.year)
+                    .ok_or_else(|| anyhow!("the report needs --cohort"))?,
+            };
             let report = commands::period_report(
                 period,
                 cohort,
@@ -607,7 +624,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 &args.key,
             )
             .await?;
-            print!("{}", report.text);
+            match args.format {
+                ReportFormat::Text => print!("{}", report.text),
+                ReportFormat::Json => print!("{}", report.json),
+            }
             if let Some(path) = args.html {
                 std::fs::write(&path, report.html)
                     .with_context(|| format!("writing {}", path.display()))?;
