@@ -97,7 +97,7 @@ enum Command {
     Demo(DemoArgs),
     /// Ask a service for its gRPC health; exit 0 when it is SERVING.
     #[command(
-        after_help = "Examples:\n  talent health 127.0.0.1:50051\n  talent health 127.0.0.1:50052 --service talent.metrics.v1.StatisticsService"
+        after_help = "Examples:\n  talent health localhost:50051\n  talent health 127.0.0.1:50052 --service talent.metrics.v1.StatisticsService\n  talent health https://recruiting.internal:50051 --tls-ca ca.pem"
     )]
     Health(HealthArgs),
     /// Manage platforms (recruiting AdminService): add, list, disable, rotate-key.
@@ -143,7 +143,8 @@ struct DemoArgs {
 
 #[derive(clap::Args)]
 struct HealthArgs {
-    /// The service's gRPC address (or an http:// or https:// URL).
+    /// The service's gRPC address: a host name or an IP address with a
+    /// port (localhost:50051, 127.0.0.1:50051), or an http:// or https:// URL.
     #[arg(value_name = "HOST:PORT")]
     addr: String,
     /// One service to ask about; the whole server when omitted.

@@ -765,3 +765,25 @@ async fn the_report_as_json_is_typed_of_one_day_and_one_instant() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn health_takes_host_names() {
+    let app = TestApp::spawn().await;
+    for addr in [
+        format!("localhost:{}", app.recruiting_addr.port()),
+        format!("http://localhost:{}", app.metrics_addr.port()),
+        app.recruiting_addr.to_string(),
+    ] {
+        let out = talent_async(vec!["health".into(), addr.clone()]).await;
+        assert!(out.status.success(), "{addr}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "Serving", "{addr}");
+    }
+    app.stop().await;
+    let out = talent(&["health", "localhost"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("has no port"),
+        "{}",
+        text(&out.stderr)
+    );
+}
