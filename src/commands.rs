@@ -89,11 +89,27 @@ item_result!(
     recruiting_pb::EmployerResult
 );
 
+/// Items per second as a whole number ("1234/s"): indicatif's own
+/// `{per_sec}` shows decimals, meaningless for items.
+fn whole_rate(per_sec: f64) -> String {
+    if per_sec.is_finite() && per_sec > 0.0 {
+        format!("{}/s", per_sec.round() as u64)
+    } else {
+        "0/s".to_owned()
+    }
+}
+
 fn progress(total: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec:>12} ETA {eta}")
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {rate:>9} ETA {eta}")
             .expect("a valid template")
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = w.write_str(&whole_rate(state.per_sec()));
+                },
+            )
             .progress_chars("=> "),
     );
     bar.set_message(what.to_owned());
@@ -856,6 +872,14 @@ pub fn parse_grace(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_rates_are_whole_numbers() {
+        assert_eq!(whole_rate(1234.56), "1235/s");
+        assert_eq!(whole_rate(0.4), "0/s");
+        assert_eq!(whole_rate(f64::NAN), "0/s");
+        assert_eq!(whole_rate(f64::INFINITY), "0/s");
+    }
 
     #[test]
     fn grace_periods() {
