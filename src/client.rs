@@ -42,6 +42,25 @@ fn url_of(addr: &str) -> String {
     }
 }
 
+/// A host name or an IP address with a port, or a URL: `localhost:50051`,
+/// `recruiting.internal:50051`, `127.0.0.1:50051`, `[::1]:50051`,
+/// `https://host:50051`. Without a scheme the port is required (the
+/// services have no conventional one), so `localhost` alone is refused
+/// rather than tried on port 80.
+fn check_address(addr: &str, url: &str) -> anyhow::Result<()> {
+    let uri: tonic::codegen::http::Uri = url
+        .parse()
+        .map_err(|_| anyhow!("{addr:?} is not a valid address (use HOST:PORT)"))?;
+    let host = uri.host().unwrap_or_default();
+    if host.is_empty() || !matches!(uri.path(), "" | "/") {
+        anyhow::bail!("{addr:?} is not a valid address (use HOST:PORT, such as localhost:50051)");
+    }
+    if uri.port().is_none() && !addr.contains("://") {
+        anyhow::bail!("{addr:?} has no port (use HOST:PORT, such as {host}:50051)");
+    }
+    Ok(())
+}
+
 /// Adds `authorization: Bearer <key>` to every call.
 #[derive(Clone)]
 pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
@@ -71,7 +90,8 @@ pub type Authed = InterceptedService<Channel, Bearer>;
 /// `https://HOST:PORT`); `what` names the service in the error ("the
 /// recruiting service").
 pub async fn connect(addr: &str, what: &str) -> anyhow::Result<Channel> {
-    let url = url_of(addr);
+    let url = url_of(addr.trim());
+    check_address(addr.trim(), &url)?;
     let mut endpoint = Endpoint::from_shared(url.clone())
         .map_err(|_| anyhow!("{addr:?} is not a valid address (use HOST:PORT)"))?;
     if url.starts_with("https://") {
@@ -158,4 +178,27 @@ pub fn violations_of(status: &tonic_types::pb::Status) -> Vec<(String, String)> 
         out.push((String::new(), status.message.clone()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_host_names_or_ips_with_ports() {
+        for ok in [
+            "localhost:50051",
+            "recruiting.internal:50051",
+            "127.0.0.1:50051",
+            "[::1]:50051",
+            "http://localhost:50051",
+            "https://metrics.example.org",
+        ] {
+            assert!(check_address(ok, &url_of(ok)).is_ok(), "{ok}");
+        }
+        for bad in ["localhost", "127.0.0.1", "", "localhost:50051/x", "a b:1"] {
+            let err = check_address(bad, &url_of(bad)).unwrap_err().to_string();
+            assert!(err.contains("HOST:PORT"), "{bad}: {err}");
+        }
+    }
 }

@@ -89,11 +89,27 @@ item_result!(
     recruiting_pb::EmployerResult
 );
 
+/// Items per second as a whole number ("1234/s"): indicatif's own
+/// `{per_sec}` shows decimals, meaningless for items.
+fn whole_rate(per_sec: f64) -> String {
+    if per_sec.is_finite() && per_sec > 0.0 {
+        format!("{}/s", per_sec.round() as u64)
+    } else {
+        "0/s".to_owned()
+    }
+}
+
 fn progress(total: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec:>12} ETA {eta}")
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {rate:>9} ETA {eta}")
             .expect("a valid template")
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = w.write_str(&whole_rate(state.per_sec()));
+                },
+            )
             .progress_chars("=> "),
     );
     bar.set_message(what.to_owned());
@@ -459,9 +475,11 @@ pub async fn stats(
     Ok(table.render(output))
 }
 
-/// The period report: its text, and the self-contained HTML page.
+/// The period report: its text, its JSON document, and the self-contained
+/// HTML page.
 pub struct Report {
     pub text: String,
+    pub json: String,
     pub html: String,
     pub response: metrics_pb::GetPeriodReportResponse,
 }
@@ -486,7 +504,14 @@ pub async fn period_report(
         .await
         .map_err(|s| client::explain(&s, what))?
         .into_inner();
-    let requests = report::breakdown_requests(&period, cohort_year, as_of);
+    // Every table of the report as of the headline's day and as known at
+    // its instant, whatever arrives between the calls.
+    let requests = report::breakdown_requests(
+        &period,
+        response.cohort_year,
+        response.as_of.or(as_of),
+        response.as_known_at,
+    );
     let by_district = api
         .get_graduate_outcomes(requests.outcomes_by_district)
         .await
@@ -516,6 +541,7 @@ pub async fn period_report(
     };
     Ok(Report {
         text: report::text(&input),
+        json: report::json(&input),
         html: report::html(&input),
         response,
     })
@@ -679,4 +705,191 @@ pub async fn revoke_metrics_key(addr: &str, admin_key: &str, name: &str) -> anyh
         .await
         .map_err(|s| client::explain(&s, what))?;
     Ok(())
+}
+
+/// `platforms/{id}` for an id, or the resource name as given.
+fn platform_name(id: &str) -> String {
+    let id = id.trim();
+    if id.starts_with("platforms/") {
+        id.to_owned()
+    } else {
+        format!("platforms/{id}")
+    }
+}
+
+/// A failed admin call about one platform: NOT_FOUND and
+/// FAILED_PRECONDITION name the platform; anything else as [`client::explain`].
+fn about_platform(status: &tonic::Status, name: &str, what: &str) -> anyhow::Error {
+    let id = name.trim_start_matches("platforms/");
+    match status.code() {
+        tonic::Code::NotFound => {
+            anyhow!("no platform \"{id}\" in {what} (see talent platform list --disabled)")
+        }
+        tonic::Code::FailedPrecondition => {
+            anyhow!("platform \"{id}\": {}", status.message())
+        }
+        _ => client::explain(status, what),
+    }
+}
+
+/// An instant as RFC 3339 in UTC, to the second; "-" when unset.
+pub fn instant(t: Option<&prost_types::Timestamp>) -> String {
+    t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.seconds).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The platforms of the recruiting service (disabled ones too when asked),
+/// every page, as a table: id, state, created, disabled, display name.
+pub async fn list_platforms(
+    addr: &str,
+    admin_key: &str,
+    show_disabled: bool,
+) -> anyhow::Result<String> {
+    use recruiting_pb::admin_service_client::AdminServiceClient;
+    let what = "the recruiting service";
+    let channel = client::connect_with_key(addr, what, admin_key).await?;
+    let mut admin = AdminServiceClient::new(channel);
+    let mut platforms = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = admin
+            .list_platforms(recruiting_pb::ListPlatformsRequest {
+                page_size: 1000,
+                page_token: page_token.clone(),
+                show_disabled,
+            })
+            .await
+            .map_err(|s| client::explain(&s, what))?
+            .into_inner();
+        platforms.extend(page.platforms);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let id_width = platforms
+        .iter()
+        .map(|p| p.platform_id.len())
+        .chain([8])
+        .max()
+        .unwrap_or(8);
+    let mut out = format!(
+        "{:<id_width$}  {:<8}  {:<20}  {:<20}  display name\n",
+        "platform", "state", "created", "disabled"
+    );
+    for p in &platforms {
+        let state = p.state().as_str_name().trim_start_matches("STATE_");
+        out.push_str(&format!(
+            "{:<id_width$}  {:<8}  {:<20}  {:<20}  {}\n",
+            p.platform_id,
+            state,
+            instant(p.create_time.as_ref()),
+            instant(p.disable_time.as_ref()),
+            p.display_name
+        ));
+    }
+    if platforms.is_empty() {
+        out.push_str(if show_disabled {
+            "(no platforms)\n"
+        } else {
+            "(no active platforms; --disabled shows disabled ones too)\n"
+        });
+    }
+    Ok(out)
+}
+
+/// Disables a platform (by id or `platforms/{id}`): its keys stop working.
+/// Returns the platform as the service now has it.
+pub async fn disable_platform(
+    addr: &str,
+    admin_key: &str,
+    id: &str,
+) -> anyhow::Result<recruiting_pb::Platform> {
+    use recruiting_pb::admin_service_client::AdminServiceClient;
+    let what = "the recruiting service";
+    let name = platform_name(id);
+    let channel = client::connect_with_key(addr, what, admin_key).await?;
+    AdminServiceClient::new(channel)
+        .disable_platform(recruiting_pb::DisablePlatformRequest { name: name.clone() })
+        .await
+        .map_err(|s| about_platform(&s, &name, what))?
+        .into_inner()
+        .platform
+        .ok_or_else(|| anyhow!("{what} answered without the platform"))
+}
+
+/// Issues a new API key for a platform; its other active keys expire after
+/// `grace` (at once when zero). The answer holds the secret (shown once)
+/// and the keys now expiring.
+pub async fn rotate_platform_key(
+    addr: &str,
+    admin_key: &str,
+    id: &str,
+    grace: Duration,
+) -> anyhow::Result<recruiting_pb::RotateApiKeyResponse> {
+    use recruiting_pb::admin_service_client::AdminServiceClient;
+    let what = "the recruiting service";
+    let name = platform_name(id);
+    let channel = client::connect_with_key(addr, what, admin_key).await?;
+    let grace_period = (!grace.is_zero()).then(|| prost_types::Duration {
+        seconds: i64::try_from(grace.as_secs()).unwrap_or(i64::MAX),
+        nanos: 0,
+    });
+    Ok(AdminServiceClient::new(channel)
+        .rotate_api_key(recruiting_pb::RotateApiKeyRequest {
+            parent: name.clone(),
+            grace_period,
+        })
+        .await
+        .map_err(|s| about_platform(&s, &name, what))?
+        .into_inner())
+}
+
+/// Parses a grace period: `0`, `90s`, `30m`, `12h`, `7d` (a bare number is
+/// seconds).
+pub fn parse_grace(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a duration like 30m, 12h or 7d"))?;
+    let secs = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("\"{s}\" is not a duration like 30m, 12h or 7d")),
+    };
+    n.checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("\"{s}\" is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_rates_are_whole_numbers() {
+        assert_eq!(whole_rate(1234.56), "1235/s");
+        assert_eq!(whole_rate(0.4), "0/s");
+        assert_eq!(whole_rate(f64::NAN), "0/s");
+        assert_eq!(whole_rate(f64::INFINITY), "0/s");
+    }
+
+    #[test]
+    fn grace_periods() {
+        assert_eq!(parse_grace("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_grace("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_grace("30m"), Ok(Duration::from_secs(1_800)));
+        assert_eq!(parse_grace("12h"), Ok(Duration::from_secs(43_200)));
+        assert_eq!(parse_grace("7d"), Ok(Duration::from_secs(604_800)));
+        for bad in ["", "h", "1w", "-1h", "1.5h"] {
+            assert!(parse_grace(bad).is_err(), "{bad}");
+        }
+    }
 }

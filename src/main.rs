@@ -20,7 +20,7 @@ mod run;
     name = "talent",
     version,
     about = "Talent statistics for a city: recruiting and metrics services, data loading and reports",
-    after_help = "Examples:\n  talent up\n  talent platform add \"Qingdao e-station\" --id qd-estation\n  talent push postings postings.jsonl --key $TALENT_API_KEY\n  talent stats outcomes --cohort 2020 --by district --key $TALENT_READ_KEY\n  talent report --period 2020H1 --cohort 2020 --html report.html --key $TALENT_READ_KEY"
+    after_help = "Examples:\n  talent up\n  talent platform add \"Qingdao e-station\" --id qd-estation\n  talent platform list\n  talent push postings postings.jsonl --key $TALENT_API_KEY\n  talent stats outcomes --cohort 2020 --by district --key $TALENT_READ_KEY\n  talent report --period 2020H1 --cohort 2020 --html report.html --key $TALENT_READ_KEY"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -97,10 +97,10 @@ enum Command {
     Demo(DemoArgs),
     /// Ask a service for its gRPC health; exit 0 when it is SERVING.
     #[command(
-        after_help = "Examples:\n  talent health 127.0.0.1:50051\n  talent health 127.0.0.1:50052 --service talent.metrics.v1.StatisticsService"
+        after_help = "Examples:\n  talent health localhost:50051\n  talent health 127.0.0.1:50052 --service talent.metrics.v1.StatisticsService\n  talent health https://recruiting.internal:50051 --tls-ca ca.pem"
     )]
     Health(HealthArgs),
-    /// Create a platform (recruiting AdminService) and print its first API key.
+    /// Manage platforms (recruiting AdminService): add, list, disable, rotate-key.
     #[command(subcommand)]
     Platform(PlatformCommand),
     /// Issue metrics-service keys: READ for the bureau, INGEST for importers.
@@ -119,9 +119,9 @@ enum Command {
         after_help = "Examples:\n  talent stats gathered --period 2020H1 --by district,tier\n  talent stats outcomes --cohort 2020 --as-of 2020-12-31 --by university --format csv\n  talent stats activity --from 2020-01-01 --to 2020-04-01 --format json"
     )]
     Stats(StatsArgs),
-    /// The period report (the seed report's talent paragraph), as text or HTML.
+    /// The period report (the seed report's talent paragraph), as text, JSON or HTML.
     #[command(
-        after_help = "Examples:\n  talent report --period 2020H1 --cohort 2020\n  talent report --period 2020H1 --cohort 2020 --html report.html"
+        after_help = "The cohort is the period's year unless --cohort says otherwise. The headline and\nevery table are as of one day (--as-of, else the period's last day) and as known\nat one instant.\n\nExamples:\n  talent report --period 2020H1\n  talent report --period 2020H1 --cohort 2019 --as-of 2020-12-31\n  talent report --period 2020H1 --format json > report.json\n  talent report --period 2020H1 --html report.html"
     )]
     Report(ReportArgs),
 }
@@ -143,7 +143,8 @@ struct DemoArgs {
 
 #[derive(clap::Args)]
 struct HealthArgs {
-    /// The service's gRPC address (or an http:// or https:// URL).
+    /// The service's gRPC address: a host name or an IP address with a
+    /// port (localhost:50051, 127.0.0.1:50051), or an http:// or https:// URL.
     #[arg(value_name = "HOST:PORT")]
     addr: String,
     /// One service to ask about; the whole server when omitted.
@@ -181,6 +182,14 @@ impl Services {
         }
         Ok(Secrets::load_or_create(&self.data_dir)?.0)
     }
+
+    /// `--admin-key` of recruiting, or the one in the data folder.
+    fn recruiting_admin_key(&self, given: Option<String>) -> anyhow::Result<String> {
+        match given {
+            Some(k) => Ok(k),
+            None => Ok(self.secrets()?.recruiting_admin_key),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -195,6 +204,47 @@ enum PlatformCommand {
         /// Its id (lower-case letters, digits, hyphens); derived from the name when omitted.
         #[arg(long)]
         id: Option<String>,
+        /// The recruiting admin key; read from the data folder when omitted.
+        #[arg(long, env = "TALENT_RECRUITING_ADMIN_KEY", hide_env_values = true)]
+        admin_key: Option<String>,
+        #[command(flatten)]
+        services: Services,
+    },
+    /// List the platforms: id, state, when created and disabled, display name.
+    #[command(after_help = "Examples:\n  talent platform list\n  talent platform list --disabled")]
+    List {
+        /// Include disabled platforms.
+        #[arg(long)]
+        disabled: bool,
+        /// The recruiting admin key; read from the data folder when omitted.
+        #[arg(long, env = "TALENT_RECRUITING_ADMIN_KEY", hide_env_values = true)]
+        admin_key: Option<String>,
+        #[command(flatten)]
+        services: Services,
+    },
+    /// Disable a platform: its API keys are refused from then on; its data
+    /// and the statistics derived from it stay.
+    #[command(after_help = "Examples:\n  talent platform disable qd-estation")]
+    Disable {
+        /// The platform's id, as `talent platform list` shows it.
+        id: String,
+        /// The recruiting admin key; read from the data folder when omitted.
+        #[arg(long, env = "TALENT_RECRUITING_ADMIN_KEY", hide_env_values = true)]
+        admin_key: Option<String>,
+        #[command(flatten)]
+        services: Services,
+    },
+    /// Issue a new API key for a platform (shown once) and retire its other
+    /// keys, at once or after a grace period.
+    #[command(
+        after_help = "Without --grace the platform's other keys stop working at once; with it\nthey keep working that long (at most 7d), so the platform can switch over.\n\nExamples:\n  talent platform rotate-key qd-estation\n  talent platform rotate-key qd-estation --grace 24h"
+    )]
+    RotateKey {
+        /// The platform's id, as `talent platform list` shows it.
+        id: String,
+        /// How long the other keys keep working: 0 (the default), 90s, 30m, 12h, 7d.
+        #[arg(long, default_value = "0", value_parser = commands::parse_grace, value_name = "DURATION")]
+        grace: std::time::Duration,
         /// The recruiting admin key; read from the data folder when omitted.
         #[arg(long, env = "TALENT_RECRUITING_ADMIN_KEY", hide_env_values = true)]
         admin_key: Option<String>,
@@ -291,7 +341,8 @@ struct When {
     /// Day after the period (with --from), YYYY-MM-DD.
     #[arg(long, requires = "from")]
     to: Option<String>,
-    /// Graduate cohort year (outcomes, report).
+    /// Graduate cohort year (outcomes; for the report, the period's year
+    /// when omitted).
     #[arg(long)]
     cohort: Option<i32>,
     /// Day employment is looked at (outcomes, report), YYYY-MM-DD.
@@ -341,10 +392,22 @@ struct StatsArgs {
     services: Services,
 }
 
+/// `talent report --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    /// Aligned text for a terminal.
+    Text,
+    /// One JSON document: typed figures, the headline and every table.
+    Json,
+}
+
 #[derive(clap::Args)]
 struct ReportArgs {
     #[command(flatten)]
     when: When,
+    /// text or json.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ReportFormat,
     /// Also write the report as one self-contained HTML file with charts.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
@@ -382,15 +445,64 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             admin_key,
             services,
         }) => {
-            let admin_key = match admin_key {
-                Some(k) => k,
-                None => services.secrets()?.recruiting_admin_key,
-            };
+            let admin_key = services.recruiting_admin_key(admin_key)?;
             let id = id.unwrap_or_else(|| slug(&name));
             let (id, key) =
                 commands::add_platform(&services.recruiting_addr, &admin_key, &id, &name).await?;
             println!("platform {id} created; its API key (shown once):\n{key}");
             println!("Push with: TALENT_API_KEY={key} talent push postings FILE.jsonl");
+        }
+        Command::Platform(PlatformCommand::List {
+            disabled,
+            admin_key,
+            services,
+        }) => {
+            let admin_key = services.recruiting_admin_key(admin_key)?;
+            print!(
+                "{}",
+                commands::list_platforms(&services.recruiting_addr, &admin_key, disabled).await?
+            );
+        }
+        Command::Platform(PlatformCommand::Disable {
+            id,
+            admin_key,
+            services,
+        }) => {
+            let admin_key = services.recruiting_admin_key(admin_key)?;
+            let platform =
+                commands::disable_platform(&services.recruiting_addr, &admin_key, &id).await?;
+            println!(
+                "platform {} disabled (since {}): its API keys are refused from now on",
+                platform.platform_id,
+                commands::instant(platform.disable_time.as_ref())
+            );
+        }
+        Command::Platform(PlatformCommand::RotateKey {
+            id,
+            grace,
+            admin_key,
+            services,
+        }) => {
+            let admin_key = services.recruiting_admin_key(admin_key)?;
+            let rotated =
+                commands::rotate_platform_key(&services.recruiting_addr, &admin_key, &id, grace)
+                    .await?;
+            let id = id.trim().trim_start_matches("platforms/");
+            println!(
+                "new API key of platform {id} (shown once):\n{}",
+                rotated.secret
+            );
+            if rotated.expiring_keys.is_empty() {
+                println!("it had no other active key");
+            }
+            for key in &rotated.expiring_keys {
+                let when = commands::instant(key.expire_time.as_ref());
+                if grace.is_zero() {
+                    println!("old key {}… stopped working ({when})", key.secret_prefix);
+                } else {
+                    println!("old key {}… keeps working until {when}", key.secret_prefix);
+                }
+            }
         }
         Command::Key(KeyCommand::Issue {
             kind,
@@ -497,10 +609,14 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 .when
                 .period()?
                 .ok_or_else(|| anyhow!("the report needs --period (or --from and --to)"))?;
-            let cohort = args
-                .when
-                .cohort
-                .ok_or_else(|| anyhow!("the report needs --cohort"))?;
+            // The cohort graduating in the period's (first) year.
+            let cohort = match args.when.cohort {
+                Some(c) => c,
+                None => period
+                    .start_date
+                    .map(|d| d.year)
+                    .ok_or_else(|| anyhow!("the report needs --cohort"))?,
+            };
             let report = commands::period_report(
                 period,
                 cohort,
@@ -509,7 +625,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 &args.key,
             )
             .await?;
-            print!("{}", report.text);
+            match args.format {
+                ReportFormat::Text => print!("{}", report.text),
+                ReportFormat::Json => print!("{}", report.json),
+            }
             if let Some(path) = args.html {
                 std::fs::write(&path, report.html)
                     .with_context(|| format!("writing {}", path.display()))?;

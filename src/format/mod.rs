@@ -32,7 +32,8 @@ pub enum OutputFormat {
     Table,
     /// RFC 4180 CSV with a header line; codes and names in separate columns.
     Csv,
-    /// One JSON document: `{"title", "columns", "rows": [{column: value}]}`.
+    /// One JSON document: `{"title", "disclosure", "total": {figure: value},
+    /// "rows": [{column: value}], ...}`; see [`Table::to_value`].
     Json,
 }
 
@@ -103,18 +104,32 @@ impl Cell {
         }
     }
 
-    fn json(&self) -> Value {
+    /// The cell for a program (JSON): a string, a number, a rate as
+    /// `{"numerator", "denominator", "rate"}`; where a number cannot be
+    /// given, an object saying why ([`not_applicable`]) instead of `null`.
+    pub fn json(&self) -> Value {
         match self {
             Cell::Text(s) => json!(s),
             Cell::Count(v) => json!(v),
             Cell::Rate(n, d) => json!({
                 "numerator": n,
                 "denominator": d,
-                "rate": fraction(*n, *d),
+                "rate": match fraction(*n, *d) {
+                    Some(f) => json!(f),
+                    None => not_applicable("the denominator is 0"),
+                },
             }),
-            Cell::NotApplicable => Value::Null,
+            Cell::NotApplicable => {
+                not_applicable("the figure does not apply to this row (the service left it unset)")
+            }
         }
     }
+}
+
+/// What JSON gives where a figure cannot be a number:
+/// `{"reason": "not_applicable", "detail": why}`.
+pub fn not_applicable(why: &str) -> Value {
+    json!({"reason": "not_applicable", "detail": why})
 }
 
 fn fraction(n: i64, d: i64) -> Option<f64> {
@@ -163,10 +178,16 @@ pub struct Table {
     /// `Some(D)` when the counts of persons are perturbed (each by at most
     /// D): the notes then also end the CSV, and the JSON says so.
     pub perturbed_by: Option<i32>,
-    /// The columns.
+    /// The columns: first `dimensions` columns of dimension values (a code
+    /// and a name per dimension), then the figures.
     pub columns: Vec<Column>,
-    /// The rows; the first is the total.
+    /// How many of the columns are dimension columns.
+    pub dimensions: usize,
+    /// The rows; the first is the total (its dimension cells say "TOTAL").
     pub rows: Vec<Vec<Cell>>,
+    /// What the answer is about, for JSON: period, cohort_year, as_of,
+    /// as_known_at, definition_version.
+    pub about: Map<String, Value>,
 }
 
 impl Table {
@@ -278,34 +299,122 @@ impl Table {
         out
     }
 
-    /// One JSON document.
-    pub fn to_json(&self) -> String {
-        let rows: Vec<Value> = self
-            .rows
-            .iter()
-            .map(|r| {
-                let mut m = Map::new();
-                for (c, v) in self.columns.iter().zip(r) {
-                    m.insert(c.key.clone(), v.json());
-                }
-                Value::Object(m)
-            })
-            .collect();
-        let disclosure = match self.perturbed_by {
-            Some(d) => json!({"protection": "PERTURBED", "max_adjustment": d}),
-            None => json!({"protection": "EXACT"}),
+    /// The JSON document: `title`, `notes`, `disclosure`, what the answer
+    /// is about (`period`, `cohort_year`, `as_of`, `as_known_at`,
+    /// `definition_version`), `dimensions` (the breakdown's keys),
+    /// `columns`, the `total` (figures only) and the breakdown `rows`
+    /// (dimension codes and names, then figures). Figures are typed: see
+    /// [`Cell::json`].
+    pub fn to_value(&self) -> Value {
+        let object = |row: &[Cell], from: usize| {
+            let mut m = Map::new();
+            for (c, v) in self.columns.iter().zip(row).skip(from) {
+                m.insert(c.key.clone(), v.json());
+            }
+            Value::Object(m)
         };
-        let doc = json!({
-            "title": self.title,
-            "notes": self.notes,
-            "disclosure": disclosure,
-            "columns": self.columns.iter().map(|c| c.key.clone()).collect::<Vec<_>>(),
-            "rows": rows,
-        });
-        let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
-        s.push('\n');
-        s
+        let total = self
+            .rows
+            .first()
+            .map(|r| object(r, self.dimensions))
+            .unwrap_or_else(|| json!({}));
+        let rows: Vec<Value> = self.rows.iter().skip(1).map(|r| object(r, 0)).collect();
+        let mut doc = Map::new();
+        doc.insert("title".into(), json!(self.title));
+        doc.insert("notes".into(), json!(self.notes));
+        doc.insert("disclosure".into(), disclosure_json(self.perturbed_by));
+        doc.extend(self.about.clone());
+        doc.insert(
+            "dimensions".into(),
+            json!(
+                self.columns[..self.dimensions]
+                    .iter()
+                    .filter(|c| c.machine_only)
+                    .map(|c| c.key.clone())
+                    .collect::<Vec<_>>()
+            ),
+        );
+        doc.insert(
+            "columns".into(),
+            json!(
+                self.columns
+                    .iter()
+                    .map(|c| c.key.clone())
+                    .collect::<Vec<_>>()
+            ),
+        );
+        doc.insert("total".into(), total);
+        doc.insert("rows".into(), Value::Array(rows));
+        Value::Object(doc)
     }
+
+    /// [`Table::to_value`], pretty-printed, ending with a newline.
+    pub fn to_json(&self) -> String {
+        pretty(&self.to_value())
+    }
+}
+
+/// A JSON document, pretty-printed, ending with a newline.
+pub fn pretty(doc: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// How the counts of persons are published, for JSON:
+/// `{"protection": "EXACT"}` or `{"protection": "PERTURBED", "max_adjustment": D}`.
+pub fn disclosure_json(perturbed_by: Option<i32>) -> Value {
+    match perturbed_by {
+        Some(d) => json!({"protection": "PERTURBED", "max_adjustment": d}),
+        None => json!({"protection": "EXACT"}),
+    }
+}
+
+/// A date as `YYYY-MM-DD`; `None` when unset.
+pub fn date_text(d: Option<&talent_proto::google::r#type::Date>) -> Option<String> {
+    d.map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+}
+
+/// An instant as RFC 3339 (UTC, to the microsecond); `None` when unset.
+pub fn instant_text(t: Option<&prost_types::Timestamp>) -> Option<String> {
+    let t = t?;
+    let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// A period for JSON: `{"start_date", "end_date"}`, half-open as in the
+/// contracts (`end_date` is the day after the last).
+pub fn period_json(p: Option<&talent_proto::talent::r#type::v1::Period>) -> Value {
+    match p {
+        Some(p) => json!({
+            "start_date": date_text(p.start_date.as_ref()),
+            "end_date": date_text(p.end_date.as_ref()),
+        }),
+        None => Value::Null,
+    }
+}
+
+/// What an answer is about, for its JSON document.
+fn about(
+    period: Option<&talent_proto::talent::r#type::v1::Period>,
+    cohort: Option<(i32, Option<&talent_proto::google::r#type::Date>)>,
+    as_known_at: Option<&prost_types::Timestamp>,
+    definition_version: &str,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    if let Some(p) = period {
+        m.insert("period".into(), period_json(Some(p)));
+    }
+    if let Some((year, as_of)) = cohort {
+        m.insert("cohort_year".into(), json!(year));
+        m.insert("as_of".into(), json!(date_text(as_of)));
+    }
+    m.insert("as_known_at".into(), json!(instant_text(as_known_at)));
+    m.insert("definition_version".into(), json!(definition_version));
+    m
 }
 
 /// A CSV field, quoted when it needs to be (RFC 4180).
@@ -483,16 +592,44 @@ fn gathered_cells(f: Option<&TalentGatheredFigures>) -> Vec<Cell> {
     ]
 }
 
-/// The table of a `GetTalentGathered` answer.
-pub fn gathered_table(r: &GetTalentGatheredResponse) -> Table {
-    let first = r.rows.first().map(|row| row.dimensions.as_slice());
-    let n = first.map_or(0, <[_]>::len);
-    let mut columns = dimension_columns(first);
-    columns.extend([
+fn gathered_columns() -> Vec<Column> {
+    vec![
         col("talents_gathered", "talents gathered"),
         col("high_tier", "HIGH"),
         col("general_tier", "GENERAL"),
-    ]);
+    ]
+}
+
+/// Figures as one JSON object, keyed as the table's figure columns.
+fn figures_json(columns: &[Column], cells: &[Cell]) -> Value {
+    Value::Object(
+        columns
+            .iter()
+            .zip(cells)
+            .map(|(c, v)| (c.key.clone(), v.json()))
+            .collect(),
+    )
+}
+
+/// Talents gathered figures as JSON, as in the `total` of [`gathered_table`].
+pub fn gathered_json(f: Option<&TalentGatheredFigures>) -> Value {
+    figures_json(&gathered_columns(), &gathered_cells(f))
+}
+
+/// The rows of a breakdown: without one the service answers a single row
+/// without dimensions, the total again, which the tables leave out.
+fn breakdown<R>(rows: &[R], dims: fn(&R) -> &[DimensionValue]) -> Vec<&R> {
+    rows.iter().filter(|r| !dims(r).is_empty()).collect()
+}
+
+/// The table of a `GetTalentGathered` answer.
+pub fn gathered_table(r: &GetTalentGatheredResponse) -> Table {
+    let rows_in = breakdown(&r.rows, |row| row.dimensions.as_slice());
+    let first = rows_in.first().map(|row| row.dimensions.as_slice());
+    let n = first.map_or(0, <[_]>::len);
+    let mut columns = dimension_columns(first);
+    let dimensions = columns.len();
+    columns.extend(gathered_columns());
     let mut rows = vec![
         [
             dimension_cells(&[], true, n),
@@ -500,7 +637,7 @@ pub fn gathered_table(r: &GetTalentGatheredResponse) -> Table {
         ]
         .concat(),
     ];
-    for row in &r.rows {
+    for row in rows_in {
         rows.push(
             [
                 dimension_cells(&row.dimensions, false, n),
@@ -517,7 +654,14 @@ pub fn gathered_table(r: &GetTalentGatheredResponse) -> Table {
         ),
         perturbed_by: perturbed_by(r.disclosure_control.as_ref()),
         columns,
+        dimensions,
         rows,
+        about: about(
+            r.period.as_ref(),
+            None,
+            r.as_known_at.as_ref(),
+            &r.definition_version,
+        ),
     }
 }
 
@@ -532,19 +676,30 @@ fn outcome_cells(f: Option<&GraduateOutcomeFigures>) -> Vec<Cell> {
     ]
 }
 
-/// The table of a `GetGraduateOutcomes` answer.
-pub fn outcomes_table(r: &GetGraduateOutcomesResponse) -> Table {
-    let first = r.rows.first().map(|row| row.dimensions.as_slice());
-    let n = first.map_or(0, <[_]>::len);
-    let mut columns = dimension_columns(first);
-    columns.extend([
+fn outcome_columns() -> Vec<Column> {
+    vec![
         col("cohort_size", "cohort"),
         col("employed", "employed"),
         col("retained", "retained"),
         col("employment_rate", "employment rate"),
         col("retention_rate", "retention rate"),
         col("local_share_of_employed", "local share of employed"),
-    ]);
+    ]
+}
+
+/// Graduate outcome figures as JSON, as in the `total` of [`outcomes_table`].
+pub fn outcomes_json(f: Option<&GraduateOutcomeFigures>) -> Value {
+    figures_json(&outcome_columns(), &outcome_cells(f))
+}
+
+/// The table of a `GetGraduateOutcomes` answer.
+pub fn outcomes_table(r: &GetGraduateOutcomesResponse) -> Table {
+    let rows_in = breakdown(&r.rows, |row| row.dimensions.as_slice());
+    let first = rows_in.first().map(|row| row.dimensions.as_slice());
+    let n = first.map_or(0, <[_]>::len);
+    let mut columns = dimension_columns(first);
+    let dimensions = columns.len();
+    columns.extend(outcome_columns());
     let mut rows = vec![
         [
             dimension_cells(&[], true, n),
@@ -552,7 +707,7 @@ pub fn outcomes_table(r: &GetGraduateOutcomesResponse) -> Table {
         ]
         .concat(),
     ];
-    for row in &r.rows {
+    for row in rows_in {
         rows.push(
             [
                 dimension_cells(&row.dimensions, false, n),
@@ -574,7 +729,14 @@ pub fn outcomes_table(r: &GetGraduateOutcomesResponse) -> Table {
         ),
         perturbed_by: perturbed_by(r.disclosure_control.as_ref()),
         columns,
+        dimensions,
         rows,
+        about: about(
+            None,
+            Some((r.cohort_year, r.as_of.as_ref())),
+            r.as_known_at.as_ref(),
+            &r.definition_version,
+        ),
     }
 }
 
@@ -592,12 +754,8 @@ fn activity_cells(f: Option<&RecruitmentActivityFigures>) -> Vec<Cell> {
     ]
 }
 
-/// The table of a `GetRecruitmentActivity` answer.
-pub fn activity_table(r: &GetRecruitmentActivityResponse) -> Table {
-    let first = r.rows.first().map(|row| row.dimensions.as_slice());
-    let n = first.map_or(0, <[_]>::len);
-    let mut columns = dimension_columns(first);
-    columns.extend([
+fn activity_columns() -> Vec<Column> {
+    vec![
         col("postings", "postings"),
         col("openings", "openings"),
         col("headcount_demanded", "positions"),
@@ -607,7 +765,22 @@ pub fn activity_table(r: &GetRecruitmentActivityResponse) -> Table {
         col("resumes_received", "résumés"),
         col("distinct_job_seekers", "job seekers"),
         col("applications", "applications"),
-    ]);
+    ]
+}
+
+/// Recruitment activity figures as JSON, as in the `total` of [`activity_table`].
+pub fn activity_json(f: Option<&RecruitmentActivityFigures>) -> Value {
+    figures_json(&activity_columns(), &activity_cells(f))
+}
+
+/// The table of a `GetRecruitmentActivity` answer.
+pub fn activity_table(r: &GetRecruitmentActivityResponse) -> Table {
+    let rows_in = breakdown(&r.rows, |row| row.dimensions.as_slice());
+    let first = rows_in.first().map(|row| row.dimensions.as_slice());
+    let n = first.map_or(0, <[_]>::len);
+    let mut columns = dimension_columns(first);
+    let dimensions = columns.len();
+    columns.extend(activity_columns());
     let mut rows = vec![
         [
             dimension_cells(&[], true, n),
@@ -615,7 +788,7 @@ pub fn activity_table(r: &GetRecruitmentActivityResponse) -> Table {
         ]
         .concat(),
     ];
-    for row in &r.rows {
+    for row in rows_in {
         rows.push(
             [
                 dimension_cells(&row.dimensions, false, n),
@@ -632,7 +805,14 @@ pub fn activity_table(r: &GetRecruitmentActivityResponse) -> Table {
         ),
         perturbed_by: perturbed_by(r.disclosure_control.as_ref()),
         columns,
+        dimensions,
         rows,
+        about: about(
+            r.period.as_ref(),
+            None,
+            r.as_known_at.as_ref(),
+            &r.definition_version,
+        ),
     }
 }
 
@@ -752,9 +932,18 @@ mod tests {
     fn json_is_parseable_and_says_how_figures_are_published() {
         let json = gathered_table(&gathered()).render(OutputFormat::Json);
         let v: Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(v["rows"][0]["talents_gathered"], 1_200);
-        assert_eq!(v["rows"][2]["talents_gathered"], 2);
-        assert_eq!(v["rows"][1]["district"], "370212");
+        // One explicit total, figures only; then the breakdown rows.
+        assert_eq!(v["total"]["talents_gathered"], 1_200);
+        assert!(v["total"].get("district").is_none(), "{json}");
+        assert_eq!(v["rows"].as_array().unwrap().len(), 2);
+        assert_eq!(v["rows"][1]["talents_gathered"], 2);
+        assert_eq!(v["rows"][0]["district"], "370212");
+        assert_eq!(v["dimensions"], json!(["district", "tier"]));
+        assert_eq!(
+            v["period"],
+            json!({"start_date": "2020-01-01", "end_date": "2020-07-01"})
+        );
+        assert_eq!(v["definition_version"], "2025.1");
         assert_eq!(v["disclosure"]["protection"], "PERTURBED");
         assert_eq!(v["disclosure"]["max_adjustment"], 3);
         assert!(v["notes"][0].as_str().unwrap().contains("need not add up"));
@@ -795,8 +984,13 @@ mod tests {
         let csv = t.to_csv();
         assert!(csv.contains("0.433000"), "{csv}");
         let v: Value = serde_json::from_str(&t.to_json()).unwrap();
+        assert_eq!(v["total"]["retention_rate"]["numerator"], 46_764);
         assert_eq!(v["rows"][0]["retention_rate"]["numerator"], 46_764);
-        assert_eq!(v["rows"][0]["local_share_of_employed"]["rate"], Value::Null);
+        // No rate of a denominator 0: an object that says why, not null.
+        assert_eq!(
+            v["total"]["local_share_of_employed"]["rate"]["reason"],
+            "not_applicable"
+        );
     }
 
     #[test]
@@ -813,6 +1007,43 @@ mod tests {
         let csv = t.to_csv();
         assert_eq!(csv.lines().nth(1), Some("20000,,,,,,4,,"));
         assert!(t.to_text().contains(" -"));
+        let v: Value = serde_json::from_str(&t.to_json()).unwrap();
+        assert_eq!(v["total"]["postings"], 20_000);
+        assert_eq!(v["total"]["openings"]["reason"], "not_applicable");
+        assert!(
+            v["total"]
+                .as_object()
+                .unwrap()
+                .values()
+                .all(|f| f.is_number() || f["reason"].is_string()),
+            "every figure is a number or says why not: {v}"
+        );
+    }
+
+    #[test]
+    fn without_a_breakdown_the_total_is_not_repeated() {
+        // The service answers a query without `group_by` with its total and
+        // one row without dimensions holding the same figures.
+        let figures = TalentGatheredFigures {
+            talents_gathered: count(7),
+            high_tier: count(2),
+            general_tier: count(5),
+        };
+        let r = GetTalentGatheredResponse {
+            total: Some(figures),
+            rows: vec![TalentGatheredRow {
+                dimensions: vec![],
+                figures: Some(figures),
+            }],
+            ..Default::default()
+        };
+        let t = gathered_table(&r);
+        assert_eq!(t.rows.len(), 1);
+        assert_eq!(t.to_csv().lines().count(), 2, "{}", t.to_csv());
+        let v: Value = serde_json::from_str(&t.to_json()).unwrap();
+        assert_eq!(v["total"]["talents_gathered"], 7);
+        assert_eq!(v["rows"], json!([]));
+        assert_eq!(v["dimensions"], json!([]));
     }
 
     #[test]

@@ -45,8 +45,10 @@ pub struct ReportInput<'a> {
 }
 
 /// The breakdown queries a full report needs, in the order of the
-/// [`ReportInput`] fields; `as_of` as in the period report (`None`: the
-/// service's default, the last day of the period).
+/// [`ReportInput`] fields. Every one asks as known at the same instant, and
+/// the outcomes as of the same day, as the headline: pass the `as_of` and
+/// `as_known_at` the period report answered, so that a fact arriving
+/// between the calls changes no table and every table is of the same day.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BreakdownRequests {
     /// Outcomes by district.
@@ -59,18 +61,20 @@ pub struct BreakdownRequests {
     pub activity_by_industry: GetRecruitmentActivityRequest,
 }
 
-/// Builds the breakdown requests for a period and cohort.
+/// Builds the breakdown requests for a period and cohort, as of a day and
+/// as known at an instant (`None`: the service's defaults, today and now).
 pub fn breakdown_requests(
     period: &Period,
     cohort_year: i32,
     as_of: Option<PbDate>,
+    as_known_at: Option<prost_types::Timestamp>,
 ) -> BreakdownRequests {
     let outcomes = |d: Dimension| GetGraduateOutcomesRequest {
         cohort_year,
         as_of,
         group_by: vec![d as i32],
         filter: None::<Filter>,
-        as_known_at: None,
+        as_known_at,
     };
     BreakdownRequests {
         outcomes_by_district: outcomes(Dimension::District),
@@ -79,13 +83,13 @@ pub fn breakdown_requests(
             period: Some(*period),
             group_by: vec![Dimension::Month as i32, Dimension::Tier as i32],
             filter: None,
-            as_known_at: None,
+            as_known_at,
         },
         activity_by_industry: GetRecruitmentActivityRequest {
             period: Some(*period),
             group_by: vec![Dimension::Industry as i32],
             filter: None,
-            as_known_at: None,
+            as_known_at,
         },
     }
 }
@@ -235,6 +239,57 @@ pub fn text(input: &ReportInput) -> String {
     }
     let _ = writeln!(out, "\n{}", meta_line(r));
     out
+}
+
+/// The report as one JSON document: what it is about (`period`,
+/// `cohort_year`, `as_of`, `as_known_at`, `definition_version`), how its
+/// counts of persons are published (`disclosure`), the `headline` figures,
+/// the paragraphs, and the breakdown `tables` given, each the same
+/// document `talent stats --format json` prints (one `total`, then the
+/// breakdown `rows`). Figures are typed as there ([`format::Cell::json`]).
+pub fn json(input: &ReportInput) -> String {
+    let r = input.report;
+    let perturbed_by = format::perturbed_by(r.disclosure_control.as_ref());
+    let tables: serde_json::Map<String, serde_json::Value> = [
+        (
+            "outcomes_by_district",
+            input.outcomes_by_district.map(format::outcomes_table),
+        ),
+        (
+            "outcomes_by_university",
+            input.outcomes_by_university.map(format::outcomes_table),
+        ),
+        (
+            "gathered_by_month_tier",
+            input.gathered_by_month_tier.map(format::gathered_table),
+        ),
+        (
+            "activity_by_industry",
+            input.activity_by_industry.map(format::activity_table),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, t)| Some((name.to_owned(), t?.to_value())))
+    .collect();
+    let doc = serde_json::json!({
+        "title": format!("Talent report {}", period_range(r.period.as_ref())),
+        "period": format::period_json(r.period.as_ref()),
+        "cohort_year": r.cohort_year,
+        "as_of": format::date_text(r.as_of.as_ref()),
+        "as_known_at": format::instant_text(r.as_known_at.as_ref()),
+        "definition_version": r.definition_version,
+        "disclosure": format::disclosure_json(perturbed_by),
+        "notes": [meta_line(r)],
+        "headline": {
+            "talent_gathered": format::gathered_json(r.talent_gathered.as_ref()),
+            "graduate_outcomes": format::outcomes_json(r.graduate_outcomes.as_ref()),
+            "recruitment_activity": format::activity_json(r.recruitment_activity.as_ref()),
+        },
+        "text_zh": r.text_zh,
+        "text_en": r.text_en,
+        "tables": tables,
+    });
+    format::pretty(&doc)
 }
 
 /// Escapes text for XHTML content and attribute values.

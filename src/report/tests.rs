@@ -257,7 +257,12 @@ fn text_report_has_headline_paragraphs_and_tables() {
 #[test]
 fn breakdown_requests_ask_for_the_charts() {
     let period = crate::format::args::parse_period_proto("2020H1").unwrap();
-    let r = breakdown_requests(&period, 2020, None);
+    let as_of = crate::format::args::to_pb(time::macros::date!(2020 - 06 - 30));
+    let known = prost_types::Timestamp {
+        seconds: 1_600_000_000,
+        nanos: 5_000,
+    };
+    let r = breakdown_requests(&period, 2020, Some(as_of), Some(known));
     assert_eq!(
         r.outcomes_by_district.group_by,
         vec![Dimension::District as i32]
@@ -267,6 +272,46 @@ fn breakdown_requests_ask_for_the_charts() {
         vec![Dimension::Month as i32, Dimension::Tier as i32]
     );
     assert_eq!(r.activity_by_industry.period, Some(period));
+    // One day and one instant for every table.
+    assert_eq!(r.outcomes_by_district.as_of, Some(as_of));
+    assert_eq!(r.outcomes_by_university.as_of, Some(as_of));
+    for t in [
+        r.outcomes_by_district.as_known_at,
+        r.outcomes_by_university.as_known_at,
+        r.gathered_by_month_tier.as_known_at,
+        r.activity_by_industry.as_known_at,
+    ] {
+        assert_eq!(t, Some(known));
+    }
+}
+
+#[test]
+fn json_is_typed_and_has_one_total_per_table() {
+    let s = sample();
+    let v: serde_json::Value = serde_json::from_str(&json(&s.input())).unwrap();
+    assert_eq!(v["cohort_year"], 2020);
+    assert_eq!(v["period"]["start_date"], "2020-01-01");
+    assert!(v["as_of"].is_string(), "{v}");
+    assert!(v["disclosure"]["protection"].is_string(), "{v}");
+    let headline = &v["headline"];
+    assert!(headline["talent_gathered"]["talents_gathered"].is_number());
+    assert!(headline["graduate_outcomes"]["retention_rate"]["numerator"].is_number());
+    let tables = v["tables"].as_object().unwrap();
+    assert_eq!(tables.len(), 4);
+    for (name, t) in tables {
+        assert!(t["total"].is_object(), "{name}");
+        let rows = t["rows"].as_array().unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for row in rows {
+            let dims: Vec<String> = t["dimensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| row[d.as_str().unwrap()].to_string())
+                .collect();
+            assert!(!dims.is_empty() && seen.insert(dims), "{name}: {row}");
+        }
+    }
 }
 
 /// `TALENT_WRITE_SAMPLE=1 cargo test -p talent --lib report` writes the

@@ -484,3 +484,306 @@ fn up_refuses_plaintext_beyond_loopback() {
     assert!(stderr.contains("--insecure"), "{stderr}");
     assert!(!data.exists(), "nothing is created before the refusal");
 }
+
+#[tokio::test]
+async fn platforms_are_listed_disabled_and_their_keys_rotated_through_the_command() {
+    use talent_proto::talent::recruiting::v1 as pb;
+
+    let app = TestApp::spawn().await;
+    let first = app.create_platform("first").await;
+    let second = app.create_platform("second").await;
+    let addr = app.recruiting_addr.to_string();
+    let admin = support::recruiting::ADMIN_KEY;
+    let run = |args: Vec<&str>| {
+        let mut all: Vec<String> = args.into_iter().map(String::from).collect();
+        all.extend([
+            "--admin-key".into(),
+            admin.into(),
+            "--recruiting-addr".into(),
+            addr.clone(),
+        ]);
+        talent_async(all)
+    };
+    // A platform key works until something happens to it.
+    let works = |key: String| {
+        let app = &app;
+        async move {
+            let mut postings = app.recruiting().await.postings;
+            postings
+                .list_postings(support::recruiting::authed(
+                    pb::ListPostingsRequest::default(),
+                    &key,
+                ))
+                .await
+                .map(|_| ())
+                .map_err(|s| s.code())
+        }
+    };
+
+    let listed = run(vec!["platform", "list"]).await;
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let table = text(&listed.stdout);
+    for id in ["first", "second"] {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id} is listed: {table}"));
+        assert!(
+            row.contains("ACTIVE") && row.contains(&format!("Platform {id}")),
+            "{row}"
+        );
+    }
+
+    // Disable: the platform's key is refused, and it is listed with --disabled only.
+    let disabled = run(vec!["platform", "disable", "first"]).await;
+    assert!(disabled.status.success(), "{}", text(&disabled.stderr));
+    assert!(
+        text(&disabled.stdout).contains("platform first disabled"),
+        "{}",
+        text(&disabled.stdout)
+    );
+    assert_eq!(
+        works(first.key.clone()).await,
+        Err(tonic::Code::PermissionDenied)
+    );
+    let listed = run(vec!["platform", "list"]).await;
+    assert!(
+        !text(&listed.stdout).contains("first "),
+        "{}",
+        text(&listed.stdout)
+    );
+    let listed = run(vec!["platform", "list", "--disabled"]).await;
+    let table = text(&listed.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("first "))
+        .expect("shown with --disabled");
+    assert!(row.contains("DISABLED"), "{row}");
+
+    // Rotate: a new key that works; the old one stops at once.
+    works(second.key.clone()).await.unwrap();
+    let rotated = run(vec!["platform", "rotate-key", "second"]).await;
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let stdout = text(&rotated.stdout);
+    let secret = stdout
+        .lines()
+        .find(|l| l.starts_with("tlr_"))
+        .unwrap_or_else(|| panic!("the new secret is printed: {stdout}"))
+        .to_owned();
+    assert!(
+        stdout.contains(&format!("old key {}… stopped working", &second.key[..8])),
+        "{stdout}"
+    );
+    works(secret.clone()).await.unwrap();
+    assert_eq!(
+        works(second.key.clone()).await,
+        Err(tonic::Code::Unauthenticated)
+    );
+    // With a grace period the previous key keeps working.
+    let rotated = run(vec!["platform", "rotate-key", "second", "--grace", "1h"]).await;
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    assert!(
+        text(&rotated.stdout).contains("keeps working until"),
+        "{}",
+        text(&rotated.stdout)
+    );
+    works(secret).await.unwrap();
+
+    // Unknown and disabled platforms: one line naming the platform, exit 1.
+    for (args, expected) in [
+        (
+            vec!["platform", "disable", "nobody"],
+            "no platform \"nobody\"",
+        ),
+        (
+            vec!["platform", "rotate-key", "nobody"],
+            "no platform \"nobody\"",
+        ),
+        (
+            vec!["platform", "rotate-key", "first"],
+            "platform \"first\"",
+        ),
+    ] {
+        let out = run(args.clone()).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_report_as_json_is_typed_of_one_day_and_one_instant() {
+    use support::metrics::{date, hired, person, roster_row};
+    use talent_proto::talent::r#type::v1::{DegreeLevel, Discipline};
+
+    let app = TestApp::spawn().await;
+    let metrics = Metrics::connect(&app).await;
+    // Cohort 2020: five graduates, two of them hired in the city in May;
+    // cohort 2019: one graduate (not the report's unless asked for).
+    let mut rows: Vec<_> = (1..=5)
+        .map(|n| {
+            roster_row(
+                &person(n),
+                "4137010423",
+                DegreeLevel::Bachelor as i32,
+                Discipline::Engineering as i32,
+                date(2020, 6, 30),
+            )
+        })
+        .collect();
+    rows.push(roster_row(
+        &person(9),
+        "4137010423",
+        DegreeLevel::Master as i32,
+        Discipline::Engineering as i32,
+        date(2019, 6, 30),
+    ));
+    metrics.import_roster(rows).await;
+    metrics
+        .publish_each(vec![
+            hired("e1", &person(1), "370212", "I", date(2020, 5, 1), "p"),
+            hired("e2", &person(2), "370285", "C", date(2020, 5, 2), "p"),
+        ])
+        .await;
+
+    let addr = app.metrics_addr.to_string();
+    let report = |key: &str, extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "report",
+            "--period",
+            "2020H1",
+            "--format",
+            "json",
+            "--key",
+            key,
+            "--metrics-addr",
+            &addr,
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        talent_async(args)
+    };
+    let out = report(&metrics.exact_key, &[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout))
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    // Without --cohort: the period's year.
+    assert_eq!(v["cohort_year"], 2020, "{v}");
+    assert_eq!(
+        v["period"],
+        serde_json::json!({"start_date": "2020-01-01", "end_date": "2020-07-01"})
+    );
+    assert_eq!(v["as_of"], "2020-06-30", "the period's last day");
+    assert_eq!(v["disclosure"]["protection"], "EXACT");
+    let outcomes = &v["headline"]["graduate_outcomes"];
+    assert_eq!(outcomes["cohort_size"], 5, "{v}");
+    assert_eq!(outcomes["employed"], 2);
+    assert_eq!(outcomes["retention_rate"]["numerator"], 2);
+    assert_eq!(outcomes["retention_rate"]["denominator"], 5);
+    assert!(outcomes["retention_rate"]["rate"].is_number());
+    assert_eq!(v["headline"]["talent_gathered"]["talents_gathered"], 2);
+    // Every table: the same day and instant as the headline, one total,
+    // no row twice, every figure a number or an object saying why not.
+    let known = v["as_known_at"].as_str().expect("an instant").to_owned();
+    let tables = v["tables"].as_object().unwrap();
+    assert_eq!(tables.len(), 4, "{v}");
+    for (name, t) in tables {
+        assert_eq!(t["as_known_at"], known.as_str(), "{name}");
+        if name.starts_with("outcomes") {
+            assert_eq!(t["as_of"], "2020-06-30", "{name}");
+            assert_eq!(t["cohort_year"], 2020, "{name}");
+            assert_eq!(t["total"]["cohort_size"], 5, "{name}");
+        }
+        let figures = t["total"].as_object().unwrap().values().chain(
+            t["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r.as_object().unwrap().values()),
+        );
+        for f in figures {
+            let typed = f.is_number()
+                || f.is_string()
+                || f["reason"].is_string()
+                || (f["numerator"].is_number()
+                    && (f["rate"].is_number() || f["rate"]["reason"].is_string()));
+            assert!(typed, "{name}: {f}");
+        }
+        let rows = t["rows"].as_array().unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for row in rows {
+            let key: Vec<String> = t["dimensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| row[d.as_str().unwrap()].to_string())
+                .collect();
+            assert!(seen.insert(key), "{name}: a row twice: {row}");
+        }
+    }
+    let districts: Vec<&str> = tables["outcomes_by_district"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["district"].as_str().unwrap())
+        .collect();
+    assert_eq!(districts, ["370212", "370285", "NONE"]);
+
+    // --cohort still picks another cohort; a PERTURBED key says so.
+    let out = report(&metrics.read_key, &["--cohort", "2019"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(v["cohort_year"], 2019);
+    assert_eq!(v["disclosure"]["protection"], "PERTURBED");
+    assert!(v["disclosure"]["max_adjustment"].is_number());
+
+    // Text stays the default.
+    let out = talent_async(
+        [
+            "report",
+            "--period",
+            "2020H1",
+            "--key",
+            &metrics.exact_key,
+            "--metrics-addr",
+            &addr,
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .starts_with("Talent report 2020-01-01 – 2020-06-30  (cohort 2020 as of 2020-06-30)"),
+        "{}",
+        text(&out.stdout)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_takes_host_names() {
+    let app = TestApp::spawn().await;
+    for addr in [
+        format!("localhost:{}", app.recruiting_addr.port()),
+        format!("http://localhost:{}", app.metrics_addr.port()),
+        app.recruiting_addr.to_string(),
+    ] {
+        let out = talent_async(vec!["health".into(), addr.clone()]).await;
+        assert!(out.status.success(), "{addr}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "Serving", "{addr}");
+    }
+    app.stop().await;
+    let out = talent(&["health", "localhost"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("has no port"),
+        "{}",
+        text(&out.stderr)
+    );
+}
