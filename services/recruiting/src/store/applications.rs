@@ -1,14 +1,15 @@
 //! Applications and their states, and what a person applied for and was
 //! hired as.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{AssertSqlSafe, ColumnIndex, Executor, QueryBuilder, Row};
 use talent_server::{Column, FieldViolations, PerBatch};
 
 use super::{
     ApplicationFilter, ApplicationInput, ApplicationRecord, ApplicationStore, EmploymentRecord,
-    RequestId, SqlStore, StatusChange, StoreError, StoreResult, Transition, app_state,
+    PostingRecord, RequestId, ResumeRecord, SqlStore, StatusChange, StoreError, StoreResult,
+    Transition, app_state,
     backend::RecruitingSql,
     employments::EMPLOYMENT_COLUMNS,
     new_id,
@@ -24,6 +25,18 @@ use crate::{
     },
     events::{self, OutboxEvent},
 };
+
+/// What the applications of one call refer to, read once for the call
+/// (a statement per kind, not per item) and kept up to date as the items
+/// are applied in order, so an item sees what the items before it did.
+#[derive(Default)]
+struct Referenced {
+    applications: HashMap<String, ApplicationRecord>,
+    resumes: HashMap<String, ResumeRecord>,
+    postings: HashMap<String, PostingRecord>,
+    /// Whether a fair of the platform has this id (read when first asked).
+    fairs: HashMap<String, bool>,
+}
 
 /// The columns of an application as `application_from_row` reads them.
 const APPLICATION_COLUMNS: &str = "platform_id, application_id, resume_id, posting_id, fair_id, \
@@ -47,13 +60,14 @@ where
         request_id: Option<RequestId>,
         now: i64,
     ) -> StoreResult<ApplicationRecord> {
-        let mut tx = self.begin().await?;
-        DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
-        let record = self
-            .create_application_in(&mut tx, &platform, input, request_id, now)
+        let mut results = self
+            .create_applications(platform, vec![(input, request_id)], now)
             .await?;
-        tx.commit().await?;
-        Ok(record)
+        results.pop().unwrap_or_else(|| {
+            Err(StoreError::Internal(anyhow::anyhow!(
+                "no result for the application"
+            )))
+        })
     }
 
     async fn create_applications(
@@ -64,10 +78,13 @@ where
     ) -> StoreResult<Vec<StoreResult<ApplicationRecord>>> {
         let mut tx = self.begin().await?;
         DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
+        let mut refs = self
+            .referenced_by_inputs(&mut tx, &platform, inputs.iter().map(|(input, _)| input))
+            .await?;
         let mut results = Vec::with_capacity(inputs.len());
         for (input, request_id) in inputs {
             let result = self
-                .create_application_in(&mut tx, &platform, input, request_id, now)
+                .create_application_in(&mut tx, &platform, input, request_id, now, &mut refs)
                 .await;
             results.push(per_item(result)?);
         }
@@ -82,13 +99,14 @@ where
         change: StatusChange,
         now: i64,
     ) -> StoreResult<ApplicationRecord> {
-        let mut tx = self.begin().await?;
-        DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
-        let record = self
-            .update_application_status_in(&mut tx, &platform, application_id, change, now)
+        let mut results = self
+            .update_application_statuses(platform, vec![(application_id, change)], now)
             .await?;
-        tx.commit().await?;
-        Ok(record)
+        results.pop().unwrap_or_else(|| {
+            Err(StoreError::Internal(anyhow::anyhow!(
+                "no result for the application"
+            )))
+        })
     }
 
     async fn update_application_statuses(
@@ -99,10 +117,20 @@ where
     ) -> StoreResult<Vec<StoreResult<ApplicationRecord>>> {
         let mut tx = self.begin().await?;
         DB::lock(&mut *tx, [format!("platform:{platform}")]).await?;
+        let mut refs = self
+            .referenced_by_changes(&mut tx, &platform, &changes)
+            .await?;
         let mut results = Vec::with_capacity(changes.len());
         for (application_id, change) in changes {
             let result = self
-                .update_application_status_in(&mut tx, &platform, application_id, change, now)
+                .update_application_status_in(
+                    &mut tx,
+                    &platform,
+                    application_id,
+                    change,
+                    now,
+                    &mut refs,
+                )
                 .await;
             results.push(per_item(result)?);
         }
@@ -228,6 +256,7 @@ where
         input: ApplicationInput,
         request_id: Option<RequestId>,
         now: i64,
+        refs: &mut Referenced,
     ) -> StoreResult<ApplicationRecord> {
         if let Some(id) = Self::seen_request(tx, platform, request_id.as_ref(), now).await? {
             let id = id.strip_prefix("application:").unwrap_or(&id).to_owned();
@@ -239,33 +268,20 @@ where
                     ))
                 });
         }
-        if Self::load_application(tx, platform, &input.application_id)
-            .await?
-            .is_some()
-        {
+        if refs.applications.contains_key(&input.application_id) {
             return Err(StoreError::AlreadyExists(format!(
                 "platforms/{platform}/applications/{} already exists",
                 input.application_id
             )));
         }
         let mut v = FieldViolations::new();
-        let resume = Self::load_resumes(
-            tx,
-            &self.cipher,
-            platform,
-            &HashSet::from([input.resume_id.clone()]),
-        )
-        .await?
-        .remove(&input.resume_id);
-        if resume.is_none() {
+        if !refs.resumes.contains_key(&input.resume_id) {
             v.add(
                 "application.resume",
                 "no résumé of the calling platform has this name",
             );
         }
-        let posting = Self::load_postings(tx, platform, &HashSet::from([input.posting_id.clone()]))
-            .await?
-            .remove(&input.posting_id);
+        let posting = refs.postings.get(&input.posting_id).cloned();
         if posting.is_none() {
             v.add(
                 "application.posting",
@@ -273,7 +289,7 @@ where
             );
         }
         if let Some(fair) = &input.fair_id
-            && Self::load_fair(tx, platform, fair).await?.is_none()
+            && !Self::fair_exists(tx, platform, fair, refs).await?
         {
             v.add(
                 "application.fair",
@@ -331,6 +347,8 @@ where
             events::application_submitted(&record, &posting),
         );
         write_outbox(tx, vec![event], now).await?;
+        refs.applications
+            .insert(record.application_id.clone(), record.clone());
         Ok(record)
     }
 
@@ -343,9 +361,12 @@ where
         application_id: String,
         change: StatusChange,
         now: i64,
+        refs: &mut Referenced,
     ) -> StoreResult<ApplicationRecord> {
-        let mut record = Self::load_application(tx, platform, &application_id)
-            .await?
+        let mut record = refs
+            .applications
+            .get(&application_id)
+            .cloned()
             .ok_or_else(|| {
                 StoreError::NotFound(format!(
                     "platforms/{platform}/applications/{application_id} not found"
@@ -362,29 +383,19 @@ where
             let Some(hire) = change.hire else {
                 return Err(invalid("hire", "is required when state is HIRED"));
             };
-            let resume = Self::load_resumes(
-                tx,
-                &self.cipher,
-                platform,
-                &HashSet::from([record.resume_id.clone()]),
-            )
-            .await?
-            .remove(&record.resume_id)
-            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("application without résumé")))?;
-            let posting =
-                Self::load_postings(tx, platform, &HashSet::from([record.posting_id.clone()]))
-                    .await?
-                    .remove(&record.posting_id)
-                    .ok_or_else(|| {
-                        StoreError::Internal(anyhow::anyhow!("application without posting"))
-                    })?;
+            let resume = refs.resumes.get(&record.resume_id).ok_or_else(|| {
+                StoreError::Internal(anyhow::anyhow!("application without résumé"))
+            })?;
+            let posting = refs.postings.get(&record.posting_id).ok_or_else(|| {
+                StoreError::Internal(anyhow::anyhow!("application without posting"))
+            })?;
             let (district, industry) =
                 hire_place(hire.district, hire.industry, Some(&posting.fields), None);
             let employment = EmploymentRecord {
                 platform_id: platform.to_owned(),
                 employment_id: new_id(),
                 resume_id: Some(record.resume_id.clone()),
-                person_key: resume.person_key,
+                person_key: resume.person_key.clone(),
                 employer_code: posting.fields.employer_code.clone(),
                 district,
                 industry,
@@ -421,7 +432,98 @@ where
         .execute(&mut **tx)
         .await?;
         write_outbox(tx, events, now).await?;
+        refs.applications
+            .insert(record.application_id.clone(), record.clone());
         Ok(record)
+    }
+
+    /// What creating `inputs` refers to: the applications of those ids
+    /// that exist, their résumés and postings.
+    async fn referenced_by_inputs<'a>(
+        &self,
+        tx: &mut Tx<DB>,
+        platform: &str,
+        inputs: impl Iterator<Item = &'a ApplicationInput>,
+    ) -> StoreResult<Referenced> {
+        let (mut ids, mut resumes, mut postings) = (HashSet::new(), HashSet::new(), HashSet::new());
+        for input in inputs {
+            ids.insert(input.application_id.clone());
+            resumes.insert(input.resume_id.clone());
+            postings.insert(input.posting_id.clone());
+        }
+        Ok(Referenced {
+            applications: Self::load_applications(tx, platform, &ids).await?,
+            resumes: Self::load_resumes(tx, &self.cipher, platform, &resumes).await?,
+            postings: Self::load_postings(tx, platform, &postings).await?,
+            fairs: HashMap::new(),
+        })
+    }
+
+    /// What moving the applications of `changes` refers to: the
+    /// applications, and for hires their résumés and postings.
+    async fn referenced_by_changes(
+        &self,
+        tx: &mut Tx<DB>,
+        platform: &str,
+        changes: &[(String, StatusChange)],
+    ) -> StoreResult<Referenced> {
+        let ids: HashSet<String> = changes.iter().map(|(id, _)| id.clone()).collect();
+        let applications = Self::load_applications(tx, platform, &ids).await?;
+        let (mut resumes, mut postings) = (HashSet::new(), HashSet::new());
+        for (id, change) in changes {
+            if let (app_state::HIRED, Some(record)) = (change.to, applications.get(id)) {
+                resumes.insert(record.resume_id.clone());
+                postings.insert(record.posting_id.clone());
+            }
+        }
+        Ok(Referenced {
+            applications,
+            resumes: Self::load_resumes(tx, &self.cipher, platform, &resumes).await?,
+            postings: Self::load_postings(tx, platform, &postings).await?,
+            fairs: HashMap::new(),
+        })
+    }
+
+    /// Whether the platform has a fair `fair_id`, read once a call.
+    async fn fair_exists(
+        tx: &mut Tx<DB>,
+        platform: &str,
+        fair_id: &str,
+        refs: &mut Referenced,
+    ) -> StoreResult<bool> {
+        if let Some(known) = refs.fairs.get(fair_id) {
+            return Ok(*known);
+        }
+        let exists = Self::load_fair(tx, platform, fair_id).await?.is_some();
+        refs.fairs.insert(fair_id.to_owned(), exists);
+        Ok(exists)
+    }
+
+    /// The applications of the platform with these ids.
+    async fn load_applications(
+        tx: &mut Tx<DB>,
+        platform: &str,
+        ids: &HashSet<String>,
+    ) -> StoreResult<HashMap<String, ApplicationRecord>> {
+        let mut found = HashMap::new();
+        if ids.is_empty() {
+            return Ok(found);
+        }
+        let mut builder: QueryBuilder<DB> = QueryBuilder::new(format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE platform_id = "
+        ));
+        builder.push_bind(platform.to_owned());
+        builder.push(" AND application_id IN (");
+        let mut list = builder.separated(", ");
+        for id in ids {
+            list.push_bind(id.clone());
+        }
+        builder.push(")");
+        for row in builder.build().fetch_all(&mut **tx).await? {
+            let record = Self::application_from_row(&row)?;
+            found.insert(record.application_id.clone(), record);
+        }
+        Ok(found)
     }
 
     async fn load_application(
