@@ -113,6 +113,34 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
             .ok_or_else(|| anyhow!("no key for platform {platform}"))
     };
 
+    // The universities' roster first: metrics then counts each graduate's
+    // hire as it arrives, beside recruiting's work, instead of revisiting
+    // every graduate at the end.
+    let (_, ingest) = commands::issue_metrics_key(
+        target.metrics_addr,
+        target.metrics_admin_key,
+        KeyKind::Ingest,
+        "demo universities",
+        mpb::Protection::Unspecified,
+    )
+    .await?;
+    let channel =
+        client::connect_with_key(target.metrics_addr, "the metrics service", &ingest).await?;
+    let requests: Vec<mpb::ImportGraduateRosterRequest> = city
+        .roster
+        .chunks(1000)
+        .map(|rows| mpb::ImportGraduateRosterRequest {
+            rows: rows.to_vec(),
+        })
+        .collect();
+    let response = mpb::ingest_service_client::IngestServiceClient::new(channel)
+        .import_graduate_roster(tokio_stream::iter(requests))
+        .await
+        .map_err(|s| client::explain(&s, "the roster"))?
+        .into_inner();
+    pushed.rejected += response.rejected_count as u64;
+    steps.done("graduates on the roster", city.roster.len());
+
     // Employers, per platform, in batches.
     let mut by_platform: BTreeMap<&str, Vec<rpb::Employer>> = BTreeMap::new();
     for e in &city.employers {
@@ -309,31 +337,6 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
         .await?;
     steps.done("postings closed", closes.len());
 
-    // The universities' roster.
-    let (_, ingest) = commands::issue_metrics_key(
-        target.metrics_addr,
-        target.metrics_admin_key,
-        KeyKind::Ingest,
-        "demo universities",
-        mpb::Protection::Unspecified,
-    )
-    .await?;
-    let channel =
-        client::connect_with_key(target.metrics_addr, "the metrics service", &ingest).await?;
-    let requests: Vec<mpb::ImportGraduateRosterRequest> = city
-        .roster
-        .chunks(1000)
-        .map(|rows| mpb::ImportGraduateRosterRequest {
-            rows: rows.to_vec(),
-        })
-        .collect();
-    let response = mpb::ingest_service_client::IngestServiceClient::new(channel)
-        .import_graduate_roster(tokio_stream::iter(requests))
-        .await
-        .map_err(|s| client::explain(&s, "the roster"))?
-        .into_inner();
-    pushed.rejected += response.rejected_count as u64;
-    steps.done("graduates on the roster", city.roster.len());
     Ok(pushed)
 }
 

@@ -263,8 +263,9 @@ pub struct ExpectedFigures {
 }
 
 /// Everything `talent demo` pushes, in push order by kind: platforms,
-/// employers, fairs (then participations), postings, résumés, applications
-/// (then their moves), hires (then separations), posting closes, roster.
+/// the roster, employers, fairs (then participations), postings, résumés,
+/// applications (then their moves), hires (then separations), posting
+/// closes.
 #[derive(Clone, Debug, Default)]
 pub struct DemoCity {
     /// The configuration it was generated from.
