@@ -366,3 +366,83 @@ async fn health_follows_a_postgresql_database_that_stops_answering() {
     app.create_platform("p1").await;
     app.stop().await;
 }
+
+/// Which part of a SQLite file the garbage goes over.
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    /// The 100-byte header (the magic string, the page size).
+    Header,
+    /// Every page but the first (the tables and indexes; the schema on
+    /// page 1 stays readable).
+    Pages,
+}
+
+/// Writes garbage over part of the SQLite file of `url`, after moving
+/// everything in its write-ahead log into it. The service must be stopped.
+async fn damage_sqlite_file(url: &str, damage: Damage) -> std::path::PathBuf {
+    let url = plain_sqlite_url(url);
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (page_size,): (i64,) = sqlx::query_as("PRAGMA page_size")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let path = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let range = match damage {
+        Damage::Header => 0..100,
+        Damage::Pages => usize::try_from(page_size).unwrap()..bytes.len(),
+    };
+    assert!(range.end <= bytes.len() && !range.is_empty(), "{range:?}");
+    bytes[range].fill(0xA5);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A service whose SQLite file was damaged while it was stopped (garbage
+/// over the header, or over every table and index) does not start: the
+/// error names the file and says it is damaged, with no panic. (A page
+/// found damaged while serving is `a_corrupt_sqlite_file_is_unavailable_and_not_serving`.)
+#[tokio::test]
+async fn a_sqlite_file_damaged_before_the_start_is_refused_naming_the_file() {
+    for damage in [Damage::Header, Damage::Pages] {
+        let mut app = TestApp::spawn_with_relay().await;
+        if app.backend != Backend::Sqlite {
+            return;
+        }
+        let (platform, code) = platform_with_employer(&app).await;
+        try_push(&app, &platform, postings("p", 20, &code))
+            .await
+            .expect("postings stored");
+        app.relay_drained().await;
+        app.stop_recruiting().await;
+        app.stop_metrics().await;
+        let metrics_file = damage_sqlite_file(app.metrics_database_url(), damage).await;
+        let recruiting_file = damage_sqlite_file(app.recruiting_database_url(), damage).await;
+
+        let metrics = app.try_start_metrics().await;
+        let recruiting = app.try_start_recruiting().await;
+        for (service, started, file) in [
+            ("metrics", metrics, metrics_file),
+            ("recruiting", recruiting, recruiting_file),
+        ] {
+            let error = format!(
+                "{:#}",
+                started.expect_err(&format!("{service} refuses a damaged file ({damage:?})"))
+            );
+            assert!(
+                error.contains(&file.display().to_string()),
+                "{damage:?} {service}: {error}"
+            );
+            assert!(
+                error.contains("is damaged"),
+                "{damage:?} {service}: {error}"
+            );
+        }
+        app.begin_shutdown();
+    }
+}

@@ -296,6 +296,25 @@ impl TestApp {
         self.metrics = Some(running);
     }
 
+    /// Starts the metrics service again and returns its start's error
+    /// instead of panicking (a database it refuses).
+    pub async fn try_start_metrics(&mut self) -> anyhow::Result<()> {
+        assert!(self.metrics.is_none(), "metrics is already running");
+        let (running, _) = try_start_metrics(self.metrics_config.clone(), &self.shutdown).await?;
+        self.metrics = Some(running);
+        Ok(())
+    }
+
+    /// Starts the recruiting service again and returns its start's error
+    /// instead of panicking (a database it refuses).
+    pub async fn try_start_recruiting(&mut self) -> anyhow::Result<()> {
+        assert!(self.recruiting.is_none(), "recruiting is already running");
+        let (running, _) =
+            try_start_recruiting(self.recruiting_config.clone(), &self.shutdown).await?;
+        self.recruiting = Some(running);
+        Ok(())
+    }
+
     /// Stops the recruiting service (its database stays).
     pub async fn stop_recruiting(&mut self) {
         let running = self.recruiting.take().expect("recruiting is running");
@@ -351,33 +370,47 @@ pub fn sample(page: &str, name: &str) -> Option<f64> {
 /// Starts metrics; returns it and its config with the real addresses (so a
 /// restart binds the same ports).
 async fn start_metrics(
-    mut config: talent_metrics::Config,
+    config: talent_metrics::Config,
     shutdown: &CancellationToken,
 ) -> (Running, talent_metrics::Config) {
-    let app = talent_metrics::Application::build(config.clone())
+    try_start_metrics(config, shutdown)
         .await
-        .expect("the metrics service starts");
+        .expect("the metrics service starts")
+}
+
+async fn try_start_metrics(
+    mut config: talent_metrics::Config,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Running, talent_metrics::Config)> {
+    let app = talent_metrics::Application::build(config.clone()).await?;
     config.server.listen_addr = app.local_addr();
     config.server.prometheus_addr = app.prometheus_addr();
     let stop = shutdown.child_token();
     let tls = app.tls();
     let task = tokio::spawn(app.run_until_stopped(stop.clone()));
-    (Running { stop, task, tls }, config)
+    Ok((Running { stop, task, tls }, config))
 }
 
 async fn start_recruiting(
-    mut config: talent_recruiting::Config,
+    config: talent_recruiting::Config,
     shutdown: &CancellationToken,
 ) -> (Running, talent_recruiting::Config) {
-    let app = talent_recruiting::Application::build(config.clone())
+    try_start_recruiting(config, shutdown)
         .await
-        .expect("the recruiting service starts");
+        .expect("the recruiting service starts")
+}
+
+async fn try_start_recruiting(
+    mut config: talent_recruiting::Config,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Running, talent_recruiting::Config)> {
+    let app = talent_recruiting::Application::build(config.clone()).await?;
     config.server.listen_addr = app.local_addr();
     config.server.prometheus_addr = app.prometheus_addr();
     let stop = shutdown.child_token();
     let tls = app.tls();
     let task = tokio::spawn(app.run_until_stopped(stop.clone()));
-    (Running { stop, task, tls }, config)
+    Ok((Running { stop, task, tls }, config))
 }
 
 impl Drop for TestApp {
