@@ -2,7 +2,7 @@
 //! (never `INTERNAL`), health follows the database, and the service
 //! recovers by itself once the fault is gone.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use talent_proto::talent::recruiting::v1 as pb;
 use talent_server::Backend;
@@ -15,7 +15,9 @@ use tonic_types::StatusExt;
 
 use crate::support::{
     Options, TestApp,
-    recruiting::{TestPlatform, authed, credit_code, employer, posting},
+    metrics::{self as m, Metrics},
+    recruiting::{TestPlatform, authed, credit_code, employer, posting, ts},
+    sample,
 };
 
 const POSTING_SERVICE: &str = "talent.recruiting.v1.PostingService";
@@ -445,4 +447,116 @@ async fn a_sqlite_file_damaged_before_the_start_is_refused_naming_the_file() {
         }
         app.begin_shutdown();
     }
+}
+
+/// `postings` published on 2020-05-01, where `postings_counted` looks.
+fn dated_postings(prefix: &str, count: usize, code: &str) -> Vec<pb::Posting> {
+    postings(prefix, count, code)
+        .into_iter()
+        .map(|p| pb::Posting {
+            publish_time: Some(ts(1_588_305_600)),
+            ..p
+        })
+        .collect()
+}
+
+/// Postings of 2020 metrics counts, as an OPERATOR key reads them.
+async fn postings_counted(app: &TestApp) -> i64 {
+    let metrics = Metrics::connect(app).await;
+    let response = metrics
+        .stats()
+        .get_recruitment_activity(m::with_key(
+            talent_proto::talent::metrics::v1::GetRecruitmentActivityRequest {
+                period: m::period(m::date(2020, 1, 1), m::date(2021, 1, 1)),
+                ..Default::default()
+            },
+            &metrics.operator_key,
+        ))
+        .await
+        .expect("GetRecruitmentActivity")
+        .into_inner();
+    m::value(&response.total.expect("a total").postings)
+}
+
+/// The event ids `sql` reads from the database of `url`, sorted.
+async fn event_ids(url: &str, sql: &'static str) -> Vec<String> {
+    let mut ids: Vec<(String,)> = if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(plain_sqlite_url(url))
+            .await
+            .unwrap();
+        let ids = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        ids
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let ids = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        ids
+    };
+    ids.sort();
+    ids.into_iter().map(|(id,)| id).collect()
+}
+
+/// Every event recruiting wrote was applied by metrics, and nothing else
+/// was (none lost); the figure counts each posting once (none doubled).
+async fn delivered_exactly(app: &TestApp, postings: i64) {
+    let sent = event_ids(app.recruiting_database_url(), "SELECT event_id FROM outbox").await;
+    let applied = event_ids(
+        app.metrics_database_url(),
+        "SELECT event_id FROM applied_events",
+    )
+    .await;
+    assert!(!sent.is_empty());
+    assert_eq!(sent, applied, "the events sent are the events applied");
+    assert_eq!(postings_counted(app).await, postings);
+}
+
+/// Metrics away "for minutes", compressed: recruiting keeps taking writes,
+/// the backlog shows in its `/health` detail and on Prometheus, and once
+/// metrics is back everything is delivered, each event once.
+#[tokio::test]
+async fn metrics_away_leaves_a_visible_backlog_that_drains_exactly() {
+    const ROUNDS: usize = 10;
+    const PER_ROUND: usize = 30;
+    let mut app = TestApp::spawn_with_relay().await;
+    let (platform, code) = platform_with_employer(&app).await;
+    app.relay_drained().await;
+
+    app.stop_metrics().await;
+    for round in 0..ROUNDS {
+        let batch = dated_postings(&format!("away{round}"), PER_ROUND, &code);
+        let results = try_push(&app, &platform, batch)
+            .await
+            .expect("recruiting takes writes while metrics is away");
+        assert!(results.iter().all(|r| r.error.is_none()), "{results:?}");
+    }
+    let waiting = (ROUNDS * PER_ROUND) as u64;
+    let operator = app.recruiting_prometheus_addr;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let detail = talent::commands::http_get_json(&operator.to_string(), "/health")
+            .await
+            .expect("the health detail");
+        let page = TestApp::prometheus_text(operator).await;
+        let gauge = sample(&page, "talent_relay_backlog_rows");
+        if detail["relay"]["backlog_rows"].as_u64() == Some(waiting)
+            && gauge == Some(waiting as f64)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the backlog of {waiting} never showed: {detail}, gauge {gauge:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        health_of(&app, POSTING_SERVICE).await,
+        ServingStatus::Serving
+    );
+
+    app.start_metrics().await;
+    app.relay_drained().await;
+    delivered_exactly(&app, waiting as i64).await;
+    app.stop().await;
 }
