@@ -560,3 +560,93 @@ async fn metrics_away_leaves_a_visible_backlog_that_drains_exactly() {
     delivered_exactly(&app, waiting as i64).await;
     app.stop().await;
 }
+
+/// PostgreSQL cut off from recruiting mid-run (a proxy closes every
+/// connection and refuses new ones): calls are UNAVAILABLE, never
+/// INTERNAL, and health turns NOT_SERVING; once the network is back,
+/// writes succeed, health is SERVING, and no acknowledged write is lost.
+#[tokio::test]
+async fn postgresql_cut_off_mid_run_is_unavailable_and_loses_no_acknowledged_write() {
+    let app = TestApp::spawn_with(Options {
+        relay: true,
+        recruiting_postgres_proxy: true,
+        ..Default::default()
+    })
+    .await;
+    let Some(proxy) = &app.recruiting_proxy else {
+        return; // PostgreSQL only.
+    };
+    let (platform, code) = platform_with_employer(&app).await;
+    let mut acknowledged = Vec::new();
+    let before = dated_postings("before", 20, &code);
+    try_push(&app, &platform, before.clone())
+        .await
+        .expect("a write before the cut");
+    acknowledged.extend(before);
+
+    proxy.cut();
+    // Every connection of the pool meets the cut, and new ones fail.
+    let mut refused = Vec::new();
+    for round in 0..6 {
+        let batch = dated_postings(&format!("cut{round}"), 5, &code);
+        let status = try_push(&app, &platform, batch.clone())
+            .await
+            .expect_err("no write without the database");
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        refused.push(batch);
+    }
+    let status = app
+        .recruiting()
+        .await
+        .postings
+        .get_posting(authed(
+            pb::GetPostingRequest {
+                name: platform.posting_name("before-0"),
+            },
+            &platform.key,
+        ))
+        .await
+        .expect_err("no read without the database");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    until_health(&app, POSTING_SERVICE, ServingStatus::NotServing).await;
+    until_health(&app, "", ServingStatus::NotServing).await;
+
+    proxy.restore();
+    until_health(&app, POSTING_SERVICE, ServingStatus::Serving).await;
+    until_health(&app, "", ServingStatus::Serving).await;
+    let after = dated_postings("after", 20, &code);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match try_push(&app, &platform, after.clone()).await {
+            Ok(results) => {
+                assert!(results.iter().all(|r| r.error.is_none()), "{results:?}");
+                break;
+            }
+            // A connection closed by the cut may still be met once.
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                assert!(
+                    Instant::now() < deadline,
+                    "writes never resumed: {status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    acknowledged.extend(after);
+    // The refused calls may or may not have committed; sent again (an
+    // upsert is idempotent) they are acknowledged too.
+    for batch in refused {
+        try_push(&app, &platform, batch.clone())
+            .await
+            .expect("a refused write sent again");
+        acknowledged.extend(batch);
+    }
+    for posting in &acknowledged {
+        let got = app.get_posting(&platform, &posting.external_id).await;
+        assert_eq!(got.title, posting.title);
+    }
+    app.relay_drained().await;
+    delivered_exactly(&app, acknowledged.len() as i64).await;
+    app.stop().await;
+}

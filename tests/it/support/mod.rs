@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod metrics;
+pub mod proxy;
 pub mod recruiting;
 pub mod store;
 
@@ -36,6 +37,9 @@ pub struct TestApp {
     pub recruiting_prometheus_addr: SocketAddr,
     pub metrics_prometheus_addr: SocketAddr,
     pub backend: Backend,
+    /// With `Options::recruiting_postgres_proxy` on PostgreSQL: the proxy
+    /// between recruiting and its database.
+    pub recruiting_proxy: Option<proxy::TcpProxy>,
     shutdown: CancellationToken,
     recruiting_config: talent_recruiting::Config,
     metrics_config: talent_metrics::Config,
@@ -118,6 +122,9 @@ pub struct Options {
     pub relay_max_lag_secs: Option<u64>,
     /// Recruiting's `shutdown_delay_ms`; none: the default.
     pub recruiting_shutdown_delay_ms: Option<u64>,
+    /// On PostgreSQL: recruiting reaches its database through a TCP proxy
+    /// the test can cut (`TestApp::recruiting_proxy`).
+    pub recruiting_postgres_proxy: bool,
 }
 
 impl Default for Options {
@@ -135,6 +142,7 @@ impl Default for Options {
             recruiting_sqlite_params: None,
             relay_max_lag_secs: None,
             recruiting_shutdown_delay_ms: None,
+            recruiting_postgres_proxy: false,
         }
     }
 }
@@ -161,11 +169,19 @@ impl TestApp {
             databases.recruiting_url = format!("{}?{params}", databases.recruiting_url);
         }
         let local = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let mut recruiting_database_url = databases.recruiting_url.clone();
+        let mut recruiting_proxy = None;
+        if databases.backend == Backend::Postgres && options.recruiting_postgres_proxy {
+            let (_, upstream) = proxy::reroute(&recruiting_database_url, local(0));
+            let started = proxy::TcpProxy::start(upstream).await;
+            recruiting_database_url = proxy::reroute(&recruiting_database_url, started.addr).0;
+            recruiting_proxy = Some(started);
+        }
 
         let mut recruiting = talent_recruiting::Config::default();
         let mut metrics = talent_metrics::Config::default();
         for (server, url) in [
-            (&mut recruiting.server, &databases.recruiting_url),
+            (&mut recruiting.server, &recruiting_database_url),
             (&mut metrics.server, &databases.metrics_url),
         ] {
             server.listen_addr = local(0);
@@ -233,6 +249,7 @@ impl TestApp {
             recruiting_prometheus_addr: recruiting_config.server.prometheus_addr.unwrap(),
             metrics_prometheus_addr: metrics_config.server.prometheus_addr.unwrap(),
             backend: databases.backend,
+            recruiting_proxy,
             shutdown,
             recruiting_config,
             metrics_config,
