@@ -2,7 +2,7 @@
 //! (never `INTERNAL`), health follows the database, and the service
 //! recovers by itself once the fault is gone.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use talent_proto::talent::recruiting::v1 as pb;
 use talent_server::Backend;
@@ -15,7 +15,9 @@ use tonic_types::StatusExt;
 
 use crate::support::{
     Options, TestApp,
-    recruiting::{TestPlatform, authed, credit_code, employer, posting},
+    metrics::{self as m, Metrics},
+    recruiting::{TestPlatform, authed, credit_code, employer, posting, ts},
+    sample,
 };
 
 const POSTING_SERVICE: &str = "talent.recruiting.v1.PostingService";
@@ -364,5 +366,287 @@ async fn health_follows_a_postgresql_database_that_stops_answering() {
     .await;
     until_health(&app, POSTING_SERVICE, ServingStatus::Serving).await;
     app.create_platform("p1").await;
+    app.stop().await;
+}
+
+/// Which part of a SQLite file the garbage goes over.
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    /// The 100-byte header (the magic string, the page size).
+    Header,
+    /// Every page but the first (the tables and indexes; the schema on
+    /// page 1 stays readable).
+    Pages,
+}
+
+/// Writes garbage over part of the SQLite file of `url`, after moving
+/// everything in its write-ahead log into it. The service must be stopped.
+async fn damage_sqlite_file(url: &str, damage: Damage) -> std::path::PathBuf {
+    let url = plain_sqlite_url(url);
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (page_size,): (i64,) = sqlx::query_as("PRAGMA page_size")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let path = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
+    let mut bytes = std::fs::read(&path).unwrap();
+    let range = match damage {
+        Damage::Header => 0..100,
+        Damage::Pages => usize::try_from(page_size).unwrap()..bytes.len(),
+    };
+    assert!(range.end <= bytes.len() && !range.is_empty(), "{range:?}");
+    bytes[range].fill(0xA5);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A service whose SQLite file was damaged while it was stopped (garbage
+/// over the header, or over every table and index) does not start: the
+/// error names the file and says it is damaged, with no panic. (A page
+/// found damaged while serving is `a_corrupt_sqlite_file_is_unavailable_and_not_serving`.)
+#[tokio::test]
+async fn a_sqlite_file_damaged_before_the_start_is_refused_naming_the_file() {
+    for damage in [Damage::Header, Damage::Pages] {
+        let mut app = TestApp::spawn_with_relay().await;
+        if app.backend != Backend::Sqlite {
+            return;
+        }
+        let (platform, code) = platform_with_employer(&app).await;
+        try_push(&app, &platform, postings("p", 20, &code))
+            .await
+            .expect("postings stored");
+        app.relay_drained().await;
+        app.stop_recruiting().await;
+        app.stop_metrics().await;
+        let metrics_file = damage_sqlite_file(app.metrics_database_url(), damage).await;
+        let recruiting_file = damage_sqlite_file(app.recruiting_database_url(), damage).await;
+
+        let metrics = app.try_start_metrics().await;
+        let recruiting = app.try_start_recruiting().await;
+        for (service, started, file) in [
+            ("metrics", metrics, metrics_file),
+            ("recruiting", recruiting, recruiting_file),
+        ] {
+            let error = format!(
+                "{:#}",
+                started.expect_err(&format!("{service} refuses a damaged file ({damage:?})"))
+            );
+            assert!(
+                error.contains(&file.display().to_string()),
+                "{damage:?} {service}: {error}"
+            );
+            assert!(
+                error.contains("is damaged"),
+                "{damage:?} {service}: {error}"
+            );
+        }
+        app.begin_shutdown();
+    }
+}
+
+/// `postings` published on 2020-05-01, where `postings_counted` looks.
+fn dated_postings(prefix: &str, count: usize, code: &str) -> Vec<pb::Posting> {
+    postings(prefix, count, code)
+        .into_iter()
+        .map(|p| pb::Posting {
+            publish_time: Some(ts(1_588_305_600)),
+            ..p
+        })
+        .collect()
+}
+
+/// Postings of 2020 metrics counts, as an OPERATOR key reads them.
+async fn postings_counted(app: &TestApp) -> i64 {
+    let metrics = Metrics::connect(app).await;
+    let response = metrics
+        .stats()
+        .get_recruitment_activity(m::with_key(
+            talent_proto::talent::metrics::v1::GetRecruitmentActivityRequest {
+                period: m::period(m::date(2020, 1, 1), m::date(2021, 1, 1)),
+                ..Default::default()
+            },
+            &metrics.operator_key,
+        ))
+        .await
+        .expect("GetRecruitmentActivity")
+        .into_inner();
+    m::value(&response.total.expect("a total").postings)
+}
+
+/// The event ids `sql` reads from the database of `url`, sorted.
+async fn event_ids(url: &str, sql: &'static str) -> Vec<String> {
+    let mut ids: Vec<(String,)> = if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(plain_sqlite_url(url))
+            .await
+            .unwrap();
+        let ids = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        ids
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let ids = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        ids
+    };
+    ids.sort();
+    ids.into_iter().map(|(id,)| id).collect()
+}
+
+/// Every event recruiting wrote was applied by metrics, and nothing else
+/// was (none lost); the figure counts each posting once (none doubled).
+async fn delivered_exactly(app: &TestApp, postings: i64) {
+    let sent = event_ids(app.recruiting_database_url(), "SELECT event_id FROM outbox").await;
+    let applied = event_ids(
+        app.metrics_database_url(),
+        "SELECT event_id FROM applied_events",
+    )
+    .await;
+    assert!(!sent.is_empty());
+    assert_eq!(sent, applied, "the events sent are the events applied");
+    assert_eq!(postings_counted(app).await, postings);
+}
+
+/// Metrics away "for minutes", compressed: recruiting keeps taking writes,
+/// the backlog shows in its `/health` detail and on Prometheus, and once
+/// metrics is back everything is delivered, each event once.
+#[tokio::test]
+async fn metrics_away_leaves_a_visible_backlog_that_drains_exactly() {
+    const ROUNDS: usize = 10;
+    const PER_ROUND: usize = 30;
+    let mut app = TestApp::spawn_with_relay().await;
+    let (platform, code) = platform_with_employer(&app).await;
+    app.relay_drained().await;
+
+    app.stop_metrics().await;
+    for round in 0..ROUNDS {
+        let batch = dated_postings(&format!("away{round}"), PER_ROUND, &code);
+        let results = try_push(&app, &platform, batch)
+            .await
+            .expect("recruiting takes writes while metrics is away");
+        assert!(results.iter().all(|r| r.error.is_none()), "{results:?}");
+    }
+    let waiting = (ROUNDS * PER_ROUND) as u64;
+    let operator = app.recruiting_prometheus_addr;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let detail = talent::commands::http_get_json(&operator.to_string(), "/health")
+            .await
+            .expect("the health detail");
+        let page = TestApp::prometheus_text(operator).await;
+        let gauge = sample(&page, "talent_relay_backlog_rows");
+        if detail["relay"]["backlog_rows"].as_u64() == Some(waiting)
+            && gauge == Some(waiting as f64)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the backlog of {waiting} never showed: {detail}, gauge {gauge:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        health_of(&app, POSTING_SERVICE).await,
+        ServingStatus::Serving
+    );
+
+    app.start_metrics().await;
+    app.relay_drained().await;
+    delivered_exactly(&app, waiting as i64).await;
+    app.stop().await;
+}
+
+/// PostgreSQL cut off from recruiting mid-run (a proxy closes every
+/// connection and refuses new ones): calls are UNAVAILABLE, never
+/// INTERNAL, and health turns NOT_SERVING; once the network is back,
+/// writes succeed, health is SERVING, and no acknowledged write is lost.
+#[tokio::test]
+async fn postgresql_cut_off_mid_run_is_unavailable_and_loses_no_acknowledged_write() {
+    let app = TestApp::spawn_with(Options {
+        relay: true,
+        recruiting_postgres_proxy: true,
+        ..Default::default()
+    })
+    .await;
+    let Some(proxy) = &app.recruiting_proxy else {
+        return; // PostgreSQL only.
+    };
+    let (platform, code) = platform_with_employer(&app).await;
+    let mut acknowledged = Vec::new();
+    let before = dated_postings("before", 20, &code);
+    try_push(&app, &platform, before.clone())
+        .await
+        .expect("a write before the cut");
+    acknowledged.extend(before);
+
+    proxy.cut();
+    // Every connection of the pool meets the cut, and new ones fail.
+    let mut refused = Vec::new();
+    for round in 0..6 {
+        let batch = dated_postings(&format!("cut{round}"), 5, &code);
+        let status = try_push(&app, &platform, batch.clone())
+            .await
+            .expect_err("no write without the database");
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        refused.push(batch);
+    }
+    let status = app
+        .recruiting()
+        .await
+        .postings
+        .get_posting(authed(
+            pb::GetPostingRequest {
+                name: platform.posting_name("before-0"),
+            },
+            &platform.key,
+        ))
+        .await
+        .expect_err("no read without the database");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    until_health(&app, POSTING_SERVICE, ServingStatus::NotServing).await;
+    until_health(&app, "", ServingStatus::NotServing).await;
+
+    proxy.restore();
+    until_health(&app, POSTING_SERVICE, ServingStatus::Serving).await;
+    until_health(&app, "", ServingStatus::Serving).await;
+    let after = dated_postings("after", 20, &code);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match try_push(&app, &platform, after.clone()).await {
+            Ok(results) => {
+                assert!(results.iter().all(|r| r.error.is_none()), "{results:?}");
+                break;
+            }
+            // A connection closed by the cut may still be met once.
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                assert!(
+                    Instant::now() < deadline,
+                    "writes never resumed: {status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    acknowledged.extend(after);
+    // The refused calls may or may not have committed; sent again (an
+    // upsert is idempotent) they are acknowledged too.
+    for batch in refused {
+        try_push(&app, &platform, batch.clone())
+            .await
+            .expect("a refused write sent again");
+        acknowledged.extend(batch);
+    }
+    for posting in &acknowledged {
+        let got = app.get_posting(&platform, &posting.external_id).await;
+        assert_eq!(got.title, posting.title);
+    }
+    app.relay_drained().await;
+    delivered_exactly(&app, acknowledged.len() as i64).await;
     app.stop().await;
 }

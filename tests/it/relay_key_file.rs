@@ -62,8 +62,10 @@ async fn the_relay_waits_for_its_key_file_and_reads_it_again_when_it_reconnects(
         vec![employer(&employer_code, "A Co", "370212", "I")],
     )
     .await;
-    let pushed_at = now_micros();
     push_posting(&app, &platform, "job-1", &employer_code).await;
+    // After the write is acknowledged: a sample taken while it was still
+    // uncommitted would show an empty outbox.
+    let pushed_at = now_micros();
 
     // No key file yet: the relay tries, fails, tries again, and the event
     // waits in the outbox.

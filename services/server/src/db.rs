@@ -80,11 +80,16 @@ impl Db {
     ) -> anyhow::Result<Self> {
         let db = Self::open(url, max_connections).await?;
         match &db {
-            Db::Sqlite(pool) => migrations
-                .sqlite
-                .run(pool)
-                .await
-                .context("migrating the SQLite database")?,
+            Db::Sqlite(pool) => {
+                let (file, _) = sqlite_url_pragmas(url);
+                migrations.sqlite.run(pool).await.map_err(|err| match err {
+                    sqlx::migrate::MigrateError::Execute(err) => {
+                        sqlite_file_error(err, "migrating", &file)
+                    }
+                    other => anyhow::Error::new(other)
+                        .context(format!("migrating the SQLite database {file}")),
+                })?
+            }
             Db::Postgres(pool) => migrations
                 .postgres
                 .run(pool)
@@ -126,7 +131,7 @@ impl Db {
                     .after_release(|conn, _| Box::pin(fit_for_reuse(conn)))
                     .connect_with(options)
                     .await
-                    .context("opening the SQLite database")?;
+                    .map_err(|err| sqlite_file_error(err, "opening", &url))?;
                 Db::Sqlite(pool)
             }
             Backend::Postgres => {
@@ -171,6 +176,29 @@ impl Db {
             Db::Sqlite(pool) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+/// An error of `doing` (opening, migrating) the SQLite database of `url`,
+/// naming its file; a damaged file (or one that is not a database) says so
+/// and what to do, since no retry helps.
+fn sqlite_file_error(err: sqlx::Error, doing: &str, url: &str) -> anyhow::Error {
+    let file = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let file = file.split_once('?').map_or(file, |(f, _)| f);
+    if crate::db_error::classify(&err) == crate::db_error::DbFault::Corrupt {
+        let reason = match &err {
+            sqlx::Error::Database(db) => db.message().to_owned(),
+            other => other.to_string(),
+        };
+        anyhow::anyhow!(
+            "the SQLite database {file} is damaged or is not a SQLite database ({reason}); \
+             restore it from a backup or move it away"
+        )
+    } else {
+        anyhow::Error::new(err).context(format!("{doing} the SQLite database {file}"))
     }
 }
 

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod metrics;
+pub mod proxy;
 pub mod recruiting;
 pub mod store;
 
@@ -36,6 +37,9 @@ pub struct TestApp {
     pub recruiting_prometheus_addr: SocketAddr,
     pub metrics_prometheus_addr: SocketAddr,
     pub backend: Backend,
+    /// With `Options::recruiting_postgres_proxy` on PostgreSQL: the proxy
+    /// between recruiting and its database.
+    pub recruiting_proxy: Option<proxy::TcpProxy>,
     shutdown: CancellationToken,
     recruiting_config: talent_recruiting::Config,
     metrics_config: talent_metrics::Config,
@@ -118,6 +122,9 @@ pub struct Options {
     pub relay_max_lag_secs: Option<u64>,
     /// Recruiting's `shutdown_delay_ms`; none: the default.
     pub recruiting_shutdown_delay_ms: Option<u64>,
+    /// On PostgreSQL: recruiting reaches its database through a TCP proxy
+    /// the test can cut (`TestApp::recruiting_proxy`).
+    pub recruiting_postgres_proxy: bool,
 }
 
 impl Default for Options {
@@ -135,6 +142,7 @@ impl Default for Options {
             recruiting_sqlite_params: None,
             relay_max_lag_secs: None,
             recruiting_shutdown_delay_ms: None,
+            recruiting_postgres_proxy: false,
         }
     }
 }
@@ -161,11 +169,19 @@ impl TestApp {
             databases.recruiting_url = format!("{}?{params}", databases.recruiting_url);
         }
         let local = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let mut recruiting_database_url = databases.recruiting_url.clone();
+        let mut recruiting_proxy = None;
+        if databases.backend == Backend::Postgres && options.recruiting_postgres_proxy {
+            let (_, upstream) = proxy::reroute(&recruiting_database_url, local(0));
+            let started = proxy::TcpProxy::start(upstream).await;
+            recruiting_database_url = proxy::reroute(&recruiting_database_url, started.addr).0;
+            recruiting_proxy = Some(started);
+        }
 
         let mut recruiting = talent_recruiting::Config::default();
         let mut metrics = talent_metrics::Config::default();
         for (server, url) in [
-            (&mut recruiting.server, &databases.recruiting_url),
+            (&mut recruiting.server, &recruiting_database_url),
             (&mut metrics.server, &databases.metrics_url),
         ] {
             server.listen_addr = local(0);
@@ -233,6 +249,7 @@ impl TestApp {
             recruiting_prometheus_addr: recruiting_config.server.prometheus_addr.unwrap(),
             metrics_prometheus_addr: metrics_config.server.prometheus_addr.unwrap(),
             backend: databases.backend,
+            recruiting_proxy,
             shutdown,
             recruiting_config,
             metrics_config,
@@ -296,6 +313,25 @@ impl TestApp {
         self.metrics = Some(running);
     }
 
+    /// Starts the metrics service again and returns its start's error
+    /// instead of panicking (a database it refuses).
+    pub async fn try_start_metrics(&mut self) -> anyhow::Result<()> {
+        assert!(self.metrics.is_none(), "metrics is already running");
+        let (running, _) = try_start_metrics(self.metrics_config.clone(), &self.shutdown).await?;
+        self.metrics = Some(running);
+        Ok(())
+    }
+
+    /// Starts the recruiting service again and returns its start's error
+    /// instead of panicking (a database it refuses).
+    pub async fn try_start_recruiting(&mut self) -> anyhow::Result<()> {
+        assert!(self.recruiting.is_none(), "recruiting is already running");
+        let (running, _) =
+            try_start_recruiting(self.recruiting_config.clone(), &self.shutdown).await?;
+        self.recruiting = Some(running);
+        Ok(())
+    }
+
     /// Stops the recruiting service (its database stays).
     pub async fn stop_recruiting(&mut self) {
         let running = self.recruiting.take().expect("recruiting is running");
@@ -351,33 +387,47 @@ pub fn sample(page: &str, name: &str) -> Option<f64> {
 /// Starts metrics; returns it and its config with the real addresses (so a
 /// restart binds the same ports).
 async fn start_metrics(
-    mut config: talent_metrics::Config,
+    config: talent_metrics::Config,
     shutdown: &CancellationToken,
 ) -> (Running, talent_metrics::Config) {
-    let app = talent_metrics::Application::build(config.clone())
+    try_start_metrics(config, shutdown)
         .await
-        .expect("the metrics service starts");
+        .expect("the metrics service starts")
+}
+
+async fn try_start_metrics(
+    mut config: talent_metrics::Config,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Running, talent_metrics::Config)> {
+    let app = talent_metrics::Application::build(config.clone()).await?;
     config.server.listen_addr = app.local_addr();
     config.server.prometheus_addr = app.prometheus_addr();
     let stop = shutdown.child_token();
     let tls = app.tls();
     let task = tokio::spawn(app.run_until_stopped(stop.clone()));
-    (Running { stop, task, tls }, config)
+    Ok((Running { stop, task, tls }, config))
 }
 
 async fn start_recruiting(
-    mut config: talent_recruiting::Config,
+    config: talent_recruiting::Config,
     shutdown: &CancellationToken,
 ) -> (Running, talent_recruiting::Config) {
-    let app = talent_recruiting::Application::build(config.clone())
+    try_start_recruiting(config, shutdown)
         .await
-        .expect("the recruiting service starts");
+        .expect("the recruiting service starts")
+}
+
+async fn try_start_recruiting(
+    mut config: talent_recruiting::Config,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Running, talent_recruiting::Config)> {
+    let app = talent_recruiting::Application::build(config.clone()).await?;
     config.server.listen_addr = app.local_addr();
     config.server.prometheus_addr = app.prometheus_addr();
     let stop = shutdown.child_token();
     let tls = app.tls();
     let task = tokio::spawn(app.run_until_stopped(stop.clone()));
-    (Running { stop, task, tls }, config)
+    Ok((Running { stop, task, tls }, config))
 }
 
 impl Drop for TestApp {
