@@ -186,17 +186,19 @@ pub trait EmployerStore {
         now: i64,
     ) -> impl Future<Output = StoreResult<Vec<ItemResult<Outcome>>>> + Send;
 
-    /// An employer the platform has upserted.
+    /// An employer the platform has upserted (None: any employer, for the
+    /// admin key).
     fn get_employer(
         &self,
-        platform: String,
+        platform: Option<String>,
         credit_code: String,
     ) -> impl Future<Output = StoreResult<Option<EmployerRecord>>> + Send;
 
-    /// The platform's employers ordered by credit code, after `after`.
+    /// The platform's employers (None: every employer) ordered by credit
+    /// code, after `after`.
     fn list_employers(
         &self,
-        platform: String,
+        platform: Option<String>,
         filter: EmployerFilter,
         after: Option<String>,
         limit: i64,
