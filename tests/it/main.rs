@@ -20,6 +20,7 @@ mod recruiting_applications;
 mod recruiting_batches;
 mod recruiting_employers;
 mod recruiting_employments;
+mod recruiting_erasure;
 mod recruiting_fairs;
 mod recruiting_hires_batch;
 mod recruiting_outbox;

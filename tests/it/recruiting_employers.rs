@@ -5,7 +5,7 @@ use crate::support;
 
 use support::{
     TestApp,
-    recruiting::{authed, credit_code, employer, item_error, violated_fields},
+    recruiting::{ADMIN_KEY, authed, credit_code, employer, item_error, violated_fields},
 };
 use talent_proto::talent::{recruiting::v1 as pb, r#type::v1 as types};
 use tonic::Code;
@@ -62,9 +62,118 @@ async fn employers_are_created_updated_and_unchanged() {
     assert_eq!(got.industry, "C39");
     assert_eq!(got.size(), types::EmployerSize::Medium);
     assert_eq!(got.field_sources["display_name"].platform_id, "a");
-    assert_eq!(got.field_sources["district"].platform_id, "b");
+    assert!(got.field_sources["district"].other_platform);
     assert_eq!(got.field_sources["industry"].platform_id, "a");
     assert_eq!(got.field_sources["size"].platform_id, "a");
+    app.stop().await;
+}
+
+/// What each key sees of who wrote an employer's fields, by field name.
+fn sources(employer: &pb::Employer) -> Vec<(&str, &str, bool, bool)> {
+    let mut sources: Vec<_> = employer
+        .field_sources
+        .iter()
+        .map(|(field, s)| {
+            (
+                field.as_str(),
+                s.platform_id.as_str(),
+                s.write_time.is_some(),
+                s.other_platform,
+            )
+        })
+        .collect();
+    sources.sort_unstable();
+    sources
+}
+
+#[tokio::test]
+async fn a_platform_sees_only_whether_a_field_is_its_own() {
+    let app = TestApp::spawn().await;
+    let a = app.create_platform("a").await;
+    let b = app.create_platform("b").await;
+    let code = credit_code("91370200MA3C00009");
+    app.push_employers(&a, vec![employer(&code, "Alpha Co", "370212", "C39")])
+        .await;
+    app.push_employers(&b, vec![employer(&code, "", "370203", "")])
+        .await;
+
+    let mut client = app.recruiting().await.employers;
+    let get = |key: &str| {
+        authed(
+            pb::GetEmployerRequest {
+                name: format!("employers/{code}"),
+            },
+            key,
+        )
+    };
+    let by_b = client
+        .get_employer(get(&b.key))
+        .await
+        .unwrap()
+        .into_inner()
+        .employer
+        .unwrap();
+    // b's own write, with its time; a's values as "another platform",
+    // with neither a's id nor the time of its write.
+    assert_eq!(
+        sources(&by_b),
+        [
+            ("display_name", "", false, true),
+            ("district", "b", true, false),
+            ("industry", "", false, true),
+        ]
+    );
+    let listed = client
+        .list_employers(authed(pb::ListEmployersRequest::default(), &b.key))
+        .await
+        .unwrap()
+        .into_inner()
+        .employers;
+    assert_eq!(listed, [by_b]);
+    let by_a = client
+        .get_employer(get(&a.key))
+        .await
+        .unwrap()
+        .into_inner()
+        .employer
+        .unwrap();
+    assert_eq!(
+        sources(&by_a),
+        [
+            ("display_name", "a", true, false),
+            ("district", "", false, true),
+            ("industry", "a", true, false),
+        ]
+    );
+
+    // The admin key sees every employer and who wrote what, and when.
+    let by_admin = client
+        .get_employer(get(ADMIN_KEY))
+        .await
+        .unwrap()
+        .into_inner()
+        .employer
+        .unwrap();
+    assert_eq!(
+        sources(&by_admin),
+        [
+            ("display_name", "a", true, false),
+            ("district", "b", true, false),
+            ("industry", "a", true, false),
+        ]
+    );
+    let written = |field: &str| {
+        let t = by_admin.field_sources[field].write_time.unwrap();
+        (t.seconds, t.nanos)
+    };
+    assert!(written("district") > written("display_name"));
+    let all = client
+        .list_employers(authed(pb::ListEmployersRequest::default(), ADMIN_KEY))
+        .await
+        .unwrap()
+        .into_inner()
+        .employers;
+    assert_eq!(all, [by_admin]);
     app.stop().await;
 }
 

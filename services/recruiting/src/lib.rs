@@ -332,6 +332,20 @@ async fn regroup_legacy_openings<S: RecruitingStore>(store: &S) -> anyhow::Resul
     Ok(())
 }
 
+/// Seals the free text of résumés a database holds in the clear (written
+/// before free text was sealed), once: only this service holds the key,
+/// so no migration can (see `ResumeStore::seal_legacy_free_text`).
+async fn seal_legacy_free_text<S: RecruitingStore>(store: &S) -> anyhow::Result<()> {
+    let sealed = store
+        .seal_legacy_free_text()
+        .await
+        .map_err(|e| anyhow::anyhow!("sealing the free text of stored résumés: {e}"))?;
+    if sealed > 0 {
+        tracing::info!(sealed, "free text of stored résumés sealed");
+    }
+    Ok(())
+}
+
 /// The expiry sweep over `store`.
 fn sweep<S: RecruitingStore>(store: S) -> Sweep {
     Arc::new(move || {
@@ -385,6 +399,7 @@ impl Application {
             Db::Sqlite(pool) => {
                 let store = SqliteStore::new(pool.clone(), cipher);
                 regroup_legacy_openings(&store).await?;
+                seal_legacy_free_text(&store).await?;
                 (
                     add_services(server, store.clone(), &config, &secrets),
                     sweep(store),
@@ -393,6 +408,7 @@ impl Application {
             Db::Postgres(pool) => {
                 let store = PgStore::new(pool.clone(), cipher);
                 regroup_legacy_openings(&store).await?;
+                seal_legacy_free_text(&store).await?;
                 (
                     add_services(server, store.clone(), &config, &secrets),
                     sweep(store),

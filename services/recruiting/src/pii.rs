@@ -7,7 +7,7 @@ use chacha20poly1305::{
     aead::{Aead, KeyInit, Payload},
 };
 use rand::RngCore as _;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 /// A phone number in E.164 form: mainland mobiles (11 digits starting with
 /// "1", optionally "+86"-prefixed) or "+" and up to 15 digits.
@@ -49,6 +49,36 @@ pub struct Personal {
     pub email: String,
 }
 
+/// The free text of a résumé: personal, though not identifying by itself
+/// (what a person studied, where, where they want to work). Sealed with
+/// the personal fields, so that it is unreadable at rest and gone with
+/// them on erasure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FreeText {
+    /// One per education entry, in the entries' order.
+    pub education: Vec<EducationText>,
+    pub desired_districts: Vec<String>,
+    pub desired_industries: Vec<String>,
+}
+
+/// The free text of one education entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EducationText {
+    pub university_name: String,
+    pub major: String,
+}
+
+/// What a résumé's `pii` holds: its personal fields and its free text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sealed {
+    #[serde(flatten)]
+    pub personal: Personal,
+    /// None in what was sealed before the free text moved in (its free
+    /// text is still in the clear beside it, until re-sealed at start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<FreeText>,
+}
+
 /// Encrypts and decrypts personal data with XChaCha20-Poly1305: a random
 /// 24-byte nonce per write, the record's identity as associated data (so a
 /// ciphertext copied to another record does not decrypt).
@@ -71,7 +101,7 @@ impl Cipher {
     }
 
     /// nonce ‖ ciphertext of `personal`, bound to `identity`.
-    pub fn seal(&self, identity: &str, personal: &Personal) -> anyhow::Result<Vec<u8>> {
+    pub fn seal<T: Serialize>(&self, identity: &str, personal: &T) -> anyhow::Result<Vec<u8>> {
         let mut nonce = [0u8; 24];
         rand::rng().fill_bytes(&mut nonce);
         let plain = serde_json::to_vec(personal)?;
@@ -90,7 +120,7 @@ impl Cipher {
         Ok(out)
     }
 
-    pub fn open(&self, identity: &str, sealed: &[u8]) -> anyhow::Result<Personal> {
+    pub fn open<T: DeserializeOwned>(&self, identity: &str, sealed: &[u8]) -> anyhow::Result<T> {
         if sealed.len() < 24 {
             anyhow::bail!("personal data too short");
         }
@@ -133,7 +163,33 @@ mod tests {
             ..Default::default()
         };
         let sealed = cipher.seal("a", &p).unwrap();
-        assert_eq!(cipher.open("a", &sealed).unwrap(), p);
-        assert!(cipher.open("b", &sealed).is_err());
+        assert_eq!(cipher.open::<Personal>("a", &sealed).unwrap(), p);
+        assert!(cipher.open::<Personal>("b", &sealed).is_err());
+    }
+
+    #[test]
+    fn personal_fields_sealed_before_free_text_open_without_it() {
+        let cipher = Cipher::new(&[7; 32]);
+        let p = Personal {
+            full_name: "张三".into(),
+            ..Default::default()
+        };
+        let old = cipher.seal("a", &p).unwrap();
+        let opened: Sealed = cipher.open("a", &old).unwrap();
+        assert_eq!((opened.personal, opened.text), (p.clone(), None));
+        let text = FreeText {
+            education: vec![EducationText {
+                university_name: "中国海洋大学".into(),
+                major: "海洋科学".into(),
+            }],
+            desired_districts: vec!["370212".into()],
+            desired_industries: vec!["I".into()],
+        };
+        let new = Sealed {
+            personal: p,
+            text: Some(text),
+        };
+        let sealed = cipher.seal("a", &new).unwrap();
+        assert_eq!(cipher.open::<Sealed>("a", &sealed).unwrap(), new);
     }
 }

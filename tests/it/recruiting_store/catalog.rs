@@ -279,7 +279,7 @@ pub async fn employers_keep_the_last_write_of_each_field<S: RecruitingStore>(env
             .unwrap()
     };
     let get = async |platform: &str, code: &str| {
-        s.get_employer(platform.to_owned(), code.to_owned())
+        s.get_employer(Some(platform.to_owned()), code.to_owned())
             .await
             .unwrap()
     };
@@ -370,12 +370,17 @@ pub async fn employers_keep_the_last_write_of_each_field<S: RecruitingStore>(env
     assert_eq!(get("north", "E2").await.unwrap().display_name, "Beta Co");
 
     let list = async |platform: &str, filter: EmployerFilter, after: Option<&str>, limit| {
-        s.list_employers(platform.to_owned(), filter, after.map(str::to_owned), limit)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.credit_code)
-            .collect::<Vec<_>>()
+        s.list_employers(
+            Some(platform.to_owned()),
+            filter,
+            after.map(str::to_owned),
+            limit,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.credit_code)
+        .collect::<Vec<_>>()
     };
     let all = EmployerFilter::default;
     assert_eq!(list("north", all(), None, 10).await, ["E1", "E2"]);

@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Context, item_status, page_token, read_page_token, violations_of};
 use crate::{
+    auth::Caller,
     store::{EmployerFilter, EmployerInput, EmployerRecord, Outcome, RecruitingStore},
     validate::{self, Lines, timestamp},
 };
@@ -15,7 +16,10 @@ const MAX_BATCH: usize = 1000;
 
 pub struct Employers<S>(pub Context<S>);
 
-pub fn employer_pb(e: EmployerRecord) -> pb::Employer {
+/// An employer as `viewer` sees it: a platform learns of each field only
+/// whether the value is its own, never which other platform wrote it or
+/// when; the admin key (None) sees every source.
+pub fn employer_pb(e: EmployerRecord, viewer: Option<&str>) -> pb::Employer {
     pb::Employer {
         name: format!("employers/{}", e.credit_code),
         credit_code: e.credit_code,
@@ -27,13 +31,20 @@ pub fn employer_pb(e: EmployerRecord) -> pb::Employer {
             .field_sources
             .into_iter()
             .map(|(field, (platform_id, at))| {
-                (
-                    field,
+                let source = if viewer.is_none_or(|viewer| viewer == platform_id) {
                     pb::FieldSource {
                         platform_id,
                         write_time: Some(timestamp(at)),
-                    },
-                )
+                        other_platform: false,
+                    }
+                } else {
+                    pb::FieldSource {
+                        platform_id: String::new(),
+                        write_time: None,
+                        other_platform: true,
+                    }
+                };
+                (field, source)
             })
             .collect(),
         create_time: Some(timestamp(e.created_at)),
@@ -166,17 +177,17 @@ impl<S: RecruitingStore> pb::employer_service_server::EmployerService for Employ
         &self,
         request: Request<pb::GetEmployerRequest>,
     ) -> Result<Response<pb::GetEmployerResponse>, Status> {
-        let platform = super::platform(&request)?;
+        let viewer = viewer(&request)?;
         let name = request.into_inner().name;
         let code = credit_code_of(&name)?;
         let employer = self
             .0
             .store
-            .get_employer(platform, code)
+            .get_employer(viewer.clone(), code)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("{name} not found")))?;
         Ok(Response::new(pb::GetEmployerResponse {
-            employer: Some(employer_pb(employer)),
+            employer: Some(employer_pb(employer, viewer.as_deref())),
         }))
     }
 
@@ -185,7 +196,7 @@ impl<S: RecruitingStore> pb::employer_service_server::EmployerService for Employ
         &self,
         request: Request<pb::ListEmployersRequest>,
     ) -> Result<Response<pb::ListEmployersResponse>, Status> {
-        let platform = super::platform(&request)?;
+        let viewer = viewer(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = validate::page_size(req.page_size, "page_size", &mut v);
@@ -209,7 +220,7 @@ impl<S: RecruitingStore> pb::employer_service_server::EmployerService for Employ
         let mut employers = self
             .0
             .store
-            .list_employers(platform, filter, after, limit + 1)
+            .list_employers(viewer.clone(), filter, after, limit + 1)
             .await?;
         let more = employers.len() > size;
         employers.truncate(size);
@@ -218,10 +229,21 @@ impl<S: RecruitingStore> pb::employer_service_server::EmployerService for Employ
             _ => String::new(),
         };
         Ok(Response::new(pb::ListEmployersResponse {
-            employers: employers.into_iter().map(employer_pb).collect(),
+            employers: employers
+                .into_iter()
+                .map(|e| employer_pb(e, viewer.as_deref()))
+                .collect(),
             next_page_token,
         }))
     }
+}
+
+/// The calling platform, or None for the admin key.
+fn viewer<T>(request: &Request<T>) -> Result<Option<String>, ApiError> {
+    Ok(match super::caller(request)? {
+        Caller::Platform(id) => Some(id),
+        Caller::Admin => None,
+    })
 }
 
 fn rejected(

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Executor, QueryBuilder, Row};
+use sqlx::{ColumnIndex, Executor, QueryBuilder, Row};
 use talent_server::{Column, PerBatch};
 
 use super::{
@@ -164,33 +164,24 @@ where
 
     async fn get_employer(
         &self,
-        platform: String,
+        platform: Option<String>,
         credit_code: String,
     ) -> StoreResult<Option<EmployerRecord>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {EMPLOYER_COLUMNS} FROM employers e \
-             JOIN employer_platforms v ON v.credit_code = e.credit_code \
-             WHERE v.platform_id = $1 AND e.credit_code = $2"
-        )))
-        .bind(platform)
-        .bind(credit_code)
-        .fetch_optional(&self.pool)
-        .await?;
+        let mut builder = Self::employers_of(platform);
+        builder.push(" AND e.credit_code = ");
+        builder.push_bind(credit_code);
+        let row = builder.build().fetch_optional(&self.pool).await?;
         row.as_ref().map(Self::employer_from_row).transpose()
     }
 
     async fn list_employers(
         &self,
-        platform: String,
+        platform: Option<String>,
         filter: EmployerFilter,
         after: Option<String>,
         limit: i64,
     ) -> StoreResult<Vec<EmployerRecord>> {
-        let mut builder: QueryBuilder<DB> = QueryBuilder::new(format!(
-            "SELECT {EMPLOYER_COLUMNS} FROM employers e \
-             JOIN employer_platforms v ON v.credit_code = e.credit_code WHERE v.platform_id = "
-        ));
-        builder.push_bind(platform);
+        let mut builder = Self::employers_of(platform);
         if let Some(prefix) = filter.district_prefix {
             builder.push(" AND substr(e.district, 1, CAST(");
             builder.push_bind(i64::try_from(prefix.len()).unwrap_or(0));
@@ -247,6 +238,25 @@ where
             found.insert(employer.credit_code.clone(), employer);
         }
         Ok(found)
+    }
+
+    /// `SELECT` of the employers `platform` has upserted (None: every
+    /// employer), ready for ` AND ` conditions.
+    fn employers_of(platform: Option<String>) -> QueryBuilder<DB> {
+        let mut builder = QueryBuilder::new(format!("SELECT {EMPLOYER_COLUMNS} FROM employers e"));
+        match platform {
+            Some(platform) => {
+                builder.push(
+                    " JOIN employer_platforms v ON v.credit_code = e.credit_code \
+                     WHERE v.platform_id = ",
+                );
+                builder.push_bind(platform);
+            }
+            None => {
+                builder.push(" WHERE 1 = 1");
+            }
+        }
+        builder
     }
 
     fn employer_from_row(row: &DB::Row) -> StoreResult<EmployerRecord> {

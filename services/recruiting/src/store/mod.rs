@@ -186,17 +186,19 @@ pub trait EmployerStore {
         now: i64,
     ) -> impl Future<Output = StoreResult<Vec<ItemResult<Outcome>>>> + Send;
 
-    /// An employer the platform has upserted.
+    /// An employer the platform has upserted (None: any employer, for the
+    /// admin key).
     fn get_employer(
         &self,
-        platform: String,
+        platform: Option<String>,
         credit_code: String,
     ) -> impl Future<Output = StoreResult<Option<EmployerRecord>>> + Send;
 
-    /// The platform's employers ordered by credit code, after `after`.
+    /// The platform's employers (None: every employer) ordered by credit
+    /// code, after `after`.
     fn list_employers(
         &self,
-        platform: String,
+        platform: Option<String>,
         filter: EmployerFilter,
         after: Option<String>,
         limit: i64,
@@ -278,7 +280,8 @@ pub trait ResumeStore {
         external_id: String,
     ) -> impl Future<Output = StoreResult<Option<ResumeRecord>>> + Send;
 
-    /// Deletes the personal fields of every résumé of the person and emits
+    /// Deletes the personal fields and free text of every résumé of the
+    /// person (both live only in the sealed `pii`) and emits
     /// `PersonErased` when anything was erased. Returns how many of
     /// `platform`'s résumés this call erased (all platforms' for None).
     fn erase_person(
@@ -294,6 +297,12 @@ pub trait ResumeStore {
         platform: Option<String>,
         person_key: String,
     ) -> impl Future<Output = StoreResult<Vec<ResumeRecord>>> + Send;
+
+    /// Seals the free text of résumés written before it was sealed (still
+    /// in the clear in `attributes`) with their personal fields, and drops
+    /// it from erased ones. Returns how many résumés it rewrote;
+    /// idempotent, and cheap once nothing is left.
+    fn seal_legacy_free_text(&self) -> impl Future<Output = StoreResult<usize>> + Send;
 }
 
 /// Job fairs and the employers registered in them.

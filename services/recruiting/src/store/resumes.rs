@@ -1,6 +1,6 @@
-//! Résumés and the persons they belong to: personal fields sealed at rest,
-//! statistics events only when a statistical attribute or the consent
-//! changes, and erasure of a person's personal data everywhere.
+//! Résumés and the persons they belong to: personal fields and free text
+//! sealed at rest, statistics events only when a statistical attribute or
+//! the consent changes, and erasure of a person's personal data everywhere.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,8 +17,86 @@ use super::{
 };
 use crate::{
     events::{self, OutboxEvent},
-    pii::Cipher,
+    pii::{Cipher, EducationText, FreeText, Sealed},
 };
+
+/// What the `attributes` column holds: what statistics and the events
+/// need, never free text (that is sealed in `pii`).
+#[derive(serde::Serialize)]
+struct StoredAttributes<'a> {
+    education: Vec<StoredEducation<'a>>,
+    title_level: i32,
+    skill_level: i32,
+}
+
+#[derive(serde::Serialize)]
+struct StoredEducation<'a> {
+    degree_level: i32,
+    university_code: &'a str,
+    discipline: i32,
+    graduation: (i32, i32, i32),
+}
+
+/// `attributes` as the column stores it, and its free text apart.
+fn split(attributes: &ResumeAttributes) -> (StoredAttributes<'_>, FreeText) {
+    let stored = StoredAttributes {
+        education: attributes
+            .education
+            .iter()
+            .map(|e| StoredEducation {
+                degree_level: e.degree_level,
+                university_code: &e.university_code,
+                discipline: e.discipline,
+                graduation: e.graduation,
+            })
+            .collect(),
+        title_level: attributes.title_level,
+        skill_level: attributes.skill_level,
+    };
+    let text = FreeText {
+        education: attributes
+            .education
+            .iter()
+            .map(|e| EducationText {
+                university_name: e.university_name.clone(),
+                major: e.major.clone(),
+            })
+            .collect(),
+        desired_districts: attributes.desired_districts.clone(),
+        desired_industries: attributes.desired_industries.clone(),
+    };
+    (stored, text)
+}
+
+/// Puts sealed free text back into the attributes read from the column
+/// (`None`: erased, no free text).
+fn merge(attributes: &mut ResumeAttributes, text: Option<FreeText>) -> StoreResult<()> {
+    let text = text.unwrap_or_else(|| FreeText {
+        education: vec![EducationText::default(); attributes.education.len()],
+        ..FreeText::default()
+    });
+    if text.education.len() != attributes.education.len() {
+        return Err(anyhow::anyhow!(
+            "a résumé's sealed free text does not match its education entries"
+        )
+        .into());
+    }
+    for (entry, text) in attributes.education.iter_mut().zip(text.education) {
+        entry.university_name = text.university_name;
+        entry.major = text.major;
+    }
+    attributes.desired_districts = text.desired_districts;
+    attributes.desired_industries = text.desired_industries;
+    Ok(())
+}
+
+/// Résumés whose `attributes` still hold free text (written before it was
+/// sealed): the column then has the `desired_districts` member, which
+/// [`StoredAttributes`] never writes.
+const HOLDS_FREE_TEXT: &str = "attributes LIKE '%\"desired_districts\"%'";
+
+/// How many persons' résumés one transaction of the re-sealing takes.
+const RESEAL_BATCH: i64 = 500;
 
 /// The columns of a résumé as `resume_from_row` reads them.
 const RESUME_COLUMNS: &str = "platform_id, external_id, person_key, pii, attributes, consent, \
@@ -216,6 +294,42 @@ where
             .map(|row| Self::resume_from_row(row, &self.cipher))
             .collect()
     }
+
+    async fn seal_legacy_free_text(&self) -> StoreResult<usize> {
+        let mut sealed = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            let persons: Vec<String> = sqlx::query(AssertSqlSafe(format!(
+                "SELECT DISTINCT person_key FROM resumes WHERE {HOLDS_FREE_TEXT} LIMIT {RESEAL_BATCH}"
+            )))
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get("person_key"))
+            .collect::<Result<_, _>>()?;
+            if persons.is_empty() {
+                return Ok(sealed);
+            }
+            // The persons' locks, as an upsert or an erasure takes them,
+            // then their résumés as they are now.
+            DB::lock_batched(&mut *tx, persons.iter().map(|p| format!("person:{p}"))).await?;
+            let mut builder: QueryBuilder<DB> = QueryBuilder::new(format!(
+                "SELECT {RESUME_COLUMNS} FROM resumes WHERE {HOLDS_FREE_TEXT} AND person_key IN ("
+            ));
+            let mut keys = builder.separated(", ");
+            for person in persons {
+                keys.push_bind(person);
+            }
+            builder.push(")");
+            let rows = builder.build().fetch_all(&mut *tx).await?;
+            for row in &rows {
+                let resume = Self::resume_from_row(row, &self.cipher)?;
+                Self::save_resume(&mut tx, &self.cipher, &resume, false).await?;
+            }
+            sealed += rows.len();
+            tx.commit().await?;
+        }
+    }
 }
 
 impl<DB: RecruitingSql> SqlStore<DB>
@@ -255,10 +369,18 @@ where
         r: &ResumeRecord,
         insert: bool,
     ) -> StoreResult<()> {
+        let (attributes, text) = split(&r.attributes);
+        // Erased: neither the personal fields nor the free text are kept.
         let sealed = r
             .personal
             .as_ref()
-            .map(|p| cipher.seal(&r.name(), p))
+            .map(|personal| {
+                let sealed = Sealed {
+                    personal: personal.clone(),
+                    text: Some(text),
+                };
+                cipher.seal(&r.name(), &sealed)
+            })
             .transpose()?;
         let sql = if insert {
             "INSERT INTO resumes (platform_id, external_id, person_key, pii, attributes, consent, \
@@ -274,7 +396,7 @@ where
             .bind(r.external_id.clone())
             .bind(r.person_key.clone())
             .bind(sealed)
-            .bind(json(&r.attributes))
+            .bind(json(&attributes))
             .bind(i64::from(r.consent))
             .bind(r.consent_at)
             .bind(r.erased_at)
@@ -290,12 +412,31 @@ where
         let platform_id: String = row.try_get("platform_id")?;
         let external_id: String = row.try_get("external_id")?;
         let sealed: Option<Vec<u8>> = row.try_get("pii")?;
-        let personal = sealed
-            .map(|bytes| cipher.open(&resume_name(&platform_id, &external_id), &bytes))
+        let sealed = sealed
+            .map(|bytes| cipher.open::<Sealed>(&resume_name(&platform_id, &external_id), &bytes))
             .transpose()?;
         let attributes: String = row.try_get("attributes")?;
-        let attributes: ResumeAttributes = serde_json::from_str(&attributes)
+        let mut attributes: ResumeAttributes = serde_json::from_str(&attributes)
             .map_err(|e| anyhow::anyhow!("resume attributes: {e}"))?;
+        let personal = match sealed {
+            Some(Sealed {
+                personal,
+                text: Some(text),
+            }) => {
+                merge(&mut attributes, Some(text))?;
+                Some(personal)
+            }
+            // Sealed before the free text moved in: it is still in the
+            // column.
+            Some(Sealed {
+                personal,
+                text: None,
+            }) => Some(personal),
+            None => {
+                merge(&mut attributes, None)?;
+                None
+            }
+        };
         let consent: i64 = row.try_get("consent")?;
         Ok(ResumeRecord {
             platform_id,

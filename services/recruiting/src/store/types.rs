@@ -296,20 +296,29 @@ pub struct PostingFilter {
 pub struct Education {
     pub degree_level: i32,
     pub university_code: String,
+    /// Free text: stored sealed (`pii::FreeText`), not in `attributes`.
+    #[serde(default)]
     pub university_name: String,
     pub discipline: i32,
+    /// Free text, as `university_name`.
+    #[serde(default)]
     pub major: String,
     /// Graduation date as (year, month, day).
     pub graduation: (i32, i32, i32),
 }
 
-/// The non-personal fields of a résumé.
+/// The non-identifying fields of a résumé: the statistical attributes
+/// and the free text (which is stored sealed with the personal fields).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResumeAttributes {
     pub education: Vec<Education>,
     pub title_level: i32,
     pub skill_level: i32,
+    /// Free text, as `Education::university_name`.
+    #[serde(default)]
     pub desired_districts: Vec<String>,
+    /// Free text, as `Education::university_name`.
+    #[serde(default)]
     pub desired_industries: Vec<String>,
 }
 
