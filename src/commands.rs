@@ -183,7 +183,8 @@ pub async fn push(
     let mut rejects = Vec::new();
     match kind {
         PushKind::Employers => {
-            let parsed = files::parse_all(reader, format, files::employer)?;
+            let parsed = files::parse_all(reader, format, files::employer)
+                .with_context(|| format!("reading {}", file.display()))?;
             rejects.extend(parsed.rejects);
             let bar = bar_if(show_progress, parsed.items.len(), "employers");
             let mut api = EmployerServiceClient::new(channel);
@@ -200,7 +201,8 @@ pub async fn push(
             bar.finish_and_clear();
         }
         PushKind::Postings => {
-            let parsed = files::parse_all(reader, format, files::posting)?;
+            let parsed = files::parse_all(reader, format, files::posting)
+                .with_context(|| format!("reading {}", file.display()))?;
             rejects.extend(parsed.rejects);
             let mut api = PostingServiceClient::new(channel);
             stream_items(
@@ -219,7 +221,8 @@ pub async fn push(
             .await?;
         }
         PushKind::Resumes => {
-            let parsed = files::parse_all(reader, format, files::resume)?;
+            let parsed = files::parse_all(reader, format, files::resume)
+                .with_context(|| format!("reading {}", file.display()))?;
             rejects.extend(parsed.rejects);
             let mut api = ResumeServiceClient::new(channel);
             stream_items(
@@ -340,7 +343,8 @@ pub async fn import_roster(
     show_progress: bool,
 ) -> anyhow::Result<ImportSummary> {
     let (reader, format) = open(file)?;
-    let parsed = files::parse_roster(reader, format)?;
+    let parsed = files::parse_roster(reader, format)
+        .with_context(|| format!("reading {}", file.display()))?;
     let what = "the metrics service";
     let channel = client::connect_with_key(addr, what, key).await?;
     let mut api = metrics_pb::ingest_service_client::IngestServiceClient::new(channel);

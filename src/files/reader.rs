@@ -2,6 +2,11 @@
 //! lines; a UTF-8 byte order mark, as spreadsheet programs write, is
 //! skipped). Streams from any `BufRead`, so a file of millions of lines is
 //! pushed without being held in memory.
+//!
+//! Files are UTF-8, or GB18030 (GBK and GB2312 are subsets of it), what
+//! spreadsheet programs in China save: the first line that is not plain
+//! ASCII decides, and a line that does not fit the file's encoding stops
+//! the reading with its number and what to do.
 
 use std::io::{self, BufRead};
 
@@ -21,6 +26,14 @@ pub struct Record {
 /// A CSV record's first line and its fields (or the syntax problem).
 type CsvRecord = (usize, Result<Vec<String>, String>);
 
+/// The text encoding of a file, known from its first line that is not
+/// plain ASCII.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Utf8,
+    Gb18030,
+}
+
 /// Iterator over the records of a reader.
 #[derive(Debug)]
 pub struct Records<R> {
@@ -29,6 +42,7 @@ pub struct Records<R> {
     line: usize,
     header: Option<Vec<String>>,
     done: bool,
+    encoding: Option<Encoding>,
 }
 
 impl<R: BufRead> Records<R> {
@@ -39,15 +53,17 @@ impl<R: BufRead> Records<R> {
             line: 0,
             header: None,
             done: false,
+            encoding: None,
         }
     }
 
     fn read_line(&mut self) -> io::Result<Option<String>> {
-        let mut buf = String::new();
-        if self.reader.read_line(&mut buf)? == 0 {
+        let mut bytes = Vec::new();
+        if self.reader.read_until(b'\n', &mut bytes)? == 0 {
             return Ok(None);
         }
         self.line += 1;
+        let mut buf = decode_line(bytes, self.line, &mut self.encoding)?;
         if self.line == 1 && buf.starts_with('\u{feff}') {
             buf.remove(0);
         }
@@ -159,6 +175,41 @@ impl<R: BufRead> Iterator for Records<R> {
             }
         }
     }
+}
+
+/// One line's text in the file's encoding, deciding the encoding on the
+/// first line that is not plain ASCII. (GB18030 keeps every ASCII byte,
+/// the line break included, as itself, so lines split alike in both.)
+fn decode_line(bytes: Vec<u8>, line: usize, encoding: &mut Option<Encoding>) -> io::Result<String> {
+    if bytes.is_ascii() {
+        return Ok(String::from_utf8(bytes).unwrap_or_default());
+    }
+    let decided = *encoding.get_or_insert(
+        if std::str::from_utf8(&bytes).is_ok() || bytes.starts_with("\u{feff}".as_bytes()) {
+            Encoding::Utf8
+        } else {
+            Encoding::Gb18030
+        },
+    );
+    let text = match decided {
+        Encoding::Utf8 => String::from_utf8(bytes).ok(),
+        Encoding::Gb18030 => encoding_rs::GB18030
+            .decode_without_bom_handling_and_without_replacement(&bytes)
+            .map(|text| text.into_owned()),
+    };
+    text.ok_or_else(|| {
+        let was = match decided {
+            Encoding::Utf8 => "UTF-8 like the lines before it",
+            Encoding::Gb18030 => "UTF-8, nor GB18030 like the lines before it",
+        };
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "line {line} is not {was}: save the file as UTF-8 (CSV UTF-8 in a spreadsheet \
+                 program) and push it again"
+            ),
+        )
+    })
 }
 
 /// Splits one CSV record into fields (RFC 4180 quoting).

@@ -272,3 +272,33 @@ fn demo_city_round_trips_through_files() {
         );
     }
 }
+
+#[test]
+fn gb18030_files_read_as_their_utf8_twins() {
+    let text = "credit_code,display_name,district,industry,size\n91370200163562681G,青岛海尔股份有限公司,370212,C38,large\n";
+    let (gb, _, unmappable) = encoding_rs::GB18030.encode(text);
+    assert!(!unmappable);
+    assert!(
+        std::str::from_utf8(&gb).is_err(),
+        "the test needs non-UTF-8 bytes"
+    );
+    let from_gb = parse_all(Cursor::new(gb.into_owned()), FileFormat::Csv, employer).unwrap();
+    let from_utf8 = parse(text, FileFormat::Csv, employer);
+    assert_eq!(from_gb.items.len(), 1, "{:?}", from_gb.rejects);
+    assert_eq!(from_gb.items[0].1, from_utf8.items[0].1);
+    assert_eq!(from_gb.items[0].1.display_name, "青岛海尔股份有限公司");
+}
+
+#[test]
+fn a_line_in_another_encoding_is_refused_with_its_number() {
+    // UTF-8 first, then a GB18030 line: the file is neither.
+    let mut bytes = "credit_code,display_name,district,industry,size\n91370200163562681G,海尔,370212,C38,large\n"
+        .as_bytes()
+        .to_vec();
+    let (gb, _, _) = encoding_rs::GB18030.encode("91370200163562681G,海信,370212,C38,large\n");
+    bytes.extend_from_slice(&gb);
+    let err = parse_all(Cursor::new(bytes), FileFormat::Csv, employer).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("line 3"), "{message}");
+    assert!(message.contains("save the file as UTF-8"), "{message}");
+}
