@@ -332,7 +332,7 @@ impl std::fmt::Display for ImportSummary {
     }
 }
 
-/// Imports a graduate roster file with an INGEST key of the metrics service.
+/// Imports a graduate roster file with a ROSTER key of the metrics service.
 pub async fn import_roster(
     file: &Path,
     addr: &str,

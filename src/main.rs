@@ -257,11 +257,11 @@ enum PlatformCommand {
 enum KeyCommand {
     /// Issue a key of the metrics service (shown once).
     #[command(
-        after_help = "Examples:\n  talent key issue --kind read --name \"HR bureau\" --protection exact\n  talent key issue --kind read --name \"press office\"\n  talent key issue --kind ingest --name \"university roster\""
+        after_help = "Examples:\n  talent key issue --kind read --name \"HR bureau\" --protection exact\n  talent key issue --kind read --name \"press office\"\n  talent key issue --kind roster --name \"Qingdao University\"\n  talent key issue --kind relay --name \"recruiting relay\""
     )]
     Issue {
-        /// read (the bureau and others), ingest (importers, the relay) or operator (exact figures, not for publication).
-        #[arg(long, value_parser = ["read", "ingest", "operator"])]
+        /// read (the bureau and others), relay (the recruiting service's relay: publishes events), roster (a university: imports graduate rosters) or operator (exact figures, not for publication).
+        #[arg(long, value_parser = ["read", "relay", "roster", "operator"])]
         kind: String,
         /// Who holds the key.
         #[arg(long)]
@@ -315,14 +315,14 @@ struct PushArgs {
 
 #[derive(Subcommand)]
 enum RosterCommand {
-    /// Import a graduate roster file (.csv or .jsonl) with an INGEST key.
+    /// Import a graduate roster file (.csv or .jsonl) with a ROSTER key.
     #[command(
-        after_help = "Columns: row_id, resident_id_number or person_key, university_code,\nuniversity_name, degree_level, discipline, graduation_date.\n\nExamples:\n  talent roster import graduates-2020.csv --key $TALENT_INGEST_KEY"
+        after_help = "Columns: row_id, resident_id_number or person_key, university_code,\nuniversity_name, degree_level, discipline, graduation_date.\n\nExamples:\n  talent roster import graduates-2020.csv --key $TALENT_ROSTER_KEY"
     )]
     Import {
         file: PathBuf,
-        /// An INGEST key of the metrics service.
-        #[arg(long, env = "TALENT_INGEST_KEY", hide_env_values = true)]
+        /// A ROSTER key of the metrics service.
+        #[arg(long, env = "TALENT_ROSTER_KEY", hide_env_values = true)]
         key: String,
         #[command(flatten)]
         services: Services,
@@ -517,7 +517,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             };
             let kind = match kind.as_str() {
                 "read" => KeyKind::Read,
-                "ingest" => KeyKind::Ingest,
+                "relay" => KeyKind::Relay,
+                "roster" => KeyKind::Roster,
                 _ => KeyKind::Operator,
             };
             let protection = match protection.as_deref() {

@@ -199,7 +199,7 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
     let (_, ingest_key) = commands::issue_metrics_key(
         &metrics_addr.to_string(),
         &secrets.metrics_admin_key,
-        mpb::KeyKind::Ingest,
+        mpb::KeyKind::Relay,
         "relay",
         mpb::Protection::Unspecified,
     )

@@ -231,7 +231,7 @@ async fn roster_import_stats_and_the_html_report() {
             "import",
             &roster,
             "--key",
-            &metrics.ingest_key,
+            &metrics.roster_key,
             "--metrics-addr",
             &addr,
         ]

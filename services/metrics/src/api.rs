@@ -50,7 +50,10 @@ fn sha256_hex(s: &str) -> String {
 pub enum KeyKind {
     /// The configured admin key.
     Admin,
-    Ingest,
+    /// Publishes events (the recruiting service's relay).
+    Relay,
+    /// Imports graduate rosters (the universities).
+    Roster,
     Read,
     Operator,
 }
@@ -60,7 +63,8 @@ impl KeyKind {
     /// know (such a key may call nothing).
     fn of(row: &KeyRow) -> Option<Self> {
         match row.kind.as_str() {
-            "INGEST" => Some(Self::Ingest),
+            "RELAY" => Some(Self::Relay),
+            "ROSTER" => Some(Self::Roster),
             "READ" => Some(Self::Read),
             "OPERATOR" => Some(Self::Operator),
             _ => None,
@@ -77,7 +81,8 @@ pub enum Caller {
 }
 
 const ADMIN: &[KeyKind] = &[KeyKind::Admin];
-const INGEST: &[KeyKind] = &[KeyKind::Ingest];
+const RELAY: &[KeyKind] = &[KeyKind::Relay];
+const ROSTER: &[KeyKind] = &[KeyKind::Roster];
 const READ: &[KeyKind] = &[KeyKind::Read, KeyKind::Operator];
 
 /// Who may call each method. A method not listed here is refused to every
@@ -86,10 +91,10 @@ pub const ACCESS: &[(&str, &[KeyKind])] = &[
     ("/talent.metrics.v1.AdminService/IssueKey", ADMIN),
     ("/talent.metrics.v1.AdminService/ListKeys", ADMIN),
     ("/talent.metrics.v1.AdminService/RevokeKey", ADMIN),
-    ("/talent.metrics.v1.IngestService/PublishEvents", INGEST),
+    ("/talent.metrics.v1.IngestService/PublishEvents", RELAY),
     (
         "/talent.metrics.v1.IngestService/ImportGraduateRoster",
-        INGEST,
+        ROSTER,
     ),
     (
         "/talent.metrics.v1.StatisticsService/GetTalentGathered",
@@ -165,9 +170,11 @@ impl State {
 
 fn key_message(k: &KeyRow) -> pb::Key {
     let kind = match k.kind.as_str() {
-        "INGEST" => pb::KeyKind::Ingest,
+        "RELAY" => pb::KeyKind::Relay,
+        "ROSTER" => pb::KeyKind::Roster,
         "READ" => pb::KeyKind::Read,
-        _ => pb::KeyKind::Operator,
+        "OPERATOR" => pb::KeyKind::Operator,
+        _ => pb::KeyKind::Unspecified,
     };
     let protection = match Protection::parse(&k.protection) {
         Some(Protection::Exact) => pb::Protection::Exact,
@@ -202,12 +209,22 @@ impl pb::admin_service_server::AdminService for Admin {
     ) -> Result<Response<pb::IssueKeyResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
+        #[allow(deprecated)] // INGEST is named to be refused.
         let kind = match pb::KeyKind::try_from(req.kind) {
-            Ok(pb::KeyKind::Ingest) => "INGEST",
+            Ok(pb::KeyKind::Relay) => "RELAY",
+            Ok(pb::KeyKind::Roster) => "ROSTER",
             Ok(pb::KeyKind::Read) => "READ",
             Ok(pb::KeyKind::Operator) => "OPERATOR",
+            Ok(pb::KeyKind::Ingest) => {
+                v.add(
+                    "kind",
+                    "INGEST keys are no longer issued: use RELAY (publishing events) or ROSTER \
+                     (importing graduate rosters)",
+                );
+                ""
+            }
             _ => {
-                v.add("kind", "must be INGEST, READ or OPERATOR");
+                v.add("kind", "must be RELAY, ROSTER, READ or OPERATOR");
                 ""
             }
         };
@@ -224,7 +241,7 @@ impl pb::admin_service_server::AdminService for Admin {
             ("OPERATOR", Ok(pb::Protection::Exact | pb::Protection::Unspecified)) => {
                 Protection::Exact.as_str()
             }
-            ("INGEST", Ok(pb::Protection::Unspecified)) | ("", _) => "",
+            ("RELAY" | "ROSTER", Ok(pb::Protection::Unspecified)) | ("", _) => "",
             ("READ", Err(_)) => {
                 v.add("protection", "must be EXACT or PERTURBED");
                 ""

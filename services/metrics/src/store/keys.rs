@@ -13,7 +13,8 @@ pub struct KeyRow {
     pub kind: String,
     pub display_name: String,
     pub secret_prefix: String,
-    /// READ: `EXACT` or `PERTURBED`; OPERATOR: `EXACT`; INGEST: empty.
+    /// READ: `EXACT` or `PERTURBED`; OPERATOR: `EXACT`; RELAY, ROSTER:
+    /// empty.
     pub protection: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
@@ -41,6 +42,10 @@ pub trait KeyStore {
 
     /// Revokes a key at `now` (a revoked key stays revoked when it was).
     fn revoke_key<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, R<()>>;
+
+    /// The unrevoked keys a migration turned from kind `from` into another
+    /// kind, oldest first.
+    fn migrated_keys<'a>(&'a self, from: &'a str) -> BoxFuture<'a, R<Vec<KeyRow>>>;
 }
 
 impl<DB: MetricsSql> KeyStore for SqlStore<DB>
@@ -117,6 +122,19 @@ where
         })
     }
 
+    fn migrated_keys<'a>(&'a self, from: &'a str) -> BoxFuture<'a, R<Vec<KeyRow>>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE migrated_from = $1 \
+             AND revoked_at IS NULL ORDER BY created_at, id"
+        );
+        Box::pin(async move {
+            Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(from)
+                .fetch_all(&self.pool)
+                .await?)
+        })
+    }
+
     fn revoke_key<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, R<()>> {
         let sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
         Box::pin(async move {
@@ -127,5 +145,48 @@ where
                 .await?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{
+        Store,
+        test_db::{database, execute, migrate},
+    };
+
+    /// INGEST keys become RELAY keys, marked so that the service can name
+    /// them; other kinds stay as they were.
+    #[tokio::test]
+    async fn the_migration_turns_ingest_keys_into_relay_keys() {
+        let (db, _guard) = database().await;
+        migrate(&db, Some(4)).await;
+        execute(
+            &db,
+            "INSERT INTO api_keys (id, kind, display_name, key_hash, secret_prefix, \
+             disclosure_threshold, created_at, revoked_at) VALUES \
+             ('i', 'INGEST', 'relay', 'h1', 'tlm_', 0, 1, NULL), \
+             ('x', 'INGEST', 'old', 'h2', 'tlm_', 0, 2, 5), \
+             ('r', 'READ', 'press', 'h3', 'tlm_', 0, 3, NULL)",
+        )
+        .await;
+        migrate(&db, None).await;
+        let store = Store::new(db.clone());
+        let kind = |id: &'static str| {
+            let store = &store;
+            async move { store.key_by_id(id).await.unwrap().unwrap().kind }
+        };
+        assert_eq!(kind("i").await, "RELAY");
+        assert_eq!(kind("x").await, "RELAY");
+        assert_eq!(kind("r").await, "READ");
+        let migrated: Vec<String> = store
+            .migrated_keys("INGEST")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.id)
+            .collect();
+        assert_eq!(migrated, ["i"], "the revoked one is not named");
+        db.close().await;
     }
 }
