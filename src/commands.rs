@@ -576,6 +576,7 @@ pub async fn add_platform(
     let key = admin
         .issue_api_key(recruiting_pb::IssueApiKeyRequest {
             parent: platform.name.clone(),
+            expire_time: None,
         })
         .await
         .map_err(|s| client::explain(&s, what))?

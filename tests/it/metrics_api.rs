@@ -627,3 +627,175 @@ async fn an_ingest_key_from_before_the_split_works_as_a_relay_key() {
     assert_eq!(old.kind(), pb::KeyKind::Relay);
     app.stop().await;
 }
+
+/// A key of any kind may be issued with an expiry: ListKeys shows it, and
+/// once it has passed the key is refused exactly like a revoked one and
+/// listed only with `show_revoked`, as EXPIRED. The expiry is moved into
+/// the past in the database: no waiting.
+#[tokio::test]
+async fn a_key_issued_with_an_expiry_stops_working_when_it_passes() {
+    let app = TestApp::spawn().await;
+    let metrics = Metrics::connect(&app).await;
+    let mut admin = metrics.admin();
+    let now = talent_codes::now_micros();
+    let issue = |kind: pb::KeyKind, expire_at: i64| {
+        with_key(
+            pb::IssueKeyRequest {
+                kind: kind as i32,
+                display_name: format!("expiring {kind:?}"),
+                expire_time: Some(talent_codes::timestamp_of_micros(expire_at)),
+                ..Default::default()
+            },
+            m::ADMIN_KEY,
+        )
+    };
+    for past in [now - 1_000_000, 1] {
+        let err = admin
+            .issue_key(issue(pb::KeyKind::Read, past))
+            .await
+            .unwrap_err();
+        assert_eq!(m::status_fields(&err), ["expire_time"]);
+    }
+
+    let in_an_hour = now + 3_600_000_000;
+    let mut issued = Vec::new();
+    for kind in [
+        pb::KeyKind::Relay,
+        pb::KeyKind::Roster,
+        pb::KeyKind::Read,
+        pb::KeyKind::Operator,
+    ] {
+        let r = admin
+            .issue_key(issue(kind, in_an_hour))
+            .await
+            .unwrap()
+            .into_inner();
+        let key = r.key.unwrap();
+        assert_eq!(
+            key.expire_time,
+            Some(talent_codes::timestamp_of_micros(in_an_hour))
+        );
+        assert_eq!(key.state(), pb::key::State::Active);
+        issued.push((kind, key.name, r.secret));
+    }
+    let listed = admin
+        .list_keys(with_key(pb::ListKeysRequest::default(), m::ADMIN_KEY))
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    for (_, name, _) in &issued {
+        let key = listed.iter().find(|k| &k.name == name).expect("listed");
+        assert!(key.expire_time.is_some(), "{key:?}");
+    }
+
+    // Each works before its expiry...
+    let hire = || {
+        vec![m::hired(
+            "e1",
+            &person(1),
+            "370212",
+            "I",
+            date(2024, 7, 1),
+            "pa",
+        )]
+    };
+    let roster = || {
+        vec![vec![roster_row(
+            &person(1),
+            "4137010001",
+            3,
+            8,
+            date(2024, 6, 30),
+        )]]
+    };
+    let outcomes = |key: &str| with_key(outcomes_request(2024, date(2024, 8, 1)), key);
+    let use_key = |kind: pb::KeyKind, secret: String| {
+        let metrics = &metrics;
+        async move {
+            match kind {
+                pb::KeyKind::Relay => metrics
+                    .publish_batches_with(&secret, vec![hire()])
+                    .await
+                    .map(|_| ()),
+                pb::KeyKind::Roster => metrics
+                    .import_roster_with(&secret, roster())
+                    .await
+                    .map(|_| ()),
+                _ => metrics
+                    .stats()
+                    .get_graduate_outcomes(outcomes(&secret))
+                    .await
+                    .map(|_| ()),
+            }
+        }
+    };
+    for (kind, _, secret) in &issued {
+        use_key(*kind, secret.clone())
+            .await
+            .expect("works until it expires");
+    }
+
+    // ...and is refused after it, with the revoked key's answer.
+    support::execute_sql(
+        app.backend,
+        app.metrics_database_url(),
+        &format!(
+            "UPDATE api_keys SET expire_at = {} WHERE display_name LIKE 'expiring %'",
+            now - 1
+        ),
+    )
+    .await;
+    let revoked = metrics
+        .issue(pb::KeyKind::Read, pb::Protection::Unspecified)
+        .await
+        .unwrap();
+    admin
+        .revoke_key(with_key(
+            pb::RevokeKeyRequest {
+                name: revoked.key.unwrap().name,
+            },
+            m::ADMIN_KEY,
+        ))
+        .await
+        .unwrap();
+    let refused = metrics
+        .stats()
+        .get_graduate_outcomes(outcomes(&revoked.secret))
+        .await
+        .unwrap_err();
+    for (kind, _, secret) in &issued {
+        let err = use_key(*kind, secret.clone()).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{kind:?}: {err:?}");
+        assert_eq!(err.message(), refused.message(), "{kind:?}");
+    }
+    let active = admin
+        .list_keys(with_key(pb::ListKeysRequest::default(), m::ADMIN_KEY))
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    assert!(
+        issued
+            .iter()
+            .all(|(_, name, _)| active.iter().all(|k| &k.name != name)),
+        "expired keys are not listed by default"
+    );
+    let all = admin
+        .list_keys(with_key(
+            pb::ListKeysRequest {
+                show_revoked: true,
+                ..Default::default()
+            },
+            m::ADMIN_KEY,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    for (_, name, _) in &issued {
+        let key = all.iter().find(|k| &k.name == name).expect("listed");
+        assert_eq!(key.state(), pb::key::State::Expired);
+    }
+    app.stop().await;
+}

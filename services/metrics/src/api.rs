@@ -130,7 +130,7 @@ impl Authenticate for Keys {
             .store
             .key_by_hash(&hash)
             .await?
-            .filter(|k| k.revoked_at.is_none())
+            .filter(|k| k.is_active(codes::now_micros()))
             .ok_or_else(|| ApiError::Unauthenticated("a valid metrics key is required".into()))?;
         match KeyKind::of(&key) {
             Some(kind) => Ok(Caller::Key(kind, key)),
@@ -189,11 +189,14 @@ fn key_message(k: &KeyRow) -> pb::Key {
         secret_prefix: k.secret_prefix.clone(),
         state: if k.revoked_at.is_some() {
             pb::key::State::Revoked
-        } else {
+        } else if k.is_active(codes::now_micros()) {
             pb::key::State::Active
+        } else {
+            pb::key::State::Expired
         } as i32,
         create_time: Some(codes::timestamp_of_micros(k.created_at)),
         revoke_time: k.revoked_at.map(codes::timestamp_of_micros),
+        expire_time: k.expire_at.map(codes::timestamp_of_micros),
         ..Default::default()
     }
 }
@@ -258,6 +261,21 @@ impl pb::admin_service_server::AdminService for Admin {
                 ""
             }
         };
+        let now = codes::now_micros();
+        let expire_at = req
+            .expire_time
+            .as_ref()
+            .and_then(|t| match codes::micros(t) {
+                Ok(at) if at > now => Some(at),
+                Ok(_) => {
+                    v.add("expire_time", "must be in the future");
+                    None
+                }
+                Err(why) => {
+                    v.add("expire_time", why);
+                    None
+                }
+            });
         v.into_result()?;
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
@@ -271,8 +289,9 @@ impl pb::admin_service_server::AdminService for Admin {
             display_name: name,
             secret_prefix: secret.chars().take(8).collect(),
             protection: protection.into(),
-            created_at: codes::now_micros(),
+            created_at: now,
             revoked_at: None,
+            expire_at,
         };
         self.0.store.insert_key(&row, &sha256_hex(&secret)).await?;
         Ok(Response::new(pb::IssueKeyResponse {
@@ -313,7 +332,7 @@ impl pb::admin_service_server::AdminService for Admin {
         let mut keys = self
             .0
             .store
-            .list_keys(req.show_revoked, size + 1, offset)
+            .list_keys(req.show_revoked, codes::now_micros(), size + 1, offset)
             .await?;
         let more = keys.len() as i64 > size;
         keys.truncate(usize::try_from(size).unwrap_or(50));

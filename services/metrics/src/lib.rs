@@ -130,7 +130,11 @@ impl talent_server::binary::Service for Application {
 /// is now a RELAY key: one a university imports its roster with has lost
 /// that right and needs a ROSTER key.
 async fn warn_of_migrated_keys(store: &store::Store) -> anyhow::Result<()> {
+    let now = talent_codes::now_micros();
     for key in store.migrated_keys("INGEST").await? {
+        if !key.is_active(now) {
+            continue;
+        }
         tracing::warn!(
             key = %format!("keys/{}", key.id),
             holder = %key.display_name,

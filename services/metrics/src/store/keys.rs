@@ -18,10 +18,19 @@ pub struct KeyRow {
     pub protection: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// When the key stops working; none: never.
+    pub expire_at: Option<i64>,
+}
+
+impl KeyRow {
+    /// Whether the key works at `now`: neither revoked nor expired.
+    pub fn is_active(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expire_at.is_none_or(|e| now < e)
+    }
 }
 
 const KEY_COLUMNS: &str =
-    "id, kind, display_name, secret_prefix, protection, created_at, revoked_at";
+    "id, kind, display_name, secret_prefix, protection, created_at, revoked_at, expire_at";
 
 /// The API keys.
 pub trait KeyStore {
@@ -32,10 +41,12 @@ pub trait KeyStore {
 
     fn key_by_id<'a>(&'a self, id: &'a str) -> BoxFuture<'a, R<Option<KeyRow>>>;
 
-    /// Keys newest first, revoked ones only when `show_revoked`.
+    /// Keys newest first, revoked ones and those expired at `now` only
+    /// when `show_revoked`.
     fn list_keys(
         &self,
         show_revoked: bool,
+        now: i64,
         limit: i64,
         offset: i64,
     ) -> BoxFuture<'_, R<Vec<KeyRow>>>;
@@ -61,8 +72,8 @@ where
         // `disclosure_threshold` is the suppression threshold of keys
         // issued before perturbation replaced suppression; new keys get 0.
         let sql = "INSERT INTO api_keys (id, kind, display_name, key_hash, secret_prefix, \
-                   protection, disclosure_threshold, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, 0, $7)";
+                   protection, disclosure_threshold, created_at, expire_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)";
         Box::pin(async move {
             sqlx::query(sql)
                 .bind(row.id.as_str())
@@ -72,6 +83,7 @@ where
                 .bind(row.secret_prefix.as_str())
                 .bind(row.protection.as_str())
                 .bind(row.created_at)
+                .bind(row.expire_at)
                 .execute(&self.pool)
                 .await?;
             Ok(())
@@ -101,22 +113,24 @@ where
     fn list_keys(
         &self,
         show_revoked: bool,
+        now: i64,
         limit: i64,
         offset: i64,
     ) -> BoxFuture<'_, R<Vec<KeyRow>>> {
         let filter = if show_revoked {
-            ""
+            "$3 = $3"
         } else {
-            "WHERE revoked_at IS NULL"
+            "revoked_at IS NULL AND (expire_at IS NULL OR expire_at > $3)"
         };
         let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys {filter} \
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE {filter} \
              ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
         );
         Box::pin(async move {
             Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(limit)
                 .bind(offset)
+                .bind(now)
                 .fetch_all(&self.pool)
                 .await?)
         })
