@@ -335,7 +335,7 @@ impl std::fmt::Display for ImportSummary {
     }
 }
 
-/// Imports a graduate roster file with an INGEST key of the metrics service.
+/// Imports a graduate roster file with a ROSTER key of the metrics service.
 pub async fn import_roster(
     file: &Path,
     addr: &str,
@@ -559,6 +559,31 @@ pub async fn add_platform(
     platform_id: &str,
     display_name: &str,
 ) -> anyhow::Result<(String, String)> {
+    add_platform_expiring(addr, admin_key, platform_id, display_name, None).await
+}
+
+/// The instant `after` from now, as a timestamp (a key's expiry).
+pub fn expire_time(after: Duration) -> prost_types::Timestamp {
+    // Beyond what SystemTime holds: far past what the services accept, so
+    // refused as out of range.
+    let since = std::time::SystemTime::now()
+        .checked_add(after)
+        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(i64::MAX, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    prost_types::Timestamp {
+        seconds: since,
+        nanos: 0,
+    }
+}
+
+/// [`add_platform`], the key expiring `key_expires` from now (none: never).
+pub async fn add_platform_expiring(
+    addr: &str,
+    admin_key: &str,
+    platform_id: &str,
+    display_name: &str,
+    key_expires: Option<Duration>,
+) -> anyhow::Result<(String, String)> {
     use recruiting_pb::admin_service_client::AdminServiceClient;
     let what = "the recruiting service";
     let channel = client::connect_with_key(addr, what, admin_key).await?;
@@ -580,6 +605,7 @@ pub async fn add_platform(
     let key = admin
         .issue_api_key(recruiting_pb::IssueApiKeyRequest {
             parent: platform.name.clone(),
+            expire_time: key_expires.map(expire_time),
         })
         .await
         .map_err(|s| client::explain(&s, what))?
@@ -598,6 +624,19 @@ pub async fn issue_metrics_key(
     display_name: &str,
     protection: metrics_pb::Protection,
 ) -> anyhow::Result<(String, String)> {
+    issue_metrics_key_expiring(addr, admin_key, kind, display_name, protection, None).await
+}
+
+/// [`issue_metrics_key`], the key expiring `expires` from now (none:
+/// never).
+pub async fn issue_metrics_key_expiring(
+    addr: &str,
+    admin_key: &str,
+    kind: metrics_pb::KeyKind,
+    display_name: &str,
+    protection: metrics_pb::Protection,
+    expires: Option<Duration>,
+) -> anyhow::Result<(String, String)> {
     use metrics_pb::admin_service_client::AdminServiceClient;
     let what = "the metrics service";
     let channel = client::connect_with_key(addr, what, admin_key).await?;
@@ -606,6 +645,7 @@ pub async fn issue_metrics_key(
             kind: kind as i32,
             display_name: display_name.to_owned(),
             protection: protection as i32,
+            expire_time: expires.map(expire_time),
             ..Default::default()
         })
         .await
@@ -664,8 +704,8 @@ pub async fn list_metrics_keys(
     let channel = client::connect_with_key(addr, what, admin_key).await?;
     let mut admin = AdminServiceClient::new(channel);
     let mut out = format!(
-        "{:<40} {:<9} {:<10} {:<8} holder\n",
-        "key", "kind", "protection", "state"
+        "{:<40} {:<9} {:<10} {:<8} {:<20} holder\n",
+        "key", "kind", "protection", "state", "expires"
     );
     let mut page_token = String::new();
     loop {
@@ -686,8 +726,13 @@ pub async fn list_metrics_keys(
             };
             let state = key.state().as_str_name().trim_start_matches("STATE_");
             out.push_str(&format!(
-                "{:<40} {:<9} {:<10} {:<8} {}\n",
-                key.name, kind, protection, state, key.display_name
+                "{:<40} {:<9} {:<10} {:<8} {:<20} {}\n",
+                key.name,
+                kind,
+                protection,
+                state,
+                instant(key.expire_time.as_ref()),
+                key.display_name
             ));
         }
         if page.next_page_token.is_empty() {

@@ -1,7 +1,7 @@
 //! Pushes a generated demo city through the public APIs, exactly as the
 //! platforms, the universities and the bureau would: platform keys from the
 //! recruiting AdminService, records over the platforms' streams and calls,
-//! the roster with an INGEST key.
+//! the roster with a ROSTER key.
 
 use std::{collections::BTreeMap, io::IsTerminal, time::Duration};
 
@@ -116,16 +116,16 @@ pub async fn push_city(city: &DemoCity, target: &Target<'_>) -> anyhow::Result<P
     // The universities' roster first: metrics then counts each graduate's
     // hire as it arrives, beside recruiting's work, instead of revisiting
     // every graduate at the end.
-    let (_, ingest) = commands::issue_metrics_key(
+    let (_, roster_key) = commands::issue_metrics_key(
         target.metrics_addr,
         target.metrics_admin_key,
-        KeyKind::Ingest,
+        KeyKind::Roster,
         "demo universities",
         mpb::Protection::Unspecified,
     )
     .await?;
     let channel =
-        client::connect_with_key(target.metrics_addr, "the metrics service", &ingest).await?;
+        client::connect_with_key(target.metrics_addr, "the metrics service", &roster_key).await?;
     let requests: Vec<mpb::ImportGraduateRosterRequest> = city
         .roster
         .chunks(1000)

@@ -204,6 +204,9 @@ enum PlatformCommand {
         /// Its id (lower-case letters, digits, hyphens); derived from the name when omitted.
         #[arg(long)]
         id: Option<String>,
+        /// Its first API key stops working this long from now: 90s, 30m, 12h, 90d; omitted: never.
+        #[arg(long, value_parser = commands::parse_grace, value_name = "DURATION")]
+        key_expires: Option<std::time::Duration>,
         /// The recruiting admin key; read from the data folder when omitted.
         #[arg(long, env = "TALENT_RECRUITING_ADMIN_KEY", hide_env_values = true)]
         admin_key: Option<String>,
@@ -257,11 +260,11 @@ enum PlatformCommand {
 enum KeyCommand {
     /// Issue a key of the metrics service (shown once).
     #[command(
-        after_help = "Examples:\n  talent key issue --kind read --name \"HR bureau\" --protection exact\n  talent key issue --kind read --name \"press office\"\n  talent key issue --kind ingest --name \"university roster\""
+        after_help = "Examples:\n  talent key issue --kind read --name \"HR bureau\" --protection exact\n  talent key issue --kind read --name \"press office\" --expires 90d\n  talent key issue --kind roster --name \"Qingdao University\"\n  talent key issue --kind relay --name \"recruiting relay\""
     )]
     Issue {
-        /// read (the bureau and others), ingest (importers, the relay) or operator (exact figures, not for publication).
-        #[arg(long, value_parser = ["read", "ingest", "operator"])]
+        /// read (the bureau and others), relay (the recruiting service's relay: publishes events), roster (a university: imports graduate rosters) or operator (exact figures, not for publication).
+        #[arg(long, value_parser = ["read", "relay", "roster", "operator"])]
         kind: String,
         /// Who holds the key.
         #[arg(long)]
@@ -269,6 +272,9 @@ enum KeyCommand {
         /// For a read key: exact (the bureau's own: true figures) or perturbed (counts of persons perturbed; the default).
         #[arg(long, value_parser = ["exact", "perturbed"])]
         protection: Option<String>,
+        /// The key stops working this long from now: 90s, 30m, 12h, 90d (a bare number is seconds); omitted: never.
+        #[arg(long, value_parser = commands::parse_grace, value_name = "DURATION")]
+        expires: Option<std::time::Duration>,
         /// The metrics admin key; read from the data folder when omitted.
         #[arg(long, env = "TALENT_METRICS_ADMIN_KEY", hide_env_values = true)]
         admin_key: Option<String>,
@@ -315,14 +321,14 @@ struct PushArgs {
 
 #[derive(Subcommand)]
 enum RosterCommand {
-    /// Import a graduate roster file (.csv or .jsonl) with an INGEST key.
+    /// Import a graduate roster file (.csv or .jsonl) with a ROSTER key.
     #[command(
-        after_help = "Columns: row_id, resident_id_number or person_key, university_code,\nuniversity_name, degree_level, discipline, graduation_date.\n\nExamples:\n  talent roster import graduates-2020.csv --key $TALENT_INGEST_KEY"
+        after_help = "Columns: row_id, resident_id_number or person_key, university_code,\nuniversity_name, degree_level, discipline, graduation_date.\n\nExamples:\n  talent roster import graduates-2020.csv --key $TALENT_ROSTER_KEY"
     )]
     Import {
         file: PathBuf,
-        /// An INGEST key of the metrics service.
-        #[arg(long, env = "TALENT_INGEST_KEY", hide_env_values = true)]
+        /// A ROSTER key of the metrics service.
+        #[arg(long, env = "TALENT_ROSTER_KEY", hide_env_values = true)]
         key: String,
         #[command(flatten)]
         services: Services,
@@ -442,13 +448,20 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Platform(PlatformCommand::Add {
             name,
             id,
+            key_expires,
             admin_key,
             services,
         }) => {
             let admin_key = services.recruiting_admin_key(admin_key)?;
             let id = id.unwrap_or_else(|| slug(&name));
-            let (id, key) =
-                commands::add_platform(&services.recruiting_addr, &admin_key, &id, &name).await?;
+            let (id, key) = commands::add_platform_expiring(
+                &services.recruiting_addr,
+                &admin_key,
+                &id,
+                &name,
+                key_expires,
+            )
+            .await?;
             println!("platform {id} created; its API key (shown once):\n{key}");
             println!("Push with: TALENT_API_KEY={key} talent push postings FILE.jsonl");
         }
@@ -508,6 +521,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             kind,
             name,
             protection,
+            expires,
             admin_key,
             services,
         }) => {
@@ -517,7 +531,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             };
             let kind = match kind.as_str() {
                 "read" => KeyKind::Read,
-                "ingest" => KeyKind::Ingest,
+                "relay" => KeyKind::Relay,
+                "roster" => KeyKind::Roster,
                 _ => KeyKind::Operator,
             };
             let protection = match protection.as_deref() {
@@ -525,12 +540,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 Some(_) => Protection::Perturbed,
                 None => Protection::Unspecified,
             };
-            let (key_name, secret) = commands::issue_metrics_key(
+            let (key_name, secret) = commands::issue_metrics_key_expiring(
                 &services.metrics_addr,
                 &admin_key,
                 kind,
                 &name,
                 protection,
+                expires,
             )
             .await?;
             println!("{key_name} issued; its secret (shown once):\n{secret}");

@@ -1,5 +1,5 @@
 //! `talent up`: both services in this process, on SQLite files in a data
-//! folder, with the secrets and the relay's ingest key created on first run.
+//! folder, with the secrets and the relay's RELAY key created on first run.
 //! Plaintext on loopback addresses only, unless TLS or `--insecure`.
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -148,7 +148,7 @@ impl Running {
     }
 }
 
-/// Starts metrics, makes sure the relay has an ingest key, then starts
+/// Starts metrics, makes sure the relay has a RELAY key, then starts
 /// recruiting with its relay pointed at metrics.
 pub async fn start(args: &UpArgs, shutdown: CancellationToken) -> anyhow::Result<Running> {
     args.check_plaintext()?;
@@ -183,12 +183,12 @@ pub async fn start(args: &UpArgs, shutdown: CancellationToken) -> anyhow::Result
             let (_, key) = commands::issue_metrics_key(
                 &metrics_url,
                 &secrets.metrics_admin_key,
-                KeyKind::Ingest,
+                KeyKind::Relay,
                 "recruiting relay (talent up)",
                 Protection::Unspecified,
             )
             .await
-            .context("issuing the relay's ingest key")?;
+            .context("issuing the relay's RELAY key")?;
             secrets.relay_ingest_key = Some(key.clone());
             secrets.save(&args.data_dir)?;
             key

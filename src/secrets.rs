@@ -28,7 +28,9 @@ pub struct Secrets {
     pub record_key_secret: String,
     /// 32-byte key (hex) encrypting personal data at rest in recruiting.
     pub encryption_key: String,
-    /// The metrics INGEST key the relay uses; issued on first start.
+    /// The metrics RELAY key the relay uses; issued on first start. (The
+    /// name is from when it was an INGEST key; such a key became a RELAY
+    /// key by migration, so an older file keeps working.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay_ingest_key: Option<String>,
 }

@@ -56,7 +56,7 @@ pub async fn run(dbs: &mut Databases, quick: bool) -> anyhow::Result<Vec<Row>> {
     let events = events(n);
     let url = dbs.create("apply").await?;
     let service = Service::start(&url).await?;
-    let key = service.issue(pb::KeyKind::Ingest).await?;
+    let key = service.issue(pb::KeyKind::Relay).await?;
     let requests: Vec<pb::PublishEventsRequest> = events
         .chunks(PER_MESSAGE)
         .map(|c| pb::PublishEventsRequest { events: c.to_vec() })

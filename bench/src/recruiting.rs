@@ -150,6 +150,7 @@ impl Recruiting {
             .issue_api_key(with_key(
                 pb::IssueApiKeyRequest {
                     parent: format!("platforms/{id}"),
+                    expire_time: None,
                 },
                 ADMIN_KEY,
             ))

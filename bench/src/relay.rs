@@ -85,7 +85,7 @@ pub async fn run(dbs: &mut Databases, quick: bool) -> anyhow::Result<Vec<Row>> {
     let result = async {
         let target = RelayTarget {
             metrics_url: format!("http://{}", metrics.addr),
-            ingest_key: metrics.issue_ingest_key().await?,
+            ingest_key: metrics.issue_relay_key().await?,
         };
         let recruiting = Recruiting::start(
             &recruiting_url,

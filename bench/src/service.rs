@@ -278,9 +278,9 @@ impl Service {
         Ok(r.into_inner().secret)
     }
 
-    /// A new INGEST key (for a relay to deliver with).
-    pub async fn issue_ingest_key(&self) -> anyhow::Result<String> {
-        self.issue(pb::KeyKind::Ingest).await
+    /// A new RELAY key (for a relay to deliver with).
+    pub async fn issue_relay_key(&self) -> anyhow::Result<String> {
+        self.issue(pb::KeyKind::Relay).await
     }
 
     fn key(&self, reader: Reader) -> &str {
@@ -365,7 +365,8 @@ impl Service {
     /// returns how many events and rows were sent. Fails unless every
     /// event is applied and every row accepted.
     pub async fn publish_city(&self, persons: u64) -> anyhow::Result<usize> {
-        let key = self.issue(pb::KeyKind::Ingest).await?;
+        let relay_key = self.issue(pb::KeyKind::Relay).await?;
+        let roster_key = self.issue(pb::KeyKind::Roster).await?;
         let mut events = Vec::new();
         let mut roster = Vec::new();
         let mut seq = 0_u64;
@@ -433,7 +434,7 @@ impl Service {
         let n = requests.len();
         let mut client = IngestServiceClient::new(self.channel.clone());
         let mut responses = client
-            .publish_events(with_key(tokio_stream::iter(requests), &key))
+            .publish_events(with_key(tokio_stream::iter(requests), &relay_key))
             .await
             .context("PublishEvents")?
             .into_inner();
@@ -455,7 +456,7 @@ impl Service {
             .map(|c| pb::ImportGraduateRosterRequest { rows: c.to_vec() })
             .collect();
         let r = client
-            .import_graduate_roster(with_key(tokio_stream::iter(requests), &key))
+            .import_graduate_roster(with_key(tokio_stream::iter(requests), &roster_key))
             .await
             .context("ImportGraduateRoster")?
             .into_inner();

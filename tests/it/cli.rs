@@ -231,7 +231,7 @@ async fn roster_import_stats_and_the_html_report() {
             "import",
             &roster,
             "--key",
-            &metrics.ingest_key,
+            &metrics.roster_key,
             "--metrics-addr",
             &addr,
         ]
@@ -464,6 +464,45 @@ async fn keys_are_issued_listed_and_revoked_through_the_command() {
         .find(|l| l.starts_with(&name))
         .expect("shown with --revoked");
     assert!(row.contains("REVOKED"), "{row}");
+
+    // A key with an expiry shows it.
+    let issued = run(vec![
+        "key",
+        "issue",
+        "--kind",
+        "roster",
+        "--name",
+        "Qingdao University",
+        "--expires",
+        "90d",
+    ])
+    .await;
+    assert!(issued.status.success(), "{}", text(&issued.stderr));
+    let stdout = text(&issued.stdout);
+    let name = stdout.split_whitespace().next().unwrap().to_owned();
+    let listed = run(vec!["key", "list"]).await;
+    let table = text(&listed.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .expect("the key is listed");
+    // The day 90 days on (or the day before, when midnight passed since).
+    let in_90_days = time::OffsetDateTime::now_utc() + time::Duration::days(90);
+    let days = [in_90_days, in_90_days - time::Duration::minutes(1)];
+    assert!(
+        row.contains("ROSTER") && days.iter().any(|d| row.contains(&d.date().to_string())),
+        "{row}"
+    );
+    let refused = run(vec![
+        "key",
+        "issue",
+        "--kind",
+        "ingest",
+        "--name",
+        "old habits",
+    ])
+    .await;
+    assert!(!refused.status.success(), "ingest is no longer offered");
     app.stop().await;
 }
 

@@ -127,7 +127,7 @@ async fn metrics_accepts(metrics: &Metrics, hires: Vec<ev::Hired>, field: &str) 
         })
         .collect();
     let acks = metrics
-        .publish_batches_with(&metrics.ingest_key, batches)
+        .publish_batches_with(&metrics.relay_key, batches)
         .await
         .expect("publishing");
     acks.into_iter()

@@ -287,7 +287,7 @@ async fn a_backend_terminated_mid_call_is_unavailable_on_both_services() {
         app.metrics_database_url(),
         "applied_events",
         &metrics_db,
-        metrics.publish_batches_with(&metrics.ingest_key, vec![vec![event.clone()]]),
+        metrics.publish_batches_with(&metrics.relay_key, vec![vec![event.clone()]]),
     )
     .await;
     let status = outcome.expect_err("the call's backend was terminated");

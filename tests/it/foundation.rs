@@ -512,7 +512,7 @@ async fn undecodable_requests_are_invalid_argument_on_both_services() {
     }
 
     // On a client stream the error arrives in the trailers.
-    let ingest_key = support::metrics::Metrics::connect(&app).await.ingest_key;
+    let ingest_key = support::metrics::Metrics::connect(&app).await.relay_key;
     let status = Raw::connect(app.metrics_addr)
         .await
         .call(
@@ -699,7 +699,7 @@ async fn a_client_stream_that_sends_nothing_is_ended_with_deadline_exceeded() {
         .await,
         Code::DeadlineExceeded
     );
-    let ingest_key = support::metrics::Metrics::connect(&app).await.ingest_key;
+    let ingest_key = support::metrics::Metrics::connect(&app).await.relay_key;
     assert_eq!(
         silent_stream_code(
             metrics_pb::ingest_service_client::IngestServiceClient::new(

@@ -38,18 +38,45 @@ async fn each_key_kind_may_do_only_its_own_work() {
         )]
     };
 
-    // Ingest key: ingests, cannot read.
+    let roster = || {
+        vec![vec![roster_row(
+            &person(1),
+            "4137010001",
+            3,
+            8,
+            date(2024, 6, 30),
+        )]]
+    };
+
+    // Relay key: publishes events; cannot import rosters, cannot read.
     let acks = metrics.publish(hire()).await;
     assert_eq!(acks[0].outcome(), pb::EventOutcome::Applied);
-    let denied = metrics
-        .stats()
-        .get_graduate_outcomes(with_key(
-            outcomes_request(2024, date(2024, 8, 1)),
-            &metrics.ingest_key,
-        ))
+    let err = metrics
+        .import_roster_with(&metrics.relay_key, roster())
         .await
         .unwrap_err();
-    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+
+    // Roster key: imports rosters; cannot publish events, cannot read.
+    let imported = metrics
+        .import_roster_with(&metrics.roster_key, roster())
+        .await
+        .expect("a roster key imports");
+    assert_eq!(imported.rejected_count, 0, "{imported:?}");
+    let err = metrics
+        .publish_batches_with(&metrics.roster_key, vec![hire()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+
+    for key in [&metrics.relay_key, &metrics.roster_key] {
+        let denied = metrics
+            .stats()
+            .get_graduate_outcomes(with_key(outcomes_request(2024, date(2024, 8, 1)), key))
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied);
+    }
 
     // Read and operator keys: read, cannot ingest.
     for key in [&metrics.read_key, &metrics.exact_key, &metrics.operator_key] {
@@ -63,19 +90,7 @@ async fn each_key_kind_may_do_only_its_own_work() {
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
-        let err = metrics
-            .import_roster_with(
-                key,
-                vec![vec![roster_row(
-                    &person(1),
-                    "4137010001",
-                    3,
-                    8,
-                    date(2024, 6, 30),
-                )]],
-            )
-            .await
-            .unwrap_err();
+        let err = metrics.import_roster_with(key, roster()).await.unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied);
     }
 
@@ -163,7 +178,8 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
     }
     for (req, field) in [
         (request(pb::KeyKind::Unspecified, unset), "kind"),
-        (request(pb::KeyKind::Ingest, exact), "protection"),
+        (request(pb::KeyKind::Relay, exact), "protection"),
+        (request(pb::KeyKind::Roster, perturbed), "protection"),
         (request(pb::KeyKind::Operator, perturbed), "protection"),
         (request(pb::KeyKind::Read, 7), "protection"),
     ] {
@@ -174,12 +190,25 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
         assert_eq!(err.code(), Code::InvalidArgument);
         assert_eq!(m::status_fields(&err), [field]);
     }
+    // INGEST keys are no longer issued: the kind names what to ask for.
+    #[allow(deprecated)]
+    let ingest = request(pb::KeyKind::Ingest, unset);
+    let err = admin
+        .issue_key(with_key(ingest, m::ADMIN_KEY))
+        .await
+        .unwrap_err();
+    assert_eq!(m::status_fields(&err), ["kind"]);
+    assert!(
+        err.message().contains("RELAY") && err.message().contains("ROSTER"),
+        "{err:?}"
+    );
     // The protection of each kind, by default and as asked.
     for (kind, asked, given) in [
         (pb::KeyKind::Read, exact, pb::Protection::Exact),
         (pb::KeyKind::Read, perturbed, pb::Protection::Perturbed),
         (pb::KeyKind::Operator, unset, pb::Protection::Exact),
-        (pb::KeyKind::Ingest, unset, pb::Protection::Unspecified),
+        (pb::KeyKind::Relay, unset, pb::Protection::Unspecified),
+        (pb::KeyKind::Roster, unset, pb::Protection::Unspecified),
     ] {
         let key = admin
             .issue_key(with_key(request(kind, asked), m::ADMIN_KEY))
@@ -216,7 +245,7 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
     assert_eq!(read.protection(), pb::Protection::Perturbed, "the default");
 
     // Listing: newest first, pages, revoked keys only on request (the
-    // harness issued four keys before).
+    // harness issued five keys before).
     let page = admin
         .list_keys(with_key(
             pb::ListKeysRequest {
@@ -242,7 +271,7 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(rest.keys.len(), 2, "five active keys in all");
+    assert_eq!(rest.keys.len(), 3, "six active keys in all");
     assert!(rest.next_page_token.is_empty());
     admin
         .revoke_key(with_key(
@@ -258,7 +287,7 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(active.keys.len(), 4);
+    assert_eq!(active.keys.len(), 5);
     let all = admin
         .list_keys(with_key(
             pb::ListKeysRequest {
@@ -270,7 +299,7 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(all.keys.len(), 9);
+    assert_eq!(all.keys.len(), 11);
     let missing = admin
         .revoke_key(with_key(
             pb::RevokeKeyRequest {
@@ -308,7 +337,7 @@ async fn an_event_is_applied_once_and_invalid_events_are_rejected_with_paths() {
     // The same event twice in one message, then again in a later message.
     let acks = metrics
         .publish_batches_with(
-            &metrics.ingest_key,
+            &metrics.relay_key,
             vec![
                 vec![
                     hire.clone(),
@@ -549,5 +578,224 @@ async fn statistics_requests_are_checked_with_field_paths() {
     let gathered = r.talent_gathered.unwrap().talents_gathered.unwrap();
     assert_eq!((gathered.value, gathered.perturbed), (0, true));
     assert!(!r.text_zh.is_empty() && !r.text_en.is_empty());
+    app.stop().await;
+}
+
+/// A key issued as INGEST before RELAY and ROSTER existed: the migration
+/// makes it a RELAY key, so the relay it was issued for keeps publishing,
+/// and it can no longer import rosters.
+#[tokio::test]
+async fn an_ingest_key_from_before_the_split_works_as_a_relay_key() {
+    const SECRET: &str = "tlm_issued-as-ingest-before-the-split";
+    let app = TestApp::spawn_with(support::Options {
+        // Migration 0004 is the last that knew INGEST keys.
+        metrics_before: Some((
+            4,
+            "INSERT INTO api_keys (id, kind, display_name, key_hash, secret_prefix, \
+             disclosure_threshold, created_at, protection) VALUES \
+             ('0e5a7c1e-0000-4000-8000-000000000001', 'INGEST', 'old relay', \
+             '60ce53b9d7a868bdaa4e8ec2eb5f788b592dbef723ae5ab203e5a37134e61ad8', \
+             'tlm_issu', 0, 1, '')",
+        )),
+        ..Default::default()
+    })
+    .await;
+    let metrics = Metrics::connect(&app).await;
+    let hire = m::hired("e1", &person(1), "370212", "I", date(2024, 7, 1), "pa");
+    let acks = metrics
+        .publish_batches_with(SECRET, vec![vec![hire]])
+        .await
+        .expect("the migrated key publishes");
+    assert_eq!(acks[0][0].outcome(), pb::EventOutcome::Applied);
+    let row = roster_row(&person(1), "4137010001", 3, 8, date(2024, 6, 30));
+    let err = metrics
+        .import_roster_with(SECRET, vec![vec![row]])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let keys = metrics
+        .admin()
+        .list_keys(with_key(pb::ListKeysRequest::default(), m::ADMIN_KEY))
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    let old = keys
+        .iter()
+        .find(|k| k.display_name == "old relay")
+        .expect("listed");
+    assert_eq!(old.kind(), pb::KeyKind::Relay);
+    app.stop().await;
+}
+
+/// A key of any kind may be issued with an expiry: ListKeys shows it, and
+/// once it has passed the key is refused exactly like a revoked one and
+/// listed only with `show_revoked`, as EXPIRED. The expiry is moved into
+/// the past in the database: no waiting.
+#[tokio::test]
+async fn a_key_issued_with_an_expiry_stops_working_when_it_passes() {
+    let app = TestApp::spawn().await;
+    let metrics = Metrics::connect(&app).await;
+    let mut admin = metrics.admin();
+    let now = talent_codes::now_micros();
+    let issue = |kind: pb::KeyKind, expire_at: i64| {
+        with_key(
+            pb::IssueKeyRequest {
+                kind: kind as i32,
+                display_name: format!("expiring {kind:?}"),
+                expire_time: Some(talent_codes::timestamp_of_micros(expire_at)),
+                ..Default::default()
+            },
+            m::ADMIN_KEY,
+        )
+    };
+    for past in [now - 1_000_000, 1] {
+        let err = admin
+            .issue_key(issue(pb::KeyKind::Read, past))
+            .await
+            .unwrap_err();
+        assert_eq!(m::status_fields(&err), ["expire_time"]);
+    }
+
+    let in_an_hour = now + 3_600_000_000;
+    let mut issued = Vec::new();
+    for kind in [
+        pb::KeyKind::Relay,
+        pb::KeyKind::Roster,
+        pb::KeyKind::Read,
+        pb::KeyKind::Operator,
+    ] {
+        let r = admin
+            .issue_key(issue(kind, in_an_hour))
+            .await
+            .unwrap()
+            .into_inner();
+        let key = r.key.unwrap();
+        assert_eq!(
+            key.expire_time,
+            Some(talent_codes::timestamp_of_micros(in_an_hour))
+        );
+        assert_eq!(key.state(), pb::key::State::Active);
+        issued.push((kind, key.name, r.secret));
+    }
+    let listed = admin
+        .list_keys(with_key(pb::ListKeysRequest::default(), m::ADMIN_KEY))
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    for (_, name, _) in &issued {
+        let key = listed.iter().find(|k| &k.name == name).expect("listed");
+        assert!(key.expire_time.is_some(), "{key:?}");
+    }
+
+    // Each works before its expiry...
+    let hire = || {
+        vec![m::hired(
+            "e1",
+            &person(1),
+            "370212",
+            "I",
+            date(2024, 7, 1),
+            "pa",
+        )]
+    };
+    let roster = || {
+        vec![vec![roster_row(
+            &person(1),
+            "4137010001",
+            3,
+            8,
+            date(2024, 6, 30),
+        )]]
+    };
+    let outcomes = |key: &str| with_key(outcomes_request(2024, date(2024, 8, 1)), key);
+    let use_key = |kind: pb::KeyKind, secret: String| {
+        let metrics = &metrics;
+        async move {
+            match kind {
+                pb::KeyKind::Relay => metrics
+                    .publish_batches_with(&secret, vec![hire()])
+                    .await
+                    .map(|_| ()),
+                pb::KeyKind::Roster => metrics
+                    .import_roster_with(&secret, roster())
+                    .await
+                    .map(|_| ()),
+                _ => metrics
+                    .stats()
+                    .get_graduate_outcomes(outcomes(&secret))
+                    .await
+                    .map(|_| ()),
+            }
+        }
+    };
+    for (kind, _, secret) in &issued {
+        use_key(*kind, secret.clone())
+            .await
+            .expect("works until it expires");
+    }
+
+    // ...and is refused after it, with the revoked key's answer.
+    support::execute_sql(
+        app.backend,
+        app.metrics_database_url(),
+        &format!(
+            "UPDATE api_keys SET expire_at = {} WHERE display_name LIKE 'expiring %'",
+            now - 1
+        ),
+    )
+    .await;
+    let revoked = metrics
+        .issue(pb::KeyKind::Read, pb::Protection::Unspecified)
+        .await
+        .unwrap();
+    admin
+        .revoke_key(with_key(
+            pb::RevokeKeyRequest {
+                name: revoked.key.unwrap().name,
+            },
+            m::ADMIN_KEY,
+        ))
+        .await
+        .unwrap();
+    let refused = metrics
+        .stats()
+        .get_graduate_outcomes(outcomes(&revoked.secret))
+        .await
+        .unwrap_err();
+    for (kind, _, secret) in &issued {
+        let err = use_key(*kind, secret.clone()).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{kind:?}: {err:?}");
+        assert_eq!(err.message(), refused.message(), "{kind:?}");
+    }
+    let active = admin
+        .list_keys(with_key(pb::ListKeysRequest::default(), m::ADMIN_KEY))
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    assert!(
+        issued
+            .iter()
+            .all(|(_, name, _)| active.iter().all(|k| &k.name != name)),
+        "expired keys are not listed by default"
+    );
+    let all = admin
+        .list_keys(with_key(
+            pb::ListKeysRequest {
+                show_revoked: true,
+                ..Default::default()
+            },
+            m::ADMIN_KEY,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    for (_, name, _) in &issued {
+        let key = all.iter().find(|k| &k.name == name).expect("listed");
+        assert_eq!(key.state(), pb::key::State::Expired);
+    }
     app.stop().await;
 }

@@ -52,14 +52,14 @@ impl Pair {
     async fn run(&self, setup: Vec<ev::Event>, message: Vec<ev::Event>) -> Vec<pb::EventAck> {
         for m in [&self.bulk.1, &self.single.1] {
             let batches = setup.iter().map(|e| vec![e.clone()]).collect();
-            m.publish_batches_with(&m.ingest_key, batches)
+            m.publish_batches_with(&m.relay_key, batches)
                 .await
                 .expect("setup published");
         }
         let whole = self
             .bulk
             .1
-            .publish_batches_with(&self.bulk.1.ingest_key, vec![message.clone()])
+            .publish_batches_with(&self.bulk.1.relay_key, vec![message.clone()])
             .await
             .expect("message published")
             .remove(0);
@@ -67,7 +67,7 @@ impl Pair {
             .single
             .1
             .publish_batches_with(
-                &self.single.1.ingest_key,
+                &self.single.1.relay_key,
                 message.iter().map(|e| vec![e.clone()]).collect(),
             )
             .await

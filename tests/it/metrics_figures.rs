@@ -730,8 +730,8 @@ async fn concurrent_streams_apply_each_event_once() {
     reversed.reverse();
     let one = |events: Vec<ev::Event>| events.into_iter().map(|e| vec![e]).collect::<Vec<_>>();
     let (a, b) = tokio::join!(
-        metrics.publish_batches_with(&metrics.ingest_key, one(events.clone())),
-        metrics.publish_batches_with(&metrics.ingest_key, one(reversed)),
+        metrics.publish_batches_with(&metrics.relay_key, one(events.clone())),
+        metrics.publish_batches_with(&metrics.relay_key, one(reversed)),
     );
     let applied = a
         .unwrap()

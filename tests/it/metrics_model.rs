@@ -220,7 +220,7 @@ async fn check_seed(seed: u64) {
     let second = batches.split_off(half);
     for part in [batches, second] {
         let acks = metrics
-            .publish_batches_with(&metrics.ingest_key, part)
+            .publish_batches_with(&metrics.relay_key, part)
             .await
             .unwrap();
         for ack in acks.iter().flatten() {

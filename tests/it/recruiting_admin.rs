@@ -287,6 +287,7 @@ async fn api_keys_authenticate_their_platform_until_disabled_or_rotated() {
             .issue_api_key(authed(
                 pb::IssueApiKeyRequest {
                     parent: "platforms/p1".into(),
+                    expire_time: None,
                 },
                 ADMIN_KEY,
             ))
@@ -303,6 +304,7 @@ async fn api_keys_authenticate_their_platform_until_disabled_or_rotated() {
         .issue_api_key(authed(
             pb::IssueApiKeyRequest {
                 parent: "platforms/p1".into(),
+                expire_time: None,
             },
             ADMIN_KEY,
         ))
@@ -313,6 +315,7 @@ async fn api_keys_authenticate_their_platform_until_disabled_or_rotated() {
         .issue_api_key(authed(
             pb::IssueApiKeyRequest {
                 parent: "platforms/nobody".into(),
+                expire_time: None,
             },
             ADMIN_KEY,
         ))
@@ -397,6 +400,7 @@ async fn api_keys_authenticate_their_platform_until_disabled_or_rotated() {
         .issue_api_key(authed(
             pb::IssueApiKeyRequest {
                 parent: "platforms/p1".into(),
+                expire_time: None,
             },
             ADMIN_KEY,
         ))
@@ -439,4 +443,66 @@ async fn the_service_refuses_to_start_without_its_secrets() {
         .err()
         .unwrap();
     assert!(format!("{err:#}").contains("encryption_key"), "{err:#}");
+}
+
+/// A key issued with an expiry works until then and is refused after it
+/// exactly like a rotated-away key; an expiry not in the future is refused
+/// at issue. The expiry is moved into the past in the database: no waiting.
+#[tokio::test]
+async fn a_key_issued_with_an_expiry_stops_working_when_it_passes() {
+    let app = TestApp::spawn().await;
+    let mut admin = app.recruiting().await.admin;
+    let mut postings = app.recruiting().await.postings;
+    let platform = app.create_platform("p1").await;
+    let now = talent_codes::now_micros();
+    let issue = |expire_at: i64| {
+        authed(
+            pb::IssueApiKeyRequest {
+                parent: "platforms/p1".into(),
+                expire_time: Some(talent_codes::timestamp_of_micros(expire_at)),
+            },
+            ADMIN_KEY,
+        )
+    };
+    let list = |key: &str| authed(pb::ListPostingsRequest::default(), key);
+
+    for past in [now - 1_000_000, 1] {
+        let err = admin.issue_api_key(issue(past)).await.unwrap_err();
+        assert_eq!(violated_fields(&err), ["expire_time"]);
+    }
+    let in_an_hour = now + 3_600_000_000;
+    let issued = admin
+        .issue_api_key(issue(in_an_hour))
+        .await
+        .unwrap()
+        .into_inner();
+    let key = issued.api_key.unwrap();
+    assert_eq!(
+        key.expire_time,
+        Some(talent_codes::timestamp_of_micros(in_an_hour))
+    );
+    // Expired before its first use (a verified key is cached for seconds).
+    let id = key.name.rsplit('/').next().unwrap();
+    support::execute_sql(
+        app.backend,
+        app.recruiting_database_url(),
+        &format!(
+            "UPDATE api_keys SET expire_at = {} WHERE id = '{id}'",
+            now - 1
+        ),
+    )
+    .await;
+    let expired = postings
+        .list_postings(list(&issued.secret))
+        .await
+        .unwrap_err();
+    let unknown = postings
+        .list_postings(list("tlr_never-issued"))
+        .await
+        .unwrap_err();
+    assert_eq!(expired.code(), Code::Unauthenticated);
+    assert_eq!(expired.message(), unknown.message());
+    // The platform's other key is untouched.
+    postings.list_postings(list(&platform.key)).await.unwrap();
+    app.stop().await;
 }

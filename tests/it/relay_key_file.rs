@@ -89,7 +89,7 @@ async fn the_relay_waits_for_its_key_file_and_reads_it_again_when_it_reconnects(
     // The bootstrap writes the key: the relay delivers with it.
     let metrics = Metrics::connect(&app).await;
     let first = metrics
-        .issue(pb::KeyKind::Ingest, pb::Protection::Unspecified)
+        .issue(pb::KeyKind::Relay, pb::Protection::Unspecified)
         .await
         .unwrap();
     std::fs::write(&key_file, format!("{}\n", first.secret)).unwrap();
@@ -98,7 +98,7 @@ async fn the_relay_waits_for_its_key_file_and_reads_it_again_when_it_reconnects(
     // Rotated in place, the old key revoked: after metrics restarts, the
     // relay reconnects with the key it reads now, or delivers nothing.
     let second = metrics
-        .issue(pb::KeyKind::Ingest, pb::Protection::Unspecified)
+        .issue(pb::KeyKind::Relay, pb::Protection::Unspecified)
         .await
         .unwrap();
     std::fs::write(&key_file, format!("{}\n", second.secret)).unwrap();

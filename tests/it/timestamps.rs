@@ -264,7 +264,7 @@ async fn metrics_rejects_events_with_instants_beyond_any_calendar_with_their_pat
         last,
     ];
     let acks = metrics
-        .publish_batches_with(&metrics.ingest_key, vec![events])
+        .publish_batches_with(&metrics.relay_key, vec![events])
         .await
         .expect("the stream survives")
         .remove(0);

@@ -50,7 +50,10 @@ fn sha256_hex(s: &str) -> String {
 pub enum KeyKind {
     /// The configured admin key.
     Admin,
-    Ingest,
+    /// Publishes events (the recruiting service's relay).
+    Relay,
+    /// Imports graduate rosters (the universities).
+    Roster,
     Read,
     Operator,
 }
@@ -60,7 +63,8 @@ impl KeyKind {
     /// know (such a key may call nothing).
     fn of(row: &KeyRow) -> Option<Self> {
         match row.kind.as_str() {
-            "INGEST" => Some(Self::Ingest),
+            "RELAY" => Some(Self::Relay),
+            "ROSTER" => Some(Self::Roster),
             "READ" => Some(Self::Read),
             "OPERATOR" => Some(Self::Operator),
             _ => None,
@@ -77,7 +81,8 @@ pub enum Caller {
 }
 
 const ADMIN: &[KeyKind] = &[KeyKind::Admin];
-const INGEST: &[KeyKind] = &[KeyKind::Ingest];
+const RELAY: &[KeyKind] = &[KeyKind::Relay];
+const ROSTER: &[KeyKind] = &[KeyKind::Roster];
 const READ: &[KeyKind] = &[KeyKind::Read, KeyKind::Operator];
 
 /// Who may call each method. A method not listed here is refused to every
@@ -86,10 +91,10 @@ pub const ACCESS: &[(&str, &[KeyKind])] = &[
     ("/talent.metrics.v1.AdminService/IssueKey", ADMIN),
     ("/talent.metrics.v1.AdminService/ListKeys", ADMIN),
     ("/talent.metrics.v1.AdminService/RevokeKey", ADMIN),
-    ("/talent.metrics.v1.IngestService/PublishEvents", INGEST),
+    ("/talent.metrics.v1.IngestService/PublishEvents", RELAY),
     (
         "/talent.metrics.v1.IngestService/ImportGraduateRoster",
-        INGEST,
+        ROSTER,
     ),
     (
         "/talent.metrics.v1.StatisticsService/GetTalentGathered",
@@ -125,7 +130,7 @@ impl Authenticate for Keys {
             .store
             .key_by_hash(&hash)
             .await?
-            .filter(|k| k.revoked_at.is_none())
+            .filter(|k| k.is_active(codes::now_micros()))
             .ok_or_else(|| ApiError::Unauthenticated("a valid metrics key is required".into()))?;
         match KeyKind::of(&key) {
             Some(kind) => Ok(Caller::Key(kind, key)),
@@ -165,9 +170,11 @@ impl State {
 
 fn key_message(k: &KeyRow) -> pb::Key {
     let kind = match k.kind.as_str() {
-        "INGEST" => pb::KeyKind::Ingest,
+        "RELAY" => pb::KeyKind::Relay,
+        "ROSTER" => pb::KeyKind::Roster,
         "READ" => pb::KeyKind::Read,
-        _ => pb::KeyKind::Operator,
+        "OPERATOR" => pb::KeyKind::Operator,
+        _ => pb::KeyKind::Unspecified,
     };
     let protection = match Protection::parse(&k.protection) {
         Some(Protection::Exact) => pb::Protection::Exact,
@@ -182,11 +189,14 @@ fn key_message(k: &KeyRow) -> pb::Key {
         secret_prefix: k.secret_prefix.clone(),
         state: if k.revoked_at.is_some() {
             pb::key::State::Revoked
-        } else {
+        } else if k.is_active(codes::now_micros()) {
             pb::key::State::Active
+        } else {
+            pb::key::State::Expired
         } as i32,
         create_time: Some(codes::timestamp_of_micros(k.created_at)),
         revoke_time: k.revoked_at.map(codes::timestamp_of_micros),
+        expire_time: k.expire_at.map(codes::timestamp_of_micros),
         ..Default::default()
     }
 }
@@ -202,12 +212,22 @@ impl pb::admin_service_server::AdminService for Admin {
     ) -> Result<Response<pb::IssueKeyResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
+        #[allow(deprecated)] // INGEST is named to be refused.
         let kind = match pb::KeyKind::try_from(req.kind) {
-            Ok(pb::KeyKind::Ingest) => "INGEST",
+            Ok(pb::KeyKind::Relay) => "RELAY",
+            Ok(pb::KeyKind::Roster) => "ROSTER",
             Ok(pb::KeyKind::Read) => "READ",
             Ok(pb::KeyKind::Operator) => "OPERATOR",
+            Ok(pb::KeyKind::Ingest) => {
+                v.add(
+                    "kind",
+                    "INGEST keys are no longer issued: use RELAY (publishing events) or ROSTER \
+                     (importing graduate rosters)",
+                );
+                ""
+            }
             _ => {
-                v.add("kind", "must be INGEST, READ or OPERATOR");
+                v.add("kind", "must be RELAY, ROSTER, READ or OPERATOR");
                 ""
             }
         };
@@ -224,7 +244,7 @@ impl pb::admin_service_server::AdminService for Admin {
             ("OPERATOR", Ok(pb::Protection::Exact | pb::Protection::Unspecified)) => {
                 Protection::Exact.as_str()
             }
-            ("INGEST", Ok(pb::Protection::Unspecified)) | ("", _) => "",
+            ("RELAY" | "ROSTER", Ok(pb::Protection::Unspecified)) | ("", _) => "",
             ("READ", Err(_)) => {
                 v.add("protection", "must be EXACT or PERTURBED");
                 ""
@@ -241,6 +261,21 @@ impl pb::admin_service_server::AdminService for Admin {
                 ""
             }
         };
+        let now = codes::now_micros();
+        let expire_at = req
+            .expire_time
+            .as_ref()
+            .and_then(|t| match codes::micros(t) {
+                Ok(at) if at > now => Some(at),
+                Ok(_) => {
+                    v.add("expire_time", "must be in the future");
+                    None
+                }
+                Err(why) => {
+                    v.add("expire_time", why);
+                    None
+                }
+            });
         v.into_result()?;
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
@@ -254,8 +289,9 @@ impl pb::admin_service_server::AdminService for Admin {
             display_name: name,
             secret_prefix: secret.chars().take(8).collect(),
             protection: protection.into(),
-            created_at: codes::now_micros(),
+            created_at: now,
             revoked_at: None,
+            expire_at,
         };
         self.0.store.insert_key(&row, &sha256_hex(&secret)).await?;
         Ok(Response::new(pb::IssueKeyResponse {
@@ -296,7 +332,7 @@ impl pb::admin_service_server::AdminService for Admin {
         let mut keys = self
             .0
             .store
-            .list_keys(req.show_revoked, size + 1, offset)
+            .list_keys(req.show_revoked, codes::now_micros(), size + 1, offset)
             .await?;
         let more = keys.len() as i64 > size;
         keys.truncate(usize::try_from(size).unwrap_or(50));

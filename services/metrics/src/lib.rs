@@ -126,6 +126,27 @@ impl talent_server::binary::Service for Application {
     }
 }
 
+/// Names, at every start, each unrevoked key that was issued as INGEST and
+/// is now a RELAY key: one a university imports its roster with has lost
+/// that right and needs a ROSTER key.
+async fn warn_of_migrated_keys(store: &store::Store) -> anyhow::Result<()> {
+    let now = talent_codes::now_micros();
+    for key in store.migrated_keys("INGEST").await? {
+        if !key.is_active(now) {
+            continue;
+        }
+        tracing::warn!(
+            key = %format!("keys/{}", key.id),
+            holder = %key.display_name,
+            secret_prefix = %key.secret_prefix,
+            "this key was issued as INGEST and is now a RELAY key: it may publish events but no \
+             longer import graduate rosters; issue a ROSTER key to a university that imports \
+             with it, and revoke this one if it is not the relay's"
+        );
+    }
+    Ok(())
+}
+
 impl Application {
     /// Connects to and migrates the database, then binds the gRPC port.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
@@ -156,6 +177,7 @@ impl Application {
         let store = store::Store::new(db.clone());
         let record_keys = disclosure::RecordKeys::new(&config.record_key_secret);
         let keys_complete_at = backfill::add_record_keys(&store, &record_keys).await?;
+        warn_of_migrated_keys(&store).await?;
         let limit = server_config.max_message_bytes;
         let mut server = Server::bind("metrics", server_config).await?;
         server.watch_database(&db);

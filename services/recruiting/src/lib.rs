@@ -80,7 +80,7 @@ pub struct Config {
     pub metrics_tls_cert_file: Option<PathBuf>,
     /// PEM private key of `metrics_tls_cert_file`.
     pub metrics_tls_key_file: Option<PathBuf>,
-    /// The INGEST key the relay presents to the metrics service. With
+    /// The RELAY key the relay presents to the metrics service. With
     /// `metrics_url`, this or `metrics_ingest_key_file` is required.
     pub metrics_ingest_key: Option<String>,
     /// A file holding that key instead (a mounted Docker or Kubernetes
@@ -280,7 +280,7 @@ fn relay_config(config: &Config) -> anyhow::Result<Option<relay::RelayConfig>> {
         ),
         (None, None) => bail!(
             "metrics_ingest_key (TALENT_RECRUITING_METRICS_INGEST_KEY) or metrics_ingest_key_file \
-             is required with metrics_url: issue an INGEST key with the metrics service's AdminService"
+             is required with metrics_url: issue a RELAY key with the metrics service's AdminService"
         ),
     };
     let tls = if url.starts_with("https://") {

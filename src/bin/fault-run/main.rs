@@ -223,7 +223,7 @@ async fn exercise(
     let (_, ingest_key) = commands::issue_metrics_key(
         &metrics0,
         &secrets.metrics_admin_key,
-        mpb::KeyKind::Ingest,
+        mpb::KeyKind::Relay,
         "relay",
         mpb::Protection::Unspecified,
     )

@@ -172,6 +172,7 @@ pub async fn platforms_and_keys<S: RecruitingStore>(env: &Env<S>) {
         platform_id: "alpha".to_owned(),
         key_hash: vec![n; 32],
         secret_prefix: format!("prefix{n}"),
+        expire_at: None,
     };
     let (issued, expiring) = s.issue_api_key(key(1), T0, None).await.unwrap();
     assert_eq!(

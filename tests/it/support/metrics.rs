@@ -37,12 +37,13 @@ pub fn with_key<T>(message: T, key: &str) -> Request<T> {
     request
 }
 
-/// A connection to the metrics service with one key of each kind: a READ
-/// key as issued by default (PERTURBED), the bureau's own READ key
-/// (EXACT) and an OPERATOR key.
+/// A connection to the metrics service with one key of each kind: a RELAY
+/// key, a ROSTER key, a READ key as issued by default (PERTURBED), the
+/// bureau's own READ key (EXACT) and an OPERATOR key.
 pub struct Metrics {
     pub channel: Channel,
-    pub ingest_key: String,
+    pub relay_key: String,
+    pub roster_key: String,
     pub read_key: String,
     pub exact_key: String,
     pub operator_key: String,
@@ -53,14 +54,20 @@ impl Metrics {
         let channel = app.metrics_channel().await;
         let mut m = Self {
             channel,
-            ingest_key: String::new(),
+            relay_key: String::new(),
+            roster_key: String::new(),
             read_key: String::new(),
             exact_key: String::new(),
             operator_key: String::new(),
         };
         let unspecified = pb::Protection::Unspecified;
-        m.ingest_key = m
-            .issue(pb::KeyKind::Ingest, unspecified)
+        m.relay_key = m
+            .issue(pb::KeyKind::Relay, unspecified)
+            .await
+            .unwrap()
+            .secret;
+        m.roster_key = m
+            .issue(pb::KeyKind::Roster, unspecified)
             .await
             .unwrap()
             .secret;
@@ -136,7 +143,7 @@ impl Metrics {
     /// Publishes events as one request message; panics unless all are
     /// applied.
     pub async fn publish(&self, events: Vec<ev::Event>) -> Vec<pb::EventAck> {
-        self.publish_batches_with(&self.ingest_key, vec![events])
+        self.publish_batches_with(&self.relay_key, vec![events])
             .await
             .expect("publishing succeeds")
             .remove(0)
@@ -146,7 +153,7 @@ impl Metrics {
     pub async fn publish_each(&self, events: Vec<ev::Event>) {
         let batches = events.into_iter().map(|e| vec![e]).collect();
         let acks = self
-            .publish_batches_with(&self.ingest_key, batches)
+            .publish_batches_with(&self.relay_key, batches)
             .await
             .expect("publishing succeeds");
         for ack in acks.iter().flatten() {
@@ -173,7 +180,7 @@ impl Metrics {
         &self,
         rows: Vec<pb::GraduateRosterRow>,
     ) -> pb::ImportGraduateRosterResponse {
-        self.import_roster_with(&self.ingest_key, vec![rows])
+        self.import_roster_with(&self.roster_key, vec![rows])
             .await
             .expect("importing succeeds")
     }
@@ -478,21 +485,21 @@ pub fn status_fields(status: &Status) -> Vec<String> {
     violated_fields(&rpc.details)
 }
 
-/// Issues an INGEST key through the metrics AdminService (as an operator
+/// Issues a RELAY key through the metrics AdminService (as an operator
 /// does for the relay).
-pub async fn issue_ingest_key(channel: Channel) -> String {
+pub async fn issue_relay_key(channel: Channel) -> String {
     let mut admin = AdminServiceClient::new(channel);
     admin
         .issue_key(with_key(
             pb::IssueKeyRequest {
-                kind: pb::KeyKind::Ingest as i32,
+                kind: pb::KeyKind::Relay as i32,
                 display_name: "test relay".into(),
                 ..Default::default()
             },
             ADMIN_KEY,
         ))
         .await
-        .expect("issuing an ingest key")
+        .expect("issuing a relay key")
         .into_inner()
         .secret
 }

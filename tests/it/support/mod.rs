@@ -100,7 +100,7 @@ pub struct Options {
     pub max_message_bytes: usize,
     pub max_concurrent_requests: usize,
     pub shutdown_grace_secs: u64,
-    /// Whether recruiting relays its outbox to metrics (with an INGEST key
+    /// Whether recruiting relays its outbox to metrics (with a RELAY key
     /// issued through the metrics AdminService, as an operator would).
     pub relay: bool,
     /// With `relay`: the relay reads its key from this file, which the test
@@ -125,6 +125,10 @@ pub struct Options {
     /// On PostgreSQL: recruiting reaches its database through a TCP proxy
     /// the test can cut (`TestApp::recruiting_proxy`).
     pub recruiting_postgres_proxy: bool,
+    /// A metrics database as an older version left it: migrated up to
+    /// (and including) this version, then this SQL run, before the service
+    /// starts and runs the remaining migrations.
+    pub metrics_before: Option<(i64, &'static str)>,
 }
 
 impl Default for Options {
@@ -143,6 +147,7 @@ impl Default for Options {
             relay_max_lag_secs: None,
             recruiting_shutdown_delay_ms: None,
             recruiting_postgres_proxy: false,
+            metrics_before: None,
         }
     }
 }
@@ -207,6 +212,9 @@ impl TestApp {
         recruiting::configure(&mut recruiting);
         metrics::configure(&mut metrics);
 
+        if let Some((version, sql)) = options.metrics_before {
+            prepare_metrics(databases.backend, &databases.metrics_url, version, sql).await;
+        }
         let shutdown = CancellationToken::new();
         let (metrics_running, metrics_config) = start_metrics(metrics, &shutdown).await;
         if options.relay {
@@ -226,7 +234,7 @@ impl TestApp {
             match options.relay_key_file {
                 Some(file) => recruiting.metrics_ingest_key_file = Some(file),
                 None => {
-                    let key = metrics::issue_ingest_key(channel_to(metrics_addr, tls).await).await;
+                    let key = metrics::issue_relay_key(channel_to(metrics_addr, tls).await).await;
                     recruiting.metrics_ingest_key = Some(key);
                 }
             }
@@ -382,6 +390,52 @@ impl TestApp {
 pub fn sample(page: &str, name: &str) -> Option<f64> {
     page.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Migrates a metrics database up to `version`, then runs `sql`.
+async fn prepare_metrics(backend: Backend, url: &str, version: i64, sql: &str) {
+    let migrations = talent_metrics::MIGRATIONS;
+    match backend {
+        Backend::Sqlite => {
+            let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            migrations.sqlite.run_to(version, &pool).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            migrations.postgres.run_to(version, &pool).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+/// Runs one statement of a test's own on a service's database (given by
+/// its URL).
+pub async fn execute_sql(backend: Backend, url: &str, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
 }
 
 /// Starts metrics; returns it and its config with the real addresses (so a

@@ -90,6 +90,7 @@ impl TestApp {
             .issue_api_key(authed(
                 pb::IssueApiKeyRequest {
                     parent: format!("platforms/{id}"),
+                    expire_time: None,
                 },
                 ADMIN_KEY,
             ))

@@ -49,13 +49,14 @@ fn platform_of(name: &str, field: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::invalid(field, "must be a resource name platforms/{platform}"))
 }
 
-fn new_key(platform_id: String) -> (NewApiKey, String) {
+fn new_key(platform_id: String, expire_at: Option<i64>) -> (NewApiKey, String) {
     let secret = auth::new_secret();
     let key = NewApiKey {
         id: uuid::Uuid::new_v4().to_string(),
         platform_id,
         key_hash: auth::key_hash(&secret),
         secret_prefix: secret.chars().take(8).collect(),
+        expire_at,
     };
     (key, secret)
 }
@@ -159,9 +160,23 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
         &self,
         request: Request<pb::IssueApiKeyRequest>,
     ) -> Result<Response<pb::IssueApiKeyResponse>, Status> {
-        let id = platform_of(&request.get_ref().parent, "parent")?;
-        let (key, secret) = new_key(id);
-        let (key, _) = self.0.store.issue_api_key(key, now_micros(), None).await?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let id = parse_platform_name(&req.parent).map(str::to_owned);
+        if id.is_none() {
+            v.add("parent", "must be a resource name platforms/{platform}");
+        }
+        let now = now_micros();
+        let expire_at = req
+            .expire_time
+            .as_ref()
+            .and_then(|t| validate::micros(t, "expire_time", &mut v));
+        if expire_at.is_some_and(|at| at <= now) {
+            v.add("expire_time", "must be in the future");
+        }
+        v.into_result()?;
+        let (key, secret) = new_key(id.unwrap_or_default(), expire_at);
+        let (key, _) = self.0.store.issue_api_key(key, now, None).await?;
         Ok(Response::new(pb::IssueApiKeyResponse {
             api_key: Some(key_pb(key)),
             secret,
@@ -195,7 +210,7 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
         };
         v.into_result()?;
         let now = now_micros();
-        let (key, secret) = new_key(id.unwrap_or_default());
+        let (key, secret) = new_key(id.unwrap_or_default(), None);
         let rotated = self
             .0
             .store

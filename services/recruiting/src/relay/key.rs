@@ -1,11 +1,11 @@
-//! The relay's INGEST key: given in the configuration, or as a file that
+//! The relay's RELAY key: given in the configuration, or as a file that
 //! is read again whenever the relay connects.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-/// Where the relay's INGEST key of the metrics service comes from.
+/// Where the relay's RELAY key of the metrics service comes from.
 #[derive(Clone, PartialEq, Eq)]
 pub enum IngestKey {
     /// The key itself (`metrics_ingest_key`).

@@ -108,7 +108,7 @@ pub struct RelayConfig {
     /// The TLS of an `https://` URL: the authorities trusted and, for
     /// mutual TLS, the relay's certificate.
     pub tls: Option<ClientTlsConfig>,
-    /// An INGEST key of the metrics service, or the file that holds it.
+    /// A RELAY key of the metrics service, or the file that holds it.
     pub ingest_key: IngestKey,
     /// Events per request message (1 to 1,000).
     pub batch_size: usize,

@@ -153,13 +153,14 @@ where
         }
         sqlx::query(
             "INSERT INTO api_keys (id, platform_id, key_hash, secret_prefix, created_at, \
-             expire_at) VALUES ($1, $2, $3, $4, $5, NULL)",
+             expire_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(key.id.clone())
         .bind(key.platform_id.clone())
         .bind(key.key_hash)
         .bind(key.secret_prefix.clone())
         .bind(now)
+        .bind(key.expire_at)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -169,7 +170,7 @@ where
                 platform_id: key.platform_id,
                 secret_prefix: key.secret_prefix,
                 created_at: now,
-                expire_at: None,
+                expire_at: key.expire_at,
             },
             expiring,
         ))

@@ -37,14 +37,15 @@ pub struct ApiKeyRecord {
     pub expire_at: Option<i64>,
 }
 
-/// A new API key: its id, the SHA-256 of its secret and the secret's
-/// first characters.
+/// A new API key: its id, the SHA-256 of its secret, the secret's first
+/// characters and when it stops working (none: never).
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
     pub id: String,
     pub platform_id: String,
     pub key_hash: Vec<u8>,
     pub secret_prefix: String,
+    pub expire_at: Option<i64>,
 }
 
 /// Who an API key belongs to.
