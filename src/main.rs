@@ -106,9 +106,10 @@ enum Command {
     /// Issue metrics-service keys: READ for the bureau, INGEST for importers.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Push a file of postings, employers or résumés as a platform.
+    /// Push a file of employers, postings, résumés, applications, application moves, hires,
+    /// separations, fairs or participations as a platform.
     #[command(
-        after_help = "Files are JSON Lines (.jsonl) or CSV (.csv), in UTF-8 or GB18030 (GBK). Rejected lines go to FILE.rejects.jsonl\nand the exit status is 1 when anything was rejected.\n\nExamples:\n  talent push employers employers.csv --key $TALENT_API_KEY\n  TALENT_API_KEY=... talent push postings postings.jsonl"
+        after_help = "Files are JSON Lines (.jsonl) or CSV (.csv), in UTF-8 or GB18030 (GBK). Rejected lines go to FILE.rejects.jsonl\nand the exit status is 1 when anything was rejected. Push in the order employers, postings,\nrésumés, applications, application-moves, hires, separations, fairs, participations.\n\nExamples:\n  talent push employers employers.csv --key $TALENT_API_KEY\n  TALENT_API_KEY=... talent push postings postings.jsonl"
     )]
     Push(PushArgs),
     /// Import the graduate roster (a universities' CSV) into the metrics service.
