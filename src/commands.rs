@@ -207,6 +207,27 @@ fn named_field(message: &str) -> String {
         .unwrap_or_default()
 }
 
+impl PushKind {
+    /// The kind's name on the command line (`application-moves`).
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
+
+    fn columns(self) -> anyhow::Result<&'static files::kinds::Kind> {
+        let name = self.name();
+        files::kinds::kind(&name).ok_or_else(|| anyhow!("no columns known for {name}"))
+    }
+}
+
+/// `talent template KIND`: a header and two lines that push as they are.
+pub fn template(kind: PushKind, format: FileFormat) -> String {
+    kind.columns()
+        .map(|k| files::kinds::template(k, format))
+        .unwrap_or_default()
+}
+
 fn open(file: &Path) -> anyhow::Result<(BufReader<std::fs::File>, FileFormat)> {
     let format = FileFormat::from_path(file)
         .ok_or_else(|| anyhow!("{}: unknown file type (use .jsonl or .csv)", file.display()))?;
@@ -226,6 +247,11 @@ pub async fn push(
     show_progress: bool,
 ) -> anyhow::Result<PushSummary> {
     let (reader, format) = open(file)?;
+    let fields = files::kinds::first_fields(open(file)?.0, format)
+        .with_context(|| format!("reading {}", file.display()))?;
+    if let Some(why) = files::kinds::looks_like_another(kind.columns()?, &fields) {
+        bail!("{}: {why}", file.display());
+    }
     let what = "the recruiting service";
     let channel = client::connect_with_key(addr, what, key).await?;
     let mut summary = PushSummary::default();

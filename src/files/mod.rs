@@ -43,6 +43,7 @@
 //! violations come back per item (see [`item_field`]).
 
 pub mod facts;
+pub mod kinds;
 mod reader;
 pub mod write;
 
