@@ -59,12 +59,26 @@ impl std::fmt::Display for PushSummary {
     }
 }
 
+mod facts;
+
 /// Which kind of record a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PushKind {
     Postings,
     Employers,
     Resumes,
+    /// Résumés delivered to postings.
+    Applications,
+    /// Status changes of applications (HIRED with the hire's details).
+    ApplicationMoves,
+    /// Hires reported directly, without an application.
+    Hires,
+    /// Ends of employments.
+    Separations,
+    /// Recruitment fairs.
+    Fairs,
+    /// Employers' registrations to fairs.
+    Participations,
 }
 
 /// One per-item result of the recruiting service, whatever its kind.
@@ -123,6 +137,19 @@ fn tally<R: ItemResult>(
     summary: &mut PushSummary,
     rejects: &mut Vec<LineError>,
 ) -> anyhow::Result<()> {
+    tally_with(results, lines, summary, rejects, &|f| f.to_owned())
+}
+
+/// [`tally`], with the file's column for each field path of an item
+/// (`column`), and the field a NOT_FOUND names (`platforms/p/resumes/r1
+/// not found`: `resume`) when the service gives no field.
+fn tally_with<R: ItemResult>(
+    results: &[R],
+    lines: &[usize],
+    summary: &mut PushSummary,
+    rejects: &mut Vec<LineError>,
+    column: &dyn Fn(&str) -> String,
+) -> anyhow::Result<()> {
     if results.len() != lines.len() {
         bail!(
             "the service answered {} results for {} items",
@@ -148,7 +175,11 @@ fn tally<R: ItemResult>(
                     .unwrap_or_default()
                     .into_iter()
                     .map(|(field, description)| {
-                        Violation::new(files::item_field(&field), description)
+                        let field = match files::item_field(&field) {
+                            "" => named_field(&description),
+                            f => column(f),
+                        };
+                        Violation::new(field, description)
                     })
                     .collect();
                 rejects.push(LineError { line, violations });
@@ -156,6 +187,45 @@ fn tally<R: ItemResult>(
         }
     }
     Ok(())
+}
+
+/// The field of the resource a message names (`platforms/p/fairs/f1 not
+/// found`: `fair`); empty when it names none.
+fn named_field(message: &str) -> String {
+    const COLLECTIONS: &[(&str, &str)] = &[
+        ("/resumes/", "resume"),
+        ("/postings/", "posting"),
+        ("/applications/", "application"),
+        ("/employments/", "employment"),
+        ("/fairs/", "fair"),
+    ];
+    COLLECTIONS
+        .iter()
+        .filter_map(|(c, field)| message.find(c).map(|i| (i, *field)))
+        .min()
+        .map(|(_, field)| field.to_owned())
+        .unwrap_or_default()
+}
+
+impl PushKind {
+    /// The kind's name on the command line (`application-moves`).
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
+
+    fn columns(self) -> anyhow::Result<&'static files::kinds::Kind> {
+        let name = self.name();
+        files::kinds::kind(&name).ok_or_else(|| anyhow!("no columns known for {name}"))
+    }
+}
+
+/// `talent template KIND`: a header and two lines that push as they are.
+pub fn template(kind: PushKind, format: FileFormat) -> String {
+    kind.columns()
+        .map(|k| files::kinds::template(k, format))
+        .unwrap_or_default()
 }
 
 fn open(file: &Path) -> anyhow::Result<(BufReader<std::fs::File>, FileFormat)> {
@@ -166,7 +236,7 @@ fn open(file: &Path) -> anyhow::Result<(BufReader<std::fs::File>, FileFormat)> {
     Ok((BufReader::new(reader), format))
 }
 
-/// Pushes a file of postings, employers or résumés with a platform key.
+/// Pushes a file of any [`PushKind`] with a platform key.
 /// Lines the file itself gets wrong and items the service rejects both go
 /// to `FILE.rejects.jsonl`.
 pub async fn push(
@@ -177,6 +247,11 @@ pub async fn push(
     show_progress: bool,
 ) -> anyhow::Result<PushSummary> {
     let (reader, format) = open(file)?;
+    let fields = files::kinds::first_fields(open(file)?.0, format)
+        .with_context(|| format!("reading {}", file.display()))?;
+    if let Some(why) = files::kinds::looks_like_another(kind.columns()?, &fields) {
+        bail!("{}: {why}", file.display());
+    }
     let what = "the recruiting service";
     let channel = client::connect_with_key(addr, what, key).await?;
     let mut summary = PushSummary::default();
@@ -240,8 +315,23 @@ pub async fn push(
             )
             .await?;
         }
+        _ => {
+            facts::push_facts(
+                kind,
+                reader,
+                format,
+                channel,
+                show_progress,
+                &mut summary,
+                &mut rejects,
+            )
+            .await
+            .with_context(|| format!("pushing {}", file.display()))?;
+        }
     }
     rejects.sort_by_key(|r| r.line);
+    // Every rejected line once, whether the file or the service rejected it.
+    summary.rejected = rejects.len() as u64;
     summary.rejects_file = files::write_rejects(file, &rejects)?;
     Ok(summary)
 }

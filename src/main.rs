@@ -106,11 +106,23 @@ enum Command {
     /// Issue metrics-service keys: READ for the bureau, INGEST for importers.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Push a file of postings, employers or résumés as a platform.
+    /// Push a file of employers, postings, résumés, applications, application moves, hires,
+    /// separations, fairs or participations as a platform.
     #[command(
-        after_help = "Files are JSON Lines (.jsonl) or CSV (.csv), in UTF-8 or GB18030 (GBK). Rejected lines go to FILE.rejects.jsonl\nand the exit status is 1 when anything was rejected.\n\nExamples:\n  talent push employers employers.csv --key $TALENT_API_KEY\n  TALENT_API_KEY=... talent push postings postings.jsonl"
+        after_help = "Files are JSON Lines (.jsonl) or CSV (.csv), in UTF-8 or GB18030 (GBK). Rejected lines go to FILE.rejects.jsonl\nand the exit status is 1 when anything was rejected. Push in the order employers, postings,\nrésumés, applications, application-moves, hires, separations, fairs, participations.\n\nExamples:\n  talent push employers employers.csv --key $TALENT_API_KEY\n  TALENT_API_KEY=... talent push postings postings.jsonl"
     )]
     Push(PushArgs),
+    /// Print a file of KIND to start from: a header and two lines that push as they are.
+    #[command(
+        after_help = "The templates refer to each other: pushed in the order employers, postings, resumes,\napplications, application-moves, hires, separations, fairs, participations, they all go\nthrough on a new platform. The columns are described in docs/FILES.md.\n\nExamples:\n  talent template postings > postings.csv\n  talent template hires --format jsonl > hires.jsonl"
+    )]
+    Template {
+        /// What the file holds.
+        kind: PushKind,
+        /// csv or jsonl.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: TemplateFormat,
+    },
     /// Import the graduate roster (a universities' CSV) into the metrics service.
     #[command(subcommand)]
     Roster(RosterCommand),
@@ -304,6 +316,12 @@ enum KeyCommand {
         #[command(flatten)]
         services: Services,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TemplateFormat {
+    Csv,
+    Jsonl,
 }
 
 #[derive(clap::Args)]
@@ -576,6 +594,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             };
             commands::revoke_metrics_key(&services.metrics_addr, &admin_key, &name).await?;
             println!("{name} revoked");
+        }
+        Command::Template { kind, format } => {
+            let format = match format {
+                TemplateFormat::Csv => talent::files::FileFormat::Csv,
+                TemplateFormat::Jsonl => talent::files::FileFormat::JsonLines,
+            };
+            print!("{}", commands::template(kind, format));
         }
         Command::Push(args) => {
             let summary = commands::push(

@@ -1,5 +1,4 @@
-//! Data files for `talent push postings|employers|resumes FILE` and
-//! `talent roster import FILE`: JSON Lines or CSV in, contract messages out,
+//! Data files for `talent push KIND FILE` and `talent roster import FILE`: JSON Lines or CSV in, contract messages out,
 //! with per-line errors written to `FILE.rejects.jsonl`.
 //!
 //! # Schema
@@ -24,6 +23,8 @@
 //!   `desired_districts`, `desired_industries` (CSV: `;`-separated),
 //!   `statistical_use_consent`, `consent_time`, `receive_time` (when the
 //!   platform received it, for history pushed later).
+//! * **applications**, **application-moves**, **hires**, **separations**,
+//!   **fairs**, **participations**: see [`facts`].
 //! * **roster** (CSV or JSON Lines): `resident_id_number` or `person_key`,
 //!   `university_code`, `university_name`, `degree_level`, `discipline`,
 //!   `graduation_date`; `row_id` defaults to the line number.
@@ -41,6 +42,8 @@
 //! mistake); everything else is the service's to validate, and its field
 //! violations come back per item (see [`item_field`]).
 
+pub mod facts;
+pub mod kinds;
 mod reader;
 pub mod write;
 

@@ -255,6 +255,7 @@ pub fn split_csv(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// CSV columns to the JSON shape: `salary_min_cny` → `salary.min_cny`,
+/// `hire_start_date` → `hire.start_date`,
 /// `education_degree_level` → `education[0].degree_level`, `a.b` → `a.b`;
 /// empty cells are left out (not set).
 fn fold(header: &[String], values: Vec<String>) -> Map<String, Value> {
@@ -269,6 +270,8 @@ fn fold(header: &[String], values: Vec<String>) -> Map<String, Value> {
             ("salary", Some(b))
         } else if let Some(b) = col.strip_prefix("education_") {
             ("education", Some(b))
+        } else if let Some(b) = col.strip_prefix("hire_") {
+            ("hire", Some(b))
         } else {
             (col.as_str(), None)
         };

@@ -826,3 +826,132 @@ async fn health_takes_host_names() {
         text(&out.stderr)
     );
 }
+
+/// `talent push KIND FILE` against the test's recruiting service.
+async fn push_file(app: &TestApp, key: &str, kind: &str, file: &str) -> Output {
+    talent_async(
+        [
+            "push",
+            kind,
+            file,
+            "--key",
+            key,
+            "--recruiting-addr",
+            &app.recruiting_addr.to_string(),
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await
+}
+
+const KINDS_IN_ORDER: &[&str] = &[
+    "employers",
+    "postings",
+    "resumes",
+    "applications",
+    "application-moves",
+    "hires",
+    "separations",
+    "fairs",
+    "participations",
+];
+
+#[tokio::test]
+async fn every_template_pushes_as_it_is_in_dependency_order() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    // CSV for every kind on one platform, JSON Lines on another.
+    for (format, ext) in [("csv", "csv"), ("jsonl", "jsonl")] {
+        let platform = app.create_platform(&format!("templates-{format}")).await;
+        for kind in KINDS_IN_ORDER {
+            let out = talent(&["template", kind, "--format", format]);
+            assert!(out.status.success(), "{kind}: {}", text(&out.stderr));
+            let template = text(&out.stdout);
+            assert_eq!(template.lines().count(), if ext == "csv" { 3 } else { 2 });
+            let file = write(dir.path(), &format!("{kind}.{ext}"), &template);
+            let out = push_file(&app, &platform.key, kind, &file).await;
+            let rejects = std::fs::read_to_string(format!("{file}.rejects.jsonl"));
+            assert!(
+                out.status.success(),
+                "{kind} {format}: {}{}\n{rejects:?}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+            assert!(
+                text(&out.stdout).contains(", 0 rejected"),
+                "{kind}: {}",
+                text(&out.stdout)
+            );
+            assert!(rejects.is_err(), "{kind}: {rejects:?}");
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_application_line_is_rejected_with_its_line_and_field() {
+    let app = TestApp::spawn().await;
+    let platform = app.create_platform("bad-lines").await;
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["employers", "postings", "resumes"] {
+        let file = write(
+            dir.path(),
+            &format!("{kind}.csv"),
+            &text(&talent(&["template", kind]).stdout),
+        );
+        let out = push_file(&app, &platform.key, kind, &file).await;
+        assert!(out.status.success(), "{kind}: {}", text(&out.stderr));
+    }
+    // Line 3 names a posting the platform does not have; line 4 has a
+    // submit time that is not a time.
+    let file = write(
+        dir.path(),
+        "applications.csv",
+        "application_id,resume,posting,submit_time\n\
+         app-1,resume-1,posting-1,2020-03-02T10:00:00+08:00\n\
+         app-2,resume-2,posting-9,2020-03-03T10:00:00+08:00\n\
+         app-3,resume-2,posting-2,March 3rd\n",
+    );
+    let out = push_file(&app, &platform.key, "applications", &file).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1 created") && text(&out.stdout).contains("2 rejected"),
+        "{}",
+        text(&out.stdout)
+    );
+    let rejects = std::fs::read_to_string(format!("{file}.rejects.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = rejects
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{rejects}");
+    assert_eq!(lines[0]["line"], 3);
+    assert_eq!(lines[0]["violations"][0]["field"], "posting", "{rejects}");
+    assert_eq!(lines[1]["line"], 4);
+    assert_eq!(
+        lines[1]["violations"][0]["field"], "submit_time",
+        "{rejects}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_postings_file_pushed_as_employers_is_refused_at_once() {
+    let app = TestApp::spawn().await;
+    let platform = app.create_platform("wrong-kind").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "postings.csv",
+        &text(&talent(&["template", "postings"]).stdout),
+    );
+    let out = push_file(&app, &platform.key, "employers", &file).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("file of postings"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+    assert!(!Path::new(&format!("{file}.rejects.jsonl")).exists());
+    app.stop().await;
+}
