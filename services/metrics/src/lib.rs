@@ -35,6 +35,7 @@ use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{
     CancellationToken, Db, Migrations, Server, ServerConfig,
     auth::{Access, AuthLayer},
+    quota::{QuotaSettings, Quotas},
 };
 
 mod api;
@@ -193,7 +194,11 @@ impl Application {
             table,
             keys_complete_at,
         });
-        let authenticated = AuthLayer::new(api::Keys(state.clone()), Access::new(api::ACCESS));
+        let authenticated = AuthLayer::new(
+            api::Keys(state.clone()),
+            Access::new(api::ACCESS),
+            Quotas::new(QuotaSettings::of(&config.server)),
+        );
         let server = server
             .add_service(
                 authenticated.wrap(

@@ -16,7 +16,7 @@ use std::{
 use base64::Engine as _;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
-use talent_server::{ApiError, auth::Authenticate};
+use talent_server::{ApiError, auth::Authenticate, quota::Holder};
 
 use crate::store::{KeyOwner, RecruitingStore};
 
@@ -176,6 +176,21 @@ impl<S: RecruitingStore> Authenticate for Keys<S> {
         match caller {
             Caller::Admin => KeyKind::Admin,
             Caller::Platform(_) => KeyKind::Platform,
+        }
+    }
+
+    /// A platform's keys share its quotas (a rotation's grace period does
+    /// not double them), and only a platform's items are rate-limited.
+    fn holder(caller: &Caller) -> Holder {
+        match caller {
+            Caller::Admin => Holder {
+                subject: "admin".to_owned(),
+                rate_limited: false,
+            },
+            Caller::Platform(platform) => Holder {
+                subject: format!("platforms/{platform}"),
+                rate_limited: true,
+            },
         }
     }
 }

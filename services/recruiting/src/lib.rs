@@ -15,6 +15,7 @@ use talent_proto::talent::recruiting::v1 as pb;
 use talent_server::{
     CancellationToken, Db, Migrations, Server, ServerConfig,
     auth::{Access, AuthLayer},
+    quota::{QuotaSettings, Quotas},
 };
 
 mod api;
@@ -208,6 +209,7 @@ fn add_services<S: RecruitingStore>(
             cache: keys.clone(),
         },
         Access::new(api::ACCESS),
+        Quotas::new(QuotaSettings::of(&config.server)),
     );
     let ctx = api::Context {
         store,

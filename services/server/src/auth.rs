@@ -9,6 +9,10 @@
 //! the table does not name is `UNIMPLEMENTED` whatever the key, as a
 //! made-up method is: a new RPC is closed until someone decides who may
 //! call it (and each service's unit test finds it missing).
+//!
+//! Once the caller is known, its call is counted against its key's quotas
+//! ([`quota`](crate::quota)): every method, by the shape its descriptor
+//! gives it, so a new RPC cannot escape them either.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -23,7 +27,11 @@ use http::{HeaderMap, Request, Response};
 use tonic::{body::Body, server::NamedService};
 use tower::{Layer, Service};
 
-use crate::{ApiError, methods::Methods};
+use crate::{
+    ApiError,
+    methods::Methods,
+    quota::{Held, Holder, ItemCounter, Paced, Quotas, Shapes, read_counted},
+};
 
 /// The bearer token of a call: the `authorization` header's value after
 /// the scheme `Bearer` (any case) and a space; none when the header is
@@ -52,6 +60,9 @@ pub trait Authenticate: Send + Sync + 'static {
 
     /// The kind of key the caller presented.
     fn kind(caller: &Self::Caller) -> Self::Kind;
+
+    /// The key whose quotas the caller's calls count against.
+    fn holder(caller: &Self::Caller) -> Holder;
 }
 
 /// Which kinds of key may call each method, by gRPC path
@@ -122,6 +133,8 @@ pub fn caller<C: Clone + Send + Sync + 'static>(
 pub struct AuthLayer<A: Authenticate> {
     auth: Arc<A>,
     access: Arc<Access<A::Kind>>,
+    quotas: Quotas,
+    shapes: Arc<Shapes>,
 }
 
 impl<A: Authenticate> Clone for AuthLayer<A> {
@@ -129,15 +142,23 @@ impl<A: Authenticate> Clone for AuthLayer<A> {
         Self {
             auth: self.auth.clone(),
             access: self.access.clone(),
+            quotas: self.quotas.clone(),
+            shapes: self.shapes.clone(),
         }
     }
 }
 
 impl<A: Authenticate> AuthLayer<A> {
-    pub fn new(auth: A, access: Access<A::Kind>) -> Self {
+    /// The layer of `auth` and `access`, counting calls against `quotas`;
+    /// the methods' shapes are read from talent's descriptor set.
+    pub fn new(auth: A, access: Access<A::Kind>, quotas: Quotas) -> Self {
+        let shapes = Shapes::of(&[talent_proto::FILE_DESCRIPTOR_SET])
+            .expect("talent's own descriptor set decodes");
         Self {
             auth: Arc::new(auth),
             access: Arc::new(access),
+            quotas,
+            shapes: Arc::new(shapes),
         }
     }
 
@@ -206,13 +227,39 @@ where
                     tonic::Status::unimplemented(format!("{path} is not a method of this service"));
                 return Ok(status.into_http());
             };
-            match verify(&layer, allowed, &path, token).await {
-                Ok(caller) => {
-                    req.extensions_mut().insert(caller);
-                    inner.call(req).await
+            let caller = match verify(&layer, allowed, &path, token).await {
+                Ok(caller) => caller,
+                Err(err) => return Ok(tonic::Status::from(err).into_http()),
+            };
+            let holder = A::holder(&caller);
+            let shape = layer.shapes.get(&path);
+            let permit = match layer.quotas.admit(&holder, shape.streams()) {
+                Ok(permit) => permit,
+                Err(refusal) => return Ok(refusal.status(&holder.subject, None).into_http()),
+            };
+            if permit.rate_limited() {
+                let counter = ItemCounter::new(shape.items.as_ref().map(|(number, _)| *number));
+                if shape.client_streaming {
+                    req = req.map(|body| Body::new(Paced::new(body, counter, permit.bucket())));
+                } else {
+                    // A unary call is counted whole before its handler
+                    // runs: refused, never half served.
+                    let (parts, body) = req.into_parts();
+                    let mut counter = counter;
+                    let (replay, items) = match read_counted(body, &mut counter).await {
+                        Ok(read) => read,
+                        Err(status) => return Ok(status.into_http()),
+                    };
+                    if let Err(refusal) = permit.try_take(items) {
+                        let field = shape.items.as_ref().map(|(_, name)| name.as_str());
+                        return Ok(refusal.status(&holder.subject, field).into_http());
+                    }
+                    req = Request::from_parts(parts, Body::new(replay));
                 }
-                Err(err) => Ok(tonic::Status::from(err).into_http()),
             }
+            req.extensions_mut().insert(caller);
+            let response = inner.call(req).await?;
+            Ok(response.map(|body| Body::new(Held::new(body, permit))))
         })
     }
 }
@@ -254,6 +301,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+    use crate::quota::QuotaSettings;
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     enum Kind {
@@ -275,6 +323,12 @@ mod tests {
         }
         fn kind(caller: &Self::Caller) -> Kind {
             caller.0
+        }
+        fn holder(caller: &Self::Caller) -> Holder {
+            Holder {
+                subject: caller.1.to_owned(),
+                rate_limited: false,
+            }
         }
     }
 
@@ -307,7 +361,8 @@ mod tests {
             ("/t.v1.S/Manage", &[Kind::Admin][..]),
             ("/t.v1.S/Read", &[Kind::Reader, Kind::Admin][..]),
         ]);
-        AuthLayer::new(Fake, access).layer(Echo)
+        let quotas = Quotas::new(QuotaSettings::of(&crate::ServerConfig::default()));
+        AuthLayer::new(Fake, access, quotas).layer(Echo)
     }
 
     async fn call(path: &str, token: Option<&str>) -> (Code, Option<String>) {

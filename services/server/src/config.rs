@@ -86,6 +86,19 @@ pub struct ServerConfig {
     /// such as `UpsertPostings` or `PublishEvents` between messages) before
     /// the call is ended with `DEADLINE_EXCEEDED`; 0: never.
     pub stream_idle_timeout_secs: u64,
+    /// Calls (streams included) one key may have in flight; one more is
+    /// refused `RESOURCE_EXHAUSTED` at once. 0: no cap. Well under
+    /// `max_concurrent_requests`, so that one key cannot fill the server.
+    pub max_calls_per_key: u32,
+    /// Streams (calls of client- or server-streaming methods) one key may
+    /// have open; one more is refused `RESOURCE_EXHAUSTED`. 0: no cap.
+    pub max_streams_per_key: u32,
+    /// Items (facts: postings, résumés, batch elements) a second that a key
+    /// reporting facts (a recruiting platform's) may send; 0: no limit.
+    pub items_per_sec_per_key: u32,
+    /// Items such a key may send at once, beyond its rate; a unary call of
+    /// more items than this is `INVALID_ARGUMENT`.
+    pub items_burst_per_key: u32,
 }
 
 impl ServerConfig {
@@ -109,6 +122,10 @@ impl ServerConfig {
             http2_keepalive_timeout_secs: 20,
             connection_idle_timeout_secs: 300,
             stream_idle_timeout_secs: 120,
+            max_calls_per_key: 100,
+            max_streams_per_key: 16,
+            items_per_sec_per_key: 100_000,
+            items_burst_per_key: 20_000,
         }
     }
 

@@ -6,7 +6,7 @@
 //! ([`telemetry`]), a database pool chosen by URL with embedded migrations
 //! ([`db`]), the classification of database errors ([`db_error`]), the
 //! mapping of errors to gRPC statuses ([`error`]), authentication declared
-//! per method ([`auth`]), and a gRPC
+//! per method ([`auth`]) with quotas per key ([`quota`]), and a gRPC
 //! server with health, reflection, Prometheus metrics, a concurrency limit
 //! with load shedding, deadlines, TLS ([`tls`]), idle connections and
 //! streams closed ([`connections`]), group commit for batch streams
@@ -24,6 +24,7 @@ pub mod health;
 pub mod methods;
 pub mod middleware;
 pub mod prometheus_http;
+pub mod quota;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
