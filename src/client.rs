@@ -1,6 +1,8 @@
 //! Reaching the services as a platform, an importer or the bureau would:
 //! a channel to an address and a bearer key on every call, with errors
-//! turned into one readable line.
+//! turned into one readable line. A unary call refused for a key's quota
+//! (`RESOURCE_EXHAUSTED` with a `RetryInfo` delay) is sent again after the
+//! delay, a bounded number of times ([`RetryQuota`]).
 //!
 //! TLS is one setting for the whole process ([`configure_tls`], from the
 //! command's `--tls-ca` flags): every service the command calls is reached
@@ -10,6 +12,7 @@ use std::{path::Path, sync::OnceLock, time::Duration};
 
 use anyhow::anyhow;
 use prost::Message;
+use talent_server::quota::retry::RetryQuota;
 use tonic::{
     Code, Request, Status,
     service::{Interceptor, interceptor::InterceptedService},
@@ -83,8 +86,8 @@ impl Interceptor for Bearer {
     }
 }
 
-/// A channel whose calls carry a key.
-pub type Authed = InterceptedService<Channel, Bearer>;
+/// A channel whose calls carry a key, retried when a quota says so.
+pub type Authed = InterceptedService<RetryQuota<Channel>, Bearer>;
 
 /// Connects to `addr` (`HOST:PORT`, `http://HOST:PORT` or
 /// `https://HOST:PORT`); `what` names the service in the error ("the
@@ -125,7 +128,10 @@ pub async fn connect(addr: &str, what: &str) -> anyhow::Result<Channel> {
 /// Connects and attaches `key` to every call.
 pub async fn connect_with_key(addr: &str, what: &str, key: &str) -> anyhow::Result<Authed> {
     let channel = connect(addr, what).await?;
-    Ok(InterceptedService::new(channel, Bearer::new(key)?))
+    Ok(InterceptedService::new(
+        RetryQuota::new(channel),
+        Bearer::new(key)?,
+    ))
 }
 
 /// One line for a failed call.

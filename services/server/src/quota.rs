@@ -779,6 +779,9 @@ impl HttpBody for Held {
     }
 }
 
+#[path = "quota_retry.rs"]
+pub mod retry;
+
 #[cfg(test)]
 #[path = "quota_tests.rs"]
 mod tests;
