@@ -15,6 +15,7 @@ mod metrics_bulk;
 mod metrics_figures;
 mod metrics_model;
 mod openings_order;
+mod quotas;
 mod recruiting_admin;
 mod recruiting_applications;
 mod recruiting_batches;

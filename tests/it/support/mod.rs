@@ -129,6 +129,8 @@ pub struct Options {
     /// (and including) this version, then this SQL run, before the service
     /// starts and runs the remaining migrations.
     pub metrics_before: Option<(i64, &'static str)>,
+    /// Both services' quotas per key; none: the defaults.
+    pub quotas: Option<talent_server::quota::QuotaSettings>,
 }
 
 impl Default for Options {
@@ -148,6 +150,7 @@ impl Default for Options {
             recruiting_shutdown_delay_ms: None,
             recruiting_postgres_proxy: false,
             metrics_before: None,
+            quotas: None,
         }
     }
 }
@@ -201,6 +204,12 @@ impl TestApp {
             }
             if let Some(secs) = options.connection_idle_timeout_secs {
                 server.connection_idle_timeout_secs = secs;
+            }
+            if let Some(quotas) = options.quotas {
+                server.max_calls_per_key = quotas.max_calls;
+                server.max_streams_per_key = quotas.max_streams;
+                server.items_per_sec_per_key = quotas.items_per_sec;
+                server.items_burst_per_key = quotas.burst;
             }
         }
         if let Some(tls) = &options.recruiting_tls {
