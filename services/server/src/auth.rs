@@ -208,40 +208,61 @@ where
             };
             match verify(&layer, allowed, &path, token).await {
                 Ok(caller) => {
-                    req.extensions_mut().insert(caller);
-                    inner.call(req).await
+                    req.extensions_mut().insert(caller.clone());
+                    let mut response = inner.call(req).await?;
+                    response.extensions_mut().insert(Verified(caller));
+                    Ok(response)
                 }
-                Err(err) => Ok(tonic::Status::from(err).into_http()),
+                Err((caller, err)) => {
+                    let mut response = tonic::Status::from(err).into_http();
+                    if let Some(caller) = caller {
+                        response.extensions_mut().insert(Verified(caller));
+                    }
+                    Ok(response)
+                }
             }
         })
     }
 }
 
-/// The caller holding `token`, when the table allows its kind on `path`.
+/// The caller of a call, in its response's extensions: whoever the layer
+/// recognised, also when it refused the call because of the key's kind
+/// (what the audit log records as who called).
+#[derive(Debug, Clone)]
+pub struct Verified<C>(pub C);
+
+/// The caller holding `token`, when the table allows its kind on `path`;
+/// else the error, with the caller when the key was recognised.
 async fn verify<A: Authenticate>(
     layer: &AuthLayer<A>,
     allowed: &[A::Kind],
     path: &str,
     token: Option<String>,
-) -> Result<A::Caller, ApiError> {
+) -> Result<A::Caller, (Option<A::Caller>, ApiError)> {
     let Some(token) = token else {
-        return Err(ApiError::Unauthenticated(
-            "missing `authorization: Bearer <key>` metadata".into(),
+        return Err((
+            None,
+            ApiError::Unauthenticated("missing `authorization: Bearer <key>` metadata".into()),
         ));
     };
-    let caller = layer.auth.authenticate(token).await?;
+    let caller = layer
+        .auth
+        .authenticate(token)
+        .await
+        .map_err(|err| (None, err))?;
     let kind = A::kind(&caller);
     if allowed.contains(&kind) {
         Ok(caller)
     } else {
-        Err(ApiError::PermissionDenied(format!(
+        let err = ApiError::PermissionDenied(format!(
             "a {kind:?} key may not call {path}; it takes {}",
             allowed
                 .iter()
                 .map(|k| format!("{k:?}"))
                 .collect::<Vec<_>>()
                 .join(" or ")
-        )))
+        ));
+        Err((Some(caller), err))
     }
 }
 
