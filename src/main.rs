@@ -252,7 +252,7 @@ enum PlatformCommand {
     /// Issue a new API key for a platform (shown once) and retire its other
     /// keys, at once or after a grace period.
     #[command(
-        after_help = "Without --grace the platform's other keys stop working at once; with it\nthey keep working that long (at most 7d), so the platform can switch over.\n\nExamples:\n  talent platform rotate-key qd-estation\n  talent platform rotate-key qd-estation --grace 24h"
+        after_help = "Without --grace the platform's other keys stop working at once; with it\nthey keep working that long (at most 7d), so the platform can switch over.\n\nExamples:\n  talent platform rotate-key qd-estation\n  talent platform rotate-key qd-estation --grace 24h\n  talent platform rotate-key qd-estation --expires 90d"
     )]
     RotateKey {
         /// The platform's id, as `talent platform list` shows it.
@@ -260,6 +260,9 @@ enum PlatformCommand {
         /// How long the other keys keep working: 0 (the default), 90s, 30m, 12h, 7d.
         #[arg(long, default_value = "0", value_parser = commands::parse_grace, value_name = "DURATION")]
         grace: std::time::Duration,
+        /// The new key stops working this long from now: 90s, 30m, 12h, 90d; omitted: never.
+        #[arg(long, value_parser = commands::parse_grace, value_name = "DURATION")]
+        expires: Option<std::time::Duration>,
         /// The recruiting admin key; read from the data folder when omitted.
         #[arg(long, env = "TALENT_RECRUITING_ADMIN_KEY", hide_env_values = true)]
         admin_key: Option<String>,
@@ -511,18 +514,30 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Platform(PlatformCommand::RotateKey {
             id,
             grace,
+            expires,
             admin_key,
             services,
         }) => {
             let admin_key = services.recruiting_admin_key(admin_key)?;
-            let rotated =
-                commands::rotate_platform_key(&services.recruiting_addr, &admin_key, &id, grace)
-                    .await?;
+            let rotated = commands::rotate_platform_key(
+                &services.recruiting_addr,
+                &admin_key,
+                &id,
+                grace,
+                expires,
+            )
+            .await?;
             let id = id.trim().trim_start_matches("platforms/");
             println!(
                 "new API key of platform {id} (shown once):\n{}",
                 rotated.secret
             );
+            if let Some(key) = rotated.api_key.as_ref().filter(|k| k.expire_time.is_some()) {
+                println!(
+                    "it stops working at {}",
+                    commands::instant(key.expire_time.as_ref())
+                );
+            }
             if rotated.expiring_keys.is_empty() {
                 println!("it had no other active key");
             }
