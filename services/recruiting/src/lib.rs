@@ -14,7 +14,8 @@ use sqlx::migrate::Migrator;
 use talent_proto::talent::recruiting::v1 as pb;
 use talent_server::{
     CancellationToken, Db, Migrations, Server, ServerConfig,
-    auth::{Access, AuthLayer},
+    audit::{AuditLayer, AuditLog, Audited, list::AuditEvents},
+    auth::{Access, AuthLayer, Authenticated},
 };
 
 mod api;
@@ -192,38 +193,43 @@ pub struct Application {
     relay: Option<(relay::Relay<relay::SqlOutbox>, Db)>,
 }
 
-/// Adds every gRPC service of this crate, over `store`.
+/// Adds every gRPC service of this crate, over `store`, audited in `db`.
 fn add_services<S: RecruitingStore>(
-    server: Server,
+    mut server: Server,
     store: S,
+    db: &Db,
     config: &Config,
     secrets: &Secrets,
-) -> Server {
+) -> anyhow::Result<Server> {
     let limit = config.server.max_message_bytes;
-    let keys: Arc<auth::KeyCache> = Arc::default();
-    let authenticated = AuthLayer::new(
-        auth::Keys {
-            store: store.clone(),
-            admin_key: config.admin_key.as_deref().map(Arc::from),
-            cache: keys.clone(),
-        },
-        Access::new(api::ACCESS),
-    );
+    let audit_log = AuditLog::new(db.clone());
+    let audited = server.audit(
+        &audit_log,
+        api::AUDIT,
+        api::AUDIT_FIELDS,
+        auth::Caller::audit_name,
+    )?;
+    let (auth, keys) = authenticated(&store, config);
     let ctx = api::Context {
         store,
         person_key_secret: secrets.person_key_secret.clone(),
         draining: server.draining(),
         keys,
+        audit: AuditEvents::new(audit_log, audited.queue()),
     };
-    server
+    let layers = Layers {
+        audit: audited,
+        auth,
+    };
+    Ok(server
         .add_service(
-            authenticated.wrap(
+            layers.wrap(
                 pb::admin_service_server::AdminServiceServer::new(api::Admin(ctx.clone()))
                     .max_decoding_message_size(limit),
             ),
         )
         .add_service(
-            authenticated.wrap(
+            layers.wrap(
                 pb::employer_service_server::EmployerServiceServer::new(api::Employers(
                     ctx.clone(),
                 ))
@@ -231,19 +237,19 @@ fn add_services<S: RecruitingStore>(
             ),
         )
         .add_service(
-            authenticated.wrap(
+            layers.wrap(
                 pb::posting_service_server::PostingServiceServer::new(api::Postings(ctx.clone()))
                     .max_decoding_message_size(limit),
             ),
         )
         .add_service(
-            authenticated.wrap(
+            layers.wrap(
                 pb::resume_service_server::ResumeServiceServer::new(api::Resumes(ctx.clone()))
                     .max_decoding_message_size(limit),
             ),
         )
         .add_service(
-            authenticated.wrap(
+            layers.wrap(
                 pb::application_service_server::ApplicationServiceServer::new(api::Applications(
                     ctx.clone(),
                 ))
@@ -251,7 +257,7 @@ fn add_services<S: RecruitingStore>(
             ),
         )
         .add_service(
-            authenticated.wrap(
+            layers.wrap(
                 pb::employment_service_server::EmploymentServiceServer::new(api::Employments(
                     ctx.clone(),
                 ))
@@ -259,11 +265,41 @@ fn add_services<S: RecruitingStore>(
             ),
         )
         .add_service(
-            authenticated.wrap(
+            layers.wrap(
                 pb::fair_service_server::FairServiceServer::new(api::Fairs(ctx))
                     .max_decoding_message_size(limit),
             ),
-        )
+        ))
+}
+
+/// The authentication layer over `store`, with its key cache.
+fn authenticated<S: RecruitingStore>(
+    store: &S,
+    config: &Config,
+) -> (AuthLayer<auth::Keys<S>>, Arc<auth::KeyCache>) {
+    let keys: Arc<auth::KeyCache> = Arc::default();
+    let layer = AuthLayer::new(
+        auth::Keys {
+            store: store.clone(),
+            admin_key: config.admin_key.as_deref().map(Arc::from),
+            cache: keys.clone(),
+        },
+        Access::new(api::ACCESS),
+    );
+    (layer, keys)
+}
+
+/// What wraps each gRPC service: the audit layer outside, so that it
+/// also records the calls authentication refuses.
+struct Layers<S: RecruitingStore> {
+    audit: AuditLayer<auth::Caller>,
+    auth: AuthLayer<auth::Keys<S>>,
+}
+
+impl<S: RecruitingStore> Layers<S> {
+    fn wrap<T>(&self, service: T) -> Audited<Authenticated<T, auth::Keys<S>>, auth::Caller> {
+        self.audit.wrap(self.auth.wrap(service))
+    }
 }
 
 /// The relay's settings, when this replica relays.
@@ -401,7 +437,7 @@ impl Application {
                 regroup_legacy_openings(&store).await?;
                 seal_legacy_free_text(&store).await?;
                 (
-                    add_services(server, store.clone(), &config, &secrets),
+                    add_services(server, store.clone(), &db, &config, &secrets)?,
                     sweep(store),
                 )
             }
@@ -410,7 +446,7 @@ impl Application {
                 regroup_legacy_openings(&store).await?;
                 seal_legacy_free_text(&store).await?;
                 (
-                    add_services(server, store.clone(), &config, &secrets),
+                    add_services(server, store.clone(), &db, &config, &secrets)?,
                     sweep(store),
                 )
             }
