@@ -60,9 +60,11 @@ impl std::fmt::Display for PushSummary {
 }
 
 mod admin;
+mod audit;
 mod facts;
 
 pub use admin::*;
+pub use audit::*;
 
 /// Which kind of record a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -126,6 +126,11 @@ enum Command {
     /// Import the graduate roster (a universities' CSV) into the metrics service.
     #[command(subcommand)]
     Roster(RosterCommand),
+    /// Print a service's audit log: admin actions, keys, erasures, exports, statistics queries.
+    #[command(
+        after_help = "Newest first. --since and --until take an instant (2026-01-31T08:00:00Z) or a\nduration back from now (90m, 24h, 7d).\n\nExamples:\n  talent audit --service recruiting --since 24h\n  talent audit --service metrics --key keys/0f8e… --format json"
+    )]
+    Audit(AuditArgs),
     /// Ask for a figure: talents gathered, graduate outcomes or recruitment activity.
     #[command(
         after_help = "Examples:\n  talent stats gathered --period 2020H1 --by district,tier\n  talent stats outcomes --cohort 2020 --as-of 2020-12-31 --by university --format csv\n  talent stats activity --from 2020-01-01 --to 2020-04-01 --format json"
@@ -252,7 +257,7 @@ enum PlatformCommand {
     /// Issue a new API key for a platform (shown once) and retire its other
     /// keys, at once or after a grace period.
     #[command(
-        after_help = "Without --grace the platform's other keys stop working at once; with it\nthey keep working that long (at most 7d), so the platform can switch over.\n\nExamples:\n  talent platform rotate-key qd-estation\n  talent platform rotate-key qd-estation --grace 24h"
+        after_help = "Without --grace the platform's other keys stop working at once; with it\nthey keep working that long (at most 7d), so the platform can switch over.\n\nExamples:\n  talent platform rotate-key qd-estation\n  talent platform rotate-key qd-estation --grace 24h\n  talent platform rotate-key qd-estation --expires 90d"
     )]
     RotateKey {
         /// The platform's id, as `talent platform list` shows it.
@@ -260,6 +265,9 @@ enum PlatformCommand {
         /// How long the other keys keep working: 0 (the default), 90s, 30m, 12h, 7d.
         #[arg(long, default_value = "0", value_parser = commands::parse_grace, value_name = "DURATION")]
         grace: std::time::Duration,
+        /// The new key stops working this long from now: 90s, 30m, 12h, 90d; omitted: never.
+        #[arg(long, value_parser = commands::parse_grace, value_name = "DURATION")]
+        expires: Option<std::time::Duration>,
         /// The recruiting admin key; read from the data folder when omitted.
         #[arg(long, env = "TALENT_RECRUITING_ADMIN_KEY", hide_env_values = true)]
         admin_key: Option<String>,
@@ -316,6 +324,40 @@ enum KeyCommand {
         #[command(flatten)]
         services: Services,
     },
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// Whose log: recruiting or metrics.
+    #[arg(long, value_enum)]
+    service: commands::AuditedService,
+    /// Only events at or after this instant.
+    #[arg(long, value_parser = commands::parse_since, value_name = "WHEN")]
+    since: Option<prost_types::Timestamp>,
+    /// Only events before this instant.
+    #[arg(long, value_parser = commands::parse_since, value_name = "WHEN")]
+    until: Option<prost_types::Timestamp>,
+    /// Only the calls of this key: its name (keys/…, platforms/…/apiKeys/…) or admin.
+    #[arg(long, default_value = "")]
+    key: String,
+    /// At most this many events, newest first; 0: all.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// text or json.
+    #[arg(long, value_enum, default_value = "text")]
+    format: AuditFormat,
+    /// The service's admin key; else TALENT_RECRUITING_ADMIN_KEY or
+    /// TALENT_METRICS_ADMIN_KEY, else the data folder's.
+    #[arg(long, hide_env_values = true)]
+    admin_key: Option<String>,
+    #[command(flatten)]
+    services: Services,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -511,18 +553,30 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Platform(PlatformCommand::RotateKey {
             id,
             grace,
+            expires,
             admin_key,
             services,
         }) => {
             let admin_key = services.recruiting_admin_key(admin_key)?;
-            let rotated =
-                commands::rotate_platform_key(&services.recruiting_addr, &admin_key, &id, grace)
-                    .await?;
+            let rotated = commands::rotate_platform_key(
+                &services.recruiting_addr,
+                &admin_key,
+                &id,
+                grace,
+                expires,
+            )
+            .await?;
             let id = id.trim().trim_start_matches("platforms/");
             println!(
                 "new API key of platform {id} (shown once):\n{}",
                 rotated.secret
             );
+            if let Some(key) = rotated.api_key.as_ref().filter(|k| k.expire_time.is_some()) {
+                println!(
+                    "it stops working at {}",
+                    commands::instant(key.expire_time.as_ref())
+                );
+            }
             if rotated.expiring_keys.is_empty() {
                 println!("it had no other active key");
             }
@@ -594,6 +648,42 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             };
             commands::revoke_metrics_key(&services.metrics_addr, &admin_key, &name).await?;
             println!("{name} revoked");
+        }
+        Command::Audit(args) => {
+            let services = &args.services;
+            let (addr, env, admin_key) = match args.service {
+                commands::AuditedService::Recruiting => (
+                    &services.recruiting_addr,
+                    "TALENT_RECRUITING_ADMIN_KEY",
+                    args.admin_key.clone(),
+                ),
+                commands::AuditedService::Metrics => (
+                    &services.metrics_addr,
+                    "TALENT_METRICS_ADMIN_KEY",
+                    args.admin_key.clone(),
+                ),
+            };
+            let admin_key = match admin_key.or_else(|| std::env::var(env).ok()) {
+                Some(k) => k,
+                None => {
+                    let secrets = services.secrets()?;
+                    match args.service {
+                        commands::AuditedService::Recruiting => secrets.recruiting_admin_key,
+                        commands::AuditedService::Metrics => secrets.metrics_admin_key,
+                    }
+                }
+            };
+            let query = commands::AuditQuery {
+                since: args.since,
+                until: args.until,
+                key: args.key.clone(),
+                limit: args.limit,
+            };
+            let events = commands::audit_events(addr, &admin_key, args.service, &query).await?;
+            match args.format {
+                AuditFormat::Text => print!("{}", commands::audit_text(&events)),
+                AuditFormat::Json => print!("{}", commands::audit_json(&events)),
+            }
         }
         Command::Template { kind, format } => {
             let format = match format {

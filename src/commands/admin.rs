@@ -286,14 +286,15 @@ pub async fn disable_platform(
         .ok_or_else(|| anyhow!("{what} answered without the platform"))
 }
 
-/// Issues a new API key for a platform; its other active keys expire after
-/// `grace` (at once when zero). The answer holds the secret (shown once)
-/// and the keys now expiring.
+/// Issues a new API key for a platform, expiring `expires` from now (none:
+/// never); its other active keys expire after `grace` (at once when zero).
+/// The answer holds the secret (shown once) and the keys now expiring.
 pub async fn rotate_platform_key(
     addr: &str,
     admin_key: &str,
     id: &str,
     grace: Duration,
+    expires: Option<Duration>,
 ) -> anyhow::Result<recruiting_pb::RotateApiKeyResponse> {
     use recruiting_pb::admin_service_client::AdminServiceClient;
     let what = "the recruiting service";
@@ -307,6 +308,7 @@ pub async fn rotate_platform_key(
         .rotate_api_key(recruiting_pb::RotateApiKeyRequest {
             parent: name.clone(),
             grace_period,
+            expire_time: expires.map(expire_time),
         })
         .await
         .map_err(|s| about_platform(&s, &name, what))?

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod audit;
 mod cli;
 mod codes_conformance;
 mod disclosure;

@@ -332,6 +332,7 @@ async fn api_keys_authenticate_their_platform_until_disabled_or_rotated() {
                     seconds: 3600,
                     nanos: 0,
                 }),
+                expire_time: None,
             },
             ADMIN_KEY,
         ))
@@ -354,6 +355,7 @@ async fn api_keys_authenticate_their_platform_until_disabled_or_rotated() {
             pb::RotateApiKeyRequest {
                 parent: "platforms/p1".into(),
                 grace_period: None,
+                expire_time: None,
             },
             ADMIN_KEY,
         ))
@@ -374,12 +376,44 @@ async fn api_keys_authenticate_their_platform_until_disabled_or_rotated() {
                     seconds: 8 * 86_400,
                     nanos: 0,
                 }),
+                expire_time: None,
             },
             ADMIN_KEY,
         ))
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&too_long), ["grace_period"]);
+
+    // The new key may expire, like an issued one; not in the past.
+    let in_a_day = support::recruiting::ts(support::recruiting::now_secs() + 86_400);
+    let rotate_expiring = |expire_time| {
+        let mut admin = admin.clone();
+        async move {
+            admin
+                .rotate_api_key(authed(
+                    pb::RotateApiKeyRequest {
+                        parent: "platforms/p1".into(),
+                        grace_period: None,
+                        expire_time: Some(expire_time),
+                    },
+                    ADMIN_KEY,
+                ))
+                .await
+        }
+    };
+    let expiring = rotate_expiring(in_a_day).await.unwrap().into_inner();
+    assert_eq!(
+        expiring.api_key.as_ref().unwrap().expire_time,
+        Some(in_a_day)
+    );
+    postings
+        .list_postings(list(&expiring.secret))
+        .await
+        .unwrap();
+    let past = support::recruiting::ts(support::recruiting::now_secs() - 60);
+    let refused = rotate_expiring(past).await.unwrap_err();
+    assert_eq!(violated_fields(&refused), ["expire_time"]);
+    let again = expiring;
 
     // A disabled platform's keys are PERMISSION_DENIED; it gets no new key.
     admin

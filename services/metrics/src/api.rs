@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{
     ApiError, FieldViolations,
+    audit::{self, Audit, Fields, Who},
     auth::Authenticate,
     group_commit::{self, AnswerStream},
     quota::Holder,
@@ -38,6 +39,8 @@ pub struct State {
     pub keys_complete_at: i64,
     /// Cancelled when the service begins to shut down.
     pub draining: talent_server::CancellationToken,
+    /// The audit log in the service's database, for `ListAuditEvents`.
+    pub audit: audit::list::AuditEvents,
 }
 
 pub type Shared = Arc<State>;
@@ -92,6 +95,7 @@ pub const ACCESS: &[(&str, &[KeyKind])] = &[
     ("/talent.metrics.v1.AdminService/IssueKey", ADMIN),
     ("/talent.metrics.v1.AdminService/ListKeys", ADMIN),
     ("/talent.metrics.v1.AdminService/RevokeKey", ADMIN),
+    ("/talent.metrics.v1.AdminService/ListAuditEvents", ADMIN),
     ("/talent.metrics.v1.IngestService/PublishEvents", RELAY),
     (
         "/talent.metrics.v1.IngestService/ImportGraduateRoster",
@@ -111,6 +115,119 @@ pub const ACCESS: &[(&str, &[KeyKind])] = &[
     ),
     ("/talent.metrics.v1.StatisticsService/GetPeriodReport", READ),
 ];
+
+/// How each method's calls are audited (see [`talent_server::audit`]):
+/// every admin action and every statistics query; a method not listed
+/// here fails the unit test below.
+pub const AUDIT: &[(&str, Audit)] = &[
+    ("/talent.metrics.v1.AdminService/IssueKey", Audit::Recorded),
+    ("/talent.metrics.v1.AdminService/ListKeys", Audit::Recorded),
+    ("/talent.metrics.v1.AdminService/RevokeKey", Audit::Recorded),
+    (
+        "/talent.metrics.v1.AdminService/ListAuditEvents",
+        Audit::Recorded,
+    ),
+    ("/talent.metrics.v1.IngestService/PublishEvents", Audit::No),
+    (
+        "/talent.metrics.v1.IngestService/ImportGraduateRoster",
+        Audit::No,
+    ),
+    (
+        "/talent.metrics.v1.StatisticsService/GetTalentGathered",
+        Audit::Queued,
+    ),
+    (
+        "/talent.metrics.v1.StatisticsService/GetGraduateOutcomes",
+        Audit::Queued,
+    ),
+    (
+        "/talent.metrics.v1.StatisticsService/GetRecruitmentActivity",
+        Audit::Queued,
+    ),
+    (
+        "/talent.metrics.v1.StatisticsService/GetPeriodReport",
+        Audit::Queued,
+    ),
+];
+
+/// Which fields of the audited requests are recorded and which identify
+/// or describe a person (never recorded). Every field must be named here.
+/// No request of metrics names a person: a key's display name is its
+/// holder's, an institution.
+pub const AUDIT_FIELDS: &[Fields] = &[
+    Fields::of(
+        "talent.metrics.v1.IssueKeyRequest",
+        &[
+            "kind",
+            "display_name",
+            "disclosure_threshold",
+            "protection",
+            "expire_time",
+        ],
+        &[],
+    ),
+    Fields::of(
+        "talent.metrics.v1.ListKeysRequest",
+        &["page_size", "page_token", "show_revoked"],
+        &[],
+    ),
+    Fields::of("talent.metrics.v1.RevokeKeyRequest", &["name"], &[]),
+    Fields::of(
+        "talent.metrics.v1.ListAuditEventsRequest",
+        &["page_size", "page_token", "start_time", "end_time", "key"],
+        &[],
+    ),
+    Fields::of(
+        "talent.metrics.v1.GetTalentGatheredRequest",
+        &["period", "group_by", "filter", "as_known_at"],
+        &[],
+    ),
+    Fields::of(
+        "talent.metrics.v1.GetGraduateOutcomesRequest",
+        &["cohort_year", "as_of", "group_by", "filter", "as_known_at"],
+        &[],
+    ),
+    Fields::of(
+        "talent.metrics.v1.GetRecruitmentActivityRequest",
+        &["period", "group_by", "filter", "as_known_at"],
+        &[],
+    ),
+    Fields::of(
+        "talent.metrics.v1.GetPeriodReportRequest",
+        &["period", "cohort_year", "as_of", "as_known_at"],
+        &[],
+    ),
+    Fields::of("talent.type.v1.Period", &["start_date", "end_date"], &[]),
+    Fields::of(
+        "talent.metrics.v1.Filter",
+        &[
+            "districts",
+            "industries",
+            "tiers",
+            "platform_ids",
+            "university_codes",
+            "degree_levels",
+            "disciplines",
+        ],
+        &[],
+    ),
+];
+
+impl Caller {
+    /// Who called, as the audit log names them: `keys/{key}` or `admin`.
+    pub fn audit_name(&self) -> Who {
+        match self {
+            Caller::Admin => Who {
+                key: "admin".into(),
+                admin: true,
+            },
+            Caller::Key(_, key) => Who {
+                key: format!("keys/{}", key.id),
+                admin: false,
+            },
+        }
+    }
+}
 
 /// Who holds a bearer token: the admin key (when one is configured) or an
 /// unrevoked key in the store.
@@ -384,6 +501,29 @@ impl pb::admin_service_server::AdminService for Admin {
             key: Some(key_message(&key)),
         }))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let req = request.into_inner();
+        let (audit_events, next_page_token) = self
+            .0
+            .audit
+            .list(audit::list::ListRequest {
+                page_size: req.page_size,
+                page_token: &req.page_token,
+                start_time: req.start_time.as_ref(),
+                end_time: req.end_time.as_ref(),
+                key: &req.key,
+            })
+            .await?;
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            audit_events,
+            next_page_token,
+        }))
+    }
 }
 
 pub struct Ingest(pub Shared);
@@ -558,6 +698,16 @@ mod tests {
         .unwrap();
         let access = talent_server::auth::Access::new(ACCESS);
         assert_eq!(access.mismatches(&served), Vec::<String>::new());
+        assert_eq!(
+            audit::mismatches(
+                AUDIT,
+                AUDIT_FIELDS,
+                &served,
+                talent_proto::FILE_DESCRIPTOR_SET
+            ),
+            Vec::<String>::new(),
+            "every served method is declared audited or not, every audited field classified"
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ use sqlx::migrate::Migrator;
 use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{
     CancellationToken, Db, Migrations, Server, ServerConfig,
+    audit::AuditLog,
     auth::{Access, AuthLayer},
     quota::{QuotaSettings, Quotas},
 };
@@ -182,6 +183,13 @@ impl Application {
         let limit = server_config.max_message_bytes;
         let mut server = Server::bind("metrics", server_config).await?;
         server.watch_database(&db);
+        let audit_log = AuditLog::new(db.clone());
+        let audited = server.audit(
+            &audit_log,
+            api::AUDIT,
+            api::AUDIT_FIELDS,
+            api::Caller::audit_name,
+        )?;
         let state = std::sync::Arc::new(api::State {
             draining: server.draining(),
             store,
@@ -193,6 +201,7 @@ impl Application {
             admin_key: config.admin_key.clone().filter(|k| !k.is_empty()),
             table,
             keys_complete_at,
+            audit: talent_server::audit::list::AuditEvents::new(audit_log, audited.queue()),
         });
         let authenticated = AuthLayer::new(
             api::Keys(state.clone()),
@@ -201,23 +210,33 @@ impl Application {
         );
         let server = server
             .add_service(
-                authenticated.wrap(
-                    pb::admin_service_server::AdminServiceServer::new(api::Admin(state.clone()))
+                audited.wrap(
+                    authenticated.wrap(
+                        pb::admin_service_server::AdminServiceServer::new(api::Admin(
+                            state.clone(),
+                        ))
                         .max_decoding_message_size(limit),
+                    ),
                 ),
             )
             .add_service(
-                authenticated.wrap(
-                    pb::ingest_service_server::IngestServiceServer::new(api::Ingest(state.clone()))
+                audited.wrap(
+                    authenticated.wrap(
+                        pb::ingest_service_server::IngestServiceServer::new(api::Ingest(
+                            state.clone(),
+                        ))
                         .max_decoding_message_size(limit),
+                    ),
                 ),
             )
             .add_service(
-                authenticated.wrap(
-                    pb::statistics_service_server::StatisticsServiceServer::new(api::Statistics(
-                        state,
-                    ))
-                    .max_decoding_message_size(limit),
+                audited.wrap(
+                    authenticated.wrap(
+                        pb::statistics_service_server::StatisticsServiceServer::new(
+                            api::Statistics(state),
+                        )
+                        .max_decoding_message_size(limit),
+                    ),
                 ),
             );
         Ok(Self { server, db })

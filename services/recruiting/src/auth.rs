@@ -40,7 +40,28 @@ pub fn new_secret() -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     Admin,
-    Platform(String),
+    /// A platform, by the id of the platform and of the key it presented.
+    Platform {
+        platform: String,
+        key: String,
+    },
+}
+
+impl Caller {
+    /// Who called, as the audit log names them: the key's resource name,
+    /// or `admin`.
+    pub fn audit_name(&self) -> talent_server::audit::Who {
+        match self {
+            Caller::Admin => talent_server::audit::Who {
+                key: "admin".into(),
+                admin: true,
+            },
+            Caller::Platform { platform, key } => talent_server::audit::Who {
+                key: format!("platforms/{platform}/apiKeys/{key}"),
+                admin: false,
+            },
+        }
+    }
 }
 
 /// How long a verified key is trusted without asking the database: the
@@ -51,8 +72,8 @@ pub const KEY_CACHE_TTL_MICROS: i64 = 5_000_000;
 /// if none has expired, all of them.
 const KEY_CACHE_CAPACITY: usize = 10_000;
 
-/// Verified platform keys of this replica: key hash → platform, each until
-/// an instant. Only active keys are remembered (an unknown or disabled
+/// Verified platform keys of this replica: key hash → platform and key id,
+/// each until an instant. Only active keys are remembered (an unknown or disabled
 /// key is looked up every time), so a flood of bad keys cannot fill it.
 #[derive(Debug)]
 pub struct KeyCache {
@@ -66,7 +87,7 @@ struct CacheState {
     /// Bumped by every invalidation; a lookup that began before it must not
     /// store what it read.
     generation: u64,
-    entries: HashMap<Vec<u8>, (String, i64)>,
+    entries: HashMap<Vec<u8>, (Caller, i64)>,
 }
 
 impl Default for KeyCache {
@@ -90,12 +111,12 @@ impl KeyCache {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The platform of a key verified less than the TTL before `now` and
+    /// The caller of a key verified less than the TTL before `now` and
     /// not expired since.
-    pub fn get(&self, key_hash: &[u8], now: i64) -> Option<String> {
+    pub fn get(&self, key_hash: &[u8], now: i64) -> Option<Caller> {
         let state = self.state();
-        let (platform, until) = state.entries.get(key_hash)?;
-        (now < *until).then(|| platform.clone())
+        let (caller, until) = state.entries.get(key_hash)?;
+        (now < *until).then(|| caller.clone())
     }
 
     /// The generation to hand back to [`KeyCache::insert`]; taken before the
@@ -110,7 +131,7 @@ impl KeyCache {
     pub fn insert(
         &self,
         key_hash: Vec<u8>,
-        platform: String,
+        caller: Caller,
         expire_at: Option<i64>,
         now: i64,
         generation: u64,
@@ -128,7 +149,7 @@ impl KeyCache {
                 state.entries.clear();
             }
         }
-        state.entries.insert(key_hash, (platform, until));
+        state.entries.insert(key_hash, (caller, until));
     }
 
     /// Forgets every key, after keys were rotated or a platform disabled
@@ -175,7 +196,7 @@ impl<S: RecruitingStore> Authenticate for Keys<S> {
     fn kind(caller: &Caller) -> KeyKind {
         match caller {
             Caller::Admin => KeyKind::Admin,
-            Caller::Platform(_) => KeyKind::Platform,
+            Caller::Platform { .. } => KeyKind::Platform,
         }
     }
 
@@ -187,7 +208,7 @@ impl<S: RecruitingStore> Authenticate for Keys<S> {
                 subject: "admin".to_owned(),
                 rate_limited: false,
             },
-            Caller::Platform(platform) => Holder {
+            Caller::Platform { platform, .. } => Holder {
                 subject: format!("platforms/{platform}"),
                 rate_limited: true,
             },
@@ -210,17 +231,19 @@ async fn identify<S: RecruitingStore>(
     if admin_key.is_some_and(|admin| key_hash(admin) == hash) {
         return Ok(Caller::Admin);
     }
-    if let Some(platform) = keys.get(&hash, now) {
-        return Ok(Caller::Platform(platform));
+    if let Some(caller) = keys.get(&hash, now) {
+        return Ok(caller);
     }
     let generation = keys.generation();
     match store.authenticate(hash.clone(), now).await? {
         KeyOwner::Active {
             platform,
+            key,
             expire_at,
         } => {
-            keys.insert(hash, platform.clone(), expire_at, now, generation);
-            Ok(Caller::Platform(platform))
+            let caller = Caller::Platform { platform, key };
+            keys.insert(hash, caller.clone(), expire_at, now, generation);
+            Ok(caller)
         }
         KeyOwner::Disabled(_) => Err(ApiError::PermissionDenied(
             "the platform of this API key is disabled".into(),
@@ -237,6 +260,13 @@ mod tests {
 
     const TTL: i64 = 5_000_000;
 
+    fn platform(id: &str) -> Caller {
+        Caller::Platform {
+            platform: id.into(),
+            key: format!("{id}-key"),
+        }
+    }
+
     fn hash(n: u8) -> Vec<u8> {
         key_hash(&format!("tlr_key{n}"))
     }
@@ -246,9 +276,9 @@ mod tests {
         let cache = KeyCache::new(TTL, 100);
         let t0 = 1_000_000_000;
         assert_eq!(cache.get(&hash(1), t0), None);
-        cache.insert(hash(1), "p1".into(), None, t0, cache.generation());
-        assert_eq!(cache.get(&hash(1), t0).as_deref(), Some("p1"));
-        assert_eq!(cache.get(&hash(1), t0 + TTL - 1).as_deref(), Some("p1"));
+        cache.insert(hash(1), platform("p1"), None, t0, cache.generation());
+        assert_eq!(cache.get(&hash(1), t0), Some(platform("p1")));
+        assert_eq!(cache.get(&hash(1), t0 + TTL - 1), Some(platform("p1")));
         assert_eq!(cache.get(&hash(1), t0 + TTL), None, "the TTL has run out");
         assert_eq!(cache.get(&hash(2), t0), None, "another key is not known");
     }
@@ -258,11 +288,11 @@ mod tests {
         let cache = KeyCache::new(TTL, 100);
         let t0 = 1_000_000_000;
         // Rotated with one second of grace: valid for 1 s, not the TTL.
-        cache.insert(hash(1), "p1".into(), Some(t0 + 1_000_000), t0, 0);
-        assert_eq!(cache.get(&hash(1), t0 + 999_999).as_deref(), Some("p1"));
+        cache.insert(hash(1), platform("p1"), Some(t0 + 1_000_000), t0, 0);
+        assert_eq!(cache.get(&hash(1), t0 + 999_999), Some(platform("p1")));
         assert_eq!(cache.get(&hash(1), t0 + 1_000_000), None);
         // Already expired: not stored at all.
-        cache.insert(hash(2), "p1".into(), Some(t0), t0, 0);
+        cache.insert(hash(2), platform("p1"), Some(t0), t0, 0);
         assert_eq!(cache.get(&hash(2), t0 - 1), None);
     }
 
@@ -270,37 +300,37 @@ mod tests {
     fn invalidation_forgets_every_key_and_refuses_lookups_begun_before_it() {
         let cache = KeyCache::new(TTL, 100);
         let t0 = 1_000_000_000;
-        cache.insert(hash(1), "p1".into(), None, t0, cache.generation());
-        cache.insert(hash(2), "p2".into(), None, t0, cache.generation());
+        cache.insert(hash(1), platform("p1"), None, t0, cache.generation());
+        cache.insert(hash(2), platform("p2"), None, t0, cache.generation());
         // A lookup reads the database, then the key is rotated away...
         let before = cache.generation();
         cache.invalidate();
         assert_eq!(cache.get(&hash(1), t0), None);
         assert_eq!(cache.get(&hash(2), t0), None);
         // ...so what that lookup read must not be remembered.
-        cache.insert(hash(1), "p1".into(), None, t0, before);
+        cache.insert(hash(1), platform("p1"), None, t0, before);
         assert_eq!(cache.get(&hash(1), t0), None);
         // A lookup begun after the change is.
-        cache.insert(hash(1), "p1".into(), None, t0, cache.generation());
-        assert_eq!(cache.get(&hash(1), t0).as_deref(), Some("p1"));
+        cache.insert(hash(1), platform("p1"), None, t0, cache.generation());
+        assert_eq!(cache.get(&hash(1), t0), Some(platform("p1")));
     }
 
     #[test]
     fn the_cache_stays_within_its_capacity() {
         let cache = KeyCache::new(TTL, 3);
         let t0 = 1_000_000_000;
-        cache.insert(hash(1), "p1".into(), Some(t0 + 10), t0, 0);
-        cache.insert(hash(2), "p2".into(), None, t0, 0);
-        cache.insert(hash(3), "p3".into(), None, t0, 0);
+        cache.insert(hash(1), platform("p1"), Some(t0 + 10), t0, 0);
+        cache.insert(hash(2), platform("p2"), None, t0, 0);
+        cache.insert(hash(3), platform("p3"), None, t0, 0);
         // Full: the expired key 1 makes room.
-        cache.insert(hash(4), "p4".into(), None, t0 + 20, 0);
+        cache.insert(hash(4), platform("p4"), None, t0 + 20, 0);
         assert_eq!(cache.state().entries.len(), 3);
-        assert_eq!(cache.get(&hash(2), t0 + 20).as_deref(), Some("p2"));
-        assert_eq!(cache.get(&hash(4), t0 + 20).as_deref(), Some("p4"));
+        assert_eq!(cache.get(&hash(2), t0 + 20), Some(platform("p2")));
+        assert_eq!(cache.get(&hash(4), t0 + 20), Some(platform("p4")));
         // Full of live keys: all are dropped, the new one is kept.
-        cache.insert(hash(5), "p5".into(), None, t0 + 30, 0);
+        cache.insert(hash(5), platform("p5"), None, t0 + 30, 0);
         assert_eq!(cache.state().entries.len(), 1);
-        assert_eq!(cache.get(&hash(5), t0 + 30).as_deref(), Some("p5"));
+        assert_eq!(cache.get(&hash(5), t0 + 30), Some(platform("p5")));
         assert_eq!(cache.get(&hash(2), t0 + 30), None);
     }
 }

@@ -14,7 +14,8 @@ use sqlx::migrate::Migrator;
 use talent_proto::talent::recruiting::v1 as pb;
 use talent_server::{
     CancellationToken, Db, Migrations, Server, ServerConfig,
-    auth::{Access, AuthLayer},
+    audit::{AuditLayer, AuditLog, Audited, list::AuditEvents},
+    auth::{Access, AuthLayer, Authenticated},
     quota::{QuotaSettings, Quotas},
 };
 
@@ -193,16 +194,92 @@ pub struct Application {
     relay: Option<(relay::Relay<relay::SqlOutbox>, Db)>,
 }
 
-/// Adds every gRPC service of this crate, over `store`.
+/// Adds every gRPC service of this crate, over `store`, audited in `db`.
 fn add_services<S: RecruitingStore>(
-    server: Server,
+    mut server: Server,
     store: S,
+    db: &Db,
     config: &Config,
     secrets: &Secrets,
-) -> Server {
+) -> anyhow::Result<Server> {
     let limit = config.server.max_message_bytes;
+    let audit_log = AuditLog::new(db.clone());
+    let audited = server.audit(
+        &audit_log,
+        api::AUDIT,
+        api::AUDIT_FIELDS,
+        auth::Caller::audit_name,
+    )?;
+    let (auth, keys) = authenticated(&store, config);
+    let ctx = api::Context {
+        store,
+        person_key_secret: secrets.person_key_secret.clone(),
+        draining: server.draining(),
+        keys,
+        audit: AuditEvents::new(audit_log, audited.queue()),
+    };
+    let layers = Layers {
+        audit: audited,
+        auth,
+    };
+    Ok(server
+        .add_service(
+            layers.wrap(
+                pb::admin_service_server::AdminServiceServer::new(api::Admin(ctx.clone()))
+                    .max_decoding_message_size(limit),
+            ),
+        )
+        .add_service(
+            layers.wrap(
+                pb::employer_service_server::EmployerServiceServer::new(api::Employers(
+                    ctx.clone(),
+                ))
+                .max_decoding_message_size(limit),
+            ),
+        )
+        .add_service(
+            layers.wrap(
+                pb::posting_service_server::PostingServiceServer::new(api::Postings(ctx.clone()))
+                    .max_decoding_message_size(limit),
+            ),
+        )
+        .add_service(
+            layers.wrap(
+                pb::resume_service_server::ResumeServiceServer::new(api::Resumes(ctx.clone()))
+                    .max_decoding_message_size(limit),
+            ),
+        )
+        .add_service(
+            layers.wrap(
+                pb::application_service_server::ApplicationServiceServer::new(api::Applications(
+                    ctx.clone(),
+                ))
+                .max_decoding_message_size(limit),
+            ),
+        )
+        .add_service(
+            layers.wrap(
+                pb::employment_service_server::EmploymentServiceServer::new(api::Employments(
+                    ctx.clone(),
+                ))
+                .max_decoding_message_size(limit),
+            ),
+        )
+        .add_service(
+            layers.wrap(
+                pb::fair_service_server::FairServiceServer::new(api::Fairs(ctx))
+                    .max_decoding_message_size(limit),
+            ),
+        ))
+}
+
+/// The authentication layer over `store`, with its key cache.
+fn authenticated<S: RecruitingStore>(
+    store: &S,
+    config: &Config,
+) -> (AuthLayer<auth::Keys<S>>, Arc<auth::KeyCache>) {
     let keys: Arc<auth::KeyCache> = Arc::default();
-    let authenticated = AuthLayer::new(
+    let layer = AuthLayer::new(
         auth::Keys {
             store: store.clone(),
             admin_key: config.admin_key.as_deref().map(Arc::from),
@@ -211,61 +288,20 @@ fn add_services<S: RecruitingStore>(
         Access::new(api::ACCESS),
         Quotas::new(QuotaSettings::of(&config.server)),
     );
-    let ctx = api::Context {
-        store,
-        person_key_secret: secrets.person_key_secret.clone(),
-        draining: server.draining(),
-        keys,
-    };
-    server
-        .add_service(
-            authenticated.wrap(
-                pb::admin_service_server::AdminServiceServer::new(api::Admin(ctx.clone()))
-                    .max_decoding_message_size(limit),
-            ),
-        )
-        .add_service(
-            authenticated.wrap(
-                pb::employer_service_server::EmployerServiceServer::new(api::Employers(
-                    ctx.clone(),
-                ))
-                .max_decoding_message_size(limit),
-            ),
-        )
-        .add_service(
-            authenticated.wrap(
-                pb::posting_service_server::PostingServiceServer::new(api::Postings(ctx.clone()))
-                    .max_decoding_message_size(limit),
-            ),
-        )
-        .add_service(
-            authenticated.wrap(
-                pb::resume_service_server::ResumeServiceServer::new(api::Resumes(ctx.clone()))
-                    .max_decoding_message_size(limit),
-            ),
-        )
-        .add_service(
-            authenticated.wrap(
-                pb::application_service_server::ApplicationServiceServer::new(api::Applications(
-                    ctx.clone(),
-                ))
-                .max_decoding_message_size(limit),
-            ),
-        )
-        .add_service(
-            authenticated.wrap(
-                pb::employment_service_server::EmploymentServiceServer::new(api::Employments(
-                    ctx.clone(),
-                ))
-                .max_decoding_message_size(limit),
-            ),
-        )
-        .add_service(
-            authenticated.wrap(
-                pb::fair_service_server::FairServiceServer::new(api::Fairs(ctx))
-                    .max_decoding_message_size(limit),
-            ),
-        )
+    (layer, keys)
+}
+
+/// What wraps each gRPC service: the audit layer outside, so that it
+/// also records the calls authentication refuses.
+struct Layers<S: RecruitingStore> {
+    audit: AuditLayer<auth::Caller>,
+    auth: AuthLayer<auth::Keys<S>>,
+}
+
+impl<S: RecruitingStore> Layers<S> {
+    fn wrap<T>(&self, service: T) -> Audited<Authenticated<T, auth::Keys<S>>, auth::Caller> {
+        self.audit.wrap(self.auth.wrap(service))
+    }
 }
 
 /// The relay's settings, when this replica relays.
@@ -403,7 +439,7 @@ impl Application {
                 regroup_legacy_openings(&store).await?;
                 seal_legacy_free_text(&store).await?;
                 (
-                    add_services(server, store.clone(), &config, &secrets),
+                    add_services(server, store.clone(), &db, &config, &secrets)?,
                     sweep(store),
                 )
             }
@@ -412,7 +448,7 @@ impl Application {
                 regroup_legacy_openings(&store).await?;
                 seal_legacy_free_text(&store).await?;
                 (
-                    add_services(server, store.clone(), &config, &secrets),
+                    add_services(server, store.clone(), &db, &config, &secrets)?,
                     sweep(store),
                 )
             }

@@ -227,15 +227,26 @@ where
                     tonic::Status::unimplemented(format!("{path} is not a method of this service"));
                 return Ok(status.into_http());
             };
+            // Every answer carries the caller the layer recognised (when
+            // it recognised one), for the audit log outside this layer.
+            let refused = |caller: Option<A::Caller>, status: tonic::Status| {
+                let mut response = status.into_http();
+                if let Some(caller) = caller {
+                    response.extensions_mut().insert(Verified(caller));
+                }
+                Ok(response)
+            };
             let caller = match verify(&layer, allowed, &path, token).await {
                 Ok(caller) => caller,
-                Err(err) => return Ok(tonic::Status::from(err).into_http()),
+                Err((caller, err)) => return refused(caller, tonic::Status::from(err)),
             };
             let holder = A::holder(&caller);
             let shape = layer.shapes.get(&path);
             let permit = match layer.quotas.admit(&holder, shape.streams()) {
                 Ok(permit) => permit,
-                Err(refusal) => return Ok(refusal.status(&holder.subject, None).into_http()),
+                Err(refusal) => {
+                    return refused(Some(caller), refusal.status(&holder.subject, None));
+                }
             };
             if permit.rate_limited() {
                 let counter = ItemCounter::new(shape.items.as_ref().map(|(number, _)| *number));
@@ -248,47 +259,61 @@ where
                     let mut counter = counter;
                     let (replay, items) = match read_counted(body, &mut counter).await {
                         Ok(read) => read,
-                        Err(status) => return Ok(status.into_http()),
+                        Err(status) => return refused(Some(caller), status),
                     };
                     if let Err(refusal) = permit.try_take(items) {
                         let field = shape.items.as_ref().map(|(_, name)| name.as_str());
-                        return Ok(refusal.status(&holder.subject, field).into_http());
+                        return refused(Some(caller), refusal.status(&holder.subject, field));
                     }
                     req = Request::from_parts(parts, Body::new(replay));
                 }
             }
-            req.extensions_mut().insert(caller);
-            let response = inner.call(req).await?;
+            req.extensions_mut().insert(caller.clone());
+            let mut response = inner.call(req).await?;
+            response.extensions_mut().insert(Verified(caller));
             Ok(response.map(|body| Body::new(Held::new(body, permit))))
         })
     }
 }
 
-/// The caller holding `token`, when the table allows its kind on `path`.
+/// The caller of a call, in its response's extensions: whoever the layer
+/// recognised, also when it refused the call because of the key's kind
+/// (what the audit log records as who called).
+#[derive(Debug, Clone)]
+pub struct Verified<C>(pub C);
+
+/// The caller holding `token`, when the table allows its kind on `path`;
+/// else the error, with the caller when the key was recognised.
 async fn verify<A: Authenticate>(
     layer: &AuthLayer<A>,
     allowed: &[A::Kind],
     path: &str,
     token: Option<String>,
-) -> Result<A::Caller, ApiError> {
+) -> Result<A::Caller, (Option<A::Caller>, ApiError)> {
     let Some(token) = token else {
-        return Err(ApiError::Unauthenticated(
-            "missing `authorization: Bearer <key>` metadata".into(),
+        return Err((
+            None,
+            ApiError::Unauthenticated("missing `authorization: Bearer <key>` metadata".into()),
         ));
     };
-    let caller = layer.auth.authenticate(token).await?;
+    let caller = layer
+        .auth
+        .authenticate(token)
+        .await
+        .map_err(|err| (None, err))?;
     let kind = A::kind(&caller);
     if allowed.contains(&kind) {
         Ok(caller)
     } else {
-        Err(ApiError::PermissionDenied(format!(
+        let err = ApiError::PermissionDenied(format!(
             "a {kind:?} key may not call {path}; it takes {}",
             allowed
                 .iter()
                 .map(|k| format!("{k:?}"))
                 .collect::<Vec<_>>()
                 .join(" or ")
-        )))
+        ));
+        Err((Some(caller), err))
     }
 }
 

@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub database_url: String,
     /// Largest number of connections in the database pool.
     pub database_max_connections: u32,
+    /// Days an audit event is kept before the service deletes it; 0: kept
+    /// for ever.
+    pub audit_retention_days: u32,
     /// Requests (calls, including open streams) served at once; a request
     /// beyond it is shed at once with `RESOURCE_EXHAUSTED`.
     pub max_concurrent_requests: usize,
@@ -109,6 +112,7 @@ impl ServerConfig {
             prometheus_addr: None,
             database_url: database_url.into(),
             database_max_connections: 16,
+            audit_retention_days: 400,
             max_concurrent_requests: 1024,
             max_message_bytes: 4 * 1024 * 1024,
             shutdown_grace_secs: 30,

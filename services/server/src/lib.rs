@@ -5,13 +5,15 @@
 //! configuration ([`config`]), logging
 //! ([`telemetry`]), a database pool chosen by URL with embedded migrations
 //! ([`db`]), the classification of database errors ([`db_error`]), the
-//! mapping of errors to gRPC statuses ([`error`]), authentication declared
-//! per method ([`auth`]) with quotas per key ([`quota`]), and a gRPC
+//! mapping of errors to gRPC statuses ([`error`]), authentication and the
+//! audit log declared per method ([`auth`], [`audit`]) with quotas per key
+//! ([`quota`]), and a gRPC
 //! server with health, reflection, Prometheus metrics, a concurrency limit
 //! with load shedding, deadlines, TLS ([`tls`]), idle connections and
 //! streams closed ([`connections`]), group commit for batch streams
 //! ([`group_commit`]) and graceful shutdown ([`server`]).
 
+pub mod audit;
 pub mod auth;
 pub mod binary;
 pub mod config;

@@ -19,6 +19,7 @@ use tower::{Service, ServiceBuilder};
 
 use crate::{
     Db, ServerConfig,
+    audit::{Audit, AuditLayer, AuditLog, AuditWriter, Fields, Redactor, Who},
     connections::{self, ConnectionSettings},
     health::{DbHealth, DbState},
     methods::Methods,
@@ -49,6 +50,7 @@ pub struct Server {
     draining: CancellationToken,
     tls: Option<TlsReloader>,
     db: Option<Db>,
+    audit: Option<AuditWriter>,
 }
 
 impl Server {
@@ -89,6 +91,7 @@ impl Server {
             draining: CancellationToken::new(),
             tls,
             db: None,
+            audit: None,
         })
     }
 
@@ -170,10 +173,45 @@ impl Server {
         self
     }
 
+    /// Starts the audit log of this server in `log` (the service's own
+    /// database), its methods audited as `table` says, its callers named
+    /// by `who`: the layer to wrap each of the service's gRPC services
+    /// with, outside its authentication layer. Rows older than
+    /// `audit_retention_days` are deleted while the server runs.
+    pub fn audit<C: Clone + Send + Sync + 'static>(
+        &mut self,
+        log: &AuditLog,
+        table: &[(&str, Audit)],
+        fields: &[Fields],
+        who: fn(&C) -> Who,
+    ) -> anyhow::Result<AuditLayer<C>> {
+        let redactor = Redactor::new(table, fields, talent_proto::FILE_DESCRIPTOR_SET)?;
+        let days = self.config.audit_retention_days;
+        let retention = (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400));
+        let (queue, writer) = AuditWriter::start(log.sink(), redactor, retention);
+        self.audit = Some(writer);
+        Ok(AuditLayer::new(
+            table,
+            who,
+            queue,
+            self.config.max_message_bytes,
+        ))
+    }
+
     /// Serves until `shutdown` is cancelled, then turns every service
     /// NOT_SERVING, stops accepting connections, and gives in-flight calls
-    /// `shutdown_grace_secs` to finish before closing them.
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    /// `shutdown_grace_secs` to finish before closing them; then writes the
+    /// audit events still queued.
+    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let audit = self.audit.take();
+        let result = self.serve(shutdown).await;
+        if let Some(audit) = audit {
+            audit.finish().await;
+        }
+        result
+    }
+
+    async fn serve(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self {
             name,
             config,
@@ -188,6 +226,7 @@ impl Server {
             draining,
             tls,
             db,
+            audit: _,
         } = self;
         let db_health = DbHealth::new();
         let probe_stop = CancellationToken::new();

@@ -188,6 +188,7 @@ pub async fn platforms_and_keys<S: RecruitingStore>(env: &Env<S>) {
     assert!(expiring.is_empty());
     let active = |expire_at| KeyOwner::Active {
         platform: "alpha".to_owned(),
+        key: "key-1".to_owned(),
         expire_at,
     };
     assert_eq!(s.authenticate(vec![1; 32], T0).await.unwrap(), active(None));

@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 use talent_proto::talent::recruiting::v1 as pb;
-use talent_server::{ApiError, FieldViolations};
+use talent_server::{ApiError, FieldViolations, audit::list::ListRequest};
 use tonic::{Request, Response, Status};
 
 use super::{Context, page_token, parse_platform_name, read_page_token, request_id};
@@ -47,6 +47,19 @@ fn platform_of(name: &str, field: &str) -> Result<String, ApiError> {
     parse_platform_name(name)
         .map(str::to_owned)
         .ok_or_else(|| ApiError::invalid(field, "must be a resource name platforms/{platform}"))
+}
+
+/// A new key's `expire_time`, which must be after `now`.
+fn expire_at(
+    time: Option<&prost_types::Timestamp>,
+    now: i64,
+    v: &mut FieldViolations,
+) -> Option<i64> {
+    let expire_at = time.and_then(|t| validate::micros(t, "expire_time", v));
+    if expire_at.is_some_and(|at| at <= now) {
+        v.add("expire_time", "must be in the future");
+    }
+    expire_at
 }
 
 fn new_key(platform_id: String, expire_at: Option<i64>) -> (NewApiKey, String) {
@@ -167,13 +180,7 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
             v.add("parent", "must be a resource name platforms/{platform}");
         }
         let now = now_micros();
-        let expire_at = req
-            .expire_time
-            .as_ref()
-            .and_then(|t| validate::micros(t, "expire_time", &mut v));
-        if expire_at.is_some_and(|at| at <= now) {
-            v.add("expire_time", "must be in the future");
-        }
+        let expire_at = expire_at(req.expire_time.as_ref(), now, &mut v);
         v.into_result()?;
         let (key, secret) = new_key(id.unwrap_or_default(), expire_at);
         let (key, _) = self.0.store.issue_api_key(key, now, None).await?;
@@ -208,9 +215,10 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
             }
             Some(d) => d.seconds * 1_000_000 + i64::from(d.nanos) / 1000,
         };
-        v.into_result()?;
         let now = now_micros();
-        let (key, secret) = new_key(id.unwrap_or_default(), None);
+        let expire_at = expire_at(req.expire_time.as_ref(), now, &mut v);
+        v.into_result()?;
+        let (key, secret) = new_key(id.unwrap_or_default(), expire_at);
         let rotated = self
             .0
             .store
@@ -223,6 +231,29 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
             api_key: Some(key_pb(key)),
             secret,
             expiring_keys: expiring.into_iter().map(key_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let req = request.into_inner();
+        let (audit_events, next_page_token) = self
+            .0
+            .audit
+            .list(ListRequest {
+                page_size: req.page_size,
+                page_token: &req.page_token,
+                start_time: req.start_time.as_ref(),
+                end_time: req.end_time.as_ref(),
+                key: &req.key,
+            })
+            .await?;
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            audit_events,
+            next_page_token,
         }))
     }
 }

@@ -241,7 +241,7 @@ impl<S: RecruitingStore> pb::employer_service_server::EmployerService for Employ
 /// The calling platform, or None for the admin key.
 fn viewer<T>(request: &Request<T>) -> Result<Option<String>, ApiError> {
     Ok(match super::caller(request)? {
-        Caller::Platform(id) => Some(id),
+        Caller::Platform { platform, .. } => Some(platform),
         Caller::Admin => None,
     })
 }

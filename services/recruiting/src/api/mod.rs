@@ -9,7 +9,10 @@ use std::sync::Arc;
 use base64::Engine as _;
 use prost::Message as _;
 use sha2::{Digest, Sha256};
-use talent_server::{ApiError, FieldViolations};
+use talent_server::{
+    ApiError, FieldViolations,
+    audit::{Audit, Fields},
+};
 use tonic::Status;
 
 use crate::auth::{Caller, KeyKind};
@@ -42,6 +45,8 @@ pub struct Context<S> {
     pub draining: talent_server::CancellationToken,
     /// Platform keys verified recently in this replica.
     pub keys: Arc<crate::auth::KeyCache>,
+    /// The audit log in the service's database, for `ListAuditEvents`.
+    pub audit: talent_server::audit::list::AuditEvents,
 }
 
 impl<S: RecruitingStore> Context<S> {
@@ -84,6 +89,7 @@ pub const ACCESS: &[(&str, &[KeyKind])] = &[
     ("/talent.recruiting.v1.AdminService/DisablePlatform", ADMIN),
     ("/talent.recruiting.v1.AdminService/IssueApiKey", ADMIN),
     ("/talent.recruiting.v1.AdminService/RotateApiKey", ADMIN),
+    ("/talent.recruiting.v1.AdminService/ListAuditEvents", ADMIN),
     (
         "/talent.recruiting.v1.ApplicationService/CreateApplication",
         PLATFORM,
@@ -167,6 +173,206 @@ pub const ACCESS: &[(&str, &[KeyKind])] = &[
     ("/talent.recruiting.v1.ResumeService/ExportPerson", EITHER),
 ];
 
+/// How each method's calls are audited (see [`talent_server::audit`]):
+/// every admin action and erasure or export, whoever calls, and the admin
+/// key's reads of employers. A method not listed here fails the unit test
+/// below.
+pub const AUDIT: &[(&str, Audit)] = &[
+    (
+        "/talent.recruiting.v1.AdminService/CreatePlatform",
+        Audit::Recorded,
+    ),
+    (
+        "/talent.recruiting.v1.AdminService/ListPlatforms",
+        Audit::Recorded,
+    ),
+    (
+        "/talent.recruiting.v1.AdminService/DisablePlatform",
+        Audit::Recorded,
+    ),
+    (
+        "/talent.recruiting.v1.AdminService/IssueApiKey",
+        Audit::Recorded,
+    ),
+    (
+        "/talent.recruiting.v1.AdminService/RotateApiKey",
+        Audit::Recorded,
+    ),
+    (
+        "/talent.recruiting.v1.AdminService/ListAuditEvents",
+        Audit::Recorded,
+    ),
+    (
+        "/talent.recruiting.v1.ResumeService/ErasePerson",
+        Audit::Recorded,
+    ),
+    (
+        "/talent.recruiting.v1.ResumeService/ExportPerson",
+        Audit::Recorded,
+    ),
+    (
+        "/talent.recruiting.v1.EmployerService/GetEmployer",
+        Audit::RecordedForAdmin,
+    ),
+    (
+        "/talent.recruiting.v1.EmployerService/ListEmployers",
+        Audit::RecordedForAdmin,
+    ),
+    (
+        "/talent.recruiting.v1.EmployerService/BatchUpsertEmployers",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.ApplicationService/CreateApplication",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.ApplicationService/BatchCreateApplications",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.ApplicationService/UpdateApplicationStatus",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.ApplicationService/BatchUpdateApplicationStatus",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.ApplicationService/GetApplication",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.ApplicationService/ListApplications",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.EmploymentService/RecordHire",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.EmploymentService/BatchRecordHires",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.EmploymentService/RecordSeparation",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.EmploymentService/BatchRecordSeparations",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.EmploymentService/ListEmployments",
+        Audit::No,
+    ),
+    ("/talent.recruiting.v1.FairService/CreateFair", Audit::No),
+    (
+        "/talent.recruiting.v1.FairService/BatchCreateFairs",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.FairService/RegisterParticipation",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.FairService/BatchRegisterParticipations",
+        Audit::No,
+    ),
+    ("/talent.recruiting.v1.FairService/GetFair", Audit::No),
+    ("/talent.recruiting.v1.FairService/ListFairs", Audit::No),
+    (
+        "/talent.recruiting.v1.PostingService/UpsertPostings",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.PostingService/BatchUpsertPostings",
+        Audit::No,
+    ),
+    ("/talent.recruiting.v1.PostingService/GetPosting", Audit::No),
+    (
+        "/talent.recruiting.v1.PostingService/ListPostings",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.PostingService/UpdatePosting",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.PostingService/ClosePosting",
+        Audit::No,
+    ),
+    (
+        "/talent.recruiting.v1.ResumeService/UpsertResumes",
+        Audit::No,
+    ),
+    ("/talent.recruiting.v1.ResumeService/GetResume", Audit::No),
+];
+
+/// Which fields of the audited requests are recorded and which identify
+/// or describe a person (never recorded). Every field must be named here.
+pub const AUDIT_FIELDS: &[Fields] = &[
+    Fields::of(
+        "talent.recruiting.v1.CreatePlatformRequest",
+        &["platform_id", "platform", "request_id"],
+        &[],
+    ),
+    Fields::of(
+        "talent.recruiting.v1.Platform",
+        &[
+            "name",
+            "platform_id",
+            "display_name",
+            "state",
+            "create_time",
+            "disable_time",
+        ],
+        &[],
+    ),
+    Fields::of(
+        "talent.recruiting.v1.ListPlatformsRequest",
+        &["page_size", "page_token", "show_disabled"],
+        &[],
+    ),
+    Fields::of(
+        "talent.recruiting.v1.DisablePlatformRequest",
+        &["name"],
+        &[],
+    ),
+    Fields::of(
+        "talent.recruiting.v1.IssueApiKeyRequest",
+        &["parent", "expire_time"],
+        &[],
+    ),
+    Fields::of(
+        "talent.recruiting.v1.RotateApiKeyRequest",
+        &["parent", "grace_period", "expire_time"],
+        &[],
+    ),
+    Fields::of(
+        "talent.recruiting.v1.ListAuditEventsRequest",
+        &["page_size", "page_token", "start_time", "end_time", "key"],
+        &[],
+    ),
+    // The reason is for the audit log, and by contract names no person.
+    Fields::of(
+        "talent.recruiting.v1.ErasePersonRequest",
+        &["reason"],
+        &["resident_id_number", "person_key"],
+    ),
+    Fields::of(
+        "talent.recruiting.v1.ExportPersonRequest",
+        &[],
+        &["resident_id_number", "person_key"],
+    ),
+    Fields::of("talent.recruiting.v1.GetEmployerRequest", &["name"], &[]),
+    Fields::of(
+        "talent.recruiting.v1.ListEmployersRequest",
+        &["page_size", "page_token", "district", "industry"],
+        &[],
+    ),
+];
+
 /// The verified caller of a request (put there by the authentication
 /// layer).
 pub fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, ApiError> {
@@ -177,7 +383,7 @@ pub fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, ApiError> {
 /// layer already refuses it on platform methods).
 pub fn platform<T>(request: &tonic::Request<T>) -> Result<String, ApiError> {
     match caller(request)? {
-        Caller::Platform(id) => Ok(id),
+        Caller::Platform { platform, .. } => Ok(platform),
         Caller::Admin => Err(ApiError::PermissionDenied(
             "this method takes a platform API key, not the admin key".into(),
         )),
@@ -459,11 +665,10 @@ mod tests {
     use talent_proto::talent::recruiting::v1 as pb;
     use talent_server::{auth::Access, methods::Methods};
 
-    use super::ACCESS;
+    use super::{ACCESS, AUDIT, AUDIT_FIELDS};
 
-    #[test]
-    fn every_served_method_has_exactly_one_access_entry() {
-        let served = Methods::of(
+    fn served() -> Methods {
+        Methods::of(
             &[
                 pb::admin_service_server::SERVICE_NAME,
                 pb::application_service_server::SERVICE_NAME,
@@ -475,9 +680,27 @@ mod tests {
             ],
             &[talent_proto::FILE_DESCRIPTOR_SET],
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn every_served_method_has_exactly_one_access_entry() {
+        let served = served();
         assert_eq!(
             Access::new(ACCESS).mismatches(&served),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn every_served_method_is_declared_audited_or_not_and_every_audited_field_classified() {
+        assert_eq!(
+            talent_server::audit::mismatches(
+                AUDIT,
+                AUDIT_FIELDS,
+                &served(),
+                talent_proto::FILE_DESCRIPTOR_SET
+            ),
             Vec::<String>::new()
         );
     }

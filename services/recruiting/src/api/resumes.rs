@@ -487,7 +487,7 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
         v.into_result()?;
         let platform = match caller {
             Caller::Admin => None,
-            Caller::Platform(p) => Some(p),
+            Caller::Platform { platform, .. } => Some(platform),
         };
         let now = now_micros();
         let count = self
@@ -518,7 +518,7 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
         let person_key = person_key_of(&self.0.person_key_secret, id, key)?;
         let platform = match caller {
             Caller::Admin => None,
-            Caller::Platform(p) => Some(p),
+            Caller::Platform { platform, .. } => Some(platform),
         };
         let (applications, employments) = self
             .0

@@ -178,7 +178,7 @@ where
 
     async fn authenticate(&self, key_hash: Vec<u8>, now: i64) -> StoreResult<KeyOwner> {
         let row = sqlx::query(
-            "SELECT p.id, p.disabled_at, k.expire_at \
+            "SELECT p.id, p.disabled_at, k.id AS key_id, k.expire_at \
              FROM api_keys k JOIN platforms p ON p.id = k.platform_id \
              WHERE k.key_hash = $1 AND (k.expire_at IS NULL OR k.expire_at > $2)",
         )
@@ -196,6 +196,7 @@ where
                 } else {
                     KeyOwner::Active {
                         platform: id,
+                        key: row.try_get("key_id")?,
                         expire_at: row.try_get("expire_at")?,
                     }
                 }

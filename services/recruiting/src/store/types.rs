@@ -54,6 +54,8 @@ pub enum KeyOwner {
     /// An active platform's key, valid until `expire_at` (None: no expiry).
     Active {
         platform: String,
+        /// The key's id.
+        key: String,
         expire_at: Option<i64>,
     },
     Disabled(String),

@@ -1,0 +1,191 @@
+use std::sync::Mutex;
+
+use talent_proto::talent::recruiting::v1 as pb;
+
+use super::*;
+
+const ERASE: &str = "/talent.recruiting.v1.ResumeService/ErasePerson";
+const TABLE: &[(&str, Audit)] = &[(ERASE, Audit::Recorded)];
+const FIELDS: &[Fields] = &[Fields::of(
+    "talent.recruiting.v1.ErasePersonRequest",
+    &["reason"],
+    &["resident_id_number", "person_key"],
+)];
+
+fn frame(message: &impl prost::Message) -> Vec<u8> {
+    let body = message.encode_to_vec();
+    let mut frame = vec![0];
+    frame.extend_from_slice(&u32::try_from(body.len()).unwrap().to_be_bytes());
+    frame.extend_from_slice(&body);
+    frame
+}
+
+#[test]
+fn a_request_is_recorded_without_its_personal_fields() {
+    let redactor = Redactor::new(TABLE, FIELDS, talent_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let request = pb::ErasePersonRequest {
+        person: Some(pb::erase_person_request::Person::ResidentIdNumber(
+            "11010519491231002X".into(),
+        )),
+        reason: "ticket 42".into(),
+    };
+    let json = redactor.request_json(ERASE, &frame(&request));
+    assert_eq!(json, r#"{"reason":"ticket 42"}"#);
+    assert_eq!(redactor.request_json(ERASE, &[]), "{}", "nothing read");
+    assert_eq!(
+        redactor.request_json(ERASE, &[0, 0, 0, 0, 9, 1]),
+        "",
+        "cut short"
+    );
+    assert_eq!(
+        redactor.request_json(ERASE, &[1, 0, 0, 0, 0]),
+        "",
+        "compressed"
+    );
+}
+
+#[test]
+fn fields_left_unclassified_are_not_recorded_and_are_named() {
+    let unclassified = [Fields::of(
+        "talent.recruiting.v1.ErasePersonRequest",
+        &["reason"],
+        &["person_key"],
+    )];
+    let redactor = Redactor::new(TABLE, &unclassified, talent_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let request = pb::ErasePersonRequest {
+        person: Some(pb::erase_person_request::Person::ResidentIdNumber(
+            "11010519491231002X".into(),
+        )),
+        reason: String::new(),
+    };
+    assert_eq!(redactor.request_json(ERASE, &frame(&request)), "{}");
+    let served = crate::methods::Methods::of(
+        &["talent.recruiting.v1.ResumeService"],
+        &[talent_proto::FILE_DESCRIPTOR_SET],
+    )
+    .unwrap();
+    let found = mismatches(
+        TABLE,
+        &unclassified,
+        &served,
+        talent_proto::FILE_DESCRIPTOR_SET,
+    );
+    assert!(
+        found.contains(
+            &"talent.recruiting.v1.ErasePersonRequest.resident_id_number is in an audited request but not classified"
+                .to_owned()
+        ),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(
+            &"/talent.recruiting.v1.ResumeService/GetResume is served but has no audit entry"
+                .to_owned()
+        ),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(
+            &"/talent.recruiting.v1.ResumeService/UpsertResumes is served but has no audit entry"
+                .to_owned()
+        ),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_streaming_method_cannot_be_audited() {
+    let path = "/talent.recruiting.v1.ResumeService/UpsertResumes";
+    let served = crate::methods::Methods::of(
+        &["talent.recruiting.v1.ResumeService"],
+        &[talent_proto::FILE_DESCRIPTOR_SET],
+    )
+    .unwrap();
+    let found = mismatches(
+        &[(path, Audit::Queued)],
+        &[],
+        &served,
+        talent_proto::FILE_DESCRIPTOR_SET,
+    );
+    assert!(
+        found.contains(&format!(
+            "{path} streams; only unary methods can be audited"
+        )),
+        "{found:?}"
+    );
+}
+
+/// Keeps rows in memory; refuses the first `failures` appends.
+#[derive(Default)]
+struct Memory {
+    rows: Mutex<Vec<AuditRow>>,
+    failures: Mutex<u32>,
+}
+
+impl AuditSink for Memory {
+    fn append<'a>(
+        &'a self,
+        rows: &'a [AuditRow],
+    ) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut failures = self.failures.lock().unwrap();
+            if *failures > 0 {
+                *failures -= 1;
+                anyhow::bail!("the disk is full");
+            }
+            self.rows.lock().unwrap().extend_from_slice(rows);
+            Ok(())
+        })
+    }
+
+    fn prune(
+        &self,
+        _now: i64,
+        _retention: std::time::Duration,
+    ) -> Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send + '_>> {
+        Box::pin(async { Ok(0) })
+    }
+}
+
+fn event(at: i64) -> Event {
+    Event {
+        at,
+        key: "admin".into(),
+        method: ERASE.into(),
+        request: Bytes::new(),
+        code: 0,
+        message: String::new(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recorded_call_returns_once_its_row_committed_even_after_failures() {
+    let memory = Arc::new(Memory::default());
+    *memory.failures.lock().unwrap() = 2;
+    let redactor = Redactor::new(TABLE, FIELDS, talent_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let (queue, writer) = AuditWriter::start(memory.clone(), redactor, None);
+    queue.record(event(1), true).await;
+    assert_eq!(memory.rows.lock().unwrap().len(), 1);
+    assert_eq!(
+        *memory.failures.lock().unwrap(),
+        0,
+        "both failures were retried"
+    );
+    writer.finish().await;
+}
+
+#[tokio::test]
+async fn queued_events_are_written_when_the_writer_finishes() {
+    let memory = Arc::new(Memory::default());
+    let redactor = Redactor::new(TABLE, FIELDS, talent_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let (queue, writer) = AuditWriter::start(memory.clone(), redactor, None);
+    // More than the queue holds: recording waits instead of dropping.
+    let n = writer::QUEUE_CAPACITY as i64 * 2;
+    for at in 0..n {
+        queue.record(event(at), false).await;
+    }
+    writer.finish().await;
+    let rows = memory.rows.lock().unwrap();
+    assert_eq!(rows.len(), n as usize);
+    assert!(rows.iter().enumerate().all(|(i, r)| r.at == i as i64));
+}
