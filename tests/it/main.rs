@@ -34,3 +34,4 @@ mod shutdown;
 mod startup;
 mod timestamps;
 mod tls;
+mod traces;
