@@ -239,13 +239,25 @@ pub async fn start(args: &UpArgs, shutdown: CancellationToken) -> anyhow::Result
     })
 }
 
+/// The service name of both services' spans when one process runs them
+/// (unless `OTEL_SERVICE_NAME` says otherwise).
+const SERVICE_NAME: &str = "talent";
+
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
-    telemetry::init(args.log_format);
+    let traces = telemetry::init(args.log_format, SERVICE_NAME)?;
     let token = CancellationToken::new();
     tokio::spawn(shutdown::cancel_on_signal(token.clone()));
-    let running = start(&args, token).await?;
-    print_banner(&args, &running);
-    running.wait().await
+    let ran = match start(&args, token).await {
+        Ok(running) => {
+            print_banner(&args, &running);
+            running.wait().await
+        }
+        Err(err) => Err(err),
+    };
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    ran
 }
 
 pub fn print_banner(args: &UpArgs, running: &Running) {
@@ -288,11 +300,19 @@ pub fn print_banner(args: &UpArgs, running: &Running) {
 
 /// `talent demo`: a fresh data folder of its own (`DIR/demo-SEED`), both
 /// services, the generated city pushed through the APIs, the report.
-pub async fn demo(mut args: UpArgs, scale: f64, seed: u64, exit: bool) -> anyhow::Result<()> {
+pub async fn demo(args: UpArgs, scale: f64, seed: u64, exit: bool) -> anyhow::Result<()> {
     if args.tls_cert.is_some() {
         bail!("talent demo serves plaintext on loopback; run talent up for TLS");
     }
-    telemetry::init(args.log_format);
+    let traces = telemetry::init(args.log_format, SERVICE_NAME)?;
+    let ran = run_demo(args, scale, seed, exit).await;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    ran
+}
+
+async fn run_demo(mut args: UpArgs, scale: f64, seed: u64, exit: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     args.data_dir = args.data_dir.join(format!("demo-{seed}"));
     if args.data_dir.exists() {

@@ -32,6 +32,7 @@ fn events(n: usize) -> Vec<ev::Event> {
             occurred_at: Some(at),
             recorded_at: Some(at),
             platform_id: platform.into(),
+            traceparent: String::new(),
             payload: Some(payload),
         }
     };

@@ -380,6 +380,7 @@ impl Service {
                 occurred_at: Some(at),
                 recorded_at: Some(at),
                 platform_id: platform.into(),
+                traceparent: String::new(),
                 payload: Some(payload),
             }
         };

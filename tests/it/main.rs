@@ -36,3 +36,4 @@ mod shutdown;
 mod startup;
 mod timestamps;
 mod tls;
+mod traces;

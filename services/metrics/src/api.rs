@@ -241,6 +241,7 @@ impl Authenticate for Keys {
         let hash = sha256_hex(&token);
         // Compared as hashes so the comparison time says nothing of the key.
         if self.0.admin_key.as_deref().map(sha256_hex) == Some(hash.clone()) {
+            talent_server::telemetry::record_peer("admin");
             return Ok(Caller::Admin);
         }
         let key = self
@@ -251,7 +252,10 @@ impl Authenticate for Keys {
             .filter(|k| k.is_active(codes::now_micros()))
             .ok_or_else(|| ApiError::Unauthenticated("a valid metrics key is required".into()))?;
         match KeyKind::of(&key) {
-            Some(kind) => Ok(Caller::Key(kind, key)),
+            Some(kind) => {
+                talent_server::telemetry::record_peer(&key.id);
+                Ok(Caller::Key(kind, key))
+            }
             None => Err(ApiError::PermissionDenied(format!(
                 "a {} key may call nothing",
                 key.kind

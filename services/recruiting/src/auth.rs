@@ -183,14 +183,19 @@ impl<S: RecruitingStore> Authenticate for Keys<S> {
     type Caller = Caller;
 
     async fn authenticate(&self, token: String) -> Result<Caller, ApiError> {
-        identify(
+        let caller = identify(
             &self.store,
             self.admin_key.as_deref(),
             &self.cache,
             &token,
             crate::validate::now_micros(),
         )
-        .await
+        .await?;
+        talent_server::telemetry::record_peer(match &caller {
+            Caller::Admin => "admin",
+            Caller::Platform(platform) => platform,
+        });
+        Ok(caller)
     }
 
     fn kind(caller: &Caller) -> KeyKind {

@@ -41,6 +41,8 @@ impl OutboxEvent {
             occurred_at: Some(timestamp(self.occurred_at)),
             recorded_at: Some(timestamp(recorded_at.max(self.occurred_at))),
             platform_id: self.platform_id.clone(),
+            // Filled by the relay from the outbox row.
+            traceparent: String::new(),
             payload: Some(self.payload.clone()),
         }
         .encode_to_vec()

@@ -53,11 +53,15 @@ pub async fn main<S: Service>() -> anyhow::Result<()> {
         S::ENV_PREFIX,
         &flags,
     )?;
-    telemetry::init(S::log_format(&config));
+    let traces = telemetry::init(S::log_format(&config), &format!("talent-{}", S::NAME))?;
     let app = S::build(config).await?;
     let token = CancellationToken::new();
     tokio::spawn(shutdown::cancel_on_signal(token.clone()));
-    app.run_until_stopped(token).await
+    let ran = app.run_until_stopped(token).await;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    ran
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use futures::{Stream, future::BoxFuture};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
+use tracing::Instrument;
 
 use crate::CancellationToken;
 
@@ -33,7 +34,8 @@ pub type AnswerStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>
 /// are stored; a group `store` fails, with nothing of the group written.
 /// When `draining` is cancelled the messages already read are finished,
 /// then the stream ends with `UNAVAILABLE` and the client reconnects (to
-/// another replica).
+/// another replica). Both stages run in the caller's span, so their log
+/// lines carry the call's request id.
 pub fn serve<In, P, Out, E>(
     inbound: Streaming<In>,
     draining: CancellationToken,
@@ -50,30 +52,33 @@ where
     let group = group.max(1);
     let mut to_store = read_prepared(inbound, draining, prepare, group);
     let (answers, receiver) = mpsc::channel(group.max(2));
-    tokio::spawn(async move {
-        while let Some(first) = to_store.recv().await {
-            let (group, failed) = take_group(first, &mut to_store, group);
-            if !group.is_empty() {
-                match store(group).await {
-                    Ok(outs) => {
-                        for out in outs {
-                            if answers.send(Ok(out)).await.is_err() {
-                                return;
+    tokio::spawn(
+        async move {
+            while let Some(first) = to_store.recv().await {
+                let (group, failed) = take_group(first, &mut to_store, group);
+                if !group.is_empty() {
+                    match store(group).await {
+                        Ok(outs) => {
+                            for out in outs {
+                                if answers.send(Ok(out)).await.is_err() {
+                                    return;
+                                }
                             }
                         }
-                    }
-                    Err(err) => {
-                        let _ = answers.send(Err(err)).await;
-                        return;
+                        Err(err) => {
+                            let _ = answers.send(Err(err)).await;
+                            return;
+                        }
                     }
                 }
-            }
-            if let Some(err) = failed {
-                let _ = answers.send(Err(err)).await;
-                return;
+                if let Some(err) = failed {
+                    let _ = answers.send(Err(err)).await;
+                    return;
+                }
             }
         }
-    });
+        .in_current_span(),
+    );
     Box::pin(ReceiverStream::new(receiver))
 }
 
@@ -113,24 +118,27 @@ where
     E: Into<Status> + Send + 'static,
 {
     let (prepared, to_store) = mpsc::channel::<Result<P, Status>>(queue);
-    tokio::spawn(async move {
-        loop {
-            let item = tokio::select! {
-                next = inbound.message() => match next {
-                    Ok(Some(message)) => prepare(message).map_err(Into::into),
-                    Ok(None) => break,
-                    Err(err) => Err(err),
-                },
-                () = draining.cancelled() => {
-                    Err(Status::unavailable("the service is shutting down; reconnect to go on"))
+    tokio::spawn(
+        async move {
+            loop {
+                let item = tokio::select! {
+                    next = inbound.message() => match next {
+                        Ok(Some(message)) => prepare(message).map_err(Into::into),
+                        Ok(None) => break,
+                        Err(err) => Err(err),
+                    },
+                    () = draining.cancelled() => {
+                        Err(Status::unavailable("the service is shutting down; reconnect to go on"))
+                    }
+                };
+                let last = item.is_err();
+                if prepared.send(item).await.is_err() || last {
+                    break;
                 }
-            };
-            let last = item.is_err();
-            if prepared.send(item).await.is_err() || last {
-                break;
             }
         }
-    });
+        .in_current_span(),
+    );
     to_store
 }
 

@@ -23,7 +23,10 @@
 //! - **corruption**: a response marked as having met a corrupt database
 //!   ([`CORRUPT_MARKER`](crate::error::CORRUPT_MARKER)) turns the
 //!   service's [`DbHealth`] corrupt; the mark is removed before the
-//!   response leaves.
+//!   response leaves;
+//! - **a span per call** with its request id, echoed as `x-request-id`
+//!   ([`telemetry::rpc_span`]): the handler runs and the response body is
+//!   polled inside it, so every log line of the call names the id.
 
 use std::{
     future::Future,
@@ -42,8 +45,9 @@ use tokio::{
 };
 use tonic::{Code, Status, body::Body};
 use tower::{Layer, Service};
+use tracing::{Instrument, Span};
 
-use crate::{ApiError, error::CORRUPT_MARKER, health::DbHealth, methods::Methods};
+use crate::{ApiError, error::CORRUPT_MARKER, health::DbHealth, methods::Methods, telemetry};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -163,12 +167,16 @@ where
         let method = self.layer.methods.label(req.uri().path());
         let metrics = self.layer.metrics.clone();
         let db_health = self.layer.db_health.clone();
+        let (span, request_id) = telemetry::rpc_span(req.headers(), &method);
 
         let Ok(permit) = self.layer.permits.clone().try_acquire_owned() else {
             metrics.record(&method, Code::ResourceExhausted, started);
-            return ready(Status::resource_exhausted(
-                "the server is at its concurrency limit; retry with backoff",
-            ));
+            return ready(
+                Status::resource_exhausted(
+                    "the server is at its concurrency limit; retry with backoff",
+                ),
+                request_id,
+            );
         };
         // One millisecond early, so that this layer, not tonic's timeout
         // (which answers CANCELLED), ends a call whose deadline passes.
@@ -176,9 +184,10 @@ where
             .map(|timeout| started + timeout.saturating_sub(Duration::from_millis(1)));
         if deadline.is_some_and(|d| d <= started) {
             metrics.record(&method, Code::DeadlineExceeded, started);
-            return ready(Status::deadline_exceeded(
-                "the deadline expired before the call started",
-            ));
+            return ready(
+                Status::deadline_exceeded("the deadline expired before the call started"),
+                request_id,
+            );
         }
 
         let req = match self.layer.stream_idle_timeout {
@@ -188,7 +197,8 @@ where
         // The clone that was readied is the one called (tower's rule).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
+        let call_span = span.clone();
+        let call = async move {
             metrics.in_flight.inc();
             let call = inner.call(req);
             let outcome = match deadline {
@@ -200,7 +210,13 @@ where
                 Err(_elapsed) => {
                     metrics.in_flight.dec();
                     metrics.record(&method, Code::DeadlineExceeded, started);
-                    return Ok(Status::deadline_exceeded("the deadline expired").into_http());
+                    telemetry::record_code(&span, Code::DeadlineExceeded);
+                    let mut response =
+                        Status::deadline_exceeded("the deadline expired").into_http();
+                    response
+                        .headers_mut()
+                        .insert(telemetry::REQUEST_ID, request_id);
+                    return Ok(response);
                 }
             };
             let (mut parts, body) = match response {
@@ -212,10 +228,12 @@ where
             };
             remap_status(&mut parts.headers);
             note_corruption(&mut parts.headers, db_health.as_deref());
+            parts.headers.insert(telemetry::REQUEST_ID, request_id);
             if let Some(code) = status_code(&parts.headers) {
                 // A trailers-only response: the call is over.
                 metrics.in_flight.dec();
                 metrics.record(&method, code, started);
+                telemetry::record_code(&span, code);
                 return Ok(Response::from_parts(parts, body));
             }
             let body = ObservedBody {
@@ -226,15 +244,24 @@ where
                     method,
                     started,
                     db_health,
+                    span,
                 }),
             };
             Ok(Response::from_parts(parts, Body::new(body)))
-        })
+        };
+        Box::pin(call.instrument(call_span))
     }
 }
 
-fn ready<E: Send + 'static>(status: Status) -> BoxFuture<Result<Response<Body>, E>> {
-    Box::pin(std::future::ready(Ok(status.into_http())))
+fn ready<E: Send + 'static>(
+    status: Status,
+    request_id: HeaderValue,
+) -> BoxFuture<Result<Response<Body>, E>> {
+    let mut response = status.into_http();
+    response
+        .headers_mut()
+        .insert(telemetry::REQUEST_ID, request_id);
+    Box::pin(std::future::ready(Ok(response)))
 }
 
 /// What is recorded when a streamed response ends (or is dropped).
@@ -244,18 +271,22 @@ struct Finish {
     method: Arc<str>,
     started: Instant,
     db_health: Option<Arc<DbHealth>>,
+    span: Span,
 }
 
 impl Finish {
     fn done(self, code: Code) {
         self.metrics.in_flight.dec();
         self.metrics.record(&self.method, code, self.started);
+        telemetry::record_code(&self.span, code);
     }
 }
 
 pin_project_lite::pin_project! {
     /// A response body that holds the call's concurrency permit until the
-    /// last frame and records the status code from the trailers.
+    /// last frame and records the status code from the trailers; polled in
+    /// the call's span, which ends with the call (before the trailers
+    /// leave).
     struct ObservedBody {
         #[pin]
         inner: Body,
@@ -281,7 +312,10 @@ impl HttpBody for ObservedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let polled = this.inner.poll_frame(cx);
+        let polled = {
+            let _entered = this.finish.as_ref().map(|f| f.span.enter());
+            this.inner.poll_frame(cx)
+        };
         match &polled {
             Poll::Ready(Some(Ok(frame))) if frame.is_trailers() => {
                 let mut frame_trailers = None;

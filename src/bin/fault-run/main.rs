@@ -123,7 +123,7 @@ async fn serve(service: &str) -> anyhow::Result<()> {
                 talent_metrics::ENV_PREFIX,
                 &flags,
             )?;
-            talent_server::telemetry::init(cfg.server.log_format);
+            let _traces = talent_server::telemetry::init(cfg.server.log_format, "talent-metrics")?;
             talent_metrics::Application::build(cfg)
                 .await?
                 .run_until_stopped(token)
@@ -136,7 +136,8 @@ async fn serve(service: &str) -> anyhow::Result<()> {
                 talent_recruiting::ENV_PREFIX,
                 &flags,
             )?;
-            talent_server::telemetry::init(cfg.server.log_format);
+            let _traces =
+                talent_server::telemetry::init(cfg.server.log_format, "talent-recruiting")?;
             talent_recruiting::Application::build(cfg)
                 .await?
                 .run_until_stopped(token)

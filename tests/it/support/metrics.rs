@@ -282,6 +282,7 @@ pub fn event(platform: &str, payload: Payload) -> ev::Event {
             nanos: 0,
         }),
         platform_id: platform.into(),
+        traceparent: String::new(),
         payload: Some(payload),
     }
 }

@@ -59,6 +59,11 @@ pub async fn publish(
     settings: &IngestSettings,
     events: &[ev::Event],
 ) -> R<Vec<pb::EventAck>> {
+    // The span of the application, linked to the call that wrote each
+    // event (one span covers many events, each from a trace of its own);
+    // it ends when the events are applied.
+    let span = tracing::info_span!("metrics.apply", events = events.len());
+    talent_server::telemetry::link_all(&span, events.iter().map(|e| e.traceparent.as_str()));
     // Concurrent streams touching the same persons or cells in another
     // order can deadlock on PostgreSQL; the loser is rolled back whole and
     // simply applied again.
@@ -213,6 +218,7 @@ pub(crate) mod tests {
                 nanos: 0,
             }),
             platform_id: PLATFORM.into(),
+            traceparent: String::new(),
             payload: Some(payload),
         }
     }

@@ -50,6 +50,8 @@ pub struct OutboxRow {
     pub event: Vec<u8>,
     /// When the row was written, unix microseconds.
     pub created_at_micros: i64,
+    /// The trace context of the transaction that wrote it, if traced.
+    pub traceparent: Option<String>,
 }
 
 /// Rows waiting for delivery.
@@ -393,7 +395,12 @@ impl<O: Outbox> Relay<O> {
                     let mut undecodable = Vec::new();
                     for row in &rows {
                         match Event::decode(row.event.as_slice()) {
-                            Ok(event) => events.push((row.seq, event)),
+                            Ok(mut event) => {
+                                if let Some(traceparent) = &row.traceparent {
+                                    event.traceparent.clone_from(traceparent);
+                                }
+                                events.push((row.seq, event));
+                            }
                             // Written by this service: a bug, but one row must not
                             // stop the outbox forever.
                             Err(err) => {
@@ -410,6 +417,13 @@ impl<O: Outbox> Relay<O> {
                         .iter()
                         .map(|(seq, e)| (*seq, e.event_id.clone()))
                         .collect();
+                    // From sending to acknowledgement; linked to the call
+                    // that wrote each event.
+                    let span = tracing::info_span!("relay.batch", events = sent.len());
+                    talent_server::telemetry::link_all(
+                        &span,
+                        events.iter().map(|(_, e)| e.traceparent.as_str()),
+                    );
                     requests
                         .send(PublishEventsRequest {
                             events: events.into_iter().map(|(_, e)| e).collect(),
@@ -420,6 +434,7 @@ impl<O: Outbox> Relay<O> {
                         sent,
                         undecodable,
                         short,
+                        _span: span,
                         deadline: tokio::time::Instant::now() + self.config.ack_timeout,
                     });
                     // Fill the pipeline before waiting.
@@ -607,6 +622,8 @@ struct InFlight {
     short: bool,
     /// When its acknowledgement is overdue.
     deadline: tokio::time::Instant,
+    /// The batch's span, which ends when the batch is dropped.
+    _span: tracing::Span,
 }
 
 /// Exponential backoff with jitter: a random pause between half and all of

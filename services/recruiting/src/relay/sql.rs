@@ -77,6 +77,7 @@ where
     i64: Column<DB>,
     Option<i64>: Column<DB>,
     Vec<u8>: Column<DB>,
+    Option<String>: Column<DB>,
 {
     async fn acquire_lease(&self, holder: &str, ttl: Duration) -> anyhow::Result<bool> {
         let now = now_micros();
@@ -106,8 +107,8 @@ where
     }
 
     async fn next_batch(&self, after: Option<i64>, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
-        let rows: Vec<(i64, Vec<u8>, i64)> = sqlx::query_as(
-            "SELECT seq, payload, created_at FROM outbox \
+        let rows: Vec<(i64, Vec<u8>, i64, Option<String>)> = sqlx::query_as(
+            "SELECT seq, payload, created_at, traceparent FROM outbox \
              WHERE delivered_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(after.unwrap_or(i64::MIN))
@@ -116,10 +117,11 @@ where
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(seq, event, created_at_micros)| OutboxRow {
+            .map(|(seq, event, created_at_micros, traceparent)| OutboxRow {
                 seq,
                 event,
                 created_at_micros,
+                traceparent,
             })
             .collect())
     }

@@ -80,6 +80,7 @@ impl Outbox for MemoryOutbox {
                 seq: *seq,
                 event: event.clone(),
                 created_at_micros: 0,
+                traceparent: None,
             })
             .collect())
     }

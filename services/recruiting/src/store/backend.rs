@@ -70,11 +70,13 @@ pub trait RecruitingSql: Sql {
         count: i64,
     ) -> impl Future<Output = Result<i64, sqlx::Error>> + Send;
 
-    /// Appends outbox rows written at `now`.
+    /// Appends outbox rows written at `now` by the transaction whose trace
+    /// context is `traceparent` (none: traces are not exported).
     fn insert_outbox_rows(
         conn: &mut Self::Connection,
         rows: Vec<OutboxInsert>,
         now: i64,
+        traceparent: Option<&str>,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     /// Writes `records`; `replace`: they exist and are overwritten (all but
@@ -149,15 +151,18 @@ impl RecruitingSql for Sqlite {
         conn: &mut SqliteConnection,
         rows: Vec<OutboxInsert>,
         now: i64,
+        traceparent: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        for chunk in rows.chunks(SQLITE_MAX_PARAMETERS / 4) {
-            let mut builder: QueryBuilder<Self> =
-                QueryBuilder::new("INSERT INTO outbox (seq, event_id, payload, created_at) ");
+        for chunk in rows.chunks(SQLITE_MAX_PARAMETERS / 5) {
+            let mut builder: QueryBuilder<Self> = QueryBuilder::new(
+                "INSERT INTO outbox (seq, event_id, payload, created_at, traceparent) ",
+            );
             builder.push_values(chunk, |mut row, r| {
                 row.push_bind(r.seq)
                     .push_bind(r.event_id.as_str())
                     .push_bind(r.payload.as_slice())
-                    .push_bind(now);
+                    .push_bind(now)
+                    .push_bind(traceparent);
             });
             builder.build().per_batch().execute(&mut *conn).await?;
         }
@@ -328,6 +333,7 @@ impl RecruitingSql for Postgres {
         conn: &mut PgConnection,
         rows: Vec<OutboxInsert>,
         now: i64,
+        traceparent: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         let (mut seqs, mut ids, mut payloads) = (
             Vec::with_capacity(rows.len()),
@@ -340,13 +346,14 @@ impl RecruitingSql for Postgres {
             payloads.push(r.payload);
         }
         sqlx::query(
-            "INSERT INTO outbox (seq, event_id, payload, created_at) \
-             SELECT s, i, p, $4 FROM UNNEST($1::int8[], $2::text[], $3::bytea[]) AS t(s, i, p)",
+            "INSERT INTO outbox (seq, event_id, payload, created_at, traceparent) \
+             SELECT s, i, p, $4, $5 FROM UNNEST($1::int8[], $2::text[], $3::bytea[]) AS t(s, i, p)",
         )
         .bind(seqs)
         .bind(ids)
         .bind(payloads)
         .bind(now)
+        .bind(traceparent)
         .execute(&mut *conn)
         .await?;
         Ok(())

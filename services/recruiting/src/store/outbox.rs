@@ -34,6 +34,9 @@ pub(super) async fn write_outbox<DB: RecruitingSql>(
             }
         })
         .collect();
-    DB::insert_outbox_rows(&mut **tx, rows, now).await?;
+    // The transaction's trace context goes with its events, so that the
+    // relay and metrics can name the call that wrote them.
+    let traceparent = tx.traceparent();
+    DB::insert_outbox_rows(&mut **tx, rows, now, traceparent.as_deref()).await?;
     Ok(())
 }

@@ -21,10 +21,14 @@
 //!     Option<Vec<u8>>: Column<DB>,
 //! ```
 
-use std::sync::Arc;
+use std::{
+    ops::{Deref, DerefMut},
+    sync::Arc,
+};
 
 use sqlx::{ColumnIndex, Database, Executor, Pool, Postgres, Sqlite};
 use talent_server::{Column, FieldViolations};
+use tracing::Instrument;
 
 use super::{
     PostingRecord, RecruitingStore, StoreError, backend::RecruitingSql, coalesce::PointReads,
@@ -37,8 +41,38 @@ const POINT_READ_BATCHES: usize = 2;
 /// The most lookups one coalesced read carries.
 const POINT_READ_KEYS: usize = 128;
 
-/// A writing transaction.
-pub(super) type Tx<DB> = sqlx::Transaction<'static, DB>;
+/// A writing transaction and its span, which lasts from `begin` until the
+/// transaction is committed or dropped. Derefs to the connection, as
+/// sqlx's transaction does.
+pub(super) struct Tx<DB: Database> {
+    inner: sqlx::Transaction<'static, DB>,
+    span: tracing::Span,
+}
+
+impl<DB: Database> Tx<DB> {
+    pub(super) async fn commit(self) -> Result<(), sqlx::Error> {
+        let Self { inner, span } = self;
+        inner.commit().instrument(span).await
+    }
+
+    /// The transaction's trace context, when traces are exported.
+    pub(super) fn traceparent(&self) -> Option<String> {
+        talent_server::telemetry::traceparent(&self.span)
+    }
+}
+
+impl<DB: Database> Deref for Tx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.inner
+    }
+}
+
+impl<DB: Database> DerefMut for Tx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.inner
+    }
+}
 
 /// The store on back end `DB`.
 pub struct SqlStore<DB: Database> {
@@ -89,9 +123,16 @@ where
 }
 
 impl<DB: RecruitingSql> SqlStore<DB> {
-    /// A writing transaction.
+    /// A writing transaction. Every write of the store begins here, so its
+    /// span is the one of every store transaction.
     pub(super) async fn begin(&self) -> Result<Tx<DB>, sqlx::Error> {
-        self.pool.begin_with(DB::BEGIN_WRITE).await
+        let span = tracing::info_span!("store.transaction");
+        let inner = self
+            .pool
+            .begin_with(DB::BEGIN_WRITE)
+            .instrument(span.clone())
+            .await?;
+        Ok(Tx { inner, span })
     }
 }
 
