@@ -2,9 +2,9 @@
 //! folder, with the secrets and the relay's RELAY key created on first run.
 //! Plaintext on loopback addresses only, unless TLS or `--insecure`.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use talent::{commands, secrets::Secrets};
 use talent_proto::talent::metrics::v1::{KeyKind, Protection};
 use talent_server::{CancellationToken, LogFormat, shutdown, telemetry};
@@ -13,10 +13,10 @@ use talent_server::{CancellationToken, LogFormat, shutdown, telemetry};
 pub struct UpArgs {
     /// Where the recruiting service listens for gRPC.
     #[arg(long, env = "TALENT_RECRUITING_ADDR", default_value = talent_recruiting::DEFAULT_ADDR, value_name = "HOST:PORT")]
-    pub recruiting_addr: SocketAddr,
+    pub recruiting_addr: HostPort,
     /// Where the metrics service listens for gRPC.
     #[arg(long, env = "TALENT_METRICS_ADDR", default_value = talent_metrics::DEFAULT_ADDR, value_name = "HOST:PORT")]
-    pub metrics_addr: SocketAddr,
+    pub metrics_addr: HostPort,
     /// Folder of the SQLite files and secrets.toml; created when missing.
     #[arg(
         long,
@@ -27,10 +27,10 @@ pub struct UpArgs {
     pub data_dir: PathBuf,
     /// Where the recruiting service serves Prometheus /metrics and /health.
     #[arg(long, env = "TALENT_RECRUITING_PROMETHEUS_ADDR", default_value = talent_recruiting::PROMETHEUS_ADDR, value_name = "HOST:PORT")]
-    pub recruiting_prometheus_addr: SocketAddr,
+    pub recruiting_prometheus_addr: HostPort,
     /// Where the metrics service serves Prometheus /metrics and /health.
     #[arg(long, env = "TALENT_METRICS_PROMETHEUS_ADDR", default_value = talent_metrics::PROMETHEUS_ADDR, value_name = "HOST:PORT")]
-    pub metrics_prometheus_addr: SocketAddr,
+    pub metrics_prometheus_addr: HostPort,
     /// Log format: human or json.
     #[arg(
         long,
@@ -75,25 +75,138 @@ pub struct UpArgs {
     pub tls_ca: Option<PathBuf>,
 }
 
+/// `HOST:PORT` as given on the command line: an IP address or a host name
+/// (`localhost:50051`), resolved when the services start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    host: String,
+    port: u16,
+}
+
+impl FromStr for HostPort {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if let Ok(addr) = s.parse::<SocketAddr>() {
+            return Ok(Self {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+            });
+        }
+        let hint =
+            || format!("\"{s}\" is not HOST:PORT (such as localhost:50051 or 127.0.0.1:50051)");
+        let (host, port) = s.rsplit_once(':').ok_or_else(hint)?;
+        let port = port.parse::<u16>().map_err(|_| hint())?;
+        let name_like = host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if host.is_empty() || !name_like {
+            return Err(hint());
+        }
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, self.port).fmt(f),
+            Err(_) => write!(f, "{}:{}", self.host, self.port),
+        }
+    }
+}
+
+impl HostPort {
+    /// Whether the host is a name rather than an IP address.
+    fn is_name(&self) -> bool {
+        self.host.parse::<std::net::IpAddr>().is_err()
+    }
+
+    /// The address to listen on: the IP address, or the first address the
+    /// host name resolves to. `flag` names the option in the error.
+    pub async fn resolve(&self, flag: &str) -> anyhow::Result<SocketAddr> {
+        if let Ok(ip) = self.host.parse() {
+            return Ok(SocketAddr::new(ip, self.port));
+        }
+        tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await
+            .with_context(|| {
+                format!(
+                    "{flag} {self}: the host name {:?} does not resolve",
+                    self.host
+                )
+            })?
+            .next()
+            .ok_or_else(|| {
+                anyhow!(
+                    "{flag} {self}: the host name {:?} has no address",
+                    self.host
+                )
+            })
+    }
+}
+
+/// The four listening addresses of `talent up`, resolved.
+#[derive(Clone, Copy, Debug)]
+struct Listen {
+    recruiting: SocketAddr,
+    metrics: SocketAddr,
+    recruiting_prometheus: SocketAddr,
+    metrics_prometheus: SocketAddr,
+}
+
 impl UpArgs {
+    /// The listening addresses, host names resolved.
+    async fn listen(&self) -> anyhow::Result<Listen> {
+        Ok(Listen {
+            recruiting: self.recruiting_addr.resolve("--recruiting-addr").await?,
+            metrics: self.metrics_addr.resolve("--metrics-addr").await?,
+            recruiting_prometheus: self
+                .recruiting_prometheus_addr
+                .resolve("--recruiting-prometheus-addr")
+                .await?,
+            metrics_prometheus: self
+                .metrics_prometheus_addr
+                .resolve("--metrics-prometheus-addr")
+                .await?,
+        })
+    }
+
     /// Plaintext stays on loopback unless the operator says otherwise.
-    fn check_plaintext(&self) -> anyhow::Result<()> {
+    fn check_plaintext(&self, listen: &Listen) -> anyhow::Result<()> {
         if self.tls_cert.is_some() || self.insecure {
             return Ok(());
         }
-        for (flag, addr) in [
-            ("--recruiting-addr", self.recruiting_addr),
-            ("--metrics-addr", self.metrics_addr),
+        for (flag, given, addr) in [
+            (
+                "--recruiting-addr",
+                &self.recruiting_addr,
+                listen.recruiting,
+            ),
+            ("--metrics-addr", &self.metrics_addr, listen.metrics),
             (
                 "--recruiting-prometheus-addr",
-                self.recruiting_prometheus_addr,
+                &self.recruiting_prometheus_addr,
+                listen.recruiting_prometheus,
             ),
-            ("--metrics-prometheus-addr", self.metrics_prometheus_addr),
+            (
+                "--metrics-prometheus-addr",
+                &self.metrics_prometheus_addr,
+                listen.metrics_prometheus,
+            ),
         ] {
             if !addr.ip().is_loopback() {
+                let resolved = if given.is_name() {
+                    format!(" ({addr})")
+                } else {
+                    String::new()
+                };
                 bail!(
-                    "{flag} {addr} is not a loopback address, and without TLS personal data \
-                     would cross the network in plaintext: give --tls-cert and --tls-key, or \
+                    "{flag} {given}{resolved} is not a loopback address, and without TLS personal \
+                     data would cross the network in plaintext: give --tls-cert and --tls-key, or \
                      --insecure when a TLS-terminating proxy stands in front"
                 );
             }
@@ -102,11 +215,14 @@ impl UpArgs {
     }
 
     /// Where the relay (and the command's own calls) reach metrics over
-    /// TLS: `localhost` when metrics listens on loopback or every address,
-    /// else its address; the certificate must carry that name.
+    /// TLS: the host name given to --metrics-addr; else `localhost` when
+    /// metrics listens on loopback or every address, else its address. The
+    /// certificate must carry that name.
     fn metrics_tls_addr(&self, metrics_addr: SocketAddr) -> String {
         let ip = metrics_addr.ip();
-        if ip.is_loopback() || ip.is_unspecified() {
+        if self.metrics_addr.is_name() {
+            format!("{}:{}", self.metrics_addr.host, metrics_addr.port())
+        } else if ip.is_loopback() || ip.is_unspecified() {
             format!("localhost:{}", metrics_addr.port())
         } else {
             metrics_addr.to_string()
@@ -151,16 +267,17 @@ impl Running {
 /// Starts metrics, makes sure the relay has a RELAY key, then starts
 /// recruiting with its relay pointed at metrics.
 pub async fn start(args: &UpArgs, shutdown: CancellationToken) -> anyhow::Result<Running> {
-    args.check_plaintext()?;
+    let listen = args.listen().await?;
+    args.check_plaintext(&listen)?;
     talent_server::db::create_private_dir(&args.data_dir)
         .with_context(|| format!("creating the data folder {}", args.data_dir.display()))?;
     let (mut secrets, first_run) = Secrets::load_or_create(&args.data_dir)?;
     let sqlite_url = |file: &str| format!("sqlite://{}", args.data_dir.join(file).display());
 
     let mut metrics = talent_metrics::Config::default();
-    metrics.server.listen_addr = args.metrics_addr;
+    metrics.server.listen_addr = listen.metrics;
     metrics.server.database_url = sqlite_url("metrics.db");
-    metrics.server.prometheus_addr = Some(args.metrics_prometheus_addr);
+    metrics.server.prometheus_addr = Some(listen.metrics_prometheus);
     metrics.server.log_format = args.log_format;
     args.apply_tls(&mut metrics.server);
     metrics.admin_key = Some(secrets.metrics_admin_key.clone());
@@ -196,9 +313,9 @@ pub async fn start(args: &UpArgs, shutdown: CancellationToken) -> anyhow::Result
     };
 
     let mut recruiting = talent_recruiting::Config::default();
-    recruiting.server.listen_addr = args.recruiting_addr;
+    recruiting.server.listen_addr = listen.recruiting;
     recruiting.server.database_url = sqlite_url("recruiting.db");
-    recruiting.server.prometheus_addr = Some(args.recruiting_prometheus_addr);
+    recruiting.server.prometheus_addr = Some(listen.recruiting_prometheus);
     recruiting.server.log_format = args.log_format;
     args.apply_tls(&mut recruiting.server);
     recruiting.admin_key = Some(secrets.recruiting_admin_key.clone());
@@ -389,32 +506,32 @@ mod tests {
             .up
     }
 
-    #[test]
-    fn plaintext_stays_on_loopback_unless_tls_or_insecure() {
-        assert!(
-            up(&[]).check_plaintext().is_ok(),
-            "the defaults are loopback"
-        );
-        assert!(
-            up(&["--metrics-addr", "[::1]:50052"])
-                .check_plaintext()
-                .is_ok()
-        );
+    /// `check_plaintext` after resolving, as `start` does.
+    async fn plaintext(args: &[&str]) -> anyhow::Result<()> {
+        let args = up(args);
+        let listen = args.listen().await?;
+        args.check_plaintext(&listen)
+    }
+
+    #[tokio::test]
+    async fn plaintext_stays_on_loopback_unless_tls_or_insecure() {
+        assert!(plaintext(&[]).await.is_ok(), "the defaults are loopback");
+        assert!(plaintext(&["--metrics-addr", "[::1]:50052"]).await.is_ok());
         for flag in [
             "--recruiting-addr",
             "--metrics-addr",
             "--recruiting-prometheus-addr",
             "--metrics-prometheus-addr",
         ] {
-            let err = up(&[flag, "0.0.0.0:7000"]).check_plaintext().unwrap_err();
+            let err = plaintext(&[flag, "0.0.0.0:7000"]).await.unwrap_err();
             assert!(err.to_string().contains(flag), "{err}");
             assert!(
-                up(&[flag, "10.1.2.3:7000", "--insecure"])
-                    .check_plaintext()
+                plaintext(&[flag, "10.1.2.3:7000", "--insecure"])
+                    .await
                     .is_ok()
             );
         }
-        let tls = up(&[
+        let tls = plaintext(&[
             "--recruiting-addr",
             "0.0.0.0:7000",
             "--tls-cert",
@@ -422,7 +539,55 @@ mod tests {
             "--tls-key",
             "key.pem",
         ]);
-        assert!(tls.check_plaintext().is_ok());
+        assert!(tls.await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn listen_addresses_take_host_names() {
+        // localhost resolves to a loopback address, so plaintext is fine.
+        let args = up(&[
+            "--recruiting-addr",
+            "localhost:0",
+            "--metrics-addr",
+            "LocalHost:50052",
+        ]);
+        let listen = args.listen().await.unwrap();
+        assert!(listen.recruiting.ip().is_loopback(), "{listen:?}");
+        assert_eq!(listen.recruiting.port(), 0);
+        assert!(listen.metrics.ip().is_loopback());
+        assert_eq!(listen.metrics.port(), 50052);
+        args.check_plaintext(&listen).unwrap();
+        // A name that does not resolve is named in the error (.invalid
+        // never resolves: RFC 6761).
+        let err = plaintext(&["--metrics-addr", "metrics.invalid:50052"])
+            .await
+            .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("--metrics-addr metrics.invalid:50052")
+                && msg.contains("\"metrics.invalid\" does not resolve"),
+            "{msg}"
+        );
+        // Not HOST:PORT at all: refused while parsing, saying what would do.
+        for bad in [
+            "localhost",
+            "localhost:port",
+            ":50051",
+            "a b:1",
+            "host:70000",
+        ] {
+            let err = Cli::try_parse_from(["talent", "--recruiting-addr", bad])
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(
+                err.to_string().contains("such as localhost:50051"),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(
+            "[::1]:7".parse::<HostPort>().unwrap().to_string(),
+            "[::1]:7"
+        );
     }
 
     #[test]
@@ -439,6 +604,13 @@ mod tests {
         assert_eq!(
             args.metrics_tls_addr("10.1.2.3:50052".parse().unwrap()),
             "10.1.2.3:50052"
+        );
+        // A host name given is the name the relay asks for, on the port
+        // actually bound.
+        let named = up(&["--metrics-addr", "metrics.example:0"]);
+        assert_eq!(
+            named.metrics_tls_addr("10.1.2.3:41000".parse().unwrap()),
+            "metrics.example:41000"
         );
     }
 }

@@ -10,6 +10,7 @@
 //! naming to clients.
 
 pub mod args;
+pub mod text;
 
 use std::fmt::Write as _;
 use std::str::FromStr;
@@ -200,7 +201,10 @@ impl Table {
         }
     }
 
-    /// Aligned text; labels left, figures right; CJK counted double width.
+    /// Aligned text in at most [`text::TEXT_WIDTH`] columns: labels left
+    /// (wrapped when the page needs it), figures right, CJK counted double
+    /// width; a table wider than a page is printed in panels
+    /// ([`text::table`]).
     pub fn to_text(&self) -> String {
         let shown: Vec<usize> = (0..self.columns.len())
             .filter(|i| !self.columns[*i].machine_only)
@@ -215,54 +219,22 @@ impl Table {
                     .collect()
             })
             .collect();
-        let mut widths: Vec<usize> = shown
+        let columns: Vec<text::TextColumn> = shown
             .iter()
-            .map(|i| width(&self.columns[*i].heading))
-            .collect();
-        for r in &cells {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(width(c));
-            }
-        }
-        let left: Vec<bool> = shown
-            .iter()
-            .map(|i| {
-                self.rows
+            .map(|i| text::TextColumn {
+                heading: self.columns[*i].heading.clone(),
+                label: self
+                    .rows
                     .iter()
-                    .all(|r| matches!(r.get(*i), Some(Cell::Text(_)) | None))
+                    .all(|r| matches!(r.get(*i), Some(Cell::Text(_)) | None)),
             })
             .collect();
-        let mut out = String::new();
-        let _ = writeln!(out, "{}", self.title);
-        let line = |out: &mut String, texts: &[String]| {
-            let mut s = String::new();
-            for (k, t) in texts.iter().enumerate() {
-                let pad = " ".repeat(widths[k].saturating_sub(width(t)));
-                if k > 0 {
-                    s.push_str("  ");
-                }
-                if left[k] {
-                    s.push_str(t);
-                    s.push_str(&pad);
-                } else {
-                    s.push_str(&pad);
-                    s.push_str(t);
-                }
-            }
-            let _ = writeln!(out, "{}", s.trim_end());
-        };
-        let headings: Vec<String> = shown
-            .iter()
-            .map(|i| self.columns[*i].heading.clone())
-            .collect();
-        line(&mut out, &headings);
-        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        line(&mut out, &rule);
-        for r in &cells {
-            line(&mut out, r);
+        let mut out = text::wrap_lines(&self.title);
+        for line in text::table(&columns, &cells) {
+            let _ = writeln!(out, "{line}");
         }
         for n in &self.notes {
-            let _ = writeln!(out, "{n}");
+            out.push_str(&text::wrap_lines(n));
         }
         out
     }
@@ -426,18 +398,10 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
-/// Terminal display width: East Asian wide and full-width characters count 2.
+/// Terminal display width: East Asian wide and full-width characters
+/// count 2 (Unicode's East Asian Width, as terminals apply it).
 pub fn width(s: &str) -> usize {
-    s.chars()
-        .map(|c| {
-            let u = c as u32;
-            let wide = matches!(u,
-                0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF
-                | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
-                | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6);
-            if wide { 2 } else { 1 }
-        })
-        .sum()
+    unicode_width::UnicodeWidthStr::width(s)
 }
 
 fn col(key: &str, heading: &str) -> Column {
@@ -692,26 +656,73 @@ pub fn outcomes_json(f: Option<&GraduateOutcomeFigures>) -> Value {
     figures_json(&outcome_columns(), &outcome_cells(f))
 }
 
-/// The table of a `GetGraduateOutcomes` answer.
+/// Whether an outcomes breakdown is by where the graduates work (district
+/// or industry of employment, with "outside the city" and "not employed"
+/// rows). Every graduate of such a row is employed there, or not at all,
+/// so its own rates are 100 % or 0 % by construction; what compares rows
+/// is their share of the cohort.
+fn by_workplace(dims: &[DimensionValue]) -> bool {
+    dims.iter().any(|d| {
+        matches!(
+            Dimension::try_from(d.dimension),
+            Ok(Dimension::District | Dimension::Industry)
+        )
+    })
+}
+
+fn share_columns() -> Vec<Column> {
+    vec![
+        col("cohort_size", "graduates"),
+        col("share_of_cohort", "share of the cohort"),
+    ]
+}
+
+/// A row's graduates and their share of the whole cohort.
+fn share_cells(f: Option<&GraduateOutcomeFigures>, cohort: Option<&Count>) -> Vec<Cell> {
+    let n = f.and_then(|f| f.cohort_size.as_ref());
+    vec![
+        Cell::count(n),
+        match (n, cohort) {
+            (Some(n), Some(c)) => Cell::Rate(n.value, c.value),
+            _ => Cell::NotApplicable,
+        },
+    ]
+}
+
+/// The note under a table of shares of the cohort.
+pub const SHARES_NOTE: &str = "share of the cohort = a row's graduates ÷ the whole cohort; \
+     the rows, \"outside the city\" and \"not employed\" included, make up the cohort \
+     (the TOTAL row's 100 %)";
+
+/// The table of a `GetGraduateOutcomes` answer. Broken down by where the
+/// graduates work ([`by_workplace`]), it shows each row's graduates and
+/// their share of the cohort instead of rates.
 pub fn outcomes_table(r: &GetGraduateOutcomesResponse) -> Table {
     let rows_in = breakdown(&r.rows, |row| row.dimensions.as_slice());
     let first = rows_in.first().map(|row| row.dimensions.as_slice());
     let n = first.map_or(0, <[_]>::len);
+    let shares = first.is_some_and(by_workplace);
+    let cohort = r.total.as_ref().and_then(|t| t.cohort_size.as_ref());
+    let cells = |f: Option<&GraduateOutcomeFigures>| {
+        if shares {
+            share_cells(f, cohort)
+        } else {
+            outcome_cells(f)
+        }
+    };
     let mut columns = dimension_columns(first);
     let dimensions = columns.len();
-    columns.extend(outcome_columns());
-    let mut rows = vec![
-        [
-            dimension_cells(&[], true, n),
-            outcome_cells(r.total.as_ref()),
-        ]
-        .concat(),
-    ];
+    columns.extend(if shares {
+        share_columns()
+    } else {
+        outcome_columns()
+    });
+    let mut rows = vec![[dimension_cells(&[], true, n), cells(r.total.as_ref())].concat()];
     for row in rows_in {
         rows.push(
             [
                 dimension_cells(&row.dimensions, false, n),
-                outcome_cells(row.figures.as_ref()),
+                cells(row.figures.as_ref()),
             ]
             .concat(),
         );
@@ -721,12 +732,16 @@ pub fn outcomes_table(r: &GetGraduateOutcomesResponse) -> Table {
         .as_ref()
         .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
         .unwrap_or_else(|| "?".into());
+    let mut notes = notes(
+        perturbed_by(r.disclosure_control.as_ref()),
+        &r.definition_version,
+    );
+    if shares {
+        notes.insert(0, SHARES_NOTE.to_string());
+    }
     Table {
         title: format!("Graduate outcomes, cohort {}, as of {as_of}", r.cohort_year),
-        notes: notes(
-            perturbed_by(r.disclosure_control.as_ref()),
-            &r.definition_version,
-        ),
+        notes,
         perturbed_by: perturbed_by(r.disclosure_control.as_ref()),
         columns,
         dimensions,

@@ -1,5 +1,7 @@
 use super::*;
-use talent_proto::talent::metrics::v1::{GraduateOutcomeRow, TalentGatheredRow};
+use talent_proto::talent::metrics::v1::{
+    GraduateOutcomeRow, RecruitmentActivityRow, TalentGatheredRow,
+};
 
 fn count(v: i64) -> Option<Count> {
     Some(Count {
@@ -19,6 +21,13 @@ fn district(code: &str) -> DimensionValue {
         dimension: Dimension::District as i32,
         value: Some(dimension_value::Value::District(code.into())),
         label: String::new(),
+    }
+}
+fn value(d: Dimension, v: dimension_value::Value, label: &str) -> DimensionValue {
+    DimensionValue {
+        dimension: d as i32,
+        value: Some(v),
+        label: label.into(),
     }
 }
 fn tier(t: TalentTier) -> DimensionValue {
@@ -150,7 +159,11 @@ fn rates_show_numerator_and_denominator() {
         cohort_year: 2020,
         total: Some(figures),
         rows: vec![GraduateOutcomeRow {
-            dimensions: vec![district("OUTSIDE")],
+            dimensions: vec![value(
+                Dimension::University,
+                dimension_value::Value::UniversityCode("4137011065".into()),
+                "青岛大学",
+            )],
             figures: Some(figures),
         }],
         ..Default::default()
@@ -159,7 +172,7 @@ fn rates_show_numerator_and_denominator() {
     let text = t.to_text();
     assert!(text.contains("43.3% (46,764/108,000)"), "{text}");
     assert!(text.contains("n/a (46,764/0)"), "{text}");
-    assert!(text.contains("OUTSIDE 市外"));
+    assert!(text.contains("4137011065 青岛大学"), "{text}");
     let csv = t.to_csv();
     assert!(csv.contains("0.433000"), "{csv}");
     let v: Value = serde_json::from_str(&t.to_json()).unwrap();
@@ -235,4 +248,322 @@ fn helpers() {
     assert_eq!(width("崂山a"), 5);
     assert_eq!("CSV".parse::<OutputFormat>(), Ok(OutputFormat::Csv));
     assert!("xml".parse::<OutputFormat>().is_err());
+}
+
+/// Outcomes by district: a cohort of 200, of whom 50 work in Laoshan, 30
+/// in Laixi, 70 outside the city and 50 are not employed.
+fn outcomes_by_district(total: i64, rows: &[(&str, i64)]) -> GetGraduateOutcomesResponse {
+    let figures = |n: i64, employed: i64, retained: i64| GraduateOutcomeFigures {
+        cohort_size: count(n),
+        employed: count(employed),
+        retained: count(retained),
+        employment_rate: Some(Rate {
+            numerator: employed,
+            denominator: n,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    GetGraduateOutcomesResponse {
+        cohort_year: 2020,
+        total: Some(figures(total, 100, 80)),
+        rows: rows
+            .iter()
+            .map(|(code, n)| GraduateOutcomeRow {
+                dimensions: vec![district(code)],
+                figures: Some(match *code {
+                    "NONE" => figures(*n, 0, 0),
+                    "OUTSIDE" => figures(*n, *n, 0),
+                    _ => figures(*n, *n, *n),
+                }),
+            })
+            .collect(),
+        definition_version: "2025.1".into(),
+        disclosure_control: control(Protection::Exact, 0),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn outcomes_by_district_are_shares_of_the_cohort() {
+    let rows = [
+        ("370212", 50),
+        ("370285", 30),
+        ("OUTSIDE", 70),
+        ("NONE", 50),
+    ];
+    let t = outcomes_table(&outcomes_by_district(200, &rows));
+    // 50/200, 30/200, 70/200, 50/200; and the whole: 200/200.
+    let text = t.to_text();
+    for share in [
+        "25.0% (50/200)",
+        "15.0% (30/200)",
+        "35.0% (70/200)",
+        "100.0% (200/200)",
+    ] {
+        assert!(text.contains(share), "{share}: {text}");
+    }
+    assert_eq!(text.matches("25.0% (50/200)").count(), 2, "{text}");
+    assert!(text.contains("share of the cohort"), "{text}");
+    assert!(text.contains("(the TOTAL row's 100 %)"), "{text}");
+    // The rows' own rates (100 % or 0 % by construction) are gone.
+    assert!(!text.contains("employment rate"), "{text}");
+    assert!(!text.contains("(30/30)"), "{text}");
+
+    let csv = t.to_csv();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "district,district_name,cohort_size,share_of_cohort"
+    );
+    assert_eq!(lines[1], "TOTAL,TOTAL,200,1.000000");
+    assert_eq!(lines[2], "370212,370212 崂山区 Laoshan,50,0.250000");
+    assert_eq!(lines[3], "370285,370285 莱西市 Laixi,30,0.150000");
+    assert_eq!(
+        lines[4],
+        "OUTSIDE,OUTSIDE 市外 outside the city,70,0.350000"
+    );
+    assert_eq!(lines[5], "NONE,NONE 未就业 not employed,50,0.250000");
+
+    let v: Value = serde_json::from_str(&t.to_json()).unwrap();
+    assert_eq!(
+        v["total"]["share_of_cohort"],
+        json!({"numerator": 200, "denominator": 200, "rate": 1.0})
+    );
+    assert_eq!(
+        v["rows"][2]["share_of_cohort"],
+        json!({"numerator": 70, "denominator": 200, "rate": 0.35})
+    );
+    assert_eq!(v["rows"][2]["cohort_size"], 70);
+    assert!(v["total"].get("employment_rate").is_none(), "{v}");
+    assert!(
+        v["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("make up the cohort"),
+        "{v}"
+    );
+
+    // Perturbed counts need not add up (51 + 30 + 70 + 50 = 201 of a
+    // cohort of 200), and the table still says so.
+    let mut perturbed = outcomes_by_district(
+        200,
+        &[
+            ("370212", 51),
+            ("370285", 30),
+            ("OUTSIDE", 70),
+            ("NONE", 50),
+        ],
+    );
+    perturbed.disclosure_control = control(Protection::Perturbed, 3);
+    let t = outcomes_table(&perturbed);
+    let text = t.to_text();
+    assert!(text.contains("25.5% (51/200)"), "{text}");
+    assert!(text.contains("figures need not add up"), "{text}");
+    assert!(
+        t.to_csv()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("need not add up")
+    );
+    let v: Value = serde_json::from_str(&t.to_json()).unwrap();
+    assert_eq!(v["disclosure"]["protection"], "PERTURBED");
+
+    // By university, rates mean something and stay.
+    let mut by_university = outcomes_by_district(200, &[]);
+    by_university.rows = vec![GraduateOutcomeRow {
+        dimensions: vec![value(
+            Dimension::University,
+            dimension_value::Value::UniversityCode("4137011065".into()),
+            "青岛大学",
+        )],
+        figures: by_university.total,
+    }];
+    let text = outcomes_table(&by_university).to_text();
+    assert!(text.contains("employment rate"), "{text}");
+    assert!(!text.contains("share of the cohort"), "{text}");
+}
+
+/// Long but real values of every dimension: the widest names of the
+/// city's tables, a name the command does not know, a long platform id.
+fn long_values(d: Dimension) -> Vec<DimensionValue> {
+    use dimension_value::Value as V;
+    let v = |x: V, label: &str| value(d, x, label);
+    match d {
+        Dimension::District => ["310115", "370212", "OUTSIDE", "NONE", "371402"]
+            .map(|c| v(V::District(c.into()), ""))
+            .to_vec(),
+        Dimension::Industry => ["S", "D", "I65", "OUTSIDE"]
+            .map(|c| v(V::Industry(c.into()), ""))
+            .to_vec(),
+        Dimension::Tier => vec![
+            v(V::Tier(TalentTier::High as i32), ""),
+            v(V::Tier(TalentTier::General as i32), ""),
+        ],
+        Dimension::Platform => vec![
+            v(
+                V::PlatformId("qingdao-public-employment-service-e-station-2020".into()),
+                "",
+            ),
+            v(V::PlatformId("p".into()), ""),
+        ],
+        Dimension::Month => vec![v(V::Month("2020-06".into()), "")],
+        Dimension::University => vec![
+            v(
+                V::UniversityCode("4137010424".into()),
+                "山东科技大学 Shandong University of Science and Technology",
+            ),
+            v(V::UniversityCode("4137010423".into()), ""),
+        ],
+        Dimension::DegreeLevel => vec![v(
+            V::DegreeLevel(DegreeLevel::BelowJuniorCollege as i32),
+            "",
+        )],
+        Dimension::Discipline => vec![v(V::Discipline(Discipline::Interdisciplinary as i32), "")],
+        Dimension::Unspecified => vec![],
+    }
+}
+
+/// Every breakdown `--by` accepts: none, each dimension, each ordered pair.
+fn every_breakdown() -> Vec<Vec<Dimension>> {
+    let all = [
+        Dimension::District,
+        Dimension::Industry,
+        Dimension::Tier,
+        Dimension::Platform,
+        Dimension::Month,
+        Dimension::University,
+        Dimension::DegreeLevel,
+        Dimension::Discipline,
+    ];
+    let mut out = vec![vec![]];
+    for a in all {
+        out.push(vec![a]);
+        for b in all {
+            if a != b {
+                out.push(vec![a, b]);
+            }
+        }
+    }
+    out
+}
+
+/// The rows of a breakdown: every combination of the dimensions' values.
+fn cells_of(by: &[Dimension]) -> Vec<Vec<DimensionValue>> {
+    let mut rows = vec![vec![]];
+    for d in by {
+        rows = rows
+            .into_iter()
+            .flat_map(|r: Vec<DimensionValue>| {
+                long_values(*d).into_iter().map(move |v| {
+                    let mut r = r.clone();
+                    r.push(v);
+                    r
+                })
+            })
+            .collect();
+    }
+    rows
+}
+
+fn assert_fits(what: &str, text: &str) {
+    for line in text.lines() {
+        assert!(
+            width(line) <= text::TEXT_WIDTH,
+            "{what}: a line of {} columns:\n{line}\n{text}",
+            width(line)
+        );
+    }
+}
+
+#[test]
+fn every_table_fits_120_columns() {
+    // Figures at the full city's size and beyond: 9,876,543 of 12,345,678.
+    let big = perturbed(9_876_543);
+    let rate = Some(Rate {
+        numerator: 9_876_543,
+        denominator: 12_345_678,
+        ..Default::default()
+    });
+    let gathered = TalentGatheredFigures {
+        talents_gathered: big,
+        high_tier: big,
+        general_tier: big,
+    };
+    let outcomes = GraduateOutcomeFigures {
+        cohort_size: perturbed(12_345_678),
+        employed: big,
+        retained: big,
+        employment_rate: rate,
+        retention_rate: rate,
+        local_share_of_employed: rate,
+    };
+    let activity = RecruitmentActivityFigures {
+        postings: big,
+        openings: big,
+        headcount_demanded: big,
+        employers_posting: big,
+        fairs_held: big,
+        employer_participations: big,
+        resumes_received: big,
+        distinct_job_seekers: big,
+        applications: big,
+    };
+    let control = control(Protection::Perturbed, 12);
+    let period = args::parse_period_proto("2020H1").ok();
+    for by in every_breakdown() {
+        let dims = cells_of(&by);
+        let g = gathered_table(&GetTalentGatheredResponse {
+            period,
+            total: Some(gathered),
+            rows: dims
+                .iter()
+                .map(|d| TalentGatheredRow {
+                    dimensions: d.clone(),
+                    figures: Some(gathered),
+                })
+                .collect(),
+            definition_version: "2025.1".into(),
+            disclosure_control: control,
+            ..Default::default()
+        });
+        let o = outcomes_table(&GetGraduateOutcomesResponse {
+            cohort_year: 2020,
+            total: Some(outcomes),
+            rows: dims
+                .iter()
+                .map(|d| GraduateOutcomeRow {
+                    dimensions: d.clone(),
+                    figures: Some(outcomes),
+                })
+                .collect(),
+            definition_version: "2025.1".into(),
+            disclosure_control: control,
+            ..Default::default()
+        });
+        let a = activity_table(&GetRecruitmentActivityResponse {
+            period,
+            total: Some(activity),
+            rows: dims
+                .iter()
+                .map(|d| RecruitmentActivityRow {
+                    dimensions: d.clone(),
+                    figures: Some(activity),
+                })
+                .collect(),
+            definition_version: "2025.1".into(),
+            disclosure_control: control,
+            ..Default::default()
+        });
+        for (kind, t) in [("gathered", g), ("outcomes", o), ("activity", a)] {
+            let text = t.to_text();
+            let what = format!("{kind} by {by:?}");
+            assert_fits(&what, &text);
+            // Nothing cut off: every figure of every row is shown whole.
+            let shown = text.matches("9,876,543").count() + text.matches("12,345,678").count();
+            let figures = t.columns.len() - t.dimensions;
+            assert!(shown >= figures * t.rows.len(), "{what}: {text}");
+        }
+    }
 }

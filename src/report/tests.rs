@@ -215,7 +215,13 @@ fn html_without_breakdowns_still_renders() {
 fn a_perturbed_report_says_so_and_that_figures_need_not_add_up() {
     let mut s = sample();
     let t = text(&s.input());
-    let last = t.lines().last().unwrap();
+    // The closing note, wrapped to the page.
+    let last = t
+        .trim_end()
+        .rsplit("\n\n")
+        .next()
+        .unwrap()
+        .replace('\n', " ");
     assert!(
         last.starts_with(
             "counts of persons perturbed for disclosure control (each by at most 3): figures \
@@ -234,10 +240,8 @@ fn a_perturbed_report_says_so_and_that_figures_need_not_add_up() {
         max_adjustment: 0,
     });
     let t = text(&s.input());
-    assert!(
-        t.lines().last().unwrap().starts_with("exact figures;"),
-        "{t}"
-    );
+    let last = t.trim_end().rsplit("\n\n").next().unwrap();
+    assert!(last.starts_with("exact figures;"), "{t}");
     let h = html(&s.input());
     assert!(h.contains(">Exact figures.</p>"));
     assert!(!h.contains("perturbed"));
@@ -312,6 +316,133 @@ fn json_is_typed_and_has_one_total_per_table() {
             assert!(!dims.is_empty() && seen.insert(dims), "{name}: {row}");
         }
     }
+}
+
+#[test]
+fn the_text_report_fits_120_columns() {
+    let s = sample();
+    let t = text(&s.input());
+    for line in t.lines() {
+        assert!(
+            crate::format::width(line) <= crate::format::text::TEXT_WIDTH,
+            "{} columns: {line}",
+            crate::format::width(line)
+        );
+    }
+    // Nothing is lost to the page: the paragraph is all there, wrapped.
+    let zh: String = t.lines().filter(|l| !l.is_ascii()).collect();
+    assert!(zh.contains(&s.report.text_zh), "{t}");
+    // Every industry's positions, in some line.
+    for v in ["17,240", "7,390", "610"] {
+        assert!(t.contains(v), "{v}");
+    }
+}
+
+#[test]
+fn the_text_report_shows_districts_as_shares_of_the_cohort() {
+    let s = sample();
+    let t = text(&s.input());
+    let table = &t[t.find("share of the cohort").unwrap()..];
+    // Laoshan: 10,240 of the cohort of 108,000 = 9.48 %; outside the city
+    // 47,136 = 43.64 %; not employed 14,100 = 13.06 %.
+    for share in [
+        "9.5% (10,240/108,000)",
+        "43.6% (47,136/108,000)",
+        "13.1% (14,100/108,000)",
+        "100.0% (108,000/108,000)",
+    ] {
+        assert!(table.contains(share), "{share}: {table}");
+    }
+    assert!(
+        !t.contains("100.0% (10,240/10,240)"),
+        "no rates of 100 % by construction"
+    );
+    assert!(t.contains("make up the cohort"));
+}
+
+/// The `<table>` of a chart's figures.
+fn data_table<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<table class=\"data\" id=\"{id}-data\">"))
+        .unwrap_or_else(|| panic!("no table for {id}"));
+    let end = start + html[start..].find("</table>").unwrap();
+    &html[start..end]
+}
+
+#[test]
+fn every_chart_has_its_figures_as_a_table() {
+    let s = sample();
+    let html = html(&s.input());
+    let ids = [
+        "chart-district",
+        "chart-university",
+        "chart-month-tier",
+        "chart-industry",
+    ];
+    assert_eq!(html.matches("<table class=\"data\"").count(), ids.len());
+    for id in ids {
+        let svg = chart(&html, id);
+        let table = data_table(&html, id);
+        assert!(table.contains("<caption>"), "{id}");
+        assert!(table.contains("<th scope=\"col\">"), "{id}");
+        // Every figure the chart draws is a cell of its table, and its
+        // label a row header.
+        let mut bars = 0;
+        for text in svg.split("<text class=\"value\"").skip(1) {
+            let value = &text[text.find('>').unwrap() + 1..text.find("</text>").unwrap()];
+            assert!(
+                table.contains(&format!("<td>{value}</td>")),
+                "{id}: {value}"
+            );
+            bars += 1;
+        }
+        assert!(bars > 0, "{id}");
+        for label in svg.split("<text class=\"label\"").skip(1) {
+            let label = &label[label.find('>').unwrap() + 1..label.find("</text>").unwrap()];
+            assert!(
+                table.contains(&format!("<th scope=\"row\">{label}</th>")),
+                "{id}: {label}"
+            );
+        }
+    }
+    // The districts' shares make up the cohort: its row is 100 %.
+    let d = data_table(&html, "chart-district");
+    assert!(d.contains("<td>9.5% (10,240/108,000)</td>"), "{d}");
+    assert!(
+        d.contains("<tfoot><tr><th scope=\"row\">the cohort</th><td>100.0% (108,000/108,000)</td></tr></tfoot>"),
+        "{d}"
+    );
+    let m = data_table(&html, "chart-month-tier");
+    assert!(
+        m.contains("<td>88,302</td><td>4,200</td>"),
+        "the period's total: {m}"
+    );
+}
+
+#[test]
+fn the_html_prints_on_a4_in_a_font_that_has_chinese() {
+    let s = sample();
+    let html = html(&s.input());
+    assert!(html.contains("@page{size:A4;"), "{html}");
+    assert!(html.contains("break-inside:avoid"));
+    assert!(html.contains("svg.chart{display:block;max-width:100%;height:auto}"));
+    assert!(html.contains(&format!("font-family:{FONT_STACK}")));
+    for font in [
+        "Noto Sans CJK SC",
+        "PingFang SC",
+        "Microsoft YaHei",
+        "sans-serif",
+    ] {
+        assert!(FONT_STACK.contains(font), "{font}");
+    }
+    // Self-contained: nothing to fetch; the only URLs are XML namespaces.
+    let without_namespaces = html
+        .replace("xmlns=\"http://www.w3.org/1999/xhtml\"", "")
+        .replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    for fetch in ["http:", "https:", "url(", "@import", "src=", "href="] {
+        assert!(!without_namespaces.contains(fetch), "{fetch}");
+    }
+    check_xml(&html).unwrap();
 }
 
 /// `TALENT_WRITE_SAMPLE=1 cargo test -p talent --lib report` writes the
