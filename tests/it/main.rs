@@ -11,6 +11,7 @@ mod disclosure;
 mod e2e;
 mod faults;
 mod foundation;
+mod fuzz;
 mod metrics_api;
 mod metrics_bulk;
 mod metrics_figures;

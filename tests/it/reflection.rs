@@ -24,14 +24,14 @@ const ERROR_DETAILS: &[&str] = &[
 ];
 
 /// One reflection request.
-enum Ask {
+pub(crate) enum Ask {
     ListServices,
     FileContainingSymbol(String),
     FileByFilename(String),
 }
 
 /// Its answer: service names, encoded `FileDescriptorProto`s, or an error.
-enum Answer {
+pub(crate) enum Answer {
     Services(Vec<String>),
     Files(Vec<Vec<u8>>),
     Error(String),
@@ -41,7 +41,7 @@ enum Answer {
 /// reflection protocol (the two versions' messages are distinct types).
 macro_rules! reflection_version {
     ($name:ident, $version:ident) => {
-        async fn $name(channel: Channel, ask: Ask) -> Answer {
+        pub(crate) async fn $name(channel: Channel, ask: Ask) -> Answer {
             use tonic_reflection::pb::$version::{
                 ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
                 server_reflection_request::MessageRequest,
@@ -207,7 +207,7 @@ fn string(message: &DynamicMessage, field: &str) -> String {
 /// Messages pass through as bytes: the client encodes and decodes them
 /// itself, with descriptors from reflection.
 #[derive(Clone, Copy)]
-struct RawCodec;
+pub(crate) struct RawCodec;
 
 impl tonic::codec::Codec for RawCodec {
     type Encode = Vec<u8>;

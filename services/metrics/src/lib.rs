@@ -48,6 +48,9 @@ mod names;
 mod stats;
 mod store;
 
+/// The pure entry points of ingest, for the fuzz targets.
+pub use ingest::entry_points;
+
 /// Environment variables that configure this service start with this.
 pub const ENV_PREFIX: &str = "TALENT_METRICS_";
 /// The default gRPC address.

@@ -193,7 +193,7 @@ impl<S: RecruitingStore> Authenticate for Keys<S> {
         .await?;
         talent_server::telemetry::record_peer(match &caller {
             Caller::Admin => "admin",
-            Caller::Platform(platform) => platform,
+            Caller::Platform { platform, .. } => platform,
         });
         Ok(caller)
     }

@@ -28,6 +28,9 @@ pub mod relay;
 pub mod store;
 pub mod validate;
 
+/// The pure entry points of the RPCs, for the fuzz targets.
+pub use api::entry_points;
+
 use store::{PgStore, RecruitingStore, SqliteStore};
 
 /// Environment variables that configure this service start with this.

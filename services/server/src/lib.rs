@@ -20,6 +20,7 @@ pub mod config;
 mod connections;
 pub mod db;
 pub mod db_error;
+mod decode_path;
 pub mod error;
 pub mod group_commit;
 pub mod health;

@@ -479,8 +479,8 @@ fn remap_undecodable(headers: &mut HeaderMap) {
 /// message; `None` when the message is not one. prost names the fields
 /// innermost first (`Posting.title: UpsertPostingsRequest.postings: invalid
 /// string value: …`), so the path is read backwards (`postings.title`);
-/// repeated fields carry no index. A malformed frame has no field: the
-/// path is empty.
+/// a oneof is named by its member (`decode_path`); repeated fields carry
+/// no index. A malformed frame has no field: the path is empty.
 fn undecodable(message: &str) -> Option<(String, String)> {
     let Some(mut rest) = message.strip_prefix(PROST_DECODE_ERROR) else {
         return MALFORMED_FRAME
@@ -497,14 +497,14 @@ fn undecodable(message: &str) -> Option<(String, String)> {
     while let Some((segment, tail)) = rest.split_once(": ") {
         match segment.split_once('.') {
             Some((message_name, field)) if ident(message_name) && ident(field) => {
-                fields.push(field.trim_start_matches("r#"));
+                fields.push((message_name, field.trim_start_matches("r#")));
                 rest = tail;
             }
             _ => break,
         }
     }
     fields.reverse();
-    Some((fields.join("."), rest.to_owned()))
+    Some((crate::decode_path::field_path(&fields), rest.to_owned()))
 }
 
 fn remap_too_large(headers: &mut HeaderMap) {
@@ -680,6 +680,17 @@ mod tests {
             ),
             Some((
                 "postings.title".to_owned(),
+                "invalid string value: data is not UTF-8 encoded".to_owned()
+            ))
+        );
+        // A oneof is named by the member being decoded, a real field.
+        assert_eq!(
+            undecodable(
+                "failed to decode Protobuf message: Hired.person_key: Event.payload: \
+                 PublishEventsRequest.events: invalid string value: data is not UTF-8 encoded"
+            ),
+            Some((
+                "events.hired.person_key".to_owned(),
                 "invalid string value: data is not UTF-8 encoded".to_owned()
             ))
         );

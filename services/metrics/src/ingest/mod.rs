@@ -18,6 +18,9 @@ use crate::{
     store::{R, Store, Tx},
 };
 
+pub mod entry_points;
+#[cfg(test)]
+mod fuzz_tests;
 mod roster;
 mod validate;
 mod work;

@@ -65,7 +65,7 @@ pub async fn import_roster(
 /// A valid roster row as the record it writes, imported as the row at
 /// `position` of the import at `now` (the position of import orders a
 /// person's rows of one cohort; see `domain`).
-fn check_row(
+pub(super) fn check_row(
     row: &pb::GraduateRosterRow,
     settings: &IngestSettings,
     now: i64,

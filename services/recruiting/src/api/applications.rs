@@ -55,7 +55,7 @@ pub(crate) fn application_pb(a: ApplicationRecord) -> pb::Application {
 
 /// Checks an application as `CreateApplication` receives it (field paths
 /// relative to the request) and turns it into the store's input.
-fn application_input(
+pub(super) fn application_input(
     req: &pb::CreateApplicationRequest,
     platform: &str,
 ) -> Result<(ApplicationInput, Option<RequestId>), ApiError> {
@@ -124,7 +124,7 @@ fn application_input(
 
 /// Checks a move as `UpdateApplicationStatus` receives it: the
 /// application's id and the change.
-fn status_change(
+pub(super) fn status_change(
     req: &pb::UpdateApplicationStatusRequest,
     platform: &str,
 ) -> Result<(String, StatusChange), ApiError> {

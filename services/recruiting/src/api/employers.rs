@@ -61,7 +61,7 @@ pub fn outcome_pb(outcome: Outcome) -> pb::UpsertOutcome {
 }
 
 /// Validates one employer; violations have paths relative to it.
-fn employer_input(e: &pb::Employer) -> Result<EmployerInput, FieldViolations> {
+pub(super) fn employer_input(e: &pb::Employer) -> Result<EmployerInput, FieldViolations> {
     let mut v = FieldViolations::new();
     let credit_code = validate::credit_code(&e.credit_code, "credit_code", &mut v);
     let display_name = (!e.display_name.is_empty()).then(|| {

@@ -155,7 +155,7 @@ fn failed(index: usize, error: tonic_types::pb::Status) -> pb::HireResult {
 
 /// Checks a separation as `RecordSeparation` receives it: the employment's
 /// id and the end date.
-fn separation_input(
+pub(super) fn separation_input(
     req: &pb::RecordSeparationRequest,
     platform: &str,
 ) -> Result<(String, Day), ApiError> {

@@ -32,7 +32,7 @@ fn fair_pb(f: FairRecord) -> pb::Fair {
 
 /// Checks a fair as `CreateFair` receives it (field paths relative to the
 /// request) and turns it into the store's input.
-fn fair_input(
+pub(super) fn fair_input(
     req: pb::CreateFairRequest,
     platform: &str,
 ) -> Result<(FairInput, Option<RequestId>), ApiError> {
@@ -111,7 +111,7 @@ fn fair_input(
 
 /// Checks a participation as `RegisterParticipation` receives it: the
 /// fair's id and the employer's credit code.
-fn participation_input(
+pub(super) fn participation_input(
     req: &pb::RegisterParticipationRequest,
     platform: &str,
 ) -> Result<(String, String), ApiError> {

@@ -23,7 +23,10 @@ mod admin;
 mod applications;
 mod employers;
 mod employments;
+pub mod entry_points;
 mod fairs;
+#[cfg(test)]
+mod fuzz_tests;
 mod postings;
 mod resumes;
 

@@ -229,6 +229,16 @@ impl FieldRules<'_> {
     }
 }
 
+/// Checks one posting of an upsert by `platform` at `now` (paths relative
+/// to the posting): the pure entry point of both upsert methods.
+pub(super) fn check_posting(
+    platform: &str,
+    now: i64,
+    posting: &pb::Posting,
+) -> Result<PostingInput, FieldViolations> {
+    FieldRules { platform, now }.posting(posting)
+}
+
 /// Re-roots violations relative to a posting under `prefix`.
 fn prefixed(prefix: &str, violations: FieldViolations) -> FieldViolations {
     let mut out = FieldViolations::new();

@@ -39,7 +39,11 @@ pub(crate) fn calendar_date(
 }
 
 /// Validates one résumé; paths relative to it.
-fn resume_input(r: &pb::Resume, secret: &[u8], now: i64) -> Result<ResumeInput, FieldViolations> {
+pub(super) fn resume_input(
+    r: &pb::Resume,
+    secret: &[u8],
+    now: i64,
+) -> Result<ResumeInput, FieldViolations> {
     let mut v = FieldViolations::new();
     validate::external_id(&r.external_id, "external_id", &mut v);
     let resident_id = ResidentId::parse(&r.resident_id_number)
