@@ -169,8 +169,20 @@ async fn a_hire_is_followed_from_its_call_through_the_relay_to_metrics() {
     assert_eq!(request_id, "hire-1", "the client's id is echoed");
     app.relay_drained().await;
 
-    let spans = exporter.get_finished_spans().unwrap();
     let upstream = TraceId::from_hex(UPSTREAM_TRACE).unwrap();
+    // The call's span ends when the server drops the response body, which
+    // may come after the client has read the answer: wait for it (bounded).
+    let mut spans = exporter.get_finished_spans().unwrap();
+    for _ in 0..1000 {
+        if spans
+            .iter()
+            .any(|s| s.name == "rpc" && s.span_context.trace_id() == upstream)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        spans = exporter.get_finished_spans().unwrap();
+    }
     let in_trace: Vec<&SpanData> = spans
         .iter()
         .filter(|s| s.span_context.trace_id() == upstream)
