@@ -3,7 +3,8 @@
 //! every method of both services with a key that may call it. Each call
 //! must end OK or with a client error, never `INTERNAL` or `UNKNOWN`; every
 //! field violation, of the call or of a batch item, must name a field of
-//! the request; and both servers must still answer afterwards.
+//! the request; an error must fit in 8 KiB of trailers; and both servers
+//! must still answer afterwards.
 
 use std::collections::BTreeSet;
 
@@ -234,6 +235,20 @@ async fn check_call(
                 check_item_statuses(&path, &item_root, &response)?;
             }
             Err(status) => {
+                // Trailers past a client's cap (8 KiB in several gRPC
+                // implementations, 16 KiB here) drop the whole connection.
+                let trailers: usize = status
+                    .clone()
+                    .into_http::<tonic::body::Body>()
+                    .headers()
+                    .iter()
+                    .map(|(name, value)| name.as_str().len() + value.len() + 32)
+                    .sum();
+                prop_assert!(
+                    trailers < 8 * 1024,
+                    "{path} answered {:?} in {trailers} bytes of trailers",
+                    status.code()
+                );
                 check_status(
                     &path,
                     &method.input(),

@@ -16,6 +16,31 @@ use crate::db_error::{self, DbFault};
 /// The error domain sent in `google.rpc.ErrorInfo`.
 pub const ERROR_DOMAIN: &str = "talent.city";
 
+/// A status travels in HTTP/2 trailers, whose size clients cap (8 KiB in
+/// several gRPC implementations; a client past its cap drops the whole
+/// connection). So a status names at most this many field violations, the
+/// first ones found, and says how many there were ...
+pub const MAX_VIOLATIONS: usize = 10;
+/// ... each string of it (a message, a field path, a description) is cut
+/// to at most this many bytes ...
+const MAX_TEXT: usize = 160;
+/// ... and its message, a summary of the violations, to at most this many.
+const MAX_MESSAGE: usize = 512;
+
+/// `text` cut to at most `max` bytes at a character boundary, `…` marking
+/// the cut.
+fn bounded(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max - '…'.len_utf8();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
 /// One invalid field: its path in the request (`postings[3].salary.max`)
 /// and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,11 +202,23 @@ impl From<ApiError> for Status {
             ApiError::InvalidArgument(violations) => {
                 let mut details = ErrorDetails::new();
                 let mut summary = Vec::new();
-                for v in violations.iter() {
-                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
-                    summary.push(format!("{}: {}", v.field, v.description));
+                for v in violations.iter().take(MAX_VIOLATIONS) {
+                    let field = bounded(v.field.clone(), MAX_TEXT);
+                    let description = bounded(v.description.clone(), MAX_TEXT);
+                    summary.push(format!("{field}: {description}"));
+                    details.add_bad_request_violation(field, description);
                 }
-                Status::with_error_details(Code::InvalidArgument, summary.join("; "), details)
+                let all = violations.iter().count();
+                let mut message = summary.join("; ");
+                if all > MAX_VIOLATIONS {
+                    message =
+                        format!("{all} fields are invalid, the first {MAX_VIOLATIONS}: {message}");
+                }
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    bounded(message, MAX_MESSAGE),
+                    details,
+                )
             }
             ApiError::Reason {
                 code,
@@ -189,16 +226,16 @@ impl From<ApiError> for Status {
                 message,
             } => Status::with_error_details(
                 code,
-                message,
+                bounded(message, MAX_MESSAGE),
                 ErrorDetails::with_error_info(reason, ERROR_DOMAIN, []),
             ),
-            ApiError::NotFound(m) => Status::not_found(m),
-            ApiError::AlreadyExists(m) => Status::already_exists(m),
-            ApiError::FailedPrecondition(m) => Status::failed_precondition(m),
-            ApiError::Unauthenticated(m) => Status::unauthenticated(m),
-            ApiError::PermissionDenied(m) => Status::permission_denied(m),
-            ApiError::ResourceExhausted(m) => Status::resource_exhausted(m),
-            ApiError::Unavailable(m) => Status::unavailable(m),
+            ApiError::NotFound(m) => Status::not_found(bounded(m, MAX_MESSAGE)),
+            ApiError::AlreadyExists(m) => Status::already_exists(bounded(m, MAX_MESSAGE)),
+            ApiError::FailedPrecondition(m) => Status::failed_precondition(bounded(m, MAX_MESSAGE)),
+            ApiError::Unauthenticated(m) => Status::unauthenticated(bounded(m, MAX_MESSAGE)),
+            ApiError::PermissionDenied(m) => Status::permission_denied(bounded(m, MAX_MESSAGE)),
+            ApiError::ResourceExhausted(m) => Status::resource_exhausted(bounded(m, MAX_MESSAGE)),
+            ApiError::Unavailable(m) => Status::unavailable(bounded(m, MAX_MESSAGE)),
             ApiError::Database(fault) => database_status(fault),
             ApiError::Internal(cause) if let Some(fault) = db_error::fault_in(&cause) => {
                 tracing::warn!(error = format!("{cause:#}"), ?fault, "database fault");
@@ -230,6 +267,41 @@ mod tests {
             .map(|f| f.field.as_str())
             .collect();
         assert_eq!(fields, ["postings[3].salary.max", "postings[3].headcount"]);
+    }
+
+    #[test]
+    fn a_status_stays_small_whatever_the_request_did_wrong() {
+        let mut v = FieldViolations::new();
+        for i in 0..10_000 {
+            v.add(
+                format!("group_by[{i}]"),
+                "dimension not offered by this method",
+            );
+        }
+        v.add("filter.platform_ids[0]", "é".repeat(5_000));
+        let status: Status = v.into_result().unwrap_err().into();
+        let size: usize = status
+            .clone()
+            .into_http::<tonic::body::Body>()
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 32)
+            .sum();
+        assert!(size < 8 * 1024, "{size} bytes of trailers");
+        assert!(
+            status
+                .message()
+                .starts_with("10001 fields are invalid, the first 10:"),
+            "{}",
+            status.message()
+        );
+        let bad = status.get_details_bad_request().expect("BadRequest detail");
+        assert_eq!(bad.field_violations.len(), MAX_VIOLATIONS);
+        assert_eq!(bad.field_violations[0].field, "group_by[0]");
+
+        let long: Status = ApiError::NotFound("ü".repeat(10_000)).into();
+        assert!(long.message().len() <= MAX_MESSAGE);
+        assert!(long.message().ends_with('…'));
     }
 
     #[test]
