@@ -5,10 +5,12 @@
 //! may call each of its methods. The layer reads the bearer token
 //! ([`bearer`]), asks the service's [`Authenticate`] who it belongs to,
 //! checks the caller's kind against the table, and hands the verified
-//! caller to the handler in the request's extensions ([`caller`]). A method
-//! the table does not name is `UNIMPLEMENTED` whatever the key, as a
-//! made-up method is: a new RPC is closed until someone decides who may
-//! call it (and each service's unit test finds it missing).
+//! caller to the handler in the request's extensions ([`caller`]). A
+//! declared method of a served service that the table does not name is
+//! refused to every key (`UNAUTHENTICATED` without a valid one,
+//! `PERMISSION_DENIED` with one): a new RPC is closed until someone decides
+//! who may call it (and each service's unit test finds it missing). A
+//! made-up method is `UNIMPLEMENTED`, whatever the key.
 //!
 //! Once the caller is known, its call is counted against its key's quotas
 //! ([`quota`](crate::quota)): every method, by the shape its descriptor
@@ -70,6 +72,8 @@ pub trait Authenticate: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct Access<K> {
     methods: HashMap<String, Vec<K>>,
+    /// The services the table's methods belong to (`/package.Service/`).
+    services: HashSet<String>,
 }
 
 impl<K: Copy + Eq + Debug> Access<K> {
@@ -81,12 +85,18 @@ impl<K: Copy + Eq + Debug> Access<K> {
             let previous = methods.insert((*path).to_owned(), kinds.to_vec());
             assert!(previous.is_none(), "{path} is declared twice");
         }
-        Self { methods }
+        let services = methods.keys().filter_map(|p| service_of(p)).collect();
+        Self { methods, services }
     }
 
     /// The kinds allowed on `path`; none when the table does not name it.
     pub fn allowed(&self, path: &str) -> Option<&[K]> {
         self.methods.get(path).map(Vec::as_slice)
+    }
+
+    /// Whether `path` is under a service the table names methods of.
+    fn covers_service_of(&self, path: &str) -> bool {
+        service_of(path).is_some_and(|service| self.services.contains(&service))
     }
 
     /// Every path the table names.
@@ -113,6 +123,13 @@ impl<K: Copy + Eq + Debug> Access<K> {
         found.sort();
         found
     }
+}
+
+/// `/package.Service/` of a path `/package.Service/Method`.
+fn service_of(path: &str) -> Option<String> {
+    path.rfind('/')
+        .filter(|&end| end > 0)
+        .map(|end| path[..=end].to_owned())
 }
 
 /// The caller the layer verified, read by a handler from its request's
@@ -222,10 +239,19 @@ where
         let path = req.uri().path().to_owned();
         let token = bearer(req.headers()).map(str::to_owned);
         Box::pin(async move {
-            let Some(allowed) = layer.access.allowed(&path) else {
-                let status =
-                    tonic::Status::unimplemented(format!("{path} is not a method of this service"));
-                return Ok(status.into_http());
+            // A declared method of a served service without an entry: no
+            // kind of key may call it.
+            let allowed = match layer.access.allowed(&path) {
+                Some(allowed) => allowed,
+                None if layer.shapes.declares(&path) && layer.access.covers_service_of(&path) => {
+                    &[]
+                }
+                None => {
+                    let status = tonic::Status::unimplemented(format!(
+                        "{path} is not a method of this service"
+                    ));
+                    return Ok(status.into_http());
+                }
             };
             // Every answer carries the caller the layer recognised (when
             // it recognised one), for the audit log outside this layer.
@@ -304,6 +330,11 @@ async fn verify<A: Authenticate>(
     let kind = A::kind(&caller);
     if allowed.contains(&kind) {
         Ok(caller)
+    } else if allowed.is_empty() {
+        let err = ApiError::PermissionDenied(format!(
+            "no key may call {path}: it has no entry in the service's access table"
+        ));
+        Err((Some(caller), err))
     } else {
         let err = ApiError::PermissionDenied(format!(
             "a {kind:?} key may not call {path}; it takes {}",
@@ -408,13 +439,52 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_method_missing_from_the_table_is_refused_to_every_key() {
+    async fn a_made_up_method_is_unimplemented_for_every_key() {
         for token in [None, Some("admin"), Some("reader"), Some("nope")] {
             assert_eq!(
                 call("/t.v1.S/Forgotten", token).await,
                 (Code::Unimplemented, None),
                 "{token:?}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_declared_method_missing_from_the_table_is_refused_to_every_key() {
+        // The table names one method of metrics' admin service; the
+        // service declares others, which nobody may call.
+        let access = Access::new(&[(
+            "/talent.metrics.v1.AdminService/IssueKey",
+            &[Kind::Admin, Kind::Reader][..],
+        )]);
+        let quotas = Quotas::new(QuotaSettings::of(&crate::ServerConfig::default()));
+        let service = AuthLayer::new(Fake, access, quotas).layer(Echo);
+        for (token, code) in [
+            (None, Code::Unauthenticated),
+            (Some("nope"), Code::Unauthenticated),
+            (Some("admin"), Code::PermissionDenied),
+            (Some("reader"), Code::PermissionDenied),
+        ] {
+            for path in [
+                "/talent.metrics.v1.AdminService/RevokeKey",
+                "/talent.metrics.v1.AdminService/ListKeys",
+            ] {
+                let mut req = Request::builder().uri(path);
+                if let Some(token) = token {
+                    req = req.header("authorization", format!("Bearer {token}"));
+                }
+                let response = service
+                    .clone()
+                    .oneshot(req.body(Body::empty()).unwrap())
+                    .await
+                    .unwrap();
+                let status = tonic::Status::from_header_map(response.headers()).unwrap();
+                assert_eq!(status.code(), code, "{path} with {token:?}");
+                assert!(
+                    response.headers().get("x-caller").is_none(),
+                    "the handler never ran"
+                );
+            }
         }
     }
 

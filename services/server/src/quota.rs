@@ -482,6 +482,11 @@ impl Shapes {
     }
 
     /// The shape of `path`; a unary call of one item when unknown.
+    /// Whether the descriptor sets declare a method at `path`.
+    pub fn declares(&self, path: &str) -> bool {
+        self.0.contains_key(path)
+    }
+
     pub fn get(&self, path: &str) -> &Shape {
         static UNARY: Shape = Shape {
             client_streaming: false,
