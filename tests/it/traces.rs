@@ -1,10 +1,16 @@
-//! Traces and request ids. Each test installs its own subscriber for its
-//! thread (`tracing::subscriber::set_default`); the test runtime has one
-//! thread, so both in-process services and the relay log and trace into
-//! it, and tests running beside it do not.
+//! Traces and request ids.
+//!
+//! The tests that read spans or log lines install the subscriber the
+//! services install, process-wide, so they run in a process of their own
+//! ([`in_own_process`]): a subscriber set for one thread only
+//! (`set_default`) misses what the services do on other threads. SQLite's
+//! connection threads enter the caller's span for each statement, and when
+//! such a thread leaves it, tracing tells that thread's subscriber (none),
+//! so the span is never closed and never exported.
 
 use std::{
     io::Write,
+    process::Command,
     sync::{Arc, Mutex},
 };
 
@@ -67,19 +73,50 @@ impl<'a> MakeWriter<'a> for Captured {
 }
 
 /// The subscriber the services install, logging to `logs` and exporting
-/// through `traces`, for this thread until the guard is dropped.
+/// through `traces`: for the whole process (a test run alone by
+/// [`in_own_process`]), else for this thread until the guard is dropped.
 fn install(
     format: LogFormat,
     logs: &Captured,
     traces: Option<&Traces>,
-) -> tracing::subscriber::DefaultGuard {
-    tracing::subscriber::set_default(telemetry::subscriber(
-        format,
-        EnvFilter::new("info"),
-        logs.clone(),
-        false,
-        traces,
-    ))
+    scope: Scope,
+) -> Option<tracing::subscriber::DefaultGuard> {
+    let subscriber =
+        telemetry::subscriber(format, EnvFilter::new("info"), logs.clone(), false, traces);
+    match scope {
+        Scope::Process => {
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("the test runs alone in its process (see in_own_process)");
+            None
+        }
+        Scope::Thread => Some(tracing::subscriber::set_default(subscriber)),
+    }
+}
+
+/// Where a test's subscriber applies.
+enum Scope {
+    Process,
+    Thread,
+}
+
+/// Runs `test`, an ignored test of this module, alone in a new process of
+/// this test binary, and fails with its output if it fails.
+fn in_own_process(test: &str) {
+    let name = format!("traces::{test}");
+    let output = Command::new(std::env::current_exe().expect("the test binary"))
+        .args([&name, "--exact", "--ignored", "--test-threads=1"])
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{name} failed in its own process:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "{name} did not run:\n{stdout}"
+    );
 }
 
 /// A platform with one employer, ready to hire; returns the employer's
@@ -142,6 +179,13 @@ async fn record_hire(app: &TestApp, platform: &TestPlatform, employer: &str) -> 
         .to_owned()
 }
 
+fn attribute(span: &SpanData, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.to_string())
+}
+
 fn links_to(span: &SpanData, target: &SpanData) -> bool {
     span.links.iter().any(|link| {
         link.span_context.trace_id() == target.span_context.trace_id()
@@ -149,17 +193,24 @@ fn links_to(span: &SpanData, target: &SpanData) -> bool {
     })
 }
 
-// Not deterministic yet when the whole suite runs in parallel: spans of
-// the hire (the call's, sometimes its transaction's) are at times missing
-// from the exporter. Run alone it passes: `cargo test --test it traces --
-// --ignored`.
+#[test]
+fn a_hire_is_followed_from_its_call_through_the_relay_to_metrics() {
+    in_own_process("hire_followed_alone");
+}
+
+#[test]
+fn every_log_line_of_a_call_names_its_request_id() {
+    in_own_process("request_ids_alone_human");
+    in_own_process("request_ids_alone_json");
+}
+
 #[tokio::test]
-#[ignore = "spans sometimes missing when run beside the other tests; see the comment above"]
-async fn a_hire_is_followed_from_its_call_through_the_relay_to_metrics() {
+#[ignore = "run in a process of its own by a_hire_is_followed_from_its_call_through_the_relay_to_metrics"]
+async fn hire_followed_alone() {
     let exporter = InMemorySpanExporter::default();
     let traces = Traces::with_exporter("talent-test", exporter.clone());
     let logs = Captured::default();
-    let _subscriber = install(LogFormat::Json, &logs, Some(&traces));
+    install(LogFormat::Json, &logs, Some(&traces), Scope::Process);
     let app = TestApp::spawn_with_relay().await;
     let (platform, employer) = hiring_platform(&app).await;
 
@@ -170,9 +221,7 @@ async fn a_hire_is_followed_from_its_call_through_the_relay_to_metrics() {
     let upstream = TraceId::from_hex(UPSTREAM_TRACE).unwrap();
     // Spans end after what the test can observe (the relay's batch after
     // it marks the rows delivered, metrics' application after its answer):
-    // wait, bounded, until spans linking to the transaction are there. The
-    // call's own span is not required here: it is sometimes exported late
-    // (see the closing note of issue 26), so its attributes are not checked.
+    // wait, bounded, until spans linking to the transaction are there.
     let complete = |spans: &[SpanData]| {
         let linked = |name: &str| {
             spans.iter().any(|s| {
@@ -182,7 +231,10 @@ async fn a_hire_is_followed_from_its_call_through_the_relay_to_metrics() {
                         .any(|l| l.span_context.trace_id() == upstream)
             })
         };
-        linked("relay.batch") && linked("metrics.apply")
+        let call = spans
+            .iter()
+            .any(|s| s.name == "rpc" && s.span_context.trace_id() == upstream);
+        call && linked("relay.batch") && linked("metrics.apply")
     };
     let mut spans = exporter.get_finished_spans().unwrap();
     for _ in 0..1000 {
@@ -192,21 +244,60 @@ async fn a_hire_is_followed_from_its_call_through_the_relay_to_metrics() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         spans = exporter.get_finished_spans().unwrap();
     }
+    for s in &spans {
+        eprintln!(
+            "SPAN {} {} parent {} attrs {:?}",
+            s.name,
+            s.span_context.trace_id(),
+            s.parent_span_id,
+            s.attributes
+                .iter()
+                .map(|kv| kv.key.as_str().to_owned())
+                .collect::<Vec<_>>()
+        );
+    }
     let in_trace: Vec<&SpanData> = spans
         .iter()
         .filter(|s| s.span_context.trace_id() == upstream)
         .collect();
+
+    // The call: a child of the caller's span, with its method, id, peer
+    // and code.
+    let call = in_trace
+        .iter()
+        .find(|s| s.name == "rpc")
+        .expect("the RecordHire call's span is in the caller's trace");
+    assert_eq!(
+        call.parent_span_id,
+        SpanId::from_hex(UPSTREAM_SPAN).unwrap()
+    );
+    assert_eq!(attribute(call, "rpc.method").as_deref(), Some("RecordHire"));
+    assert_eq!(
+        attribute(call, "rpc.service").as_deref(),
+        Some("talent.recruiting.v1.EmploymentService")
+    );
+    assert_eq!(attribute(call, "request_id").as_deref(), Some("hire-1"));
+    assert_eq!(attribute(call, "talent.peer").as_deref(), Some("pa"));
+    assert_eq!(
+        attribute(call, "rpc.grpc.status_code").as_deref(),
+        Some("0")
+    );
 
     // The store's transaction, inside the call.
     let transaction = in_trace
         .iter()
         .find(|s| s.name == "store.transaction")
         .expect("the hire's transaction is in the caller's trace");
-    assert_ne!(
-        transaction.parent_span_id,
-        SpanId::INVALID,
-        "the transaction runs inside the call's spans"
-    );
+    let mut ancestor = transaction.parent_span_id;
+    let mut chain = Vec::new();
+    while let Some(parent) = in_trace
+        .iter()
+        .find(|s| s.span_context.span_id() == ancestor)
+    {
+        chain.push(parent.name.to_string());
+        ancestor = parent.parent_span_id;
+    }
+    assert!(chain.contains(&"rpc".to_owned()), "{chain:?}");
 
     // The relay's batch and metrics' application each link to the
     // transaction that wrote the event: one span covers many events.
@@ -238,7 +329,7 @@ async fn no_span_is_exported_when_traces_are_off() {
     let exporter = InMemorySpanExporter::default();
     let _unused = Traces::with_exporter("talent-test", exporter.clone());
     let logs = Captured::default();
-    let _subscriber = install(LogFormat::Human, &logs, None);
+    let _subscriber = install(LogFormat::Human, &logs, None, Scope::Thread);
     let app = TestApp::spawn_with_relay().await;
     let (platform, employer) = hiring_platform(&app).await;
     assert_eq!(record_hire(&app, &platform, &employer).await, "hire-1");
@@ -279,48 +370,54 @@ async fn import_roster(metrics: &Metrics, request_id: Option<&str>) -> String {
         .to_owned()
 }
 
-// Not deterministic beside the other tests either (a line without its
-// call's span was captured once): see the hire test above.
 #[tokio::test]
-#[ignore = "spans sometimes missing when run beside the other tests; see the comment above"]
-async fn every_log_line_of_a_call_names_its_request_id() {
-    for format in [LogFormat::Human, LogFormat::Json] {
-        let logs = Captured::default();
-        let _subscriber = install(format, &logs, None);
-        let app = TestApp::spawn().await;
-        let metrics = Metrics::connect(&app).await;
+#[ignore = "run in a process of its own by every_log_line_of_a_call_names_its_request_id"]
+async fn request_ids_alone_human() {
+    request_ids_in_log_lines(LogFormat::Human).await;
+}
 
-        let sent = import_roster(&metrics, Some("roster-7")).await;
-        assert_eq!(sent, "roster-7");
-        // A client that sends none (or one that is not sane) gets one.
-        let made = import_roster(&metrics, None).await;
-        assert_eq!(made.len(), 36, "a UUID: {made}");
-        let replaced = import_roster(&metrics, Some("two words")).await;
-        assert_ne!(replaced, "two words");
-        assert_ne!(replaced, made);
-        app.stop().await;
+#[tokio::test]
+#[ignore = "run in a process of its own by every_log_line_of_a_call_names_its_request_id"]
+async fn request_ids_alone_json() {
+    request_ids_in_log_lines(LogFormat::Json).await;
+}
 
-        let lines: Vec<String> = logs
-            .lines()
-            .into_iter()
-            .filter(|l| l.contains("roster imported"))
-            .collect();
-        assert_eq!(lines.len(), 3, "{format:?}: {lines:#?}");
-        for (line, id) in lines.iter().zip([&sent, &made, &replaced]) {
-            match format {
-                LogFormat::Human => {
-                    assert!(line.contains(&format!("request_id={id}")), "{line}");
-                }
-                LogFormat::Json => {
-                    let value: serde_json::Value = serde_json::from_str(line).unwrap();
-                    let ids: Vec<&str> = value["spans"]
-                        .as_array()
-                        .expect("the spans of the line")
-                        .iter()
-                        .filter_map(|s| s["request_id"].as_str())
-                        .collect();
-                    assert_eq!(ids, [id.as_str()], "{line}");
-                }
+async fn request_ids_in_log_lines(format: LogFormat) {
+    let logs = Captured::default();
+    install(format, &logs, None, Scope::Process);
+    let app = TestApp::spawn().await;
+    let metrics = Metrics::connect(&app).await;
+
+    let sent = import_roster(&metrics, Some("roster-7")).await;
+    assert_eq!(sent, "roster-7");
+    // A client that sends none (or one that is not sane) gets one.
+    let made = import_roster(&metrics, None).await;
+    assert_eq!(made.len(), 36, "a UUID: {made}");
+    let replaced = import_roster(&metrics, Some("two words")).await;
+    assert_ne!(replaced, "two words");
+    assert_ne!(replaced, made);
+    app.stop().await;
+
+    let lines: Vec<String> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("roster imported"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{format:?}: {lines:#?}");
+    for (line, id) in lines.iter().zip([&sent, &made, &replaced]) {
+        match format {
+            LogFormat::Human => {
+                assert!(line.contains(&format!("request_id={id}")), "{line}");
+            }
+            LogFormat::Json => {
+                let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                let ids: Vec<&str> = value["spans"]
+                    .as_array()
+                    .expect("the spans of the line")
+                    .iter()
+                    .filter_map(|s| s["request_id"].as_str())
+                    .collect();
+                assert_eq!(ids, [id.as_str()], "{line}");
             }
         }
     }
