@@ -403,14 +403,14 @@ impl Drop for Up {
     }
 }
 
-/// The addresses `talent up` printed: (gRPC, Prometheus) of recruiting,
-/// then of metrics.
+/// The addresses `talent up` printed (the first URL of a line):
+/// recruiting's and metrics' gRPC, then their Prometheus ports.
 fn banner_addresses(stdout: std::process::ChildStdout) -> Vec<SocketAddr> {
     use std::io::BufRead;
     let mut addrs = Vec::new();
     for line in std::io::BufReader::new(stdout).lines() {
         let line = line.unwrap();
-        let Some(rest) = line.trim_start().split_once("https://").map(|(_, r)| r) else {
+        let Some(rest) = line.trim_start().split_once("://").map(|(_, r)| r) else {
             continue;
         };
         let addr = rest.split(['/', ' ']).next().unwrap();
@@ -491,6 +491,59 @@ async fn talent_up_serves_mutual_tls_and_its_relay_reaches_metrics() {
             tokio::time::Instant::now() < deadline,
             "the relay never connected: {response}\n{}",
             std::fs::read_to_string(pki.dir.path().join("up.log")).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(up);
+}
+
+#[tokio::test]
+async fn talent_up_listens_on_host_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = std::fs::File::create(dir.path().join("up.log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_talent"))
+        .args(["up", "--data-dir", &data.display().to_string()])
+        .args([
+            "--recruiting-addr",
+            "localhost:0",
+            "--metrics-addr",
+            "localhost:0",
+        ])
+        .args(["--recruiting-prometheus-addr", "localhost:0"])
+        .args(["--metrics-prometheus-addr", "localhost:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let up = Up(child);
+    // Plaintext: a host name that resolves to loopback is loopback.
+    let addrs = tokio::task::spawn_blocking(move || banner_addresses(stdout))
+        .await
+        .unwrap();
+    for addr in &addrs {
+        assert!(addr.ip().is_loopback(), "{addr}");
+    }
+    for addr in [addrs[0], addrs[1]] {
+        assert_eq!(health(addr, None).await, Ok(ServingStatus::Serving));
+    }
+    // The relay reached metrics by the host name it was given.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut stream = tokio::net::TcpStream::connect(addrs[2]).await.unwrap();
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let response = String::from_utf8(read_all(&mut stream).await).unwrap();
+        if response.contains("\"connected\":true") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay never connected: {response}\n{}",
+            std::fs::read_to_string(dir.path().join("up.log")).unwrap()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
