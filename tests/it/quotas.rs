@@ -208,20 +208,7 @@ async fn a_metrics_key_at_its_calls_cap_leaves_other_keys_of_its_kind_alone() {
         .issue(mpb::KeyKind::Relay, mpb::Protection::Unspecified)
         .await
         .unwrap();
-    let relay_name = {
-        let keys = metrics
-            .admin()
-            .list_keys(with_key(mpb::ListKeysRequest::default(), m::ADMIN_KEY))
-            .await
-            .unwrap()
-            .into_inner()
-            .keys;
-        let prefix = &metrics.relay_key[..8];
-        keys.into_iter()
-            .find(|k| k.secret_prefix == prefix)
-            .expect("the relay key is listed")
-            .name
-    };
+    let relay_name = key_name(&metrics, &metrics.relay_key).await;
     let open = |key: &str| {
         let (messages, inbound) = mpsc::channel::<mpb::PublishEventsRequest>(4);
         let mut client =
@@ -284,5 +271,89 @@ async fn a_metrics_key_at_its_calls_cap_leaves_other_keys_of_its_kind_alone() {
             .expect("a READ key queries");
     }
     drop(held);
+    app.stop().await;
+}
+
+/// The resource name (`keys/{id}`) of metrics key `secret`.
+async fn key_name(metrics: &Metrics, secret: &str) -> String {
+    let keys = metrics
+        .admin()
+        .list_keys(with_key(mpb::ListKeysRequest::default(), m::ADMIN_KEY))
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    keys.into_iter()
+        .find(|k| k.secret_prefix == secret[..8])
+        .expect("the key is listed")
+        .name
+}
+
+#[tokio::test]
+async fn a_read_key_at_its_calls_cap_leaves_other_read_keys_alone() {
+    use crate::reflection::RawCodec;
+
+    let app = spawn(QuotaSettings {
+        max_calls: 2,
+        max_streams: 4,
+        items_per_sec: 1,
+        burst: 1,
+    })
+    .await;
+    let metrics = Metrics::connect(&app).await;
+    let read_name = key_name(&metrics, &metrics.read_key).await;
+    let path = "/talent.metrics.v1.StatisticsService/GetTalentGathered";
+    // Two queries of the READ key held in flight: their requests' bodies
+    // never end, so the server admits each and waits for its message.
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            let mut grpc = tonic::client::Grpc::new(metrics.channel.clone());
+            let request = with_key(tokio_stream::pending::<Vec<u8>>(), &metrics.read_key);
+            tokio::spawn(async move {
+                grpc.ready().await.unwrap();
+                grpc.client_streaming(request, path.parse().unwrap(), RawCodec)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .collect();
+    let query = |key: &str| {
+        let mut stats = metrics.stats();
+        let request = with_key(
+            mpb::GetTalentGatheredRequest {
+                period: m::period(m::date(2024, 1, 1), m::date(2024, 12, 31)),
+                ..Default::default()
+            },
+            key,
+        );
+        async move { stats.get_talent_gathered(request).await.map(|_| ()) }
+    };
+    // A third query of that key is refused once both are admitted (until
+    // then it is served; bounded wait).
+    let mut refused = None;
+    for _ in 0..1000 {
+        match query(&metrics.read_key).await {
+            Ok(()) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(status) => {
+                refused = Some(status);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("the READ key's third call is refused");
+    let (subject, description, _) = quota_refusal(&refused);
+    assert_eq!(subject, read_name);
+    assert_eq!(description, "calls in flight per key: at most 2");
+
+    // Another READ key (and the OPERATOR key) query at the same time.
+    for key in [&metrics.exact_key, &metrics.operator_key] {
+        query(key).await.expect("another key queries");
+    }
+    for call in &held {
+        assert!(!call.is_finished(), "the held calls are still in flight");
+    }
+    for call in held {
+        call.abort();
+    }
     app.stop().await;
 }
