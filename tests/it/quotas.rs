@@ -196,14 +196,7 @@ async fn a_platform_over_its_rate_is_refused_with_a_retry_delay_and_another_is_n
 
 #[tokio::test]
 async fn a_metrics_key_at_its_calls_cap_leaves_other_keys_of_its_kind_alone() {
-    let app = spawn(QuotaSettings {
-        max_calls: 2,
-        max_streams: 4,
-        items_per_sec: 1,
-        burst: 1,
-    })
-    .await;
-    let metrics = Metrics::connect(&app).await;
+    let (app, metrics) = metrics_with_two_calls_a_key().await;
     let other_relay = metrics
         .issue(mpb::KeyKind::Relay, mpb::Protection::Unspecified)
         .await
@@ -274,6 +267,20 @@ async fn a_metrics_key_at_its_calls_cap_leaves_other_keys_of_its_kind_alone() {
     app.stop().await;
 }
 
+/// Both services, metrics' keys capped at two calls in flight and at a
+/// rate of one item a second (which metrics keys are not held to).
+async fn metrics_with_two_calls_a_key() -> (TestApp, Metrics) {
+    let app = spawn(QuotaSettings {
+        max_calls: 2,
+        max_streams: 4,
+        items_per_sec: 1,
+        burst: 1,
+    })
+    .await;
+    let metrics = Metrics::connect(&app).await;
+    (app, metrics)
+}
+
 /// The resource name (`keys/{id}`) of metrics key `secret`.
 async fn key_name(metrics: &Metrics, secret: &str) -> String {
     let keys = metrics
@@ -293,14 +300,7 @@ async fn key_name(metrics: &Metrics, secret: &str) -> String {
 async fn a_read_key_at_its_calls_cap_leaves_other_read_keys_alone() {
     use crate::reflection::RawCodec;
 
-    let app = spawn(QuotaSettings {
-        max_calls: 2,
-        max_streams: 4,
-        items_per_sec: 1,
-        burst: 1,
-    })
-    .await;
-    let metrics = Metrics::connect(&app).await;
+    let (app, metrics) = metrics_with_two_calls_a_key().await;
     let read_name = key_name(&metrics, &metrics.read_key).await;
     let path = "/talent.metrics.v1.StatisticsService/GetTalentGathered";
     // Two queries of the READ key held in flight: their requests' bodies

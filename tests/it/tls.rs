@@ -393,6 +393,57 @@ async fn the_command_reaches_a_tls_service_with_tls_ca() {
     app.stop().await;
 }
 
+/// `talent up` on a fresh data folder in `dir` with `args`, its log in
+/// `dir/up.log`; returns it with the addresses its banner printed.
+async fn spawn_up(dir: &Path, args: &[&str]) -> (Up, Vec<SocketAddr>) {
+    let log = std::fs::File::create(dir.join("up.log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_talent"))
+        .args(["up", "--data-dir", &dir.join("data").display().to_string()])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let up = Up(child);
+    let addrs = tokio::task::spawn_blocking(move || banner_addresses(stdout))
+        .await
+        .unwrap();
+    (up, addrs)
+}
+
+/// Waits (60 s at most) until recruiting's `/health`, as `get` fetches it,
+/// says the relay holds its stream to metrics open.
+async fn until_relay_connected<F: std::future::Future<Output = String>>(
+    mut get: impl FnMut() -> F,
+    dir: &Path,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let response = get().await;
+        if response.contains("\"connected\":true") {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay never connected: {response}\n{}",
+            std::fs::read_to_string(dir.join("up.log")).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `GET /health` over `stream`, and the whole response.
+async fn get_health(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+) -> String {
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    String::from_utf8(read_all(&mut stream).await).unwrap()
+}
+
 /// A `talent up` process of this test; killed when dropped.
 struct Up(std::process::Child);
 
@@ -426,36 +477,30 @@ fn banner_addresses(stdout: std::process::ChildStdout) -> Vec<SocketAddr> {
 async fn talent_up_serves_mutual_tls_and_its_relay_reaches_metrics() {
     let pki = Pki::new("up");
     let leaf = pki.leaf("talent");
-    let data = pki.dir.path().join("data");
-    let log = std::fs::File::create(pki.dir.path().join("up.log")).unwrap();
     let path = |p: &Path| p.display().to_string();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_talent"))
-        .args(["up", "--data-dir", &path(&data)])
-        .args([
+    let (cert, key, ca) = (path(&leaf.cert), path(&leaf.key), path(&pki.ca_file()));
+    let (up, addrs) = spawn_up(
+        pki.dir.path(),
+        &[
             "--tls-cert",
-            &path(&leaf.cert),
+            &cert,
             "--tls-key",
-            &path(&leaf.key),
-        ])
-        .args(["--tls-client-ca", &path(&pki.ca_file())])
-        .args(["--tls-ca", &path(&pki.ca_file())])
-        .args([
+            &key,
+            "--tls-client-ca",
+            &ca,
+            "--tls-ca",
+            &ca,
             "--recruiting-addr",
             "127.0.0.1:0",
             "--metrics-addr",
             "127.0.0.1:0",
-        ])
-        .args(["--recruiting-prometheus-addr", "127.0.0.1:0"])
-        .args(["--metrics-prometheus-addr", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let up = Up(child);
-    let addrs = tokio::task::spawn_blocking(move || banner_addresses(stdout))
-        .await
-        .unwrap();
+            "--recruiting-prometheus-addr",
+            "127.0.0.1:0",
+            "--metrics-prometheus-addr",
+            "127.0.0.1:0",
+        ],
+    )
+    .await;
     let (recruiting, metrics, recruiting_prometheus) = (addrs[0], addrs[1], addrs[2]);
 
     let client = client_tls(&pki.ca_file(), Some(&leaf.identity()));
@@ -470,58 +515,43 @@ async fn talent_up_serves_mutual_tls_and_its_relay_reaches_metrics() {
 
     // The relay (over https://localhost, presenting the certificate)
     // holds its stream to metrics open.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let mut stream = tls_connect(
-            recruiting_prometheus,
-            &pki.ca_file(),
-            b"http/1.1",
-            Some(&leaf),
-        )
-        .await;
-        stream
-            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    until_relay_connected(
+        || async {
+            get_health(
+                tls_connect(
+                    recruiting_prometheus,
+                    &pki.ca_file(),
+                    b"http/1.1",
+                    Some(&leaf),
+                )
+                .await,
+            )
             .await
-            .unwrap();
-        let response = String::from_utf8(read_all(&mut stream).await).unwrap();
-        if response.contains("\"connected\":true") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the relay never connected: {response}\n{}",
-            std::fs::read_to_string(pki.dir.path().join("up.log")).unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        },
+        pki.dir.path(),
+    )
+    .await;
     drop(up);
 }
 
 #[tokio::test]
 async fn talent_up_listens_on_host_names() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let log = std::fs::File::create(dir.path().join("up.log")).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_talent"))
-        .args(["up", "--data-dir", &data.display().to_string()])
-        .args([
+    let (up, addrs) = spawn_up(
+        dir.path(),
+        &[
             "--recruiting-addr",
             "localhost:0",
             "--metrics-addr",
             "localhost:0",
-        ])
-        .args(["--recruiting-prometheus-addr", "localhost:0"])
-        .args(["--metrics-prometheus-addr", "localhost:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let up = Up(child);
+            "--recruiting-prometheus-addr",
+            "localhost:0",
+            "--metrics-prometheus-addr",
+            "localhost:0",
+        ],
+    )
+    .await;
     // Plaintext: a host name that resolves to loopback is loopback.
-    let addrs = tokio::task::spawn_blocking(move || banner_addresses(stdout))
-        .await
-        .unwrap();
     for addr in &addrs {
         assert!(addr.ip().is_loopback(), "{addr}");
     }
@@ -529,23 +559,10 @@ async fn talent_up_listens_on_host_names() {
         assert_eq!(health(addr, None).await, Ok(ServingStatus::Serving));
     }
     // The relay reached metrics by the host name it was given.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let mut stream = tokio::net::TcpStream::connect(addrs[2]).await.unwrap();
-        stream
-            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let response = String::from_utf8(read_all(&mut stream).await).unwrap();
-        if response.contains("\"connected\":true") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the relay never connected: {response}\n{}",
-            std::fs::read_to_string(dir.path().join("up.log")).unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_relay_connected(
+        || async { get_health(tokio::net::TcpStream::connect(addrs[2]).await.unwrap()).await },
+        dir.path(),
+    )
+    .await;
     drop(up);
 }

@@ -27,6 +27,18 @@ const MAX_TEXT: usize = 160;
 /// ... and its message, a summary of the violations, to at most this many.
 const MAX_MESSAGE: usize = 512;
 
+/// The size of `status` as HTTP/2 trailers, as a client counts it against
+/// its header-list cap (each field's name and value, plus 32).
+pub fn trailers_size(status: &Status) -> usize {
+    status
+        .clone()
+        .into_http::<tonic::body::Body>()
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 32)
+        .sum()
+}
+
 /// `text` cut to at most `max` bytes at a character boundary, `…` marking
 /// the cut.
 fn bounded(mut text: String, max: usize) -> String {
@@ -280,13 +292,7 @@ mod tests {
         }
         v.add("filter.platform_ids[0]", "é".repeat(5_000));
         let status: Status = v.into_result().unwrap_err().into();
-        let size: usize = status
-            .clone()
-            .into_http::<tonic::body::Body>()
-            .headers()
-            .iter()
-            .map(|(name, value)| name.as_str().len() + value.len() + 32)
-            .sum();
+        let size = trailers_size(&status);
         assert!(size < 8 * 1024, "{size} bytes of trailers");
         assert!(
             status
