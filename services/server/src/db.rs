@@ -460,36 +460,30 @@ fn create_private_file(path: &Path) -> anyhow::Result<()> {
 }
 
 /// How a statement whose text is built per batch (an `IN` list or a
-/// multi-row `VALUES` of the batch's size) is sent.
+/// multi-row `VALUES` of the batch's size) is sent: never kept prepared.
 ///
 /// On PostgreSQL it goes unnamed, so the server plans it with the batch's
 /// actual parameters every time. A named prepared statement switches to a
 /// generic plan after five runs, and one made while a table was still
 /// nearly empty (a fresh database, or statistics never refreshed on a
 /// server without autovacuum) keeps scanning the whole table with every
-/// key of the `IN` list for as long as the connection lives. Batch texts
-/// also vary with the batch's size, so caching them would only crowd out
-/// the statements that repeat. On SQLite, which plans each statement when
-/// it is prepared and has no generic plans, the cached statement is kept:
-/// preparing a 1,000-row statement again costs more than the plan saves.
+/// key of the `IN` list for as long as the connection lives. On SQLite a
+/// kept statement of thousands of parameters holds its compiled program
+/// in every connection's statement cache, one per size met; preparing it
+/// again each time costs no measurable time against the batch's writes.
 pub trait PerBatch: Sized {
     fn per_batch(self) -> Self;
 }
 
-/// Whether back end `DB` keeps a per-batch statement prepared.
-fn keep_prepared<DB: Sql>() -> bool {
-    DB::BACKEND == Backend::Sqlite
-}
-
 impl<DB: Sql, A> PerBatch for sqlx::query::Query<'_, DB, A> {
     fn per_batch(self) -> Self {
-        self.persistent(keep_prepared::<DB>())
+        self.persistent(false)
     }
 }
 
 impl<DB: Sql, O, A> PerBatch for sqlx::query::QueryAs<'_, DB, O, A> {
     fn per_batch(self) -> Self {
-        self.persistent(keep_prepared::<DB>())
+        self.persistent(false)
     }
 }
 
