@@ -104,6 +104,17 @@ pub trait RecruitingSql: Sql {
     /// A query for [`MATCH_COLUMNS`] of every posting whose match key is one
     /// of `keys` (at most 1,000, at least one).
     fn match_rows(keys: &[MatchKey]) -> QueryBuilder<Self>;
+
+    /// Moves postings of `platform` to other openings: each `(external id,
+    /// opening)` of `moves` gets its opening, one more revision and
+    /// `updated_at = now`. Returns the moved rows' [`POSTING_COLUMNS`] as
+    /// they now are. A few statements, whatever the number of moves.
+    fn move_openings(
+        conn: &mut Self::Connection,
+        platform: &str,
+        moves: &[(String, String)],
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send;
 }
 
 /// SQLite's limit of bound parameters in one statement.
@@ -243,16 +254,8 @@ impl RecruitingSql for Sqlite {
     }
 
     /// A row-value `IN` over a CTE searches the match index once per key (a
-    /// plain `IN (VALUES …)` scans the table). The keys are padded to a
-    /// power of two by repeating one (the `IN` ignores repeats), so that a
-    /// few prepared statements serve every size: one per size filled
-    /// SQLite's statement cache with programs of thousands of parameters,
-    /// each used once.
+    /// plain `IN (VALUES …)` scans the table).
     fn match_rows(keys: &[MatchKey]) -> QueryBuilder<Self> {
-        let padded = keys.len().next_power_of_two();
-        let keys = keys
-            .iter()
-            .chain(std::iter::repeat_n(&keys[0], padded - keys.len()));
         let mut builder = QueryBuilder::new("WITH k (e, t, d) AS (");
         builder.push_values(keys, |mut row, key| {
             row.push_bind(key.0.clone())
@@ -264,6 +267,34 @@ impl RecruitingSql for Sqlite {
              WHERE (employer_code, title_key, district) IN (SELECT e, t, d FROM k)"
         ));
         builder
+    }
+
+    /// One `UPDATE … FROM (VALUES …) RETURNING` per 1,024 moves.
+    async fn move_openings(
+        conn: &mut SqliteConnection,
+        platform: &str,
+        moves: &[(String, String)],
+        now: i64,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
+        let mut rows = Vec::with_capacity(moves.len());
+        for chunk in moves.chunks(1024) {
+            let mut builder: QueryBuilder<Self> = QueryBuilder::new(
+                "UPDATE postings SET opening_id = m.column2, revision = revision + 1, \
+                 updated_at = ",
+            );
+            builder.push_bind(now);
+            builder.push(" FROM (");
+            builder.push_values(chunk, |mut row, (id, opening)| {
+                row.push_bind(id.as_str()).push_bind(opening.as_str());
+            });
+            builder.push(") AS m WHERE postings.platform_id = ");
+            builder.push_bind(platform);
+            builder.push(format!(
+                " AND postings.external_id = m.column1 RETURNING {POSTING_COLUMNS}"
+            ));
+            rows.extend(builder.build().per_batch().fetch_all(&mut *conn).await?);
+        }
+        Ok(rows)
     }
 }
 
@@ -466,6 +497,35 @@ impl RecruitingSql for Postgres {
              WHERE employer_code = k.e AND title_key = k.t AND district = k.d OFFSET 0) AS m"
         ));
         builder
+    }
+
+    /// One `UPDATE … FROM UNNEST` for every move.
+    async fn move_openings(
+        conn: &mut PgConnection,
+        platform: &str,
+        moves: &[(String, String)],
+        now: i64,
+    ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+        if moves.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "UPDATE postings SET opening_id = m.m_opening, revision = postings.revision + 1, \
+             updated_at = $3 FROM UNNEST($1::text[], $2::text[]) AS m (m_id, m_opening) \
+             WHERE postings.platform_id = $4 AND postings.external_id = m.m_id \
+             RETURNING {POSTING_COLUMNS}"
+        );
+        let (ids, openings): (Vec<&str>, Vec<&str>) = moves
+            .iter()
+            .map(|(id, opening)| (id.as_str(), opening.as_str()))
+            .unzip();
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ids)
+            .bind(openings)
+            .bind(now)
+            .bind(platform)
+            .fetch_all(&mut *conn)
+            .await
     }
 }
 

@@ -11,7 +11,7 @@ use talent_server::{Column, PerBatch};
 use super::{
     CloseReason, EmployerRecord, ItemError, ItemResult, Outcome, PostingFields, PostingInput,
     PostingRecord, SqlStore, StoreError, StoreResult, backend::RecruitingSql,
-    fairs::participation_event, openings::MatchKey, postings::POSTING_COLUMNS, sql::Tx,
+    fairs::participation_event, openings::MatchKey, sql::Tx,
 };
 use crate::{
     domain::{
@@ -211,23 +211,16 @@ where
                 }
             }
         }
-        let mut moved_records = Vec::new();
         for (owner, openings) in others {
-            let ids: Vec<String> = openings.keys().cloned().collect();
-            let mut builder = DB::by_external_ids(POSTING_COLUMNS, "postings", &owner, &ids);
-            for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
-                let mut record = Self::posting_from_row(&row)?;
-                if let Some(opening) = openings.get(&record.external_id) {
-                    record.opening_id.clone_from(opening);
-                    record.revision += 1;
-                    record.updated_at = now;
-                    events.push(OutboxEvent::new(
-                        &owner,
-                        now,
-                        events::posting_updated(&record),
-                    ));
-                    moved_records.push(record);
-                }
+            let mut moves: Vec<(String, String)> = openings.into_iter().collect();
+            moves.sort();
+            for row in DB::move_openings(&mut **tx, &owner, &moves, now).await? {
+                let record = Self::posting_from_row(&row)?;
+                events.push(OutboxEvent::new(
+                    &owner,
+                    now,
+                    events::posting_updated(&record),
+                ));
             }
         }
         for id in &batch.written {
@@ -258,8 +251,7 @@ where
             ids.into_iter().filter_map(|id| records.get(id)).collect()
         };
         let new = pick(new);
-        let mut changed = pick(changed);
-        changed.extend(moved_records.iter());
+        let changed = pick(changed);
         DB::write_posting_rows(&mut **tx, &new, false).await?;
         DB::write_posting_rows(&mut **tx, &changed, true).await?;
         for chunk in batch.participations.chunks(1000) {
