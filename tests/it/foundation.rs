@@ -548,7 +548,7 @@ fn served_methods(services: &[&str]) -> Vec<String> {
 }
 
 /// `/metrics` of a service, without the HTTP head.
-async fn metrics_page(addr: std::net::SocketAddr) -> String {
+pub(crate) async fn metrics_page(addr: std::net::SocketAddr) -> String {
     let response = TestApp::prometheus_text(addr).await;
     let (_, body) = response.split_once("\r\n\r\n").unwrap();
     body.to_owned()

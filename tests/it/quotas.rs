@@ -328,19 +328,25 @@ async fn a_read_key_at_its_calls_cap_leaves_other_read_keys_alone() {
         );
         async move { stats.get_talent_gathered(request).await.map(|_| ()) }
     };
-    // A third query of that key is refused once both are admitted (until
-    // then it is served; bounded wait).
-    let mut refused = None;
+    // Both are admitted once the server counts two calls in flight (a
+    // refused call ends at once) while no other call runs; then a third
+    // query of the key is refused.
+    let mut admitted = false;
     for _ in 0..1000 {
-        match query(&metrics.read_key).await {
-            Ok(()) => tokio::time::sleep(Duration::from_millis(10)).await,
-            Err(status) => {
-                refused = Some(status);
-                break;
-            }
+        if let Some(call) = held.iter().find(|c| c.is_finished()) {
+            panic!("a held call ended: {call:?}");
         }
+        let page = crate::foundation::metrics_page(app.metrics_prometheus_addr).await;
+        if page.lines().any(|l| l == "talent_grpc_server_in_flight 2") {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let refused = refused.expect("the READ key's third call is refused");
+    assert!(admitted, "the two held calls are in flight");
+    let refused = query(&metrics.read_key)
+        .await
+        .expect_err("the READ key's third call is refused");
     let (subject, description, _) = quota_refusal(&refused);
     assert_eq!(subject, read_name);
     assert_eq!(description, "calls in flight per key: at most 2");
