@@ -170,8 +170,12 @@ async fn record_hire(app: &TestApp, platform: &TestPlatform, employer: &str) -> 
     .record_hire(request)
     .await
     .expect("RecordHire");
-    response
-        .metadata()
+    echoed_request_id(response.metadata())
+}
+
+/// The request id a response names.
+fn echoed_request_id(metadata: &tonic::metadata::MetadataMap) -> String {
+    metadata
         .get(REQUEST_ID)
         .expect("the response names the request id")
         .to_str()
@@ -361,13 +365,7 @@ async fn import_roster(metrics: &Metrics, request_id: Option<&str>) -> String {
         .import_graduate_roster(request)
         .await
         .expect("ImportGraduateRoster");
-    response
-        .metadata()
-        .get(REQUEST_ID)
-        .expect("the response names the request id")
-        .to_str()
-        .unwrap()
-        .to_owned()
+    echoed_request_id(response.metadata())
 }
 
 #[tokio::test]
