@@ -7,6 +7,7 @@ use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
 use anyhow::{Context, anyhow, bail};
 use talent::{commands, secrets::Secrets};
 use talent_proto::talent::metrics::v1::{KeyKind, Protection};
+use talent_server::binary::Service as _;
 use talent_server::{CancellationToken, LogFormat, shutdown, telemetry};
 
 #[derive(clap::Args, Clone)]

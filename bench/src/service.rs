@@ -17,6 +17,7 @@ use tonic::{
 };
 
 use crate::data;
+use talent_server::binary::Service as _;
 
 const ADMIN_KEY: &str = "bench-admin-key";
 const CITY_SECRET: &str = "bench-city-secret";

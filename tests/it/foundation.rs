@@ -5,6 +5,7 @@
 //! keep their files private, and drain on shutdown.
 
 use crate::support;
+use talent_server::binary::Service as _;
 
 use std::{collections::BTreeSet, time::Duration};
 

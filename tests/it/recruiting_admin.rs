@@ -7,6 +7,7 @@ use support::{
     recruiting::{ADMIN_KEY, authed, error_reason, violated_fields},
 };
 use talent_proto::talent::recruiting::v1 as pb;
+use talent_server::binary::Service as _;
 use tonic::Code;
 
 fn create(id: &str, name: &str, request_id: &str) -> pb::CreatePlatformRequest {

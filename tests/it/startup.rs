@@ -7,6 +7,7 @@ use std::time::Duration;
 use talent_server::Db;
 
 use crate::support::{self, POSTGRES_URL_VAR};
+use talent_server::binary::Service as _;
 
 /// The error of connecting to `url` (with recruiting's migrations), as
 /// a service reports it. Bounded, so that a hang fails the test.

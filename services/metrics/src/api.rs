@@ -511,18 +511,11 @@ impl pb::admin_service_server::AdminService for Admin {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
-        let req = request.into_inner();
-        let (audit_events, next_page_token) = self
+        let page = self
             .0
             .audit
-            .list(audit::list::ListRequest {
-                page_size: req.page_size,
-                page_token: &req.page_token,
-                start_time: req.start_time.as_ref(),
-                end_time: req.end_time.as_ref(),
-                key: &req.key,
-            })
-            .await?;
+            .list(talent_server::list_request!(request.get_ref()));
+        let (audit_events, next_page_token) = page.await?;
         Ok(Response::new(pb::ListAuditEventsResponse {
             audit_events,
             next_page_token,

@@ -27,15 +27,13 @@
 //! stamped with its commit instant, so "as known at T" sums the log up to
 //! T, while current figures read one row per cell.
 
-use std::net::SocketAddr;
-
 use serde::{Deserialize, Serialize};
-use sqlx::migrate::Migrator;
 use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{
     CancellationToken, Db, Migrations, Server, ServerConfig,
     audit::AuditLog,
     auth::{Access, AuthLayer},
+    binary::Service,
     quota::{QuotaSettings, Quotas},
 };
 
@@ -51,21 +49,13 @@ mod store;
 /// The pure entry points of ingest, for the fuzz targets.
 pub use ingest::entry_points;
 
-/// Environment variables that configure this service start with this.
-pub const ENV_PREFIX: &str = "TALENT_METRICS_";
 /// The default gRPC address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:50052";
 /// The default Prometheus `/metrics` address.
 pub const PROMETHEUS_ADDR: &str = "127.0.0.1:9052";
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
-
 /// The schema of this service's database, one migration set per back end.
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE_MIGRATIONS,
-    postgres: &POSTGRES_MIGRATIONS,
-};
+pub const MIGRATIONS: Migrations = talent_server::migrations!();
 
 /// Everything the metrics service is configured with.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,11 +83,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            server: ServerConfig::new(
-                DEFAULT_ADDR.parse().expect("a valid address"),
-                "sqlite://data/metrics.db",
-            )
-            .with_prometheus(PROMETHEUS_ADDR),
+            server: ServerConfig::service("metrics", DEFAULT_ADDR, PROMETHEUS_ADDR),
             admin_key: None,
             person_key_secret: String::new(),
             city_district_prefix: "3702".into(),
@@ -111,24 +97,6 @@ impl Default for Config {
 pub struct Application {
     server: Server,
     db: Db,
-}
-
-impl talent_server::binary::Service for Application {
-    type Config = Config;
-    const NAME: &'static str = "metrics";
-    const ENV_PREFIX: &'static str = ENV_PREFIX;
-
-    fn log_format(config: &Config) -> talent_server::LogFormat {
-        config.server.log_format
-    }
-
-    async fn build(config: Config) -> anyhow::Result<Self> {
-        Application::build(config).await
-    }
-
-    async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        Application::run_until_stopped(self, shutdown).await
-    }
 }
 
 /// Names, at every start, each unrevoked key that was issued as INGEST and
@@ -152,9 +120,20 @@ async fn warn_of_migrated_keys(store: &store::Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-impl Application {
+impl Service for Application {
+    type Config = Config;
+    const NAME: &'static str = "metrics";
+
+    fn server_config(config: &Config) -> &ServerConfig {
+        &config.server
+    }
+
+    fn server(&self) -> &Server {
+        &self.server
+    }
+
     /// Connects to and migrates the database, then binds the gRPC port.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    async fn build(config: Config) -> anyhow::Result<Self> {
         if config.person_key_secret.is_empty() {
             anyhow::bail!(
                 "person_key_secret is not set (TALENT_METRICS_PERSON_KEY_SECRET): the city \
@@ -245,23 +224,8 @@ impl Application {
         Ok(Self { server, db })
     }
 
-    /// The gRPC address, with the real port when 0 was asked for.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// The Prometheus `/metrics` address, when enabled.
-    pub fn prometheus_addr(&self) -> Option<SocketAddr> {
-        self.server.prometheus_addr()
-    }
-
-    /// The TLS configuration in use, when TLS is on (to reload it).
-    pub fn tls(&self) -> Option<talent_server::TlsReloader> {
-        self.server.tls()
-    }
-
     /// Serves until `shutdown` is cancelled, drains, then closes the pool.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let result = self.server.run(shutdown).await;
         self.db.close().await;
         result

@@ -6,16 +6,16 @@
 //! [`Application`] is the one entry point: the binary, the `talent`
 //! command and the tests all build and run it the same way.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
-use sqlx::migrate::Migrator;
 use talent_proto::talent::recruiting::v1 as pb;
 use talent_server::{
     CancellationToken, Db, Migrations, Server, ServerConfig,
     audit::{AuditLayer, AuditLog, Audited, list::AuditEvents},
     auth::{Access, AuthLayer, Authenticated},
+    binary::Service,
     quota::{QuotaSettings, Quotas},
 };
 
@@ -33,25 +33,17 @@ pub use api::entry_points;
 
 use store::{PgStore, RecruitingStore, SqliteStore};
 
-/// Environment variables that configure this service start with this.
-pub const ENV_PREFIX: &str = "TALENT_RECRUITING_";
 /// The default gRPC address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:50051";
 /// The default Prometheus `/metrics` address.
 pub const PROMETHEUS_ADDR: &str = "127.0.0.1:9051";
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Connections of the relay's own pool: its delivery loop, the marking of
 /// delivered rows beside it, and the backlog monitor.
 const RELAY_CONNECTIONS: u32 = 3;
 
 /// The schema of this service's database, one migration set per back end.
-pub const MIGRATIONS: Migrations = Migrations {
-    sqlite: &SQLITE_MIGRATIONS,
-    postgres: &POSTGRES_MIGRATIONS,
-};
+pub const MIGRATIONS: Migrations = talent_server::migrations!();
 
 /// Everything the recruiting service is configured with.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,11 +106,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            server: ServerConfig::new(
-                DEFAULT_ADDR.parse().expect("a valid address"),
-                "sqlite://data/recruiting.db",
-            )
-            .with_prometheus(PROMETHEUS_ADDR),
+            server: ServerConfig::service("recruiting", DEFAULT_ADDR, PROMETHEUS_ADDR),
             admin_key: None,
             person_key_secret: String::new(),
             encryption_key: String::new(),
@@ -401,28 +389,21 @@ fn sweep<S: RecruitingStore>(store: S) -> Sweep {
     })
 }
 
-impl talent_server::binary::Service for Application {
+impl Service for Application {
     type Config = Config;
     const NAME: &'static str = "recruiting";
-    const ENV_PREFIX: &'static str = ENV_PREFIX;
 
-    fn log_format(config: &Config) -> talent_server::LogFormat {
-        config.server.log_format
+    fn server_config(config: &Config) -> &ServerConfig {
+        &config.server
     }
 
-    async fn build(config: Config) -> anyhow::Result<Self> {
-        Application::build(config).await
+    fn server(&self) -> &Server {
+        &self.server
     }
 
-    async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        Application::run_until_stopped(self, shutdown).await
-    }
-}
-
-impl Application {
     /// Checks the secrets, connects to and migrates the database, then
     /// binds the gRPC port.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    async fn build(config: Config) -> anyhow::Result<Self> {
         let secrets = config
             .secrets()
             .context("configuring the recruiting service")?;
@@ -492,23 +473,8 @@ impl Application {
         })
     }
 
-    /// The gRPC address, with the real port when 0 was asked for.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// The Prometheus `/metrics` address, when enabled.
-    pub fn prometheus_addr(&self) -> Option<SocketAddr> {
-        self.server.prometheus_addr()
-    }
-
-    /// The TLS configuration in use, when TLS is on (to reload it).
-    pub fn tls(&self) -> Option<talent_server::TlsReloader> {
-        self.server.tls()
-    }
-
     /// Serves until `shutdown` is cancelled, drains, then closes the pool.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let sweeper = self.sweep.map(|(every, sweep)| {
             let shutdown = shutdown.clone();
             tokio::spawn(async move {

@@ -3,30 +3,58 @@
 //! and a run that stops on SIGINT or SIGTERM. Both binaries are
 //! [`main`] over their service.
 
-use std::future::Future;
+use std::{future::Future, net::SocketAddr};
 
 use clap::{Args, Command, FromArgMatches};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::{CancellationToken, LogFormat, ServerFlags, config, shutdown, telemetry};
+use crate::{
+    CancellationToken, Server, ServerConfig, ServerFlags, TlsReloader, config, shutdown, telemetry,
+};
 
-/// A service as its binary runs it.
+/// A service as its binary, the `talent` command and the tests run it.
 pub trait Service: Sized {
     /// All of the service's settings.
     type Config: Default + Serialize + DeserializeOwned;
-    /// The binary's name.
+    /// The binary's name; environment variables that configure the service
+    /// start with `TALENT_{NAME}_` ([`env_prefix`]).
     const NAME: &'static str;
-    /// Environment variables that configure the service start with this.
-    const ENV_PREFIX: &'static str;
 
-    fn log_format(config: &Self::Config) -> LogFormat;
+    /// The settings every service has, among `config`.
+    fn server_config(config: &Self::Config) -> &ServerConfig;
 
+    /// Connects to and migrates the database, then binds the gRPC port.
     fn build(config: Self::Config) -> impl Future<Output = anyhow::Result<Self>>;
 
+    /// Serves until `shutdown` is cancelled, drains, then closes its pools.
     fn run_until_stopped(
         self,
         shutdown: CancellationToken,
     ) -> impl Future<Output = anyhow::Result<()>>;
+
+    /// The server the service is bound with.
+    fn server(&self) -> &Server;
+
+    /// The gRPC address, with the real port when 0 was asked for.
+    fn local_addr(&self) -> SocketAddr {
+        self.server().local_addr()
+    }
+
+    /// The Prometheus `/metrics` address, when enabled.
+    fn prometheus_addr(&self) -> Option<SocketAddr> {
+        self.server().prometheus_addr()
+    }
+
+    /// The TLS configuration in use, when TLS is on (to reload it).
+    fn tls(&self) -> Option<TlsReloader> {
+        self.server().tls()
+    }
+}
+
+/// The prefix of the environment variables that configure service `S`:
+/// `TALENT_RECRUITING_` for `recruiting`.
+pub fn env_prefix<S: Service>() -> String {
+    format!("TALENT_{}_", S::NAME.to_uppercase())
 }
 
 /// The command line of service `S`.
@@ -35,7 +63,7 @@ fn command<S: Service>() -> Command {
         "The talent {name} service. Every flag can also be set in the environment as \
          {prefix}<FLAG> (e.g. {prefix}DATABASE_URL) or in the --config file.",
         name = S::NAME,
-        prefix = S::ENV_PREFIX,
+        prefix = env_prefix::<S>(),
     );
     // After the flags, whose own description would replace it.
     ServerFlags::augment_args(Command::new(S::NAME))
@@ -50,10 +78,13 @@ pub async fn main<S: Service>() -> anyhow::Result<()> {
     let config: S::Config = config::load(
         &S::Config::default(),
         flags.config.as_deref(),
-        S::ENV_PREFIX,
+        &env_prefix::<S>(),
         &flags,
     )?;
-    let traces = telemetry::init(S::log_format(&config), &format!("talent-{}", S::NAME))?;
+    let traces = telemetry::init(
+        S::server_config(&config).log_format,
+        &format!("talent-{}", S::NAME),
+    )?;
     let app = S::build(config).await?;
     let token = CancellationToken::new();
     tokio::spawn(shutdown::cancel_on_signal(token.clone()));
@@ -73,10 +104,9 @@ mod tests {
     impl Service for Fake {
         type Config = crate::ServerConfig;
         const NAME: &'static str = "fake";
-        const ENV_PREFIX: &'static str = "TALENT_FAKE_";
 
-        fn log_format(config: &Self::Config) -> LogFormat {
-            config.log_format
+        fn server_config(config: &Self::Config) -> &ServerConfig {
+            config
         }
 
         async fn build(_: Self::Config) -> anyhow::Result<Self> {
@@ -85,6 +115,10 @@ mod tests {
 
         async fn run_until_stopped(self, _: CancellationToken) -> anyhow::Result<()> {
             Ok(())
+        }
+
+        fn server(&self) -> &Server {
+            unimplemented!("the command line's tests never build the fake")
         }
     }
 

@@ -134,6 +134,16 @@ impl ServerConfig {
     }
 
     /// The same, serving Prometheus metrics on `addr` (`HOST:PORT`).
+    /// A service's defaults: gRPC on `listen_addr`, Prometheus on
+    /// `prometheus_addr`, and an SQLite file under `data/` named for it.
+    pub fn service(name: &str, listen_addr: &str, prometheus_addr: &str) -> Self {
+        Self::new(
+            listen_addr.parse().expect("a valid HOST:PORT"),
+            format!("sqlite://data/{name}.db"),
+        )
+        .with_prometheus(prometheus_addr)
+    }
+
     pub fn with_prometheus(mut self, addr: &str) -> Self {
         self.prometheus_addr = Some(addr.parse().expect("a valid HOST:PORT"));
         self

@@ -28,6 +28,20 @@ pub struct Migrations {
     pub postgres: &'static Migrator,
 }
 
+/// The [`Migrations`] of the calling crate: its `migrations/sqlite` and
+/// `migrations/postgres` folders, embedded at compile time.
+#[macro_export]
+macro_rules! migrations {
+    () => {{
+        static SQLITE: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/sqlite");
+        static POSTGRES: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/postgres");
+        $crate::Migrations {
+            sqlite: &SQLITE,
+            postgres: &POSTGRES,
+        }
+    }};
+}
+
 /// Which back end a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

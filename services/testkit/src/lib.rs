@@ -74,6 +74,35 @@ pub fn config(cases: u32) -> Config {
     config
 }
 
+/// What a service's pure entry point made of a message's bytes: `None`
+/// when they do not decode, else the input it became (its `Debug` form)
+/// or the paths of its field violations.
+pub type EntryPoint = fn(&[u8]) -> Option<Result<String, Vec<String>>>;
+
+/// The fuzz property of a service's pure entry points (each behind the
+/// full name of the message it checks), over `cases` structured messages
+/// and mutated encodings drawn for all of them: checking never panics,
+/// violations name real fields, and what passes passes again, alike, once
+/// re-encoded ([`check_entry_point`]). Panics with the smallest failing
+/// case.
+pub fn check_entry_points(entry_points: &[(&'static str, EntryPoint)], cases: u32) {
+    use proptest::strategy::{Just, Strategy as _};
+    for (name, _) in entry_points {
+        descriptor(name);
+    }
+    let strategy = (0..entry_points.len()).prop_flat_map(|i| {
+        let (name, _) = entry_points[i];
+        (Just(i), request_bytes(descriptor(name)))
+    });
+    let mut runner = proptest::test_runner::TestRunner::new(config(cases));
+    if let Err(failure) = runner.run(&strategy, |(i, bytes)| {
+        let (name, check) = entry_points[i];
+        check_entry_point(name, &bytes, check)
+    }) {
+        panic!("{failure}");
+    }
+}
+
 /// Checks what a service's pure entry point made of `bytes`, a message
 /// `name` (`Ok` with the input it became, or `Err` with the paths of its
 /// field violations, none when refused whole): the check did not panic;

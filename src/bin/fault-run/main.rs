@@ -43,7 +43,11 @@ use cluster::{LeaseLog, Service, env};
 use store::Databases;
 use talent::{client, commands, secrets::Secrets};
 use talent_proto::talent::{metrics::v1 as mpb, recruiting::v1 as rpb};
-use talent_server::{CancellationToken, ServerFlags, config};
+use talent_server::{
+    CancellationToken, ServerFlags,
+    binary::{Service as _, env_prefix},
+    config,
+};
 
 #[derive(Parser)]
 #[command(
@@ -120,7 +124,7 @@ async fn serve(service: &str) -> anyhow::Result<()> {
             let cfg: talent_metrics::Config = config::load(
                 &talent_metrics::Config::default(),
                 None,
-                talent_metrics::ENV_PREFIX,
+                &env_prefix::<talent_metrics::Application>(),
                 &flags,
             )?;
             let _traces = talent_server::telemetry::init(cfg.server.log_format, "talent-metrics")?;
@@ -133,7 +137,7 @@ async fn serve(service: &str) -> anyhow::Result<()> {
             let cfg: talent_recruiting::Config = config::load(
                 &talent_recruiting::Config::default(),
                 None,
-                talent_recruiting::ENV_PREFIX,
+                &env_prefix::<talent_recruiting::Application>(),
                 &flags,
             )?;
             let _traces =
@@ -215,7 +219,7 @@ async fn exercise(
             ("person_key_secret", secrets.person_key_secret.clone()),
             ("record_key_secret", secrets.record_key_secret.clone()),
         ];
-        let env = env(talent_metrics::ENV_PREFIX, &pairs);
+        let env = env(&env_prefix::<talent_metrics::Application>(), &pairs);
         let mut service = Service::new("metrics", i, env, addrs, &logs);
         service.start().await?;
         services.push(service);
@@ -253,7 +257,7 @@ async fn exercise(
             ("relay_backoff_max_ms", "1000".into()),
             ("relay_monitor_interval_ms", "100".into()),
         ];
-        let env = env(talent_recruiting::ENV_PREFIX, &pairs);
+        let env = env(&env_prefix::<talent_recruiting::Application>(), &pairs);
         let mut service = Service::new("recruiting", i, env, addrs, &logs);
         service.start().await?;
         services.push(service);

@@ -20,6 +20,7 @@ use std::{
     time::Duration,
 };
 
+use talent_server::binary::Service as _;
 use talent_server::{Backend, CancellationToken, TlsReloader};
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};

@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 use talent_proto::talent::recruiting::v1 as pb;
-use talent_server::{ApiError, FieldViolations, audit::list::ListRequest};
+use talent_server::{ApiError, FieldViolations};
 use tonic::{Request, Response, Status};
 
 use super::{Context, page_token, parse_platform_name, read_page_token, request_id};
@@ -239,18 +239,11 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
-        let req = request.into_inner();
-        let (audit_events, next_page_token) = self
+        let page = self
             .0
             .audit
-            .list(ListRequest {
-                page_size: req.page_size,
-                page_token: &req.page_token,
-                start_time: req.start_time.as_ref(),
-                end_time: req.end_time.as_ref(),
-                key: &req.key,
-            })
-            .await?;
+            .list(talent_server::list_request!(request.get_ref()));
+        let (audit_events, next_page_token) = page.await?;
         Ok(Response::new(pb::ListAuditEventsResponse {
             audit_events,
             next_page_token,

@@ -1,33 +1,10 @@
-//! The fuzz properties of recruiting's pure entry points
-//! ([`super::entry_points`]), each driven by `talent-testkit`'s generators
-//! for the message it checks.
-
-use proptest::prelude::*;
-use talent_testkit as testkit;
+//! The fuzz property of recruiting's pure entry points
+//! ([`super::entry_points`]), driven by `talent-testkit`'s generators for
+//! the message each one checks.
 
 use super::entry_points::ENTRY_POINTS;
 
-proptest! {
-    #![proptest_config(testkit::config(256))]
-
-    /// Structured messages (mostly valid fields with odd ones among
-    /// them) and mutated encodings: checking never panics; violations
-    /// name real fields; what passes passes again, alike, once re-encoded.
-    #[test]
-    fn entry_points_check_any_message_soundly(
-        (name, bytes) in (0..ENTRY_POINTS.len()).prop_flat_map(|i| {
-            let (name, _) = ENTRY_POINTS[i];
-            (Just(name), testkit::request_bytes(testkit::descriptor(name)))
-        }),
-    ) {
-        let (_, check) = ENTRY_POINTS.iter().find(|(n, _)| *n == name).unwrap();
-        testkit::check_entry_point(name, &bytes, check)?;
-    }
-}
-
 #[test]
-fn every_entry_point_names_a_declared_message() {
-    for (name, _) in ENTRY_POINTS {
-        testkit::descriptor(name);
-    }
+fn entry_points_check_any_message_soundly() {
+    talent_testkit::check_entry_points(ENTRY_POINTS, 256);
 }

@@ -12,6 +12,22 @@ use crate::{ApiError, FieldViolations};
 const MIN_SECONDS: i64 = -62_135_596_800;
 const MAX_SECONDS: i64 = 253_402_300_799;
 
+/// The [`ListRequest`] of a service's own `ListAuditEventsRequest`
+/// message: `list_request!(request.get_ref())`.
+#[macro_export]
+macro_rules! list_request {
+    ($request:expr) => {{
+        let request = $request;
+        $crate::audit::list::ListRequest {
+            page_size: request.page_size,
+            page_token: &request.page_token,
+            start_time: request.start_time.as_ref(),
+            end_time: request.end_time.as_ref(),
+            key: &request.key,
+        }
+    }};
+}
+
 /// What a `ListAuditEventsRequest` asks, the same fields on both services.
 #[derive(Debug, Clone, Copy)]
 pub struct ListRequest<'a> {
