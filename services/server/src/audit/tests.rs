@@ -120,6 +120,8 @@ fn a_streaming_method_cannot_be_audited() {
 struct Memory {
     rows: Mutex<Vec<AuditRow>>,
     failures: Mutex<u32>,
+    /// The number of rows of each append that committed.
+    appends: Mutex<Vec<usize>>,
 }
 
 impl AuditSink for Memory {
@@ -134,6 +136,7 @@ impl AuditSink for Memory {
                 anyhow::bail!("the disk is full");
             }
             self.rows.lock().unwrap().extend_from_slice(rows);
+            self.appends.lock().unwrap().push(rows.len());
             Ok(())
         })
     }
@@ -188,4 +191,31 @@ async fn queued_events_are_written_when_the_writer_finishes() {
     let rows = memory.rows.lock().unwrap();
     assert_eq!(rows.len(), n as usize);
     assert!(rows.iter().enumerate().all(|(i, r)| r.at == i as i64));
+}
+
+#[tokio::test(start_paused = true)]
+async fn queued_events_are_appended_together_and_a_recorded_call_does_not_wait_for_them() {
+    let memory = Arc::new(Memory::default());
+    let redactor = Redactor::new(TABLE, FIELDS, talent_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let (queue, writer) = AuditWriter::start(memory.clone(), redactor, None);
+    for at in 0..3 {
+        queue.record(event(at), false).await;
+        tokio::time::sleep(writer::LINGER / 10).await;
+    }
+    tokio::time::sleep(writer::LINGER * 2).await;
+    assert_eq!(
+        *memory.appends.lock().unwrap(),
+        [3],
+        "one append for the three"
+    );
+
+    queue.record(event(3), false).await;
+    let started = tokio::time::Instant::now();
+    queue.record(event(4), true).await;
+    assert!(
+        started.elapsed() < writer::LINGER,
+        "a recorded call is written at once"
+    );
+    assert_eq!(*memory.appends.lock().unwrap(), [3, 2]);
+    writer.finish().await;
 }

@@ -24,6 +24,10 @@ use super::{AuditRow, Event, Redactor, now_micros};
 pub const QUEUE_CAPACITY: usize = 4096;
 /// Most events appended in one statement.
 pub const BATCH: usize = 256;
+/// How long the writer gathers queued events (those no call waits for)
+/// before it appends them: one statement and one commit for the queries of
+/// this long, not one each.
+pub const LINGER: Duration = Duration::from_millis(100);
 /// How often rows older than the retention are deleted.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Attempts at a batch while the service stops, before it is given up.
@@ -160,6 +164,9 @@ async fn run(
                 if n == 0 {
                     break;
                 }
+                if !stopping {
+                    gather(&mut rx, &mut entries).await;
+                }
                 let rows: Vec<AuditRow> = entries
                     .iter()
                     .filter_map(|e| e.event.as_ref())
@@ -183,6 +190,20 @@ async fn run(
                     Err(err) => tracing::warn!(error = %err, "deleting old audit events failed; trying later"),
                 }
             }
+        }
+    }
+}
+
+/// Adds to `entries` what arrives within [`LINGER`], up to [`BATCH`],
+/// unless a call waits for one of them (a recorded call or a flush).
+async fn gather(rx: &mut mpsc::Receiver<Entry>, entries: &mut Vec<Entry>) {
+    let waited_for = |entries: &[Entry]| entries.iter().any(|e| e.committed.is_some());
+    let deadline = tokio::time::Instant::now() + LINGER;
+    while entries.len() < BATCH && !waited_for(entries) {
+        let room = BATCH - entries.len();
+        match tokio::time::timeout_at(deadline, rx.recv_many(entries, room)).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
         }
     }
 }
