@@ -474,24 +474,36 @@ fn create_private_file(path: &Path) -> anyhow::Result<()> {
 }
 
 /// How a statement whose text is built per batch (an `IN` list or a
-/// multi-row `VALUES` of the batch's size) is sent: never kept prepared.
+/// multi-row `VALUES` of the batch's size) is sent.
 ///
-/// On PostgreSQL it goes unnamed, so the server plans it with the batch's
-/// actual parameters every time. A named prepared statement switches to a
-/// generic plan after five runs, and one made while a table was still
-/// nearly empty (a fresh database, or statistics never refreshed on a
-/// server without autovacuum) keeps scanning the whole table with every
-/// key of the `IN` list for as long as the connection lives. On SQLite a
-/// kept statement of thousands of parameters holds its compiled program
-/// in every connection's statement cache, one per size met; preparing it
-/// again each time costs no measurable time against the batch's writes.
+/// [`per_batch`](PerBatch::per_batch): never kept prepared. On PostgreSQL
+/// it goes unnamed, so the server plans it with the batch's actual
+/// parameters every time. A named prepared statement switches to a generic
+/// plan after five runs, and one made while a table was still nearly empty
+/// (a fresh database, or statistics never refreshed on a server without
+/// autovacuum) keeps scanning the whole table with every key of the `IN`
+/// list for as long as the connection lives. On SQLite a kept statement
+/// holds its compiled program in every connection's statement cache, one
+/// per size met.
+///
+/// [`piece`](PerBatch::piece): one of the [`pieces`] of a batch. A full
+/// piece has the same text in every batch, so SQLite keeps it prepared
+/// (parsing a statement of thousands of parameters is a large part of a
+/// batch's work) and its cache holds one program per statement, whatever
+/// the batch sizes; the rest, and every piece on PostgreSQL, as
+/// `per_batch`.
 pub trait PerBatch: Sized {
     fn per_batch(self) -> Self;
+    fn piece(self, full: bool) -> Self;
 }
 
 impl<DB: Sql, A> PerBatch for sqlx::query::Query<'_, DB, A> {
     fn per_batch(self) -> Self {
         self.persistent(false)
+    }
+
+    fn piece(self, full: bool) -> Self {
+        self.persistent(full && DB::BACKEND == Backend::Sqlite)
     }
 }
 
@@ -499,11 +511,56 @@ impl<DB: Sql, O, A> PerBatch for sqlx::query::QueryAs<'_, DB, O, A> {
     fn per_batch(self) -> Self {
         self.persistent(false)
     }
+
+    fn piece(self, full: bool) -> Self {
+        self.persistent(full && DB::BACKEND == Backend::Sqlite)
+    }
+}
+
+/// Rows of a full piece on SQLite (see [`pieces`]).
+pub const PIECE_ROWS: usize = 128;
+/// SQLite's limit of bound parameters in one statement.
+pub const SQLITE_MAX_PARAMETERS: usize = 32_766;
+
+/// Rows of a full piece of statements with `columns` parameters a row:
+/// [`PIECE_ROWS`] on SQLite (fewer where that would pass its limit of
+/// parameters); 1,000 on PostgreSQL, which keeps no piece prepared.
+pub fn piece_rows<DB: Sql>(columns: usize) -> usize {
+    match DB::BACKEND {
+        Backend::Sqlite => PIECE_ROWS.min(SQLITE_MAX_PARAMETERS / columns.max(1)),
+        Backend::Postgres => 1000,
+    }
+    .max(1)
+}
+
+/// `rows` in pieces of `size` rows, then the rest; each with whether it is
+/// full (see [`PerBatch::piece`]).
+pub fn pieces<T>(rows: &[T], size: usize) -> impl Iterator<Item = (&[T], bool)> {
+    let size = size.max(1);
+    rows.chunks(size)
+        .map(move |piece| (piece, piece.len() == size))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_goes_in_full_pieces_then_the_rest() {
+        let rows: Vec<u32> = (0..300).collect();
+        let sizes = |size| -> Vec<(usize, bool)> {
+            pieces(&rows, size)
+                .map(|(p, full)| (p.len(), full))
+                .collect()
+        };
+        assert_eq!(
+            sizes(piece_rows::<sqlx::Sqlite>(5)),
+            [(128, true), (128, true), (44, false)]
+        );
+        assert_eq!(piece_rows::<sqlx::Sqlite>(1000), 32, "within the limit");
+        assert_eq!(sizes(piece_rows::<sqlx::Postgres>(5)), [(300, false)]);
+        assert!(pieces::<u32>(&[], 5).next().is_none());
+    }
 
     #[test]
     fn pragmas_are_split_off_sqlite_urls() {

@@ -25,7 +25,10 @@
 use std::future::Future;
 
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row, Sqlite, SqliteConnection};
-use talent_server::{PerBatch, Sql};
+use talent_server::{
+    PerBatch, Sql,
+    db::{piece_rows, pieces},
+};
 
 use super::{
     PostingRecord,
@@ -117,9 +120,6 @@ pub trait RecruitingSql: Sql {
     ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send;
 }
 
-/// SQLite's limit of bound parameters in one statement.
-const SQLITE_MAX_PARAMETERS: usize = 32_766;
-
 impl RecruitingSql for Sqlite {
     /// A SQLite transaction keeps the pages it dirties in its connection's
     /// memory until the commit, so a group of messages holds the dirty
@@ -164,7 +164,7 @@ impl RecruitingSql for Sqlite {
         now: i64,
         traceparent: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        for chunk in rows.chunks(SQLITE_MAX_PARAMETERS / 5) {
+        for (chunk, full) in pieces(&rows, piece_rows::<Self>(5)) {
             let mut builder: QueryBuilder<Self> = QueryBuilder::new(
                 "INSERT INTO outbox (seq, event_id, payload, created_at, traceparent) ",
             );
@@ -175,7 +175,7 @@ impl RecruitingSql for Sqlite {
                     .push_bind(now)
                     .push_bind(traceparent);
             });
-            builder.build().per_batch().execute(&mut *conn).await?;
+            builder.build().piece(full).execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -186,7 +186,7 @@ impl RecruitingSql for Sqlite {
         replace: bool,
     ) -> Result<(), sqlx::Error> {
         const COLUMNS: usize = 25;
-        for chunk in records.chunks(SQLITE_MAX_PARAMETERS / COLUMNS) {
+        for (chunk, full) in pieces(records, piece_rows::<Self>(COLUMNS)) {
             let mut builder: QueryBuilder<Self> =
                 QueryBuilder::new(format!("INSERT INTO postings ({POSTING_COLUMNS}) "));
             builder.push_values(chunk, |mut row, p| {
@@ -220,7 +220,7 @@ impl RecruitingSql for Sqlite {
             if replace {
                 builder.push(POSTING_UPSERT_TAIL);
             }
-            builder.build().per_batch().execute(&mut *conn).await?;
+            builder.build().piece(full).execute(&mut *conn).await?;
         }
         Ok(())
     }

@@ -6,7 +6,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{ColumnIndex, Executor, QueryBuilder, Row};
-use talent_server::{Column, PerBatch};
+use talent_server::{
+    Column, PerBatch,
+    db::{piece_rows, pieces},
+};
 
 use super::{
     CloseReason, EmployerRecord, ItemError, ItemResult, Outcome, PostingFields, PostingInput,
@@ -384,7 +387,7 @@ where
     }
 
     /// Reads every stored posting with one of `keys` (not read before)
-    /// into the batch: one statement per 1,000 keys. A posting the batch
+    /// into the batch, a few statements ([`pieces`]) whatever their number. A posting the batch
     /// wrote keeps the batch's version.
     pub(super) async fn load_match_rows(
         tx: &mut Tx<DB>,
@@ -395,9 +398,9 @@ where
             .into_iter()
             .filter(|k| batch.loaded_keys.insert(k.clone()))
             .collect();
-        for chunk in keys.chunks(1000) {
+        for (chunk, full) in pieces(&keys, piece_rows::<DB>(3)) {
             let mut builder = DB::match_rows(chunk);
-            for row in builder.build().per_batch().fetch_all(&mut **tx).await? {
+            for row in builder.build().piece(full).fetch_all(&mut **tx).await? {
                 let id: PostingId = (row.try_get("platform_id")?, row.try_get("external_id")?);
                 if batch.openings.contains(&id) {
                     continue;
