@@ -157,12 +157,19 @@ async fn a_database_written_by_the_old_rule_is_regrouped_at_start() {
     }
     let derived = openings(&app, &platforms).await;
     // What the old rule left when C came first: C in an opening of its
-    // own, A and B in another, with random ids.
+    // own, A and B in another, with random ids; and every match key
+    // queued, as the migration that brought the current rule does.
     execute(
         &app,
         "UPDATE postings SET opening_id = CASE external_id \
          WHEN 'C' THEN '00000000-0000-4000-8000-00000000000c' \
          ELSE '00000000-0000-4000-8000-00000000000a' END",
+    )
+    .await;
+    execute(
+        &app,
+        "INSERT INTO openings_to_regroup (employer_code, title_key, district) \
+         SELECT DISTINCT employer_code, title_key, district FROM postings",
     )
     .await;
     app.restart_recruiting().await;

@@ -635,7 +635,7 @@ pub async fn openings_match_across_platforms<S: RecruitingStore>(env: &Env<S>) {
     let later = created(env, "b", at("y2", "Engineer", T0 + 40 * DAY), T0 + DAY).await;
     assert_ne!(later, x);
     // Open alongside x1 (opening x) and y2 (opening `later`): it joins
-    // them into one connected group, whose earliest-published copy (x1)
+    // them into one connected group, whose copy with the smallest id (a/x1)
     // gives the opening, and y2 moves to it (one more event).
     let between = created(env, "a", at("x4", "Engineer", T0 + 20 * DAY), T0 + DAY).await;
     assert_eq!(between, x);
@@ -684,6 +684,63 @@ pub async fn openings_match_across_platforms<S: RecruitingStore>(env: &Env<S>) {
         (last.posting.as_str(), last.revision, &last.opening_id),
         ("platforms/b/postings/y1", 2, &manager.opening_id)
     );
+}
+
+/// A database written under an earlier rule of opening ids: the migration
+/// queued every match key, and the start derives their openings again,
+/// once.
+pub async fn openings_of_an_earlier_rule_are_derived_again_once<S: RecruitingStore>(env: &Env<S>) {
+    env.platform("a").await;
+    employer_e1(env, "a").await;
+    let at = |id: &str, publish_at: i64| PostingInput {
+        publish_at: Some(publish_at),
+        ..posting(id, "E1", "Engineer")
+    };
+    // x2 is pushed and published first; x1, the smaller id, names the
+    // opening once it comes.
+    let first = created(env, "a", at("x2", T0), T0).await;
+    let x = created(env, "a", at("x1", T0 + DAY), T0 + DAY).await;
+    assert_ne!(first, x);
+    assert_eq!(get(env, "a", "x2").await.opening_id, x);
+    env.events().await;
+    assert_eq!(
+        env.store.regroup_legacy_openings(T0 + DAY).await.unwrap(),
+        0
+    );
+
+    env.execute("UPDATE postings SET opening_id = 'earlier-rule-' || external_id")
+        .await;
+    env.execute(
+        "INSERT INTO openings_to_regroup (employer_code, title_key, district) \
+         SELECT DISTINCT employer_code, title_key, district FROM postings",
+    )
+    .await;
+    let moved = env
+        .store
+        .regroup_legacy_openings(T0 + 2 * DAY)
+        .await
+        .unwrap();
+    assert_eq!(moved, 2);
+    let events = env.events().await;
+    assert_eq!(kinds(&events), ["PostingUpdated", "PostingUpdated"]);
+    for event in &events {
+        assert_eq!(facts(event).opening_id, x);
+    }
+    for id in ["x1", "x2"] {
+        let stored = get(env, "a", id).await;
+        assert_eq!(
+            (stored.opening_id.as_str(), stored.updated_at),
+            (x.as_str(), T0 + 2 * DAY)
+        );
+    }
+    assert_eq!(
+        env.store
+            .regroup_legacy_openings(T0 + 3 * DAY)
+            .await
+            .unwrap(),
+        0
+    );
+    env.no_events().await;
 }
 
 pub async fn postings_close_and_expire<S: RecruitingStore>(env: &Env<S>) {

@@ -30,7 +30,7 @@ pub struct Env<S> {
     outbox: SqlOutbox,
     /// The highest outbox position `events` has returned.
     seen: AtomicI64,
-    _database: StoreDatabase,
+    database: StoreDatabase,
 }
 
 impl<S: RecruitingStore> Env<S> {
@@ -61,6 +61,16 @@ impl<S: RecruitingStore> Env<S> {
         assert!(events.is_empty(), "unexpected events: {events:?}");
     }
 
+    /// Runs `sql` on the store's database directly, as an older version
+    /// or an operator would have.
+    pub async fn execute(&self, sql: &'static str) {
+        match &self.database.db {
+            Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+            Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        }
+        .unwrap();
+    }
+
     /// Creates platform `id` at `T0`.
     pub async fn platform(&self, id: &str) {
         self.store
@@ -75,7 +85,7 @@ async fn env<S>(database: StoreDatabase, store: S) -> Env<S> {
         store,
         outbox: SqlOutbox::new(database.db.clone()),
         seen: AtomicI64::new(0),
-        _database: database,
+        database,
     }
 }
 
@@ -111,6 +121,7 @@ where
     catalog::employers_keep_the_last_write_of_each_field(&fresh().await).await;
     catalog::postings_are_created_updated_or_unchanged(&fresh().await).await;
     catalog::openings_match_across_platforms(&fresh().await).await;
+    catalog::openings_of_an_earlier_rule_are_derived_again_once(&fresh().await).await;
     catalog::postings_close_and_expire(&fresh().await).await;
     catalog::fairs_and_participations(&fresh().await).await;
     people::resumes_upsert_and_erase(&fresh().await).await;

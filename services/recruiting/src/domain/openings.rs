@@ -1,10 +1,10 @@
 //! Openings: copies of one job (same employer, normalised title and
 //! workplace district, overlapping open periods) are one opening. The
 //! overlap relation is made transitive, so an opening is a connected group
-//! of copies; its id is derived from the group's earliest-published copy
-//! alone. So the same set of postings gives the same openings whatever
-//! order they arrived in, and a bridging copy merges groups that a change
-//! breaking the bridge splits again.
+//! of copies; its id is derived from the copy with the smallest posting id
+//! ([`id_order`]) alone. So the same set of postings gives
+//! the same openings whatever order they arrived in, and a bridging copy
+//! merges groups that a change breaking the bridge splits again.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -47,10 +47,12 @@ impl MatchRow {
     }
 }
 
-/// The id of the opening whose earliest-published copy (ties: the smaller
-/// posting id) is `first`: a UUID (version 8) made of the SHA-256 of the
-/// posting's identity, so every replica and every order derives the same
-/// one and two groups never share one.
+/// The id of the opening whose copy first in [`id_order`] is `first`: a UUID (version 8) made of the SHA-256 of the posting's
+/// identity, so every replica and every order derives the same one and two
+/// groups never share one. The smallest id, not the earliest publish time:
+/// platforms push their postings in the order of their own ids (live, and
+/// when they load their history), so a group's id rarely changes as it
+/// grows, and postings stored before seldom move.
 pub fn opening_id(first: &PostingId) -> String {
     let digest = Sha256::new()
         .chain_update(b"talent opening\0")
@@ -63,6 +65,13 @@ pub fn opening_id(first: &PostingId) -> String {
     uuid::Builder::from_custom_bytes(bytes)
         .into_uuid()
         .to_string()
+}
+
+/// The order of posting ids that names an opening: platform, then external
+/// id, each shorter first and then byte by byte, so that ids made of
+/// digits compare as the numbers they are ("9" before "10").
+pub fn id_order(id: &PostingId) -> (usize, &str, usize, &str) {
+    (id.0.len(), &id.0, id.1.len(), &id.1)
 }
 
 /// The connected groups of `rows` (any keys mixed): indexes into `rows`,
@@ -110,7 +119,11 @@ pub fn groups(rows: &[(PostingId, MatchRow)]) -> Vec<Vec<usize>> {
 pub fn assign(rows: &[(PostingId, MatchRow)]) -> Vec<String> {
     let mut openings = vec![String::new(); rows.len()];
     for group in groups(rows) {
-        let id = opening_id(&rows[group[0]].0);
+        let first = group
+            .iter()
+            .map(|&i| &rows[i].0)
+            .min_by_key(|id| id_order(id));
+        let id = first.map(opening_id).unwrap_or_default();
         for i in group {
             openings[i].clone_from(&id);
         }
@@ -327,11 +340,21 @@ mod tests {
     }
 
     #[test]
-    fn ties_on_publish_time_go_to_the_smaller_posting_id() {
-        let rows = vec![(id("q", "A"), welder(0, 10)), (id("p", "Z"), welder(0, 10))];
+    fn the_smallest_posting_id_names_the_opening_whatever_its_publish_time() {
+        let rows = vec![
+            (id("q", "A"), welder(0, 10)),
+            (id("p", "Z"), welder(5, 10)),
+            (id("p", "Y"), welder(9, 10)),
+        ];
         let openings = assign(&rows);
-        assert_eq!(openings[0], opening_id(&id("p", "Z")));
-        assert_eq!(openings[1], openings[0]);
+        assert_eq!(openings[0], opening_id(&id("p", "Y")));
+        assert!(openings.iter().all(|o| *o == openings[0]));
+        // Digits compare as numbers: 9 before 10.
+        let rows = vec![
+            (id("p", "10"), welder(0, 10)),
+            (id("p", "9"), welder(5, 10)),
+        ];
+        assert_eq!(assign(&rows)[0], opening_id(&id("p", "9")));
     }
 
     #[test]
@@ -368,9 +391,7 @@ mod tests {
                 let r = find(&mut root, i);
                 let first = (0..n)
                     .filter(|&j| find(&mut root, j) == r)
-                    .min_by(|&x, &y| {
-                        (rows[x].1.publish_at, &rows[x].0).cmp(&(rows[y].1.publish_at, &rows[y].0))
-                    })
+                    .min_by_key(|&j| id_order(&rows[j].0))
                     .unwrap_or(i);
                 opening_id(&rows[first].0)
             })

@@ -256,11 +256,11 @@ pub trait PostingStore {
     /// its `PostingClosed` event. Returns how many it expired.
     fn expire_postings(&self, now: i64) -> impl Future<Output = StoreResult<usize>> + Send;
 
-    /// Derives again the openings of every match key that has a posting
-    /// whose opening id was not derived by the current rule (a database
-    /// written before it), with a `PostingUpdated` for each posting whose
-    /// opening moves. Returns how many moved; idempotent, and cheap once
-    /// nothing is left.
+    /// Derives again the openings of every match key queued in
+    /// `openings_to_regroup` (by the migration that brought the current
+    /// rule, for a database written before it), with a `PostingUpdated`
+    /// for each posting whose opening moves, and empties the queue. Returns
+    /// how many moved; idempotent, and one empty read once nothing is left.
     fn regroup_legacy_openings(&self, now: i64) -> impl Future<Output = StoreResult<usize>> + Send;
 }
 

@@ -15,6 +15,7 @@ use super::{
     PostingRecord, PostingState, PostingStore, PostingSummary, SqlStore, StoreError, StoreResult,
     backend::RecruitingSql,
     coalesce::{Coalesced, Load},
+    openings::MatchKey,
     outbox::write_outbox,
     posting_batch::PostingBatch,
     posting_name,
@@ -352,10 +353,9 @@ where
         let mut moved = 0;
         loop {
             let mut tx = self.begin().await?;
-            // Every id the current rule derives is a version 8 UUID.
             let rows = sqlx::query(
-                "SELECT DISTINCT employer_code, title_key, district FROM postings \
-                 WHERE substr(opening_id, 15, 1) <> '8' LIMIT 500",
+                "SELECT employer_code, title_key, district FROM openings_to_regroup \
+                 ORDER BY employer_code, title_key, district LIMIT 500",
             )
             .fetch_all(&mut *tx)
             .await?;
@@ -371,18 +371,28 @@ where
                         r.try_get("district")?,
                     ))
                 })
-                .collect::<Result<Vec<(String, String, String)>, sqlx::Error>>()?;
+                .collect::<Result<Vec<MatchKey>, sqlx::Error>>()?;
             DB::lock_batched(&mut *tx, keys.iter().map(|k| format!("openings:{}", k.0))).await?;
             let mut batch = PostingBatch::default();
             Self::load_match_rows(&mut tx, &mut batch, keys.clone()).await?;
-            for key in keys {
-                batch.regroup(key);
+            for key in &keys {
+                batch.regroup(key.clone());
             }
             let mut events = Vec::new();
             Self::finish_posting_batch(&mut tx, "", batch, &mut HashMap::new(), now, &mut events)
                 .await?;
             moved += events.len();
             write_outbox(&mut tx, events, now).await?;
+            let mut done: QueryBuilder<DB> = QueryBuilder::new(
+                "DELETE FROM openings_to_regroup WHERE (employer_code, title_key, district) IN (",
+            );
+            done.push_values(&keys, |mut row, key| {
+                row.push_bind(key.0.clone())
+                    .push_bind(key.1.clone())
+                    .push_bind(key.2.clone());
+            });
+            done.push(")");
+            done.build().per_batch().execute(&mut *tx).await?;
             tx.commit().await?;
         }
     }
