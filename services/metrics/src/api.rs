@@ -511,15 +511,7 @@ impl pb::admin_service_server::AdminService for Admin {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
-        let page = self
-            .0
-            .audit
-            .list(talent_server::list_request!(request.get_ref()));
-        let (audit_events, next_page_token) = page.await?;
-        Ok(Response::new(pb::ListAuditEventsResponse {
-            audit_events,
-            next_page_token,
-        }))
+        talent_server::list_audit_events!(self.0.audit, request, pb::ListAuditEventsResponse)
     }
 }
 

@@ -12,19 +12,31 @@ use crate::{ApiError, FieldViolations};
 const MIN_SECONDS: i64 = -62_135_596_800;
 const MAX_SECONDS: i64 = 253_402_300_799;
 
-/// The [`ListRequest`] of a service's own `ListAuditEventsRequest`
-/// message: `list_request!(request.get_ref())`.
+/// A service's `ListAuditEvents` handler, over its own request and response
+/// messages (the same fields on both services):
+/// `list_audit_events!(audit, request, pb::ListAuditEventsResponse)`, where
+/// `audit` is its [`AuditEvents`] and `request` the `tonic::Request`.
 #[macro_export]
-macro_rules! list_request {
-    ($request:expr) => {{
-        let request = $request;
-        $crate::audit::list::ListRequest {
-            page_size: request.page_size,
-            page_token: &request.page_token,
-            start_time: request.start_time.as_ref(),
-            end_time: request.end_time.as_ref(),
-            key: &request.key,
-        }
+macro_rules! list_audit_events {
+    ($audit:expr, $request:expr, $($response:ident)::+) => {{
+        let request = $request.into_inner();
+        let listed = $audit
+            .list($crate::audit::list::ListRequest {
+                page_size: request.page_size,
+                page_token: &request.page_token,
+                start_time: request.start_time.as_ref(),
+                end_time: request.end_time.as_ref(),
+                key: &request.key,
+            })
+            .await;
+        listed
+            .map(|(audit_events, next_page_token)| {
+                ::tonic::Response::new($($response)::+ {
+                    audit_events,
+                    next_page_token,
+                })
+            })
+            .map_err(::tonic::Status::from)
     }};
 }
 
