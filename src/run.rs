@@ -281,7 +281,7 @@ pub async fn start(args: &UpArgs, shutdown: CancellationToken) -> anyhow::Result
     metrics.server.prometheus_addr = Some(listen.metrics_prometheus);
     metrics.server.log_format = args.log_format;
     args.apply_tls(&mut metrics.server);
-    metrics.admin_key = Some(secrets.metrics_admin_key.clone());
+    metrics.server.admin_key = Some(secrets.metrics_admin_key.clone());
     metrics.person_key_secret = secrets.person_key_secret.clone();
     metrics.record_key_secret = secrets.record_key_secret.clone();
     let metrics = talent_metrics::Application::build(metrics)
@@ -319,7 +319,7 @@ pub async fn start(args: &UpArgs, shutdown: CancellationToken) -> anyhow::Result
     recruiting.server.prometheus_addr = Some(listen.recruiting_prometheus);
     recruiting.server.log_format = args.log_format;
     args.apply_tls(&mut recruiting.server);
-    recruiting.admin_key = Some(secrets.recruiting_admin_key.clone());
+    recruiting.server.admin_key = Some(secrets.recruiting_admin_key.clone());
     recruiting.person_key_secret = secrets.person_key_secret.clone();
     recruiting.encryption_key = secrets.encryption_key.clone();
     recruiting.metrics_url = Some(metrics_url);

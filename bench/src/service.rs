@@ -19,7 +19,7 @@ use tonic::{
 use crate::data;
 use talent_server::binary::Service as _;
 
-const ADMIN_KEY: &str = "bench-admin-key";
+const ADMIN_KEY: &str = "bench-metrics-admin-key";
 const CITY_SECRET: &str = "bench-city-secret";
 
 /// The databases of one run: SQLite files in a temporary folder, or
@@ -193,7 +193,7 @@ impl Service {
         config.server.prometheus_addr = None;
         config.server.database_url = url.into();
         config.server.database_max_connections = 4;
-        config.admin_key = Some(ADMIN_KEY.into());
+        config.server.admin_key = Some(ADMIN_KEY.into());
         config.person_key_secret = CITY_SECRET.into();
         config.record_key_secret = data::RECORD_KEY_SECRET.into();
         let app = talent_metrics::Application::build(config).await?;

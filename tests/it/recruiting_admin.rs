@@ -7,7 +7,6 @@ use support::{
     recruiting::{ADMIN_KEY, authed, error_reason, violated_fields},
 };
 use talent_proto::talent::recruiting::v1 as pb;
-use talent_server::binary::Service as _;
 use tonic::Code;
 
 fn create(id: &str, name: &str, request_id: &str) -> pb::CreatePlatformRequest {
@@ -457,27 +456,37 @@ async fn the_service_refuses_to_start_without_its_secrets() {
     };
     let mut no_secret = base();
     no_secret.person_key_secret = String::new();
-    let err = talent_recruiting::Application::build(no_secret)
-        .await
-        .err()
-        .unwrap();
-    assert!(format!("{err:#}").contains("person_key_secret"), "{err:#}");
+    assert_refused::<talent_recruiting::Application>(no_secret, "person_key_secret").await;
 
     let mut bad_key = base();
     bad_key.encryption_key = "00ff".into();
-    let err = talent_recruiting::Application::build(bad_key)
-        .await
-        .err()
-        .unwrap();
-    assert!(format!("{err:#}").contains("encryption_key"), "{err:#}");
+    assert_refused::<talent_recruiting::Application>(bad_key, "encryption_key").await;
 
     let mut not_hex = base();
     not_hex.encryption_key = "zz".repeat(32);
-    let err = talent_recruiting::Application::build(not_hex)
-        .await
-        .err()
-        .unwrap();
-    assert!(format!("{err:#}").contains("encryption_key"), "{err:#}");
+    assert_refused::<talent_recruiting::Application>(not_hex, "encryption_key").await;
+
+    let mut short_admin_key = base();
+    short_admin_key.server.admin_key = Some("too-short".into());
+    let named = "TALENT_RECRUITING_ADMIN_KEY";
+    assert_refused::<talent_recruiting::Application>(short_admin_key, named).await;
+
+    // The metrics service holds its admin key to the same rule.
+    let mut metrics = talent_metrics::Config::default();
+    support::metrics::configure(&mut metrics);
+    metrics.server.listen_addr = "127.0.0.1:0".parse().unwrap();
+    metrics.server.prometheus_addr = None;
+    metrics.server.database_url = "sqlite::memory:".into();
+    metrics.server.admin_key = Some("too-short".into());
+    assert_refused::<talent_metrics::Application>(metrics, "TALENT_METRICS_ADMIN_KEY").await;
+}
+
+/// Service `S` refuses to start with `config`, naming `named` in its error.
+async fn assert_refused<S: talent_server::binary::Service>(config: S::Config, named: &str) {
+    match S::build(config).await {
+        Ok(_) => panic!("{} started with a setting it should refuse", S::NAME),
+        Err(err) => assert!(format!("{err:#}").contains(named), "{err:#}"),
+    }
 }
 
 /// A key issued with an expiry works until then and is refused after it

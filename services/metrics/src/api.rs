@@ -31,7 +31,7 @@ use crate::{
 pub struct State {
     pub store: Store,
     pub ingest: IngestSettings,
-    pub admin_key: Option<String>,
+    pub admin_key: Option<std::sync::Arc<str>>,
     /// The perturbation table of PERTURBED keys' answers.
     pub table: PerturbationTable,
     /// From this instant on the logs' key sums are complete (see

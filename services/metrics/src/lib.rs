@@ -63,9 +63,6 @@ pub const MIGRATIONS: Migrations = talent_server::migrations!();
 pub struct Config {
     #[serde(flatten)]
     pub server: ServerConfig,
-    /// Bearer token of this service's `AdminService`; none: every admin
-    /// call is refused with UNAUTHENTICATED.
-    pub admin_key: Option<String>,
     /// The city secret of the person key (HMAC-SHA256 over the normalised
     /// resident ID number), the same as the recruiting service's. Required.
     pub person_key_secret: String,
@@ -84,12 +81,17 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             server: ServerConfig::service("metrics", DEFAULT_ADDR, PROMETHEUS_ADDR),
-            admin_key: None,
             person_key_secret: String::new(),
             city_district_prefix: "3702".into(),
             record_key_secret: String::new(),
             perturbation_max_adjustment: 3,
         }
+    }
+}
+
+impl AsRef<ServerConfig> for Config {
+    fn as_ref(&self) -> &ServerConfig {
+        &self.server
     }
 }
 
@@ -124,14 +126,6 @@ impl Service for Application {
     type Config = Config;
     const NAME: &'static str = "metrics";
 
-    fn server_config(config: &Config) -> &ServerConfig {
-        &config.server
-    }
-
-    fn server(&self) -> &Server {
-        &self.server
-    }
-
     /// Connects to and migrates the database, then binds the gRPC port.
     async fn build(config: Config) -> anyhow::Result<Self> {
         if config.person_key_secret.is_empty() {
@@ -149,15 +143,13 @@ impl Service for Application {
                  perturbation of the figures that READ keys without EXACT protection see"
             );
         }
+        let admin_key = config
+            .server
+            .admin_key(&talent_server::binary::env_prefix::<Self>())?;
         let table = disclosure::PerturbationTable::new(config.perturbation_max_adjustment)
             .map_err(|why| anyhow::anyhow!("perturbation_max_adjustment: {why}"))?;
         let server_config = &config.server;
-        let db = Db::connect(
-            &server_config.database_url,
-            server_config.database_max_connections,
-            MIGRATIONS,
-        )
-        .await?;
+        let db = server_config.connect(MIGRATIONS).await?;
         let store = store::Store::new(db.clone());
         let record_keys = disclosure::RecordKeys::new(&config.record_key_secret);
         let keys_complete_at = backfill::add_record_keys(&store, &record_keys).await?;
@@ -180,7 +172,7 @@ impl Service for Application {
                 city_prefix: config.city_district_prefix.clone(),
                 record_keys,
             },
-            admin_key: config.admin_key.clone().filter(|k| !k.is_empty()),
+            admin_key,
             table,
             keys_complete_at,
             audit: talent_server::audit::list::AuditEvents::new(audit_log, audited.queue()),
@@ -229,5 +221,9 @@ impl Service for Application {
         let result = self.server.run(shutdown).await;
         self.db.close().await;
         result
+    }
+
+    fn server(&self) -> &Server {
+        &self.server
     }
 }

@@ -51,9 +51,6 @@ pub const MIGRATIONS: Migrations = talent_server::migrations!();
 pub struct Config {
     #[serde(flatten)]
     pub server: ServerConfig,
-    /// The bearer token of `AdminService` (and of `ExportPerson` across
-    /// platforms). None: `AdminService` answers `UNAUTHENTICATED` to all.
-    pub admin_key: Option<String>,
     /// The city secret of `person_key` = HMAC-SHA256(secret, normalised
     /// resident ID number). Required, at least 16 bytes; the same value must
     /// be configured wherever person keys are derived (roster import).
@@ -107,7 +104,6 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             server: ServerConfig::service("recruiting", DEFAULT_ADDR, PROMETHEUS_ADDR),
-            admin_key: None,
             person_key_secret: String::new(),
             encryption_key: String::new(),
             expiry_sweep_secs: 60,
@@ -128,11 +124,20 @@ impl Default for Config {
     }
 }
 
+impl AsRef<ServerConfig> for Config {
+    fn as_ref(&self) -> &ServerConfig {
+        &self.server
+    }
+}
+
 /// The secrets, checked once at start-up.
 #[derive(Clone)]
 pub struct Secrets {
     pub person_key_secret: Arc<[u8]>,
     pub encryption_key: [u8; 32],
+    /// The bearer token of `AdminService` (and of `ExportPerson` across
+    /// platforms). None: `AdminService` answers `UNAUTHENTICATED` to all.
+    pub admin_key: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -162,14 +167,12 @@ impl Config {
         };
         let mut encryption_key = [0u8; 32];
         encryption_key.copy_from_slice(&key);
-        if self.admin_key.as_deref().is_some_and(|k| k.len() < 16) {
-            bail!(
-                "admin_key (TALENT_RECRUITING_ADMIN_KEY), when set, must be at least 16 characters"
-            );
-        }
         Ok(Secrets {
             person_key_secret: Arc::from(self.person_key_secret.as_bytes()),
             encryption_key,
+            admin_key: self
+                .server
+                .admin_key(&talent_server::binary::env_prefix::<Application>())?,
         })
     }
 }
@@ -201,7 +204,7 @@ fn add_services<S: RecruitingStore>(
         api::AUDIT_FIELDS,
         auth::Caller::audit_name,
     )?;
-    let (auth, keys) = authenticated(&store, config);
+    let (auth, keys) = authenticated(&store, config, secrets);
     let ctx = api::Context {
         store,
         person_key_secret: secrets.person_key_secret.clone(),
@@ -268,12 +271,13 @@ fn add_services<S: RecruitingStore>(
 fn authenticated<S: RecruitingStore>(
     store: &S,
     config: &Config,
+    secrets: &Secrets,
 ) -> (AuthLayer<auth::Keys<S>>, Arc<auth::KeyCache>) {
     let keys: Arc<auth::KeyCache> = Arc::default();
     let layer = AuthLayer::new(
         auth::Keys {
             store: store.clone(),
-            admin_key: config.admin_key.as_deref().map(Arc::from),
+            admin_key: secrets.admin_key.clone(),
             cache: keys.clone(),
         },
         Access::new(api::ACCESS),
@@ -393,14 +397,6 @@ impl Service for Application {
     type Config = Config;
     const NAME: &'static str = "recruiting";
 
-    fn server_config(config: &Config) -> &ServerConfig {
-        &config.server
-    }
-
-    fn server(&self) -> &Server {
-        &self.server
-    }
-
     /// Checks the secrets, connects to and migrates the database, then
     /// binds the gRPC port.
     async fn build(config: Config) -> anyhow::Result<Self> {
@@ -408,12 +404,7 @@ impl Service for Application {
             .secrets()
             .context("configuring the recruiting service")?;
         let server_config = &config.server;
-        let db = Db::connect(
-            &server_config.database_url,
-            server_config.database_max_connections,
-            MIGRATIONS,
-        )
-        .await?;
+        let db = server_config.connect(MIGRATIONS).await?;
         let mut server = Server::bind("recruiting", server_config).await?;
         server.watch_database(&db);
         let cipher = pii::Cipher::new(&secrets.encryption_key);
@@ -501,6 +492,10 @@ impl Service for Application {
         }
         self.db.close().await;
         result
+    }
+
+    fn server(&self) -> &Server {
+        &self.server
     }
 }
 

@@ -14,14 +14,11 @@ use crate::{
 
 /// A service as its binary, the `talent` command and the tests run it.
 pub trait Service: Sized {
-    /// All of the service's settings.
-    type Config: Default + Serialize + DeserializeOwned;
+    /// All of the service's settings, among them those every service has.
+    type Config: Default + Serialize + DeserializeOwned + AsRef<ServerConfig>;
     /// The binary's name; environment variables that configure the service
     /// start with `TALENT_{NAME}_` ([`env_prefix`]).
     const NAME: &'static str;
-
-    /// The settings every service has, among `config`.
-    fn server_config(config: &Self::Config) -> &ServerConfig;
 
     /// Connects to and migrates the database, then binds the gRPC port.
     fn build(config: Self::Config) -> impl Future<Output = anyhow::Result<Self>>;
@@ -81,10 +78,7 @@ pub async fn main<S: Service>() -> anyhow::Result<()> {
         &env_prefix::<S>(),
         &flags,
     )?;
-    let traces = telemetry::init(
-        S::server_config(&config).log_format,
-        &format!("talent-{}", S::NAME),
-    )?;
+    let traces = telemetry::init(config.as_ref().log_format, &format!("talent-{}", S::NAME))?;
     let app = S::build(config).await?;
     let token = CancellationToken::new();
     tokio::spawn(shutdown::cancel_on_signal(token.clone()));
@@ -104,10 +98,6 @@ mod tests {
     impl Service for Fake {
         type Config = crate::ServerConfig;
         const NAME: &'static str = "fake";
-
-        fn server_config(config: &Self::Config) -> &ServerConfig {
-            config
-        }
 
         async fn build(_: Self::Config) -> anyhow::Result<Self> {
             Ok(Self)

@@ -4,6 +4,7 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -35,6 +36,9 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
+/// The fewest characters of an admin key.
+pub const MIN_ADMIN_KEY_LEN: usize = 16;
+
 /// What every talent service needs to serve gRPC.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -45,6 +49,10 @@ pub struct ServerConfig {
     pub prometheus_addr: Option<SocketAddr>,
     /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
     pub database_url: String,
+    /// The bearer token of the service's `AdminService`, at least
+    /// [`MIN_ADMIN_KEY_LEN`] characters; none (or empty): every admin call
+    /// is refused with `UNAUTHENTICATED`.
+    pub admin_key: Option<String>,
     /// Largest number of connections in the database pool.
     pub database_max_connections: u32,
     /// Days an audit event is kept before the service deletes it; 0: kept
@@ -104,13 +112,31 @@ pub struct ServerConfig {
     pub items_burst_per_key: u32,
 }
 
+impl AsRef<ServerConfig> for ServerConfig {
+    fn as_ref(&self) -> &ServerConfig {
+        self
+    }
+}
+
 impl ServerConfig {
+    /// Connects to the service's database with its pool size and applies
+    /// `migrations` ([`Db::connect`]).
+    pub async fn connect(&self, migrations: crate::Migrations) -> anyhow::Result<crate::Db> {
+        crate::Db::connect(
+            &self.database_url,
+            self.database_max_connections,
+            migrations,
+        )
+        .await
+    }
+
     /// Defaults for a service listening on `listen_addr` with an SQLite file.
     pub fn new(listen_addr: SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
             listen_addr,
             prometheus_addr: None,
             database_url: database_url.into(),
+            admin_key: None,
             database_max_connections: 16,
             audit_retention_days: 400,
             max_concurrent_requests: 1024,
@@ -151,6 +177,19 @@ impl ServerConfig {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The admin key, checked: none when unset or empty, an error naming
+    /// `env_prefix` + `ADMIN_KEY` when it is too short to resist guessing.
+    pub fn admin_key(&self, env_prefix: &str) -> anyhow::Result<Option<Arc<str>>> {
+        match self.admin_key.as_deref() {
+            None | Some("") => Ok(None),
+            Some(key) if key.chars().count() < MIN_ADMIN_KEY_LEN => anyhow::bail!(
+                "admin_key ({env_prefix}ADMIN_KEY), when set, must be at least \
+                 {MIN_ADMIN_KEY_LEN} characters"
+            ),
+            Some(key) => Ok(Some(Arc::from(key))),
+        }
     }
 
     /// Whether the ports speak TLS (a certificate is configured).
@@ -195,6 +234,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_admin_key_is_at_least_sixteen_characters_or_unset() {
+        let mut config = ServerConfig::default();
+        assert_eq!(config.admin_key("TALENT_X_").unwrap(), None);
+        config.admin_key = Some(String::new());
+        assert_eq!(config.admin_key("TALENT_X_").unwrap(), None);
+        config.admin_key = Some("a".repeat(MIN_ADMIN_KEY_LEN - 1));
+        let err = config.admin_key("TALENT_X_").unwrap_err().to_string();
+        assert!(
+            err.contains("TALENT_X_ADMIN_KEY") && err.contains("16"),
+            "{err}"
+        );
+        config.admin_key = Some("a".repeat(MIN_ADMIN_KEY_LEN));
+        assert_eq!(
+            config.admin_key("TALENT_X_").unwrap().as_deref(),
+            Some("a".repeat(MIN_ADMIN_KEY_LEN).as_str())
+        );
+    }
 
     #[derive(Serialize)]
     struct Flags {

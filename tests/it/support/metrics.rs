@@ -22,7 +22,7 @@ pub const RECORD_KEY_SECRET: &str = "test-record-key-secret";
 
 /// Settings the metrics service gets in every test.
 pub fn configure(config: &mut talent_metrics::Config) {
-    config.admin_key = Some(ADMIN_KEY.into());
+    config.server.admin_key = Some(ADMIN_KEY.into());
     config.person_key_secret = CITY_SECRET.into();
     config.record_key_secret = RECORD_KEY_SECRET.into();
 }

@@ -11,7 +11,7 @@ pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 
 /// Settings the recruiting service gets in every test.
 pub fn configure(config: &mut talent_recruiting::Config) {
-    config.admin_key = Some(ADMIN_KEY.to_owned());
+    config.server.admin_key = Some(ADMIN_KEY.to_owned());
     config.person_key_secret = "test-city-secret-0123456789".to_owned();
     config.encryption_key =
         "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".to_owned();
