@@ -368,22 +368,21 @@ fn roll_rows(
         .collect()
 }
 
-/// A row of `agg_outcome_roll`: (cohort, proj, level, bucket, university,
-/// degree, discipline, district, industry, status, n, key_sum).
-type RollRow = (
-    i64,
-    i64,
-    &'static str,
-    i64,
-    String,
-    i64,
-    i64,
-    &'static str,
-    &'static str,
-    i64,
-    i64,
-    i64,
-);
+/// A row of `agg_outcome_roll`.
+struct RollRow {
+    cohort: i64,
+    proj: i64,
+    level: &'static str,
+    bucket: i64,
+    university: String,
+    degree: i64,
+    discipline: i64,
+    district: &'static str,
+    industry: &'static str,
+    status: i64,
+    n: i64,
+    key_sum: i64,
+}
 
 /// Computes the outcome running totals on a blocking thread (long enough at
 /// full size to be worth overlapping) while the database builds indexes
@@ -400,25 +399,23 @@ fn outcome_roll_rows(aggs: &Aggregates) -> Vec<RollRow> {
     cells.sort_unstable_by_key(|(c, _)| *c);
     cells
         .into_iter()
-        .map(|(c, n)| {
-            (
-                c.cohort,
-                i64::from(c.proj),
-                match c.level {
-                    b'Y' => "Y",
-                    b'M' => "M",
-                    _ => "D",
-                },
-                c.bucket,
-                c.university.map(data::university_code).unwrap_or_default(),
-                c.degree,
-                c.discipline,
-                c.district,
-                c.industry,
-                c.status,
-                n.n,
-                i64::from(n.key),
-            )
+        .map(|(c, n)| RollRow {
+            cohort: c.cohort,
+            proj: i64::from(c.proj),
+            level: match c.level {
+                b'Y' => "Y",
+                b'M' => "M",
+                _ => "D",
+            },
+            bucket: c.bucket,
+            university: c.university.map(data::university_code).unwrap_or_default(),
+            degree: c.degree,
+            discipline: c.discipline,
+            district: c.district,
+            industry: c.industry,
+            status: c.status,
+            n: n.n,
+            key_sum: i64::from(n.key),
         })
         .collect()
 }
@@ -434,87 +431,108 @@ async fn sqlite_aggregates(
     aggs: &Aggregates,
     roll: JoinHandle<Vec<RollRow>>,
 ) -> anyhow::Result<()> {
+    use Value::{Int, Text};
     let mut tx = p.begin().await?;
-    let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO universities (code, name) ");
     let unis = universities();
-    q.push_values(&unis, |mut b, (c, n)| {
-        b.push_bind(c.as_str()).push_bind(n.as_str());
+    let rows = unis.iter().map(|(c, n)| vec![Text(c), Text(n)]);
+    sqlite_insert(&mut tx, "universities (code, name)", rows).await?;
+    let rows = gathered_rows(aggs);
+    let rows = rows.iter().map(|r| {
+        vec![
+            Int(r.0),
+            Text(r.1),
+            Text(r.2),
+            Text(r.3),
+            Int(r.4),
+            Int(r.5),
+            Int(r.6),
+        ]
     });
-    q.build().execute(&mut *tx).await?;
-    for chunk in gathered_rows(aggs).chunks(1000) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO agg_gathered_now (day, district, industry, platform, tier, n, key_sum) ",
-        );
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(r.0)
-                .push_bind(r.1)
-                .push_bind(r.2)
-                .push_bind(r.3)
-                .push_bind(r.4)
-                .push_bind(r.5)
-                .push_bind(r.6);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    for chunk in roll_rows(aggs).chunks(1000) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO agg_gathered_roll (level, bucket, district, industry, platform, tier, n, \
-             key_sum) ",
-        );
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(r.0)
-                .push_bind(r.1)
-                .push_bind(r.2)
-                .push_bind(r.3)
-                .push_bind(r.4)
-                .push_bind(r.5)
-                .push_bind(r.6)
-                .push_bind(r.7);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    for chunk in outcome_rows(aggs).chunks(1000) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO agg_outcome_now (cohort, day, university, degree, discipline, district, \
-             industry, n, key_sum) ",
-        );
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(r.0)
-                .push_bind(r.1)
-                .push_bind(r.2.as_str())
-                .push_bind(r.3)
-                .push_bind(r.4)
-                .push_bind(r.5)
-                .push_bind(r.6)
-                .push_bind(r.7)
-                .push_bind(r.8);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
+    let table = "agg_gathered_now (day, district, industry, platform, tier, n, key_sum)";
+    sqlite_insert(&mut tx, table, rows).await?;
+    let rows = roll_rows(aggs);
+    let rows = rows.iter().map(|r| {
+        vec![
+            Text(r.0),
+            Int(r.1),
+            Text(r.2),
+            Text(r.3),
+            Text(r.4),
+            Int(r.5),
+            Int(r.6),
+            Int(r.7),
+        ]
+    });
+    let table = "agg_gathered_roll (level, bucket, district, industry, platform, tier, n, key_sum)";
+    sqlite_insert(&mut tx, table, rows).await?;
+    let rows = outcome_rows(aggs);
+    let rows = rows.iter().map(|r| {
+        vec![
+            Int(r.0),
+            Int(r.1),
+            Text(&r.2),
+            Int(r.3),
+            Int(r.4),
+            Text(r.5),
+            Text(r.6),
+            Int(r.7),
+            Int(r.8),
+        ]
+    });
+    let table = "agg_outcome_now (cohort, day, university, degree, discipline, district, \
+                 industry, n, key_sum)";
+    sqlite_insert(&mut tx, table, rows).await?;
     let roll = roll.await.context("computing the outcome running totals")?;
     eprintln!("bench: {} outcome running-total rows", roll.len());
-    for chunk in roll.chunks(1000) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO agg_outcome_roll (cohort, proj, level, bucket, university, degree, \
-             discipline, district, industry, status, n, key_sum) ",
-        );
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(r.0)
-                .push_bind(r.1)
-                .push_bind(r.2)
-                .push_bind(r.3)
-                .push_bind(r.4.as_str())
-                .push_bind(r.5)
-                .push_bind(r.6)
-                .push_bind(r.7)
-                .push_bind(r.8)
-                .push_bind(r.9)
-                .push_bind(r.10)
-                .push_bind(r.11);
+    let rows = roll.iter().map(|r| {
+        vec![
+            Int(r.cohort),
+            Int(r.proj),
+            Text(r.level),
+            Int(r.bucket),
+            Text(&r.university),
+            Int(r.degree),
+            Int(r.discipline),
+            Text(r.district),
+            Text(r.industry),
+            Int(r.status),
+            Int(r.n),
+            Int(r.key_sum),
+        ]
+    });
+    let table = "agg_outcome_roll (cohort, proj, level, bucket, university, degree, discipline, \
+                 district, industry, status, n, key_sum)";
+    sqlite_insert(&mut tx, table, rows).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A column value of a row the SQLite loader inserts.
+enum Value<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// Inserts `rows` into `table` (its name and column list), 1,000 rows a
+/// statement.
+async fn sqlite_insert<'a>(
+    tx: &mut sqlx::SqliteConnection,
+    table: &str,
+    rows: impl Iterator<Item = Vec<Value<'a>>>,
+) -> anyhow::Result<()> {
+    let rows: Vec<Vec<Value<'a>>> = rows.collect();
+    for chunk in rows.chunks(1000) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {table} "));
+        q.push_values(chunk, |mut b, row| {
+            for value in row {
+                match value {
+                    Value::Int(n) => b.push_bind(*n),
+                    Value::Text(s) => b.push_bind(*s),
+                };
+            }
         });
         q.build().execute(&mut *tx).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -706,18 +724,38 @@ async fn postgres_aggregates(
              $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], \
              $12::bigint[])",
         )
-        .bind(chunk.iter().map(|r| r.0).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.1).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.2.to_string()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.3).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.4.clone()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.5).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.6).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.7.to_string()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.8.to_string()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.9).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.10).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|r| r.11).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.cohort).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.proj).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|r| r.level.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|r| r.bucket).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|r| r.university.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|r| r.degree).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.discipline).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|r| r.district.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|r| r.industry.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|r| r.status).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.n).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.key_sum).collect::<Vec<_>>())
         .execute(p)
         .await?;
     }
