@@ -273,6 +273,36 @@ async fn the_admin_service_needs_the_admin_key_and_checks_its_input() {
         .into_inner();
     assert_eq!(rest.keys.len(), 3, "six active keys in all");
     assert!(rest.next_page_token.is_empty());
+    // A token belongs to the filters it was issued for (AIP-158), and a
+    // page larger than the largest is served the largest.
+    let other_filters = admin
+        .list_keys(with_key(
+            pb::ListKeysRequest {
+                page_size: 3,
+                page_token: page.next_page_token.clone(),
+                show_revoked: true,
+            },
+            m::ADMIN_KEY,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(other_filters.code(), Code::InvalidArgument);
+    assert_eq!(
+        support::recruiting::violated_fields(&other_filters),
+        ["page_token"]
+    );
+    let large = admin
+        .list_keys(with_key(
+            pb::ListKeysRequest {
+                page_size: 5000,
+                ..Default::default()
+            },
+            m::ADMIN_KEY,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(large.keys.len(), 6);
     admin
         .revoke_key(with_key(
             pb::RevokeKeyRequest {

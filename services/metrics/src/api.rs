@@ -12,6 +12,7 @@ use talent_server::{
     audit::{self, Audit, Fields, Who},
     auth::Authenticate,
     group_commit::{self, AnswerStream},
+    paging,
     quota::Holder,
 };
 use tokio_stream::StreamExt;
@@ -441,26 +442,14 @@ impl pb::admin_service_server::AdminService for Admin {
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let size = match req.page_size {
-            0 => 50,
-            n if (1..=1000).contains(&n) => i64::from(n),
-            _ => {
-                v.add("page_size", "must be from 0 to 1,000");
-                50
-            }
-        };
-        let offset = if req.page_token.is_empty() {
-            0
-        } else {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(&req.page_token)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse::<i64>().ok()))
-                .unwrap_or_else(|| {
-                    v.add("page_token", "not a token from a previous response");
-                    0
-                })
+        let size = paging::page_size(req.page_size, "page_size", &mut v);
+        let filters = format!("show_revoked={}", req.show_revoked);
+        let offset = match paging::read_page_token(&req.page_token, &filters, &mut v) {
+            None => 0,
+            Some(cursor) => cursor.as_i64().filter(|n| *n >= 0).unwrap_or_else(|| {
+                paging::foreign_cursor(&mut v);
+                0
+            }),
         };
         v.into_result()?;
         let mut keys = self
@@ -473,8 +462,7 @@ impl pb::admin_service_server::AdminService for Admin {
         Ok(Response::new(pb::ListKeysResponse {
             keys: keys.iter().map(key_message).collect(),
             next_page_token: if more {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .encode(format!("o:{}", offset + size))
+                paging::page_token(&filters, serde_json::json!(offset + size))
             } else {
                 String::new()
             },

@@ -209,17 +209,7 @@ pub fn enum_value(
     }
 }
 
-/// `page_size`: 0 means 50, more than 1000 is 1000, negative is invalid.
-pub fn page_size(value: i32, field: &str, violations: &mut FieldViolations) -> i64 {
-    match value {
-        v if v < 0 => {
-            violations.add(field, "must not be negative");
-            50
-        }
-        0 => 50,
-        v => i64::from(v.min(1000)),
-    }
-}
+pub use talent_server::paging::page_size;
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use prost::Message as _;
 use sha2::{Digest, Sha256};
 use talent_server::{
@@ -603,46 +602,7 @@ pub fn check_parent(parent: &str, platform: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A page token: the position after the last result, bound to the
-/// filters of the call that produced it.
-pub fn page_token(filters: &str, cursor: serde_json::Value) -> String {
-    let token = serde_json::json!({ "f": filter_digest(filters), "c": cursor });
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
-}
-
-/// The cursor of `token`, or a violation on `page_token` when the token is
-/// malformed or was issued for other filters.
-pub fn read_page_token(
-    token: &str,
-    filters: &str,
-    violations: &mut FieldViolations,
-) -> Option<serde_json::Value> {
-    if token.is_empty() {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-    match decoded {
-        Some(value) if value["f"] == filter_digest(filters) => Some(value["c"].clone()),
-        Some(_) => {
-            violations.add(
-                "page_token",
-                "was issued for different filters; restart without a page token",
-            );
-            None
-        }
-        None => {
-            violations.add("page_token", "is not a token this service issued");
-            None
-        }
-    }
-}
-
-fn filter_digest(filters: &str) -> String {
-    hex::encode(&Sha256::digest(filters.as_bytes())[..12])
-}
+pub use talent_server::paging::{page_token, read_page_token};
 
 /// Checks an optional `request_id`: empty or a UUID.
 pub fn request_id(value: &str, field: &str, violations: &mut FieldViolations) -> Option<String> {

@@ -1,12 +1,11 @@
 //! `ListAuditEvents`, the same on both services' admin APIs: filters by
 //! time and key, pages newest first (AIP-158).
 
-use base64::Engine as _;
 use prost_types::Timestamp;
 use talent_proto::talent::r#type::v1::AuditEvent;
 
 use super::{AuditLog, AuditQueue, log::EventFilter};
-use crate::{ApiError, FieldViolations};
+use crate::{ApiError, FieldViolations, paging};
 
 /// The earliest and latest instants accepted: years 0001 to 9999.
 const MIN_SECONDS: i64 = -62_135_596_800;
@@ -80,14 +79,7 @@ type Position = (i64, i64);
 /// which the page starts.
 fn check(req: ListRequest<'_>) -> Result<(i64, EventFilter, Option<Position>), ApiError> {
     let mut v = FieldViolations::new();
-    let limit: i64 = match req.page_size {
-        n if n < 0 => {
-            v.add("page_size", "must not be negative");
-            50
-        }
-        0 => 50,
-        n => i64::from(n.min(1000)),
-    };
+    let limit = paging::page_size(req.page_size, "page_size", &mut v);
     let since = req.start_time.and_then(|t| micros(t, "start_time", &mut v));
     let until = req.end_time.and_then(|t| micros(t, "end_time", &mut v));
     if let (Some(since), Some(until)) = (since, until)
@@ -118,7 +110,9 @@ async fn page(
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next = match rows.last() {
-        Some(last) if more => token(filter, (last.row.at, last.id)),
+        Some(last) if more => {
+            paging::page_token(&filters(filter), serde_json::json!([last.row.at, last.id]))
+        }
         _ => String::new(),
     };
     let events = rows
@@ -151,39 +145,17 @@ fn micros(t: &Timestamp, field: &str, v: &mut FieldViolations) -> Option<i64> {
     Some(t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
 }
 
-fn filter_json(filter: &EventFilter) -> serde_json::Value {
-    serde_json::json!([filter.since, filter.until, filter.key])
+/// The filters of a listing, as its page tokens are bound to them.
+fn filters(filter: &EventFilter) -> String {
+    serde_json::json!([filter.since, filter.until, filter.key]).to_string()
 }
 
-/// A page token: the last row's position, bound to the filters.
-fn token(filter: &EventFilter, (at, id): (i64, i64)) -> String {
-    let token = serde_json::json!({ "f": filter_json(filter), "c": [at, id] });
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
-}
-
-fn read_token(token: &str, filter: &EventFilter, v: &mut FieldViolations) -> Option<(i64, i64)> {
-    if token.is_empty() {
-        return None;
+/// The position a page token holds, or a violation on `page_token`.
+fn read_token(token: &str, filter: &EventFilter, v: &mut FieldViolations) -> Option<Position> {
+    let cursor = paging::read_page_token(token, &filters(filter), v)?;
+    let position = cursor[0].as_i64().zip(cursor[1].as_i64());
+    if position.is_none() {
+        paging::foreign_cursor(v);
     }
-    let value = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-    let position = value
-        .as_ref()
-        .and_then(|t| Some((t["c"][0].as_i64()?, t["c"][1].as_i64()?)));
-    match (value, position) {
-        (Some(t), Some(position)) if t["f"] == filter_json(filter) => Some(position),
-        (Some(_), Some(_)) => {
-            v.add(
-                "page_token",
-                "was issued for different filters; restart without a page token",
-            );
-            None
-        }
-        _ => {
-            v.add("page_token", "is not a token this service issued");
-            None
-        }
-    }
+    position
 }
