@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{
@@ -12,6 +10,7 @@ use talent_server::{
     audit::{self, Audit, Fields, Who},
     auth::Authenticate,
     group_commit::{self, AnswerStream},
+    new_key::{self, NewSecret},
     paging,
     quota::Holder,
 };
@@ -397,32 +396,14 @@ impl pb::admin_service_server::AdminService for Admin {
             }
         };
         let now = codes::now_micros();
-        let expire_at = req
-            .expire_time
-            .as_ref()
-            .and_then(|t| match codes::micros(t) {
-                Ok(at) if at > now => Some(at),
-                Ok(_) => {
-                    v.add("expire_time", "must be in the future");
-                    None
-                }
-                Err(why) => {
-                    v.add("expire_time", why);
-                    None
-                }
-            });
+        let expire_at = new_key::expire_at(req.expire_time.as_ref(), now, &mut v);
         v.into_result()?;
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let secret = format!(
-            "tlm_{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        );
+        let NewSecret { secret, shown } = NewSecret::generate("tlm_");
         let row = KeyRow {
             id: uuid::Uuid::new_v4().to_string(),
             kind: kind.into(),
             display_name: name,
-            secret_prefix: secret.chars().take(8).collect(),
+            secret_prefix: shown,
             protection: protection.into(),
             created_at: now,
             revoked_at: None,

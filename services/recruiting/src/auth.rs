@@ -13,8 +13,6 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use base64::Engine as _;
-use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use talent_server::{ApiError, auth::Authenticate, quota::Holder};
 
@@ -23,17 +21,6 @@ use crate::store::{KeyOwner, RecruitingStore};
 /// SHA-256 of a secret: what is stored and looked up.
 pub fn key_hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
-}
-
-/// A new API key secret: "tlr_" and 43 URL-safe base64 characters (256
-/// random bits).
-pub fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!(
-        "tlr_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
 }
 
 /// What the caller proved to be.

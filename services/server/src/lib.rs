@@ -26,6 +26,7 @@ pub mod group_commit;
 pub mod health;
 pub mod methods;
 pub mod middleware;
+pub mod new_key;
 pub mod paging;
 pub mod prometheus_http;
 pub mod quota;

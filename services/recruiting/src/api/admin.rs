@@ -2,7 +2,10 @@
 
 use sha2::{Digest, Sha256};
 use talent_proto::talent::recruiting::v1 as pb;
-use talent_server::{ApiError, FieldViolations};
+use talent_server::{
+    ApiError, FieldViolations,
+    new_key::{self, NewSecret},
+};
 use tonic::{Request, Response, Status};
 
 use super::{Context, page_token, parse_platform_name, read_page_token, request_id};
@@ -49,26 +52,13 @@ fn platform_of(name: &str, field: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::invalid(field, "must be a resource name platforms/{platform}"))
 }
 
-/// A new key's `expire_time`, which must be after `now`.
-fn expire_at(
-    time: Option<&prost_types::Timestamp>,
-    now: i64,
-    v: &mut FieldViolations,
-) -> Option<i64> {
-    let expire_at = time.and_then(|t| validate::micros(t, "expire_time", v));
-    if expire_at.is_some_and(|at| at <= now) {
-        v.add("expire_time", "must be in the future");
-    }
-    expire_at
-}
-
 fn new_key(platform_id: String, expire_at: Option<i64>) -> (NewApiKey, String) {
-    let secret = auth::new_secret();
+    let NewSecret { secret, shown } = NewSecret::generate("tlr_");
     let key = NewApiKey {
         id: uuid::Uuid::new_v4().to_string(),
         platform_id,
         key_hash: auth::key_hash(&secret),
-        secret_prefix: secret.chars().take(8).collect(),
+        secret_prefix: shown,
         expire_at,
     };
     (key, secret)
@@ -180,7 +170,7 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
             v.add("parent", "must be a resource name platforms/{platform}");
         }
         let now = now_micros();
-        let expire_at = expire_at(req.expire_time.as_ref(), now, &mut v);
+        let expire_at = new_key::expire_at(req.expire_time.as_ref(), now, &mut v);
         v.into_result()?;
         let (key, secret) = new_key(id.unwrap_or_default(), expire_at);
         let (key, _) = self.0.store.issue_api_key(key, now, None).await?;
@@ -216,7 +206,7 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
             Some(d) => d.seconds * 1_000_000 + i64::from(d.nanos) / 1000,
         };
         let now = now_micros();
-        let expire_at = expire_at(req.expire_time.as_ref(), now, &mut v);
+        let expire_at = new_key::expire_at(req.expire_time.as_ref(), now, &mut v);
         v.into_result()?;
         let (key, secret) = new_key(id.unwrap_or_default(), expire_at);
         let rotated = self
