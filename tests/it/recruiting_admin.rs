@@ -471,14 +471,29 @@ async fn the_service_refuses_to_start_without_its_secrets() {
     let named = "TALENT_RECRUITING_ADMIN_KEY";
     assert_refused::<talent_recruiting::Application>(short_admin_key, named).await;
 
-    // The metrics service holds its admin key to the same rule.
-    let mut metrics = talent_metrics::Config::default();
-    support::metrics::configure(&mut metrics);
-    metrics.server.listen_addr = "127.0.0.1:0".parse().unwrap();
-    metrics.server.prometheus_addr = None;
-    metrics.server.database_url = "sqlite::memory:".into();
-    metrics.server.admin_key = Some("too-short".into());
-    assert_refused::<talent_metrics::Application>(metrics, "TALENT_METRICS_ADMIN_KEY").await;
+    let mut short_secret = base();
+    short_secret.person_key_secret = "fifteen-bytes!!".into();
+    let named = "TALENT_RECRUITING_PERSON_KEY_SECRET";
+    assert_refused::<talent_recruiting::Application>(short_secret, named).await;
+
+    // The metrics service holds its admin key and the city secret to the
+    // same rules.
+    let metrics_base = || {
+        let mut metrics = talent_metrics::Config::default();
+        support::metrics::configure(&mut metrics);
+        metrics.server.listen_addr = "127.0.0.1:0".parse().unwrap();
+        metrics.server.prometheus_addr = None;
+        metrics.server.database_url = "sqlite::memory:".into();
+        metrics
+    };
+    let mut short_admin_key = metrics_base();
+    short_admin_key.server.admin_key = Some("too-short".into());
+    let named = "TALENT_METRICS_ADMIN_KEY";
+    assert_refused::<talent_metrics::Application>(short_admin_key, named).await;
+    let mut short_secret = metrics_base();
+    short_secret.person_key_secret = "fifteen-bytes!!".into();
+    let named = "TALENT_METRICS_PERSON_KEY_SECRET";
+    assert_refused::<talent_metrics::Application>(short_secret, named).await;
 }
 
 /// Service `S` refuses to start with `config`, naming `named` in its error.

@@ -12,6 +12,23 @@ use crate::ResidentId;
 /// Why a person key is invalid.
 pub const RULE: &str = "must be 64 lower-case hexadecimal characters";
 
+/// The fewest bytes of the city secret: with a shorter one, guessing the
+/// secret would turn every person key back into its ID number (the
+/// numbers themselves are few enough to try them all).
+pub const MIN_SECRET_BYTES: usize = 16;
+
+/// Whether `secret` may key the person keys; why not.
+pub fn check_secret(secret: &str) -> Result<(), String> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(format!(
+            "must be set to at least {MIN_SECRET_BYTES} bytes; it keys person_key = \
+             HMAC-SHA256(secret, resident ID number), and every service of the city must \
+             have the same one"
+        ));
+    }
+    Ok(())
+}
+
 /// The person key of a resident ID number under the city's secret.
 pub fn person_key(secret: &[u8], id: &ResidentId) -> String {
     // HMAC takes keys of any length, so `new_from_slice` cannot fail.
@@ -33,6 +50,13 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_secret_has_at_least_sixteen_bytes() {
+        assert!(check_secret("").is_err());
+        assert!(check_secret("fifteen-bytes!!").is_err());
+        assert!(check_secret("sixteen-bytes!!!").is_ok());
+    }
 
     fn id(text: &str) -> ResidentId {
         ResidentId::parse(text).unwrap()

@@ -128,12 +128,10 @@ impl Service for Application {
 
     /// Connects to and migrates the database, then binds the gRPC port.
     async fn build(config: Config) -> anyhow::Result<Self> {
-        if config.person_key_secret.is_empty() {
-            anyhow::bail!(
-                "person_key_secret is not set (TALENT_METRICS_PERSON_KEY_SECRET): the city \
-                 secret is needed to hash roster ID numbers into person keys"
-            );
-        }
+        let env_prefix = talent_server::binary::env_prefix::<Self>();
+        talent_codes::person_key::check_secret(&config.person_key_secret).map_err(|why| {
+            anyhow::anyhow!("person_key_secret ({env_prefix}PERSON_KEY_SECRET) {why}")
+        })?;
         if !talent_codes::district::is_prefix(&config.city_district_prefix) {
             anyhow::bail!("city_district_prefix must be 1 to 6 digits");
         }
@@ -143,9 +141,7 @@ impl Service for Application {
                  perturbation of the figures that READ keys without EXACT protection see"
             );
         }
-        let admin_key = config
-            .server
-            .admin_key(&talent_server::binary::env_prefix::<Self>())?;
+        let admin_key = config.server.admin_key(&env_prefix)?;
         let table = disclosure::PerturbationTable::new(config.perturbation_max_adjustment)
             .map_err(|why| anyhow::anyhow!("perturbation_max_adjustment: {why}"))?;
         let server_config = &config.server;

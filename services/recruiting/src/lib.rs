@@ -150,12 +150,10 @@ impl Config {
     /// Checks the secrets: a missing or malformed one stops the service at
     /// start rather than at the first résumé.
     pub fn secrets(&self) -> anyhow::Result<Secrets> {
-        if self.person_key_secret.len() < 16 {
-            bail!(
-                "person_key_secret (TALENT_RECRUITING_PERSON_KEY_SECRET) must be set to at least 16 bytes; \
-                 it keys person_key = HMAC-SHA256(secret, resident ID number)"
-            );
-        }
+        let env_prefix = talent_server::binary::env_prefix::<Application>();
+        talent_codes::person_key::check_secret(&self.person_key_secret).map_err(|why| {
+            anyhow::anyhow!("person_key_secret ({env_prefix}PERSON_KEY_SECRET) {why}")
+        })?;
         let key = hex::decode(&self.encryption_key)
             .ok()
             .filter(|k| k.len() == 32);
@@ -170,9 +168,7 @@ impl Config {
         Ok(Secrets {
             person_key_secret: Arc::from(self.person_key_secret.as_bytes()),
             encryption_key,
-            admin_key: self
-                .server
-                .admin_key(&talent_server::binary::env_prefix::<Application>())?,
+            admin_key: self.server.admin_key(&env_prefix)?,
         })
     }
 }
