@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{
     ApiError, FieldViolations,
@@ -31,7 +30,7 @@ use crate::{
 pub struct State {
     pub store: Store,
     pub ingest: IngestSettings,
-    pub admin_key: Option<std::sync::Arc<str>>,
+    pub admin_key: Option<talent_server::auth::AdminKey>,
     /// The perturbation table of PERTURBED keys' answers.
     pub table: PerturbationTable,
     /// From this instant on the logs' key sums are complete (see
@@ -44,10 +43,6 @@ pub struct State {
 }
 
 pub type Shared = Arc<State>;
-
-fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
 
 /// The kinds of key the metrics service's methods allow (see [`ACCESS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,16 +233,20 @@ impl Authenticate for Keys {
     type Caller = Caller;
 
     async fn authenticate(&self, token: String) -> Result<Caller, ApiError> {
-        let hash = sha256_hex(&token);
-        // Compared as hashes so the comparison time says nothing of the key.
-        if self.0.admin_key.as_deref().map(sha256_hex) == Some(hash.clone()) {
+        let digest = talent_server::auth::sha256(&token);
+        if self
+            .0
+            .admin_key
+            .as_ref()
+            .is_some_and(|admin| admin.is(&digest))
+        {
             talent_server::telemetry::record_peer("admin");
             return Ok(Caller::Admin);
         }
         let key = self
             .0
             .store
-            .key_by_hash(&hash)
+            .key_by_hash(&hex::encode(digest))
             .await?
             .filter(|k| k.is_active(codes::now_micros()))
             .ok_or_else(|| ApiError::Unauthenticated("a valid metrics key is required".into()))?;
@@ -409,7 +408,8 @@ impl pb::admin_service_server::AdminService for Admin {
             revoked_at: None,
             expire_at,
         };
-        self.0.store.insert_key(&row, &sha256_hex(&secret)).await?;
+        let hash = hex::encode(talent_server::auth::sha256(&secret));
+        self.0.store.insert_key(&row, &hash).await?;
         Ok(Response::new(pb::IssueKeyResponse {
             key: Some(key_message(&row)),
             secret,

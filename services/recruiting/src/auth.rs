@@ -13,14 +13,17 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use sha2::{Digest, Sha256};
-use talent_server::{ApiError, auth::Authenticate, quota::Holder};
+use talent_server::{
+    ApiError,
+    auth::{AdminKey, Authenticate},
+    quota::Holder,
+};
 
 use crate::store::{KeyOwner, RecruitingStore};
 
 /// SHA-256 of a secret: what is stored and looked up.
 pub fn key_hash(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
+    talent_server::auth::sha256(secret).to_vec()
 }
 
 /// What the caller proved to be.
@@ -161,7 +164,7 @@ pub enum KeyKind {
 /// active platform key in the store, remembered in this replica's cache.
 pub struct Keys<S> {
     pub store: S,
-    pub admin_key: Option<Arc<str>>,
+    pub admin_key: Option<AdminKey>,
     pub cache: Arc<KeyCache>,
 }
 
@@ -172,7 +175,7 @@ impl<S: RecruitingStore> Authenticate for Keys<S> {
     async fn authenticate(&self, token: String) -> Result<Caller, ApiError> {
         let caller = identify(
             &self.store,
-            self.admin_key.as_deref(),
+            self.admin_key.as_ref(),
             &self.cache,
             &token,
             crate::validate::now_micros(),
@@ -212,15 +215,13 @@ impl<S: RecruitingStore> Authenticate for Keys<S> {
 /// disabled platform.
 async fn identify<S: RecruitingStore>(
     store: &S,
-    admin_key: Option<&str>,
+    admin_key: Option<&AdminKey>,
     keys: &KeyCache,
     token: &str,
     now: i64,
 ) -> Result<Caller, ApiError> {
     let hash = key_hash(token);
-    // Compared by hashes, so the time taken does not depend on how many
-    // leading characters match.
-    if admin_key.is_some_and(|admin| key_hash(admin) == hash) {
+    if admin_key.is_some_and(|admin| admin.is(&hash)) {
         return Ok(Caller::Admin);
     }
     if let Some(caller) = keys.get(&hash, now) {

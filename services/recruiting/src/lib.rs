@@ -137,7 +137,7 @@ pub struct Secrets {
     pub encryption_key: [u8; 32],
     /// The bearer token of `AdminService` (and of `ExportPerson` across
     /// platforms). None: `AdminService` answers `UNAUTHENTICATED` to all.
-    pub admin_key: Option<Arc<str>>,
+    pub admin_key: Option<talent_server::auth::AdminKey>,
 }
 
 impl std::fmt::Debug for Secrets {

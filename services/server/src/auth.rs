@@ -45,6 +45,35 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// The service's admin key, kept as its SHA-256 digest: the secret itself
+/// is not held past start-up, and a call's token is compared by digest, so
+/// the time taken says nothing of how much of it matched.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminKey([u8; 32]);
+
+impl AdminKey {
+    pub fn new(key: &str) -> Self {
+        Self(sha256(key))
+    }
+
+    /// Whether the token whose SHA-256 digest is `digest` is this key.
+    pub fn is(&self, digest: &[u8]) -> bool {
+        self.0.as_slice() == digest
+    }
+}
+
+impl Debug for AdminKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminKey(..)")
+    }
+}
+
+/// The SHA-256 digest of a token: how keys are stored and compared.
+pub fn sha256(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
 /// How a service learns who holds a bearer token.
 pub trait Authenticate: Send + Sync + 'static {
     /// The kinds of key a method may allow.

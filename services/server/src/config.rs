@@ -4,7 +4,6 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::Arc,
     time::Duration,
 };
 
@@ -13,6 +12,8 @@ use figment::{
     providers::{Env, Format, Serialized, Toml},
 };
 use serde::{Deserialize, Serialize};
+
+use crate::auth::AdminKey;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -181,14 +182,14 @@ impl ServerConfig {
 
     /// The admin key, checked: none when unset or empty, an error naming
     /// `env_prefix` + `ADMIN_KEY` when it is too short to resist guessing.
-    pub fn admin_key(&self, env_prefix: &str) -> anyhow::Result<Option<Arc<str>>> {
+    pub fn admin_key(&self, env_prefix: &str) -> anyhow::Result<Option<AdminKey>> {
         match self.admin_key.as_deref() {
             None | Some("") => Ok(None),
             Some(key) if key.chars().count() < MIN_ADMIN_KEY_LEN => anyhow::bail!(
                 "admin_key ({env_prefix}ADMIN_KEY), when set, must be at least \
                  {MIN_ADMIN_KEY_LEN} characters"
             ),
-            Some(key) => Ok(Some(Arc::from(key))),
+            Some(key) => Ok(Some(AdminKey::new(key))),
         }
     }
 
@@ -247,11 +248,11 @@ mod tests {
             err.contains("TALENT_X_ADMIN_KEY") && err.contains("16"),
             "{err}"
         );
-        config.admin_key = Some("a".repeat(MIN_ADMIN_KEY_LEN));
-        assert_eq!(
-            config.admin_key("TALENT_X_").unwrap().as_deref(),
-            Some("a".repeat(MIN_ADMIN_KEY_LEN).as_str())
-        );
+        let key = "a".repeat(MIN_ADMIN_KEY_LEN);
+        config.admin_key = Some(key.clone());
+        let admin = config.admin_key("TALENT_X_").unwrap().unwrap();
+        assert!(admin.is(&crate::auth::sha256(&key)));
+        assert!(!admin.is(&crate::auth::sha256(&format!("{key}b"))));
     }
 
     #[derive(Serialize)]
