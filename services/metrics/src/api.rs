@@ -395,7 +395,12 @@ impl pb::admin_service_server::AdminService for Admin {
             }
         };
         let now = codes::now_micros();
-        let expire_at = new_key::expire_at(req.expire_time.as_ref(), now, &mut v);
+        let at = req.expire_time.as_ref().and_then(|t| {
+            codes::micros(t)
+                .map_err(|why| v.add("expire_time", why))
+                .ok()
+        });
+        let expire_at = new_key::expire_at(at, now, &mut v);
         v.into_result()?;
         let NewSecret { secret, shown } = NewSecret::generate("tlm_");
         let row = KeyRow {

@@ -45,9 +45,9 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// The service's admin key, kept as its SHA-256 digest: the secret itself
-/// is not held past start-up, and a call's token is compared by digest, so
-/// the time taken says nothing of how much of it matched.
+/// The service's admin key, kept as its SHA-256 digest, made once at
+/// start: a call's token is compared by digest, so the time taken says
+/// nothing of how much of it matched.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AdminKey([u8; 32]);
 

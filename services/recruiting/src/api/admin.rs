@@ -170,7 +170,9 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
             v.add("parent", "must be a resource name platforms/{platform}");
         }
         let now = now_micros();
-        let expire_at = new_key::expire_at(req.expire_time.as_ref(), now, &mut v);
+        let at =
+            (req.expire_time.as_ref()).and_then(|t| validate::micros(t, "expire_time", &mut v));
+        let expire_at = new_key::expire_at(at, now, &mut v);
         v.into_result()?;
         let (key, secret) = new_key(id.unwrap_or_default(), expire_at);
         let (key, _) = self.0.store.issue_api_key(key, now, None).await?;
@@ -206,7 +208,9 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
             Some(d) => d.seconds * 1_000_000 + i64::from(d.nanos) / 1000,
         };
         let now = now_micros();
-        let expire_at = new_key::expire_at(req.expire_time.as_ref(), now, &mut v);
+        let at =
+            (req.expire_time.as_ref()).and_then(|t| validate::micros(t, "expire_time", &mut v));
+        let expire_at = new_key::expire_at(at, now, &mut v);
         v.into_result()?;
         let (key, secret) = new_key(id.unwrap_or_default(), expire_at);
         let rotated = self
