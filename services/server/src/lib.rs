@@ -30,6 +30,7 @@ pub mod new_key;
 pub mod paging;
 pub mod prometheus_http;
 pub mod quota;
+pub mod rfc3339;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

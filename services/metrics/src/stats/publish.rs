@@ -56,22 +56,12 @@ impl Viewer<'_> {
                 "as_known_at",
                 format!(
                     "must not be before {} for this key: perturbed figures exist from then on",
-                    rfc3339(self.keys_complete_at)
+                    talent_server::rfc3339::of_micros(self.keys_complete_at)
+                        .unwrap_or_else(|| self.keys_complete_at.to_string())
                 ),
             );
         }
     }
-}
-
-/// An instant (unix microseconds) as RFC 3339, UTC.
-fn rfc3339(us: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| us.to_string())
 }
 
 /// A count of notices (postings, openings, headcount, employers, fairs,

@@ -309,16 +309,6 @@ fn person_key_of(
     }
 }
 
-fn rfc3339(micros: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 fn enum_name<E: TryFrom<i32>>(value: i32, name: impl Fn(E) -> &'static str) -> serde_json::Value {
     E::try_from(value).map_or(json!(value), |e| json!(name(e)))
 }
@@ -326,8 +316,7 @@ fn enum_name<E: TryFrom<i32>>(value: i32, name: impl Fn(E) -> &'static str) -> s
 /// A résumé in the proto3 JSON mapping.
 fn resume_json(r: &pb::Resume) -> serde_json::Value {
     let ts = |t: &Option<prost_types::Timestamp>| {
-        t.as_ref()
-            .map(|t| rfc3339(t.seconds * 1_000_000 + i64::from(t.nanos) / 1000))
+        t.as_ref().and_then(talent_server::rfc3339::of_timestamp)
     };
     json!({
         "name": r.name,
@@ -366,8 +355,7 @@ fn resume_json(r: &pb::Resume) -> serde_json::Value {
 }
 
 fn ts_json(t: &Option<prost_types::Timestamp>) -> Option<String> {
-    t.as_ref()
-        .map(|t| rfc3339(t.seconds * 1_000_000 + i64::from(t.nanos) / 1000))
+    t.as_ref().and_then(talent_server::rfc3339::of_timestamp)
 }
 
 fn date_json(d: &Option<talent_proto::google::r#type::Date>) -> serde_json::Value {
@@ -551,7 +539,7 @@ impl<S: RecruitingStore> pb::resume_service_server::ResumeService for Resumes<S>
             "resumes": resumes.iter().map(resume_json).collect::<Vec<_>>(),
             "applications": applications.iter().map(application_json).collect::<Vec<_>>(),
             "employments": employments.iter().map(employment_json).collect::<Vec<_>>(),
-            "exported_at": rfc3339(now),
+            "exported_at": talent_server::rfc3339::of_micros(now).unwrap_or_default(),
         });
         Ok(Response::new(pb::ExportPersonResponse {
             person_key,

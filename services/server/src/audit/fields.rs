@@ -119,7 +119,8 @@ impl Redactor {
         if descriptor.full_name() == "google.protobuf.Timestamp"
             && let Ok(ts) = message.transcode_to::<prost_types::Timestamp>()
         {
-            return rfc3339(&ts).map_or_else(|| json!(ts.seconds), |s| json!(s));
+            return crate::rfc3339::of_timestamp(&ts)
+                .map_or_else(|| json!(ts.seconds), |s| json!(s));
         }
         if descriptor.full_name() == "google.protobuf.Duration"
             && let Ok(d) = message.transcode_to::<prost_types::Duration>()
@@ -179,15 +180,6 @@ fn map_key(key: &MapKey) -> String {
         MapKey::U64(v) => v.to_string(),
         MapKey::String(v) => v.clone(),
     }
-}
-
-/// An instant in RFC 3339, UTC.
-fn rfc3339(ts: &prost_types::Timestamp) -> Option<String> {
-    let nanos = i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos);
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()?
-        .format(&time::format_description::well_known::Rfc3339)
-        .ok()
 }
 
 fn method(pool: &DescriptorPool, path: &str) -> Option<prost_reflect::MethodDescriptor> {
