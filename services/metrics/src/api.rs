@@ -1,16 +1,16 @@
 //! The gRPC services of `talent.metrics.v1`: thin handlers that
 //! authenticate, decode, call the domain and map errors.
 
+mod admin;
+
 use std::sync::Arc;
 
 use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{
-    ApiError, FieldViolations,
+    ApiError,
     audit::{self, Audit, Fields, Who},
     auth::Authenticate,
     group_commit::{self, AnswerStream},
-    new_key::{self, NewSecret},
-    paging,
     quota::Holder,
 };
 use tokio_stream::StreamExt;
@@ -21,7 +21,6 @@ use talent_codes as codes;
 use crate::{
     disclosure::{PerturbationTable, Protection},
     ingest::{self, IngestSettings, RowOutcome},
-    names,
     stats::{self, Viewer},
     store::{KeyRow, Store},
 };
@@ -301,39 +300,6 @@ impl State {
     }
 }
 
-fn key_message(k: &KeyRow) -> pb::Key {
-    let kind = match k.kind.as_str() {
-        "RELAY" => pb::KeyKind::Relay,
-        "ROSTER" => pb::KeyKind::Roster,
-        "READ" => pb::KeyKind::Read,
-        "OPERATOR" => pb::KeyKind::Operator,
-        _ => pb::KeyKind::Unspecified,
-    };
-    let protection = match Protection::parse(&k.protection) {
-        Some(Protection::Exact) => pb::Protection::Exact,
-        Some(Protection::Perturbed) => pb::Protection::Perturbed,
-        None => pb::Protection::Unspecified,
-    };
-    pb::Key {
-        name: format!("keys/{}", k.id),
-        kind: kind as i32,
-        display_name: k.display_name.clone(),
-        protection: protection as i32,
-        secret_prefix: k.secret_prefix.clone(),
-        state: if k.revoked_at.is_some() {
-            pb::key::State::Revoked
-        } else if k.is_active(codes::now_micros()) {
-            pb::key::State::Active
-        } else {
-            pb::key::State::Expired
-        } as i32,
-        create_time: Some(codes::timestamp_of_micros(k.created_at)),
-        revoke_time: k.revoked_at.map(codes::timestamp_of_micros),
-        expire_time: k.expire_at.map(codes::timestamp_of_micros),
-        ..Default::default()
-    }
-}
-
 pub struct Admin(pub Shared);
 
 #[tonic::async_trait]
@@ -343,82 +309,9 @@ impl pb::admin_service_server::AdminService for Admin {
         &self,
         request: Request<pb::IssueKeyRequest>,
     ) -> Result<Response<pb::IssueKeyResponse>, Status> {
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        #[allow(deprecated)] // INGEST is named to be refused.
-        let kind = match pb::KeyKind::try_from(req.kind) {
-            Ok(pb::KeyKind::Relay) => "RELAY",
-            Ok(pb::KeyKind::Roster) => "ROSTER",
-            Ok(pb::KeyKind::Read) => "READ",
-            Ok(pb::KeyKind::Operator) => "OPERATOR",
-            Ok(pb::KeyKind::Ingest) => {
-                v.add(
-                    "kind",
-                    "INGEST keys are no longer issued: use RELAY (publishing events) or ROSTER \
-                     (importing graduate rosters)",
-                );
-                ""
-            }
-            _ => {
-                v.add("kind", "must be RELAY, ROSTER, READ or OPERATOR");
-                ""
-            }
-        };
-        let name = req.display_name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            v.add("display_name", "must be 1 to 100 characters");
-        }
-        // The deprecated `disclosure_threshold` is ignored (the contract).
-        let protection = match (kind, pb::Protection::try_from(req.protection)) {
-            ("READ", Ok(pb::Protection::Exact)) => Protection::Exact.as_str(),
-            ("READ", Ok(pb::Protection::Perturbed | pb::Protection::Unspecified)) => {
-                Protection::Perturbed.as_str()
-            }
-            ("OPERATOR", Ok(pb::Protection::Exact | pb::Protection::Unspecified)) => {
-                Protection::Exact.as_str()
-            }
-            ("RELAY" | "ROSTER", Ok(pb::Protection::Unspecified)) | ("", _) => "",
-            ("READ", Err(_)) => {
-                v.add("protection", "must be EXACT or PERTURBED");
-                ""
-            }
-            ("OPERATOR", _) => {
-                v.add(
-                    "protection",
-                    "OPERATOR keys see exact figures: unset or EXACT",
-                );
-                ""
-            }
-            _ => {
-                v.add("protection", "applies to READ and OPERATOR keys only");
-                ""
-            }
-        };
-        let now = codes::now_micros();
-        let at = req.expire_time.as_ref().and_then(|t| {
-            codes::micros(t)
-                .map_err(|why| v.add("expire_time", why))
-                .ok()
-        });
-        let expire_at = new_key::expire_at(at, now, &mut v);
-        v.into_result()?;
-        let NewSecret { secret, shown } = NewSecret::generate("tlm_");
-        let row = KeyRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            kind: kind.into(),
-            display_name: name,
-            secret_prefix: shown,
-            protection: protection.into(),
-            created_at: now,
-            revoked_at: None,
-            expire_at,
-        };
-        let hash = hex::encode(talent_server::auth::sha256(&secret));
-        self.0.store.insert_key(&row, &hash).await?;
-        Ok(Response::new(pb::IssueKeyResponse {
-            key: Some(key_message(&row)),
-            secret,
-        }))
+        Ok(Response::new(
+            admin::issue(&self.0, request.into_inner()).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -426,33 +319,9 @@ impl pb::admin_service_server::AdminService for Admin {
         &self,
         request: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let size = paging::page_size(req.page_size, "page_size", &mut v);
-        let filters = format!("show_revoked={}", req.show_revoked);
-        let offset = match paging::read_page_token(&req.page_token, &filters, &mut v) {
-            None => 0,
-            Some(cursor) => cursor.as_i64().filter(|n| *n >= 0).unwrap_or_else(|| {
-                paging::foreign_cursor(&mut v);
-                0
-            }),
-        };
-        v.into_result()?;
-        let mut keys = self
-            .0
-            .store
-            .list_keys(req.show_revoked, codes::now_micros(), size + 1, offset)
-            .await?;
-        let more = keys.len() as i64 > size;
-        keys.truncate(usize::try_from(size).unwrap_or(50));
-        Ok(Response::new(pb::ListKeysResponse {
-            keys: keys.iter().map(key_message).collect(),
-            next_page_token: if more {
-                paging::page_token(&filters, serde_json::json!(offset + size))
-            } else {
-                String::new()
-            },
-        }))
+        Ok(Response::new(
+            admin::list(&self.0, request.into_inner()).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -460,24 +329,9 @@ impl pb::admin_service_server::AdminService for Admin {
         &self,
         request: Request<pb::RevokeKeyRequest>,
     ) -> Result<Response<pb::RevokeKeyResponse>, Status> {
-        let req = request.into_inner();
-        let id = req
-            .name
-            .strip_prefix("keys/")
-            .filter(|id| names::is_uuid(id))
-            .ok_or_else(|| ApiError::invalid("name", "must be keys/{key}"))?;
-        let store = &self.0.store;
-        if store.key_by_id(id).await?.is_none() {
-            return Err(ApiError::NotFound(format!("{} does not exist", req.name)).into());
-        }
-        store.revoke_key(id, codes::now_micros()).await?;
-        let key = store
-            .key_by_id(id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("{} does not exist", req.name)))?;
-        Ok(Response::new(pb::RevokeKeyResponse {
-            key: Some(key_message(&key)),
-        }))
+        Ok(Response::new(
+            admin::revoke(&self.0, request.into_inner()).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -485,7 +339,9 @@ impl pb::admin_service_server::AdminService for Admin {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
-        talent_server::list_audit_events!(self.0.audit, request, pb::ListAuditEventsResponse)
+        Ok(Response::new(
+            admin::audit_events(&self.0, request.into_inner()).await?,
+        ))
     }
 }
 

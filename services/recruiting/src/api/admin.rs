@@ -233,6 +233,9 @@ impl<S: RecruitingStore> pb::admin_service_server::AdminService for Admin<S> {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
-        talent_server::list_audit_events!(self.0.audit, request, pb::ListAuditEventsResponse)
+        let request = request.into_inner();
+        let response =
+            talent_server::list_audit_events!(self.0.audit, request, pb::ListAuditEventsResponse)?;
+        Ok(Response::new(response))
     }
 }

@@ -11,14 +11,15 @@ use crate::{ApiError, FieldViolations, paging};
 const MIN_SECONDS: i64 = -62_135_596_800;
 const MAX_SECONDS: i64 = 253_402_300_799;
 
-/// A service's `ListAuditEvents` handler, over its own request and response
-/// messages (the same fields on both services):
+/// What a service's `ListAuditEvents` answers, over its own request and
+/// response messages (the same fields on both services):
 /// `list_audit_events!(audit, request, pb::ListAuditEventsResponse)`, where
-/// `audit` is its [`AuditEvents`] and `request` the `tonic::Request`.
+/// `audit` is its [`AuditEvents`] and `request` the decoded request; a
+/// `Result` of the response message and [`ApiError`].
 #[macro_export]
 macro_rules! list_audit_events {
     ($audit:expr, $request:expr, $($response:ident)::+) => {{
-        let request = $request.into_inner();
+        let request = $request;
         let listed = $audit
             .list($crate::audit::list::ListRequest {
                 page_size: request.page_size,
@@ -28,14 +29,10 @@ macro_rules! list_audit_events {
                 key: &request.key,
             })
             .await;
-        listed
-            .map(|(audit_events, next_page_token)| {
-                ::tonic::Response::new($($response)::+ {
-                    audit_events,
-                    next_page_token,
-                })
-            })
-            .map_err(::tonic::Status::from)
+        listed.map(|(audit_events, next_page_token)| $($response)::+ {
+            audit_events,
+            next_page_token,
+        })
     }};
 }
 
