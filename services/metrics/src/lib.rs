@@ -30,10 +30,10 @@
 use serde::{Deserialize, Serialize};
 use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{
-    CancellationToken, Db, Migrations, Server, ServerConfig,
-    audit::AuditLog,
+    CancellationToken, Db, Migrations, Server,
     auth::{Access, AuthLayer},
     binary::Service,
+    config::ServiceConfig,
     quota::{QuotaSettings, Quotas},
 };
 
@@ -58,14 +58,12 @@ pub const PROMETHEUS_ADDR: &str = "127.0.0.1:9052";
 pub const MIGRATIONS: Migrations = talent_server::migrations!();
 
 /// Everything the metrics service is configured with.
+pub type Config = ServiceConfig<Settings>;
+
+/// The metrics service's own settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Config {
-    #[serde(flatten)]
-    pub server: ServerConfig,
-    /// The city secret of the person key (HMAC-SHA256 over the normalised
-    /// resident ID number), the same as the recruiting service's. Required.
-    pub person_key_secret: String,
+pub struct Settings {
     /// "In the city": the workplace district code starts with this.
     pub city_district_prefix: String,
     /// The secret behind the record keys of disclosure control
@@ -77,11 +75,9 @@ pub struct Config {
     pub perturbation_max_adjustment: u32,
 }
 
-impl Default for Config {
+impl Default for Settings {
     fn default() -> Self {
         Self {
-            server: ServerConfig::service("metrics", DEFAULT_ADDR, PROMETHEUS_ADDR),
-            person_key_secret: String::new(),
             city_district_prefix: "3702".into(),
             record_key_secret: String::new(),
             perturbation_max_adjustment: 3,
@@ -89,10 +85,10 @@ impl Default for Config {
     }
 }
 
-impl AsRef<ServerConfig> for Config {
-    fn as_ref(&self) -> &ServerConfig {
-        &self.server
-    }
+impl talent_server::config::Settings for Settings {
+    const SERVICE: &'static str = "metrics";
+    const ADDR: &'static str = DEFAULT_ADDR;
+    const PROMETHEUS_ADDR: &'static str = PROMETHEUS_ADDR;
 }
 
 /// The metrics service, connected to its database and bound to its port.
@@ -153,13 +149,8 @@ impl Service for Application {
         let limit = server_config.max_message_bytes;
         let mut server = Server::bind("metrics", server_config).await?;
         server.watch_database(&db);
-        let audit_log = AuditLog::new(db.clone());
-        let audited = server.audit(
-            &audit_log,
-            api::AUDIT,
-            api::AUDIT_FIELDS,
-            api::Caller::audit_name,
-        )?;
+        let (audited, audit) =
+            server.audit(&db, api::AUDIT, api::AUDIT_FIELDS, api::Caller::audit_name)?;
         let state = std::sync::Arc::new(api::State {
             draining: server.draining(),
             store,
@@ -171,7 +162,7 @@ impl Service for Application {
             admin_key,
             table,
             keys_complete_at,
-            audit: talent_server::audit::list::AuditEvents::new(audit_log, audited.queue()),
+            audit,
         });
         let authenticated = AuthLayer::new(
             api::Keys(state.clone()),

@@ -12,10 +12,11 @@ use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 use talent_proto::talent::recruiting::v1 as pb;
 use talent_server::{
-    CancellationToken, Db, Migrations, Server, ServerConfig,
-    audit::{AuditLayer, AuditLog, Audited, list::AuditEvents},
+    CancellationToken, Db, Migrations, Server,
+    audit::{AuditLayer, Audited},
     auth::{Access, AuthLayer, Authenticated},
     binary::Service,
+    config::ServiceConfig,
     quota::{QuotaSettings, Quotas},
 };
 
@@ -45,16 +46,10 @@ const RELAY_CONNECTIONS: u32 = 3;
 /// The schema of this service's database, one migration set per back end.
 pub const MIGRATIONS: Migrations = talent_server::migrations!();
 
-/// Everything the recruiting service is configured with.
+/// The recruiting service's own settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Config {
-    #[serde(flatten)]
-    pub server: ServerConfig,
-    /// The city secret of `person_key` = HMAC-SHA256(secret, normalised
-    /// resident ID number). Required, at least 16 bytes; the same value must
-    /// be configured wherever person keys are derived (roster import).
-    pub person_key_secret: String,
+pub struct Settings {
     /// 64 hexadecimal characters: the 32-byte XChaCha20-Poly1305 key that
     /// encrypts personal data at rest. Required.
     pub encryption_key: String,
@@ -100,11 +95,9 @@ pub struct Config {
     pub relay_max_lag_secs: u64,
 }
 
-impl Default for Config {
+impl Default for Settings {
     fn default() -> Self {
         Self {
-            server: ServerConfig::service("recruiting", DEFAULT_ADDR, PROMETHEUS_ADDR),
-            person_key_secret: String::new(),
             encryption_key: String::new(),
             expiry_sweep_secs: 60,
             metrics_url: None,
@@ -124,11 +117,14 @@ impl Default for Config {
     }
 }
 
-impl AsRef<ServerConfig> for Config {
-    fn as_ref(&self) -> &ServerConfig {
-        &self.server
-    }
+impl talent_server::config::Settings for Settings {
+    const SERVICE: &'static str = "recruiting";
+    const ADDR: &'static str = DEFAULT_ADDR;
+    const PROMETHEUS_ADDR: &'static str = PROMETHEUS_ADDR;
 }
+
+/// Everything the recruiting service is configured with.
+pub type Config = ServiceConfig<Settings>;
 
 /// The secrets, checked once at start-up.
 #[derive(Clone)]
@@ -146,31 +142,29 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-impl Config {
-    /// Checks the secrets: a missing or malformed one stops the service at
-    /// start rather than at the first résumé.
-    pub fn secrets(&self) -> anyhow::Result<Secrets> {
-        let env_prefix = talent_server::binary::env_prefix::<Application>();
-        talent_codes::person_key::check_secret(&self.person_key_secret).map_err(|why| {
-            anyhow::anyhow!("person_key_secret ({env_prefix}PERSON_KEY_SECRET) {why}")
-        })?;
-        let key = hex::decode(&self.encryption_key)
-            .ok()
-            .filter(|k| k.len() == 32);
-        let Some(key) = key else {
-            bail!(
-                "encryption_key (TALENT_RECRUITING_ENCRYPTION_KEY) must be 64 hexadecimal characters \
-                 (a 32-byte XChaCha20-Poly1305 key for personal data at rest)"
-            );
-        };
-        let mut encryption_key = [0u8; 32];
-        encryption_key.copy_from_slice(&key);
-        Ok(Secrets {
-            person_key_secret: Arc::from(self.person_key_secret.as_bytes()),
-            encryption_key,
-            admin_key: self.server.admin_key(&env_prefix)?,
-        })
-    }
+/// Checks the secrets of `config`: a missing or malformed one stops the
+/// service at start rather than at the first résumé.
+pub fn secrets(config: &Config) -> anyhow::Result<Secrets> {
+    let env_prefix = talent_server::binary::env_prefix::<Application>();
+    talent_codes::person_key::check_secret(&config.person_key_secret).map_err(|why| {
+        anyhow::anyhow!("person_key_secret ({env_prefix}PERSON_KEY_SECRET) {why}")
+    })?;
+    let key = hex::decode(&config.encryption_key)
+        .ok()
+        .filter(|k| k.len() == 32);
+    let Some(key) = key else {
+        bail!(
+            "encryption_key (TALENT_RECRUITING_ENCRYPTION_KEY) must be 64 hexadecimal characters \
+             (a 32-byte XChaCha20-Poly1305 key for personal data at rest)"
+        );
+    };
+    let mut encryption_key = [0u8; 32];
+    encryption_key.copy_from_slice(&key);
+    Ok(Secrets {
+        person_key_secret: Arc::from(config.person_key_secret.as_bytes()),
+        encryption_key,
+        admin_key: config.server.admin_key(&env_prefix)?,
+    })
 }
 
 type Sweep = Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
@@ -193,20 +187,15 @@ fn add_services<S: RecruitingStore>(
     secrets: &Secrets,
 ) -> anyhow::Result<Server> {
     let limit = config.server.max_message_bytes;
-    let audit_log = AuditLog::new(db.clone());
-    let audited = server.audit(
-        &audit_log,
-        api::AUDIT,
-        api::AUDIT_FIELDS,
-        auth::Caller::audit_name,
-    )?;
+    let (audited, audit_events) =
+        server.audit(db, api::AUDIT, api::AUDIT_FIELDS, auth::Caller::audit_name)?;
     let (auth, keys) = authenticated(&store, config, secrets);
     let ctx = api::Context {
         store,
         person_key_secret: secrets.person_key_secret.clone(),
         draining: server.draining(),
         keys,
-        audit: AuditEvents::new(audit_log, audited.queue()),
+        audit: audit_events,
     };
     let layers = Layers {
         audit: audited,
@@ -396,9 +385,7 @@ impl Service for Application {
     /// Checks the secrets, connects to and migrates the database, then
     /// binds the gRPC port.
     async fn build(config: Config) -> anyhow::Result<Self> {
-        let secrets = config
-            .secrets()
-            .context("configuring the recruiting service")?;
+        let secrets = secrets(&config).context("configuring the recruiting service")?;
         let server_config = &config.server;
         let db = server_config.connect(MIGRATIONS).await?;
         let mut server = Server::bind("recruiting", server_config).await?;
@@ -501,34 +488,38 @@ mod tests {
 
     fn relaying() -> Config {
         Config {
-            metrics_url: Some("http://metrics:50052".into()),
+            own: Settings {
+                metrics_url: Some("http://metrics:50052".into()),
+                ..Settings::default()
+            },
             ..Config::default()
         }
     }
 
+    /// `relaying()` with `change` made to its own settings.
+    fn relaying_with(change: impl FnOnce(&mut Settings)) -> Config {
+        let mut config = relaying();
+        change(&mut config);
+        config
+    }
+
     #[test]
     fn the_relay_key_comes_from_the_setting_or_its_file_but_not_both() {
-        let inline = Config {
-            metrics_ingest_key: Some("ing_inline".into()),
-            ..relaying()
-        };
+        let inline = relaying_with(|s| s.metrics_ingest_key = Some("ing_inline".into()));
         let relay = relay_config(&inline).unwrap().unwrap();
         assert_eq!(relay.ingest_key, relay::IngestKey::from("ing_inline"));
 
-        let file = Config {
-            metrics_ingest_key_file: Some("/run/secrets/relay-key".into()),
-            ..relaying()
-        };
+        let file = relaying_with(|s| {
+            s.metrics_ingest_key_file = Some("/run/secrets/relay-key".into());
+        });
         let relay = relay_config(&file).unwrap().unwrap();
         assert_eq!(
             relay.ingest_key,
             relay::IngestKey::File("/run/secrets/relay-key".into())
         );
 
-        let both = Config {
-            metrics_ingest_key: Some("ing_inline".into()),
-            ..file
-        };
+        let mut both = file.clone();
+        both.metrics_ingest_key = Some("ing_inline".into());
         assert!(format!("{:#}", relay_config(&both).unwrap_err()).contains("not both"));
         assert!(relay_config(&relaying()).is_err(), "a relay needs a key");
         assert!(relay_config(&Config::default()).unwrap().is_none());

@@ -208,6 +208,63 @@ impl Default for ServerConfig {
     }
 }
 
+/// What a talent service is configured with: the plumbing's settings, the
+/// city secret both services derive person keys with, and the service's
+/// own settings (`Own`), all read from one flat set of keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "Own: Settings + Deserialize<'de>"))]
+pub struct ServiceConfig<Own> {
+    #[serde(flatten)]
+    pub server: ServerConfig,
+    /// The city secret of `person_key` = HMAC-SHA256(secret, normalised
+    /// resident ID number). Required, at least 16 bytes, and the same value
+    /// in every service that derives person keys (recruiting from résumés,
+    /// metrics from graduate rosters).
+    pub person_key_secret: String,
+    #[serde(flatten)]
+    pub own: Own,
+}
+
+/// A service's own settings, with the defaults of its plumbing.
+pub trait Settings: Default {
+    /// The service's name: its default SQLite file is `data/{SERVICE}.db`.
+    const SERVICE: &'static str;
+    /// The default gRPC address.
+    const ADDR: &'static str;
+    /// The default Prometheus `/metrics` address.
+    const PROMETHEUS_ADDR: &'static str;
+}
+
+impl<Own: Settings> Default for ServiceConfig<Own> {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::service(Own::SERVICE, Own::ADDR, Own::PROMETHEUS_ADDR),
+            person_key_secret: String::new(),
+            own: Own::default(),
+        }
+    }
+}
+
+/// The service's own settings read as fields of the whole configuration.
+impl<Own> std::ops::Deref for ServiceConfig<Own> {
+    type Target = Own;
+    fn deref(&self) -> &Own {
+        &self.own
+    }
+}
+
+impl<Own> std::ops::DerefMut for ServiceConfig<Own> {
+    fn deref_mut(&mut self) -> &mut Own {
+        &mut self.own
+    }
+}
+
+impl<Own> AsRef<ServerConfig> for ServiceConfig<Own> {
+    fn as_ref(&self) -> &ServerConfig {
+        &self.server
+    }
+}
+
 /// Builds a service's configuration from its `defaults`, then the TOML file
 /// at `file` (when given), then environment variables starting with
 /// `env_prefix` (`TALENT_RECRUITING_DATABASE_URL` sets `database_url`), then

@@ -19,7 +19,7 @@ use tower::{Service, ServiceBuilder};
 
 use crate::{
     Db, ServerConfig,
-    audit::{Audit, AuditLayer, AuditLog, AuditWriter, Fields, Redactor, Who},
+    audit::{Audit, AuditLayer, AuditLog, AuditWriter, Fields, Redactor, Who, list::AuditEvents},
     connections::{self, ConnectionSettings},
     health::{DbHealth, DbState},
     methods::Methods,
@@ -173,29 +173,28 @@ impl Server {
         self
     }
 
-    /// Starts the audit log of this server in `log` (the service's own
+    /// Starts the audit log of this server in `db` (the service's own
     /// database), its methods audited as `table` says, its callers named
-    /// by `who`: the layer to wrap each of the service's gRPC services
-    /// with, outside its authentication layer. Rows older than
-    /// `audit_retention_days` are deleted while the server runs.
+    /// by `who`. Returns the layer to wrap each of the service's gRPC
+    /// services with, outside its authentication layer, and the log as
+    /// `ListAuditEvents` reads it. Rows older than `audit_retention_days`
+    /// are deleted while the server runs.
     pub fn audit<C: Clone + Send + Sync + 'static>(
         &mut self,
-        log: &AuditLog,
+        db: &Db,
         table: &[(&str, Audit)],
         fields: &[Fields],
         who: fn(&C) -> Who,
-    ) -> anyhow::Result<AuditLayer<C>> {
+    ) -> anyhow::Result<(AuditLayer<C>, AuditEvents)> {
+        let log = AuditLog::new(db.clone());
         let redactor = Redactor::new(table, fields, talent_proto::FILE_DESCRIPTOR_SET)?;
         let days = self.config.audit_retention_days;
         let retention = (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400));
         let (queue, writer) = AuditWriter::start(log.sink(), redactor, retention);
         self.audit = Some(writer);
-        Ok(AuditLayer::new(
-            table,
-            who,
-            queue,
-            self.config.max_message_bytes,
-        ))
+        let events = AuditEvents::new(log, queue.clone());
+        let layer = AuditLayer::new(table, who, queue, self.config.max_message_bytes);
+        Ok((layer, events))
     }
 
     /// Serves until `shutdown` is cancelled, then turns every service

@@ -117,12 +117,6 @@ impl<C> Clone for AuditLayer<C> {
 }
 
 impl<C: Clone + Send + Sync + 'static> AuditLayer<C> {
-    /// The queue this layer records through (to flush it before a
-    /// listing).
-    pub fn queue(&self) -> AuditQueue {
-        self.queue.clone()
-    }
-
     /// The layer of a service whose methods are audited as `table` says,
     /// naming callers with `who`, recording through `queue`.
     pub fn new(
