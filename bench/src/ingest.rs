@@ -26,6 +26,9 @@ use sqlx::{ColumnIndex, Executor, Pool, Postgres, QueryBuilder, Sqlite};
 use talent_proto::talent::recruiting::v1::{
     self as pb, posting_service_client::PostingServiceClient,
 };
+use talent_recruiting::store::{
+    POSTING_COLUMNS as COLUMNS, POSTING_UPSERT_TAIL as UPSERT_TAIL, pg_posting_insert,
+};
 use talent_server::{Column, Db, Sql};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -336,22 +339,6 @@ fn outbox_rows(first: u64, count: usize, payload_len: usize) -> Vec<(i64, String
         .collect()
 }
 
-const UPSERT_TAIL: &str = " ON CONFLICT (platform_id, external_id) DO UPDATE SET \
-     title = excluded.title, title_key = excluded.title_key, description = excluded.description, \
-     employer_code = excluded.employer_code, district = excluded.district, \
-     industry = excluded.industry, occupation = excluded.occupation, \
-     min_degree = excluded.min_degree, experience_years = excluded.experience_years, \
-     salary_min = excluded.salary_min, salary_max = excluded.salary_max, \
-     headcount = excluded.headcount, employment_type = excluded.employment_type, \
-     publish_at = excluded.publish_at, expire_at = excluded.expire_at, \
-     fair_id = excluded.fair_id, tags = excluded.tags, close_reason = excluded.close_reason, \
-     closed_at = excluded.closed_at, opening_id = excluded.opening_id, \
-     revision = excluded.revision, updated_at = excluded.updated_at";
-const COLUMNS: &str = "platform_id, external_id, title, title_key, description, employer_code, \
-     district, industry, occupation, min_degree, experience_years, salary_min, salary_max, \
-     headcount, employment_type, publish_at, expire_at, fair_id, tags, close_reason, closed_at, \
-     opening_id, revision, created_at, updated_at";
-
 /// The baseline database: the service's schema, the platform and the
 /// employers the postings refer to.
 async fn baseline_db(dbs: &mut Databases, name: &str, platform: &str) -> anyhow::Result<Db> {
@@ -554,15 +541,7 @@ impl Baseline for Postgres {
             c.push(platform, p);
         }
         let mut tx = pool.begin().await?;
-        let sql = format!(
-            "INSERT INTO postings ({COLUMNS}) SELECT * FROM UNNEST(\
-             $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-             $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[], \
-             $13::int8[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], \
-             $18::text[], $19::text[], $20::int8[], $21::int8[], $22::text[], \
-             $23::int8[], $24::int8[], $25::int8[]){UPSERT_TAIL}"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        sqlx::query(sqlx::AssertSqlSafe(pg_posting_insert(true)))
             .bind(c.platform_id)
             .bind(c.external_id)
             .bind(c.title)

@@ -404,16 +404,7 @@ impl RecruitingSql for Postgres {
         let ints = |get: &dyn Fn(&PostingRecord) -> i64| -> Vec<i64> {
             records.iter().map(|p| get(p)).collect()
         };
-        let sql = format!(
-            "INSERT INTO postings ({POSTING_COLUMNS}) SELECT * FROM UNNEST(\
-             $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-             $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[], \
-             $13::int8[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], \
-             $18::text[], $19::text[], $20::int8[], $21::int8[], $22::text[], \
-             $23::int8[], $24::int8[], $25::int8[]){}",
-            if replace { POSTING_UPSERT_TAIL } else { "" }
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        sqlx::query(sqlx::AssertSqlSafe(pg_posting_insert(replace)))
             .bind(texts(&|p| &p.platform_id))
             .bind(texts(&|p| &p.external_id))
             .bind(texts(&|p| &p.fields.title))
@@ -550,8 +541,22 @@ fn lock_order(keys: impl IntoIterator<Item = String>) -> Vec<String> {
     keys
 }
 
+/// PostgreSQL's insert of postings, one array a column in the order of
+/// [`POSTING_COLUMNS`]; with `replace`, an upsert ([`POSTING_UPSERT_TAIL`]).
+pub fn pg_posting_insert(replace: bool) -> String {
+    format!(
+        "INSERT INTO postings ({POSTING_COLUMNS}) SELECT * FROM UNNEST(\
+         $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+         $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[], \
+         $13::int8[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], \
+         $18::text[], $19::text[], $20::int8[], $21::int8[], $22::text[], \
+         $23::int8[], $24::int8[], $25::int8[]){}",
+        if replace { POSTING_UPSERT_TAIL } else { "" }
+    )
+}
+
 /// What an upsert of stored postings overwrites (all but `created_at`).
-const POSTING_UPSERT_TAIL: &str = " ON CONFLICT (platform_id, external_id) DO UPDATE SET \
+pub const POSTING_UPSERT_TAIL: &str = " ON CONFLICT (platform_id, external_id) DO UPDATE SET \
      title = excluded.title, title_key = excluded.title_key, \
      description = excluded.description, \
      employer_code = excluded.employer_code, district = excluded.district, \

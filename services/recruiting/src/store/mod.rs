@@ -31,7 +31,8 @@ mod resumes;
 mod sql;
 mod types;
 
-pub use backend::RecruitingSql;
+pub use backend::{POSTING_UPSERT_TAIL, RecruitingSql, pg_posting_insert};
+pub use postings::POSTING_COLUMNS;
 pub use sql::{PgStore, SqlStore, SqliteStore};
 pub use types::*;
 

@@ -28,7 +28,7 @@ use crate::{
 
 /// The columns of a posting as `posting_from_row` reads them, in the order
 /// of the batch writes.
-pub(super) const POSTING_COLUMNS: &str = "platform_id, external_id, title, title_key, \
+pub const POSTING_COLUMNS: &str = "platform_id, external_id, title, title_key, \
      description, employer_code, district, industry, occupation, min_degree, experience_years, \
      salary_min, salary_max, headcount, employment_type, publish_at, expire_at, fair_id, tags, \
      close_reason, closed_at, opening_id, revision, created_at, updated_at";
