@@ -26,8 +26,10 @@ pub const QUEUE_CAPACITY: usize = 4096;
 pub const BATCH: usize = 256;
 /// How long the writer gathers queued events (those no call waits for)
 /// before it appends them: one statement and one commit for the queries of
-/// this long, not one each.
-pub const LINGER: Duration = Duration::from_millis(100);
+/// this long, not one each. Short, because the statistics queries that run
+/// beside an append on the same database wait for it, and a larger append
+/// makes them wait longer.
+pub const LINGER: Duration = Duration::from_millis(10);
 /// How often rows older than the retention are deleted.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Attempts at a batch while the service stops, before it is given up.
