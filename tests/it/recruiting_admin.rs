@@ -446,14 +446,7 @@ async fn api_keys_authenticate_their_platform_until_disabled_or_rotated() {
 
 #[tokio::test]
 async fn the_service_refuses_to_start_without_its_secrets() {
-    let base = || {
-        let mut config = talent_recruiting::Config::default();
-        support::recruiting::configure(&mut config);
-        config.server.listen_addr = "127.0.0.1:0".parse().unwrap();
-        config.server.prometheus_addr = None;
-        config.server.database_url = "sqlite::memory:".into();
-        config
-    };
+    let base = || in_memory(support::recruiting::configure);
     let mut no_secret = base();
     no_secret.person_key_secret = String::new();
     assert_refused::<talent_recruiting::Application>(no_secret, "person_key_secret").await;
@@ -478,14 +471,7 @@ async fn the_service_refuses_to_start_without_its_secrets() {
 
     // The metrics service holds its admin key and the city secret to the
     // same rules.
-    let metrics_base = || {
-        let mut metrics = talent_metrics::Config::default();
-        support::metrics::configure(&mut metrics);
-        metrics.server.listen_addr = "127.0.0.1:0".parse().unwrap();
-        metrics.server.prometheus_addr = None;
-        metrics.server.database_url = "sqlite::memory:".into();
-        metrics
-    };
+    let metrics_base = || in_memory(support::metrics::configure);
     let mut short_admin_key = metrics_base();
     short_admin_key.server.admin_key = Some("too-short".into());
     let named = "TALENT_METRICS_ADMIN_KEY";
@@ -497,6 +483,19 @@ async fn the_service_refuses_to_start_without_its_secrets() {
 }
 
 /// Service `S` refuses to start with `config`, naming `named` in its error.
+/// A service's configuration as `configure` makes it, on an in-memory
+/// database and a free port, without the operator port.
+fn in_memory<Own: talent_server::config::Settings>(
+    configure: fn(&mut talent_server::config::ServiceConfig<Own>),
+) -> talent_server::config::ServiceConfig<Own> {
+    let mut config = talent_server::config::ServiceConfig::default();
+    configure(&mut config);
+    config.server.listen_addr = "127.0.0.1:0".parse().unwrap();
+    config.server.prometheus_addr = None;
+    config.server.database_url = "sqlite::memory:".into();
+    config
+}
+
 async fn assert_refused<S: talent_server::binary::Service>(config: S::Config, named: &str) {
     match S::build(config).await {
         Ok(_) => panic!("{} started with a setting it should refuse", S::NAME),

@@ -123,9 +123,10 @@ pub(super) async fn list(
         .await?;
     let more = keys.len() as i64 > size;
     keys.truncate(usize::try_from(size).unwrap_or(50));
-    let next_page_token = match more {
-        true => paging::page_token(&filters, serde_json::json!(offset + size)),
-        false => String::new(),
+    let next_page_token = if more {
+        paging::page_token(&filters, serde_json::json!(offset + size))
+    } else {
+        String::new()
     };
     let keys = keys.iter().map(key_message).collect();
     Ok(pb::ListKeysResponse {
