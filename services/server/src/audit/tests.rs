@@ -219,3 +219,27 @@ async fn queued_events_are_appended_together_and_a_recorded_call_does_not_wait_f
     assert_eq!(*memory.appends.lock().unwrap(), [3, 2]);
     writer.finish().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_worth_of_queued_events_ends_the_gathering() {
+    let memory = Arc::new(Memory::default());
+    let redactor = Redactor::new(TABLE, FIELDS, talent_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let (queue, writer) = AuditWriter::start(memory.clone(), redactor, None);
+    queue.record(event(0), false).await;
+    // The writer has taken the first event and gathers.
+    tokio::time::sleep(writer::LINGER / 10).await;
+    for at in 1..=writer::BATCH as i64 {
+        queue.record(event(at), false).await;
+    }
+    let burst = tokio::time::Instant::now();
+    while memory.appends.lock().unwrap().is_empty() {
+        tokio::time::sleep(writer::LINGER / 100).await;
+    }
+    assert!(
+        burst.elapsed() < writer::LINGER / 2,
+        "a full batch is appended without waiting out the gathering"
+    );
+    assert_eq!(memory.appends.lock().unwrap()[0], writer::BATCH);
+    writer.finish().await;
+    assert_eq!(memory.rows.lock().unwrap().len(), writer::BATCH + 1);
+}

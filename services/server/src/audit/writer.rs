@@ -13,7 +13,7 @@
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use tokio::{
-    sync::{mpsc, oneshot},
+    sync::{Notify, mpsc, oneshot},
     task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
@@ -58,6 +58,10 @@ struct Entry {
 #[derive(Clone)]
 pub struct AuditQueue {
     tx: mpsc::Sender<Entry>,
+    /// Told when a batch is ready: a call waits for an entry it queued, or
+    /// a batch's worth is queued. While it gathers, the writer is woken by
+    /// this, not by every queued event.
+    ready: Arc<Notify>,
 }
 
 impl AuditQueue {
@@ -92,9 +96,11 @@ impl AuditQueue {
                 return;
             }
         }
-        if let Some(done) = done
-            && done.await.is_err()
-        {
+        if done.is_some() || self.tx.max_capacity() - self.tx.capacity() >= BATCH {
+            self.ready.notify_one();
+        }
+        let Some(done) = done else { return };
+        if done.await.is_err() {
             tracing::error!(%method, "the audit event of this call was not committed");
         }
     }
@@ -110,6 +116,7 @@ impl AuditQueue {
             committed: Some(ack),
         };
         if self.tx.send(entry).await.is_ok() {
+            self.ready.notify_one();
             let _ = done.await;
         }
     }
@@ -130,9 +137,17 @@ impl AuditWriter {
         retention: Option<Duration>,
     ) -> (AuditQueue, Self) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let ready = Arc::new(Notify::new());
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(rx, sink, redactor, retention, stop.clone()));
-        (AuditQueue { tx }, Self { stop, task })
+        let task = tokio::spawn(run(
+            rx,
+            ready.clone(),
+            sink,
+            redactor,
+            retention,
+            stop.clone(),
+        ));
+        (AuditQueue { tx, ready }, Self { stop, task })
     }
 
     /// Takes no more events, appends those queued, and ends.
@@ -146,6 +161,7 @@ impl AuditWriter {
 
 async fn run(
     mut rx: mpsc::Receiver<Entry>,
+    ready: Arc<Notify>,
     sink: Arc<dyn AuditSink>,
     redactor: Redactor,
     retention: Option<Duration>,
@@ -167,7 +183,7 @@ async fn run(
                     break;
                 }
                 if !stopping {
-                    gather(&mut rx, &mut entries).await;
+                    gather(&mut rx, &mut entries, &ready).await;
                 }
                 let rows: Vec<AuditRow> = entries
                     .iter()
@@ -197,15 +213,25 @@ async fn run(
 }
 
 /// Adds to `entries` what arrives within [`LINGER`], up to [`BATCH`],
-/// unless a call waits for one of them (a recorded call or a flush).
-async fn gather(rx: &mut mpsc::Receiver<Entry>, entries: &mut Vec<Entry>) {
-    let waited_for = |entries: &[Entry]| entries.iter().any(|e| e.committed.is_some());
+/// unless a call waits for one of them (a recorded call or a flush). The
+/// events queued meanwhile are taken when the time is up or `ready` is
+/// told, not one by one as they arrive: a queued event does not wake the
+/// writer.
+async fn gather(rx: &mut mpsc::Receiver<Entry>, entries: &mut Vec<Entry>, ready: &Notify) {
     let deadline = tokio::time::Instant::now() + LINGER;
-    while entries.len() < BATCH && !waited_for(entries) {
-        let room = BATCH - entries.len();
-        match tokio::time::timeout_at(deadline, rx.recv_many(entries, room)).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+    let mut time_up = false;
+    loop {
+        while entries.len() < BATCH
+            && let Ok(entry) = rx.try_recv()
+        {
+            entries.push(entry);
+        }
+        if time_up || entries.len() >= BATCH || entries.iter().any(|e| e.committed.is_some()) {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => time_up = true,
+            () = ready.notified() => {}
         }
     }
 }
