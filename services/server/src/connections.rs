@@ -28,7 +28,6 @@ use hyper_util::{
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpStream},
-    sync::Notify,
     task::JoinSet,
     time::Instant,
 };
@@ -218,16 +217,17 @@ async fn serve_io<I, S: HttpService>(
 }
 
 /// The calls open on one connection, and since when it has had none.
+///
+/// A call's beginning and end only change these numbers: no task is woken
+/// for them. The connection's idle timer looks at them when it fires.
 struct Activity {
     state: Mutex<(usize, Instant)>,
-    changed: Notify,
 }
 
 impl Activity {
     fn new() -> Self {
         Self {
             state: Mutex::new((0, Instant::now())),
-            changed: Notify::new(),
         }
     }
 
@@ -237,7 +237,6 @@ impl Activity {
 
     fn begin(self: &Arc<Self>) -> CallGuard {
         self.state().0 += 1;
-        self.changed.notify_waiters();
         CallGuard(self.clone())
     }
 
@@ -248,22 +247,15 @@ impl Activity {
             return std::future::pending().await;
         };
         loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
             let (open, since) = *self.state();
-            if open > 0 {
-                notified.await;
-                continue;
+            let now = Instant::now();
+            // With calls open, the connection can be idle a whole `limit`
+            // after they end at the soonest: look again in `limit`.
+            let idle_at = if open > 0 { now + limit } else { since + limit };
+            if open == 0 && idle_at <= now {
+                return;
             }
-            tokio::select! {
-                () = tokio::time::sleep_until(since + limit) => {
-                    if *self.state() == (0, since) {
-                        return;
-                    }
-                }
-                () = notified => {}
-            }
+            tokio::time::sleep_until(idle_at).await;
         }
     }
 }
@@ -278,8 +270,6 @@ impl Drop for CallGuard {
         if state.0 == 0 {
             state.1 = Instant::now();
         }
-        drop(state);
-        self.0.changed.notify_waiters();
     }
 }
 
