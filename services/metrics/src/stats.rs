@@ -162,6 +162,21 @@ fn column<const N: usize>(groups: &BTreeMap<Key, [Tally; N]>, i: usize) -> BTree
     groups.iter().map(|(k, v)| (k.clone(), v[i])).collect()
 }
 
+/// Publishes every group's figures and the total's, each on its own: a
+/// total is a cell of its own persons, not the sum of the published rows.
+/// The groups in key order.
+fn publish_groups<const N: usize>(
+    groups: BTreeMap<Key, [Tally; N]>,
+    total: [Tally; N],
+    publish: impl Fn(Tally) -> pb::Count,
+) -> ([pb::Count; N], Vec<(Key, [pb::Count; N])>) {
+    let rows = groups
+        .into_iter()
+        .map(|(key, tallies)| (key, tallies.map(&publish)))
+        .collect();
+    (total.map(&publish), rows)
+}
+
 fn dimension_values(
     by: &[Dimension],
     key: &Key,
@@ -307,21 +322,18 @@ async fn gathered(
     // The tier columns count the same persons as talents gathered does
     // wherever a row holds one tier, so they get the same published value:
     // no column gives away what another perturbs.
-    let figs: Vec<Figure> = (0..3)
-        .map(|i| Figure::of(&column(&groups, i), total[i], |t| viewer.persons(t)))
-        .collect();
-    let make = |get: &dyn Fn(&Figure) -> pb::Count| pb::TalentGatheredFigures {
-        talents_gathered: Some(get(&figs[0])),
-        high_tier: Some(get(&figs[1])),
-        general_tier: Some(get(&figs[2])),
+    let (total, groups) = publish_groups(groups, total, |t| viewer.persons(t));
+    let make = |[gathered, high, general]: [pb::Count; 3]| pb::TalentGatheredFigures {
+        talents_gathered: Some(gathered),
+        high_tier: Some(high),
+        general_tier: Some(general),
     };
-    let total_figures = make(&|f: &Figure| f.total);
     let rows = groups
-        .keys()
-        .map(|key| (key.clone(), make(&|f: &Figure| f.rows[key])))
+        .into_iter()
+        .map(|(key, counts)| (key, make(counts)))
         .filter(|(_, f)| shown([&f.talents_gathered, &f.high_tier, &f.general_tier]))
         .collect();
-    Ok((total_figures, rows))
+    Ok((make(total), rows))
 }
 
 // ----- graduate outcomes -----
@@ -445,27 +457,21 @@ async fn outcomes(
         .filter(|(_, [t, _, _])| *t != Tally::default())
         .collect();
     let (groups, total) = group(&rows, by, filter);
-    let figs: Vec<Figure> = (0..3)
-        .map(|i| Figure::of(&column(&groups, i), total[i], |t| viewer.persons(t)))
-        .collect();
-    let make = |get: &dyn Fn(&Figure) -> pb::Count| {
-        let (cohort, employed, retained) = (get(&figs[0]), get(&figs[1]), get(&figs[2]));
-        pb::GraduateOutcomeFigures {
-            employment_rate: Some(rate(&employed, &cohort)),
-            retention_rate: Some(rate(&retained, &cohort)),
-            local_share_of_employed: Some(rate(&retained, &employed)),
-            cohort_size: Some(cohort),
-            employed: Some(employed),
-            retained: Some(retained),
-        }
+    let (total, groups) = publish_groups(groups, total, |t| viewer.persons(t));
+    let make = |[cohort, employed, retained]: [pb::Count; 3]| pb::GraduateOutcomeFigures {
+        employment_rate: Some(rate(&employed, &cohort)),
+        retention_rate: Some(rate(&retained, &cohort)),
+        local_share_of_employed: Some(rate(&retained, &employed)),
+        cohort_size: Some(cohort),
+        employed: Some(employed),
+        retained: Some(retained),
     };
-    let total_figures = make(&|f: &Figure| f.total);
     let rows = groups
-        .keys()
-        .map(|key| (key.clone(), make(&|f: &Figure| f.rows[key])))
+        .into_iter()
+        .map(|(key, counts)| (key, make(counts)))
         .filter(|(_, f)| shown([&f.cohort_size, &f.employed, &f.retained]))
         .collect();
-    Ok((total_figures, rows))
+    Ok((make(total), rows))
 }
 
 // ----- recruitment activity -----
