@@ -79,7 +79,7 @@ impl AuditLog {
         }
         match &self.db {
             Db::Sqlite(pool) => append(pool, rows).await,
-            Db::Postgres(pool) => append(pool, rows).await,
+            Db::Postgres(pool) => append_arrays(pool, rows).await,
         }
     }
 
@@ -146,6 +146,26 @@ where
     });
     let mut conn = pool.acquire().await?;
     builder.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// PostgreSQL: the rows as one array a column, so that every batch is the
+/// same statement, prepared once, not one statement text per batch size.
+async fn append_arrays(pool: &sqlx::PgPool, rows: &[AuditRow]) -> Result<(), sqlx::Error> {
+    let column = |f: fn(&AuditRow) -> &String| rows.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO audit_events (at, key_name, method, request_json, code, message) \
+         SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INT[], \
+         $6::TEXT[])",
+    )
+    .bind(rows.iter().map(|r| r.at).collect::<Vec<_>>())
+    .bind(column(|r| &r.key))
+    .bind(column(|r| &r.method))
+    .bind(column(|r| &r.request_json))
+    .bind(rows.iter().map(|r| r.code).collect::<Vec<_>>())
+    .bind(column(|r| &r.message))
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
