@@ -150,6 +150,15 @@ impl AuditSink for Memory {
     }
 }
 
+/// A writer over rows in memory that refuses its first `failures` appends.
+fn start(failures: u32) -> (Arc<Memory>, AuditQueue, AuditWriter) {
+    let memory = Arc::new(Memory::default());
+    *memory.failures.lock().unwrap() = failures;
+    let redactor = Redactor::new(TABLE, FIELDS, talent_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let (queue, writer) = AuditWriter::start(memory.clone(), redactor, None);
+    (memory, queue, writer)
+}
+
 fn event(at: i64) -> Event {
     Event {
         at,
@@ -163,10 +172,7 @@ fn event(at: i64) -> Event {
 
 #[tokio::test(start_paused = true)]
 async fn a_recorded_call_returns_once_its_row_committed_even_after_failures() {
-    let memory = Arc::new(Memory::default());
-    *memory.failures.lock().unwrap() = 2;
-    let redactor = Redactor::new(TABLE, FIELDS, talent_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let (queue, writer) = AuditWriter::start(memory.clone(), redactor, None);
+    let (memory, queue, writer) = start(2);
     queue.record(event(1), true).await;
     assert_eq!(memory.rows.lock().unwrap().len(), 1);
     assert_eq!(
@@ -179,9 +185,7 @@ async fn a_recorded_call_returns_once_its_row_committed_even_after_failures() {
 
 #[tokio::test]
 async fn queued_events_are_written_when_the_writer_finishes() {
-    let memory = Arc::new(Memory::default());
-    let redactor = Redactor::new(TABLE, FIELDS, talent_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let (queue, writer) = AuditWriter::start(memory.clone(), redactor, None);
+    let (memory, queue, writer) = start(0);
     // More than the queue holds: recording waits instead of dropping.
     let n = writer::QUEUE_CAPACITY as i64 * 2;
     for at in 0..n {
@@ -195,9 +199,7 @@ async fn queued_events_are_written_when_the_writer_finishes() {
 
 #[tokio::test(start_paused = true)]
 async fn queued_events_are_appended_together_and_a_recorded_call_does_not_wait_for_them() {
-    let memory = Arc::new(Memory::default());
-    let redactor = Redactor::new(TABLE, FIELDS, talent_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let (queue, writer) = AuditWriter::start(memory.clone(), redactor, None);
+    let (memory, queue, writer) = start(0);
     for at in 0..3 {
         queue.record(event(at), false).await;
         tokio::time::sleep(writer::LINGER / 10).await;
@@ -222,9 +224,7 @@ async fn queued_events_are_appended_together_and_a_recorded_call_does_not_wait_f
 
 #[tokio::test(start_paused = true)]
 async fn a_batch_worth_of_queued_events_ends_the_gathering() {
-    let memory = Arc::new(Memory::default());
-    let redactor = Redactor::new(TABLE, FIELDS, talent_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let (queue, writer) = AuditWriter::start(memory.clone(), redactor, None);
+    let (memory, queue, writer) = start(0);
     queue.record(event(0), false).await;
     // The writer has taken the first event and gathers.
     tokio::time::sleep(writer::LINGER / 10).await;
