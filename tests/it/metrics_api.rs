@@ -124,6 +124,16 @@ async fn each_key_kind_may_do_only_its_own_work() {
     assert_eq!(key.protection(), pb::Protection::Exact);
     assert!(issued.secret.starts_with("tlm_") && issued.secret.len() == 47);
     assert_eq!(key.secret_prefix, issued.secret[..8]);
+    // Used once, so that this replica remembers it: revoking through the
+    // replica still holds at once.
+    metrics
+        .stats()
+        .get_graduate_outcomes(with_key(
+            outcomes_request(2024, date(2024, 8, 1)),
+            &issued.secret,
+        ))
+        .await
+        .unwrap();
     let revoked = metrics
         .admin()
         .revoke_key(with_key(

@@ -9,8 +9,9 @@ use talent_proto::talent::metrics::v1 as pb;
 use talent_server::{
     ApiError,
     audit::{self, Audit, Fields, Who},
-    auth::Authenticate,
+    auth::{AdminKey, Authenticate},
     group_commit::{self, AnswerStream},
+    key_cache::KeyCache,
     quota::Holder,
 };
 use tokio_stream::StreamExt;
@@ -29,7 +30,7 @@ use crate::{
 pub struct State {
     pub store: Store,
     pub ingest: IngestSettings,
-    pub admin_key: Option<talent_server::auth::AdminKey>,
+    pub admin_key: Option<AdminKey>,
     /// The perturbation table of PERTURBED keys' answers.
     pub table: PerturbationTable,
     /// From this instant on the logs' key sums are complete (see
@@ -39,6 +40,9 @@ pub struct State {
     pub draining: talent_server::CancellationToken,
     /// The audit log in the service's database, for `ListAuditEvents`.
     pub audit: audit::list::AuditEvents,
+    /// Keys verified recently in this replica; emptied when a key is
+    /// revoked through it.
+    pub verified: KeyCache<Caller>,
 }
 
 pub type Shared = Arc<State>;
@@ -224,7 +228,7 @@ impl Caller {
 }
 
 /// Who holds a bearer token: the admin key (when one is configured) or an
-/// unrevoked key in the store.
+/// unrevoked key in the store, remembered in this replica's cache.
 pub struct Keys(pub Shared);
 
 impl Authenticate for Keys {
@@ -232,33 +236,20 @@ impl Authenticate for Keys {
     type Caller = Caller;
 
     async fn authenticate(&self, token: String) -> Result<Caller, ApiError> {
-        let digest = talent_server::auth::sha256(&token);
-        if self
-            .0
-            .admin_key
-            .as_ref()
-            .is_some_and(|admin| admin.is(&digest))
-        {
-            talent_server::telemetry::record_peer("admin");
-            return Ok(Caller::Admin);
-        }
-        let key = self
-            .0
-            .store
-            .key_by_hash(&hex::encode(digest))
-            .await?
-            .filter(|k| k.is_active(codes::now_micros()))
-            .ok_or_else(|| ApiError::Unauthenticated("a valid metrics key is required".into()))?;
-        match KeyKind::of(&key) {
-            Some(kind) => {
-                talent_server::telemetry::record_peer(&key.id);
-                Ok(Caller::Key(kind, key))
-            }
-            None => Err(ApiError::PermissionDenied(format!(
-                "a {} key may call nothing",
-                key.kind
-            ))),
-        }
+        let state = &self.0;
+        let caller = identify(
+            &state.store,
+            state.admin_key.as_ref(),
+            &state.verified,
+            &token,
+            codes::now_micros(),
+        )
+        .await?;
+        talent_server::telemetry::record_peer(match &caller {
+            Caller::Admin => "admin",
+            Caller::Key(_, key) => &key.id,
+        });
+        Ok(caller)
     }
 
     fn kind(caller: &Caller) -> KeyKind {
@@ -279,6 +270,40 @@ impl Authenticate for Keys {
             rate_limited: false,
         }
     }
+}
+
+/// `UNAUTHENTICATED` without an active key, `PERMISSION_DENIED` for a
+/// key of a kind that may call nothing.
+async fn identify(
+    store: &Store,
+    admin_key: Option<&AdminKey>,
+    verified: &KeyCache<Caller>,
+    token: &str,
+    now: i64,
+) -> Result<Caller, ApiError> {
+    let digest = talent_server::auth::sha256(token);
+    if admin_key.is_some_and(|admin| admin.is(&digest)) {
+        return Ok(Caller::Admin);
+    }
+    if let Some(caller) = verified.get(&digest, now) {
+        return Ok(caller);
+    }
+    let generation = verified.generation();
+    let key = store
+        .key_by_hash(&hex::encode(digest))
+        .await?
+        .filter(|k| k.is_active(now))
+        .ok_or_else(|| ApiError::Unauthenticated("a valid metrics key is required".into()))?;
+    let Some(kind) = KeyKind::of(&key) else {
+        return Err(ApiError::PermissionDenied(format!(
+            "a {} key may call nothing",
+            key.kind
+        )));
+    };
+    let expire_at = key.expire_at;
+    let caller = Caller::Key(kind, key);
+    verified.insert(digest.to_vec(), caller.clone(), expire_at, now, generation);
+    Ok(caller)
 }
 
 impl State {
@@ -527,6 +552,62 @@ mod tests {
             Vec::<String>::new(),
             "every served method is declared audited or not, every audited field classified"
         );
+    }
+
+    /// A key revoked through another replica (here: straight in the
+    /// database) keeps working in this one until the cache's TTL runs out,
+    /// never longer.
+    #[tokio::test]
+    async fn a_key_revoked_elsewhere_stops_working_here_within_the_ttl() {
+        use crate::store::test_db::{database, migrate};
+        use talent_server::key_cache::KEY_CACHE_TTL_MICROS as TTL;
+
+        let (db, _guard) = database().await;
+        migrate(&db, None).await;
+        let store = Store::new(db.clone());
+        let reader = KeyRow {
+            id: "reader".into(),
+            kind: "READ".into(),
+            display_name: "reader".into(),
+            secret_prefix: "tlm_".into(),
+            protection: "PERTURBED".into(),
+            created_at: 1,
+            revoked_at: None,
+            expire_at: None,
+        };
+        let hash = hex::encode(talent_server::auth::sha256("tlm_reader"));
+        store.insert_key(&reader, &hash).await.unwrap();
+        let verified = KeyCache::default();
+        let t0 = 1_000_000_000;
+        let who = |token: &'static str, now: i64| {
+            let (store, verified) = (&store, &verified);
+            async move {
+                identify(store, None, verified, token, now)
+                    .await
+                    .map(|c| c.audit_name().key)
+                    .map_err(|e| Status::from(e).code())
+            }
+        };
+
+        assert_eq!(who("tlm_reader", t0).await, Ok("keys/reader".into()));
+        store.revoke_key("reader", t0 + 1).await.unwrap();
+        assert_eq!(
+            who("tlm_reader", t0 + TTL - 1).await,
+            Ok("keys/reader".into()),
+            "remembered for the TTL"
+        );
+        assert_eq!(
+            who("tlm_reader", t0 + TTL).await,
+            Err(tonic::Code::Unauthenticated),
+            "looked up again after it"
+        );
+        assert_eq!(
+            who("tlm_reader", t0 + TTL + 1).await,
+            Err(tonic::Code::Unauthenticated),
+            "a revoked key is not remembered"
+        );
+
+        db.close().await;
     }
 
     #[test]

@@ -163,6 +163,7 @@ impl Service for Application {
             table,
             keys_complete_at,
             audit,
+            verified: Default::default(),
         });
         let authenticated = AuthLayer::new(
             api::Keys(state.clone()),

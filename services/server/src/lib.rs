@@ -7,7 +7,7 @@
 //! ([`db`]), the classification of database errors ([`db_error`]), the
 //! mapping of errors to gRPC statuses ([`error`]), authentication and the
 //! audit log declared per method ([`auth`], [`audit`]) with quotas per key
-//! ([`quota`]), and a gRPC
+//! ([`quota`]) and recently verified keys remembered ([`key_cache`]), and a gRPC
 //! server with health, reflection, Prometheus metrics, a concurrency limit
 //! with load shedding, deadlines, TLS ([`tls`]), idle connections and
 //! streams closed ([`connections`]), group commit for batch streams
@@ -24,6 +24,7 @@ mod decode_path;
 pub mod error;
 pub mod group_commit;
 pub mod health;
+pub mod key_cache;
 pub mod methods;
 pub mod middleware;
 pub mod new_key;

@@ -157,6 +157,7 @@ pub(super) async fn revoke(
         return Err(missing());
     }
     store.revoke_key(id, codes::now_micros()).await?;
+    state.verified.invalidate();
     let key = store.key_by_id(id).await?.ok_or_else(missing)?;
     Ok(pb::RevokeKeyResponse {
         key: Some(key_message(&key)),
