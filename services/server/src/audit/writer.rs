@@ -26,10 +26,12 @@ pub const QUEUE_CAPACITY: usize = 4096;
 pub const BATCH: usize = 256;
 /// How long the writer gathers queued events (those no call waits for)
 /// before it appends them: one statement and one commit for the queries of
-/// this long, not one each. Short, because the statistics queries that run
-/// beside an append on the same database wait for it, and a larger append
-/// makes them wait longer.
-pub const LINGER: Duration = Duration::from_millis(10);
+/// this long, not one each. The statistics queries that run beside an
+/// append share the machine with it; what an append costs them is mostly
+/// its statement and commit, not its rows, so fewer appends of more rows
+/// cost them less. It is also the longest such a row waits to be appended,
+/// and so the most of them a crash of the service may lose.
+pub const LINGER: Duration = Duration::from_millis(250);
 /// How often rows older than the retention are deleted.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Attempts at a batch while the service stops, before it is given up.
