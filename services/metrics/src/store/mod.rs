@@ -278,4 +278,6 @@ pub(crate) mod test_db {
 }
 
 #[cfg(test)]
+mod migration_tests;
+#[cfg(test)]
 mod roll_tests;
