@@ -3,7 +3,7 @@
 use sqlx::{Row, SqlitePool};
 use talent_server::Db;
 
-use super::test_db::{database, execute, migrate};
+use super::test_db::{execute, migrate, sqlite_database};
 
 /// The aggregate tables and, for each, its rows in key order as text.
 const TABLES: [(&str, &str); 6] = [
@@ -47,10 +47,10 @@ async fn rows(pool: &SqlitePool, table: &str, text: &str) -> Vec<String> {
 /// as it was, and their upserts still find the cells.
 #[tokio::test]
 async fn clustering_the_aggregates_keeps_every_cell() {
-    let (db, _guard) = database().await;
+    // The migration is SQLite's alone: it runs on SQLite in every run.
+    let (db, _guard) = sqlite_database().await;
     let Db::Sqlite(pool) = &db else {
-        // The migration is SQLite's alone.
-        return;
+        unreachable!("an SQLite database")
     };
     migrate(&db, Some(7)).await;
     execute(

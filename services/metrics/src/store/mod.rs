@@ -238,16 +238,20 @@ pub(crate) mod test_db {
                     Box::new(DropDatabase(Some((server, name)))),
                 )
             }
-            _ => {
-                let dir = tempfile::tempdir().unwrap();
-                let options = sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(dir.path().join("metrics.db"))
-                    .create_if_missing(true)
-                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-                let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-                (Db::Sqlite(pool), Box::new(dir))
-            }
+            _ => sqlite_database().await,
         }
+    }
+
+    /// A fresh, empty SQLite database, whatever back end the run tests
+    /// (for what only SQLite has), and the folder that holds it.
+    pub(crate) async fn sqlite_database() -> (Db, Box<dyn std::any::Any>) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("metrics.db"))
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        (Db::Sqlite(pool), Box::new(dir))
     }
 
     /// Runs one statement (a test's own SQL) to its end.
