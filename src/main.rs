@@ -313,7 +313,8 @@ enum KeyCommand {
         #[command(flatten)]
         services: Services,
     },
-    /// Revoke a key of the metrics service; calls with it fail from then on.
+    /// Revoke a key of the metrics service; calls with it fail from then on
+    /// (on the service's other replicas within 5 s).
     #[command(after_help = "Examples:\n  talent key revoke keys/0f8e…")]
     Revoke {
         /// The key's name, as `talent key list` shows it.
